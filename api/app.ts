@@ -1,0 +1,120 @@
+import express, { NextFunction, Request, Response } from 'express';
+import { Logger } from 'pino';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { AuditEntryEntity } from './entities/audit-entry.entity';
+import { requireToken } from './auth';
+import { Problem } from './problem';
+import { SecretBox } from './secrets';
+import { buildOpenApi } from './openapi';
+import { Readiness } from './readiness';
+import { connectorRouter } from './routes/connectors';
+import { pipelineRouter } from './routes/pipelines';
+import { paging } from './routes/common';
+import { exportDocument, exportHcl, importDocument } from './topology';
+
+export interface AppContext {
+  ds: DataSource;
+  secrets: SecretBox;
+  log: Logger;
+  readiness: Pick<Readiness, 'run'>;
+  bodyLimit?: string;
+}
+
+const bool = (v: unknown) => v === 'true' || v === '1';
+
+export function createApp(ctx: AppContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('trust proxy', 'loopback');
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'sluice_api_' });
+  const httpDuration = new Histogram({ name: 'sluice_http_request_duration_seconds', help: 'API request latency', labelNames: ['method', 'route', 'status'], buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] });
+  const httpErrors = new Counter({ name: 'sluice_http_errors_total', help: 'API responses with status >= 400', labelNames: ['status'], registers: [registry] });
+  new Gauge({
+    name: 'sluice_objects', help: 'Objects stored in the control DB', labelNames: ['type'], registers: [registry],
+    async collect() {
+      const rows: { type: string; n: string }[] = await ctx.ds.query(`SELECT category AS type, count(*) AS n FROM connectors GROUP BY 1 UNION ALL SELECT 'pipeline', count(*) FROM pipelines`);
+      this.reset();
+      for (const r of rows) this.set({ type: r.type }, Number(r.n));
+    },
+  });
+
+  app.use((req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      // The matched route pattern (not the URL) keeps label cardinality bounded.
+      const route = (req.baseUrl ?? '') + ((req.route?.path as string | undefined) ?? '');
+      httpDuration.observe({ method: req.method, route: route || 'unmatched', status: String(res.statusCode) }, seconds);
+      if (res.statusCode >= 400) httpErrors.inc({ status: String(res.statusCode) });
+      if (res.statusCode >= 500) ctx.log.error({ method: req.method, path: req.path, status: res.statusCode }, 'request failed');
+      else ctx.log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: seconds * 1000 }, 'request');
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+  app.get('/readyz', async (_req, res) => {
+    const r = await ctx.readiness.run();
+    const down = Object.entries(r.checks).filter(([, c]) => !c.ok).map(([n, c]) => `${n}: ${c.error}`);
+    res.status(r.ok ? 200 : 503).json({ status: r.ok ? 'ready' : 'not ready', ...(down.length ? { detail: `not reachable: ${down.join('; ')}` } : {}), checks: r.checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', registry.contentType);
+    res.send(await registry.metrics());
+  });
+  const openapi = buildOpenApi();
+  app.get('/openapi.json', (_req, res) => { res.json(openapi); });
+
+  const v1 = express.Router();
+  v1.use(requireToken(ctx.ds));
+  v1.use(express.json({ limit: ctx.bodyLimit ?? '1mb', strict: false }));
+  v1.use((req, _res, next) => {
+    const hasBody = ['POST', 'PUT', 'PATCH'].includes(req.method) && Number(req.headers['content-length'] ?? 0) > 0;
+    if (hasBody && !req.is('application/json')) throw new Problem(415, 'Unsupported media type', 'Send the body as JSON with Content-Type: application/json.');
+    next();
+  });
+  v1.use('/sources', connectorRouter(ctx, 'source'));
+  v1.use('/destinations', connectorRouter(ctx, 'destination'));
+  v1.use('/transforms', connectorRouter(ctx, 'transform'));
+  v1.use('/pipelines', pipelineRouter(ctx));
+
+  v1.get('/export', async (req, res) => {
+    const format = req.query.format ?? 'json';
+    if (format === 'json') res.json(await exportDocument(ctx.ds));
+    else if (format === 'hcl') res.type('text/plain; charset=utf-8').send(await exportHcl(ctx.ds, { importBlocks: bool(req.query.import_blocks) }));
+    else throw new Problem(400, 'Validation failed', 'format must be json or hcl', [{ field: 'format', message: 'must be json or hcl' }]);
+  });
+  v1.post('/import', async (req, res) => {
+    res.json(await importDocument(ctx.ds, ctx.secrets, req, req.body, { dryRun: bool(req.query.dry_run), prune: bool(req.query.prune) }));
+  });
+  v1.get('/audit', async (req, res) => {
+    const { page, pageSize } = paging(req);
+    const where = typeof req.query.object_id === 'string' && /^[0-9a-f-]{36}$/i.test(req.query.object_id) ? { object_id: req.query.object_id } : {};
+    const [rows, total] = await ctx.ds.getRepository(AuditEntryEntity).findAndCount({ where, order: { id: 'DESC' }, skip: (page - 1) * pageSize, take: pageSize });
+    res.json({ items: rows.map((r) => ({ ...r, id: Number(r.id), at: r.at.toISOString() })), total, page, page_size: pageSize });
+  });
+  v1.use((req) => { throw new Problem(404, 'Not found', `No route ${req.method} ${req.originalUrl}. See /openapi.json.`); });
+  app.use('/v1', v1);
+  app.use((req) => { throw new Problem(404, 'Not found', `No route ${req.method} ${req.originalUrl}. See /openapi.json.`); });
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    let p: Problem;
+    const e = err as { type?: string; status?: number; message?: string };
+    if (err instanceof Problem) p = err;
+    else if (e?.type === 'entity.parse.failed') p = new Problem(400, 'Malformed JSON', `The body is not valid JSON: ${e.message}`, [{ field: '(body)', message: 'not valid JSON' }]);
+    else if (e?.type === 'entity.too.large') p = new Problem(413, 'Payload too large', `The body exceeds the ${ctx.bodyLimit ?? '1mb'} limit (SLUICE_BODY_LIMIT).`);
+    else if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') p = new Problem(415, 'Unsupported media type', e.message ?? 'unsupported encoding');
+    else {
+      // Unexpected: log the error (never the body) and answer without internals.
+      ctx.log.error({ err: { message: e?.message, stack: (err as Error)?.stack }, method: req.method, path: req.path }, 'unhandled error');
+      p = new Problem(500, 'Internal error', 'The server failed to handle the request; see the API log.');
+    }
+    res.status(p.status).setHeader('Content-Type', 'application/problem+json');
+    res.end(JSON.stringify(p.body()));
+  });
+  return app;
+}

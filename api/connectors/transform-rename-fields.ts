@@ -1,0 +1,12 @@
+import { common, ConnectorSpec } from './spec';
+
+export const transformRenameFields: ConnectorSpec = {
+  category: 'transform',
+  kind: 'rename_fields',
+  title: 'Rename fields',
+  description: 'Renames columns of each row (before and after images).',
+  fields: {
+    mappings: { type: 'map', required: true, description: 'Map of old column name to new column name.' },
+    tables: common.tables,
+  },
+};

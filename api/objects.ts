@@ -1,0 +1,236 @@
+import { isDeepStrictEqual } from 'node:util';
+import { EntityManager, QueryFailedError } from 'typeorm';
+import { Category, ConnectorSpec, FieldSpec, findSpec, specsOf } from './connectors';
+import { FieldError, validateFields, withDefaults } from './connectors/validate';
+import { ConnectorEntity } from './entities/connector.entity';
+import { PipelineEntity } from './entities/pipeline.entity';
+import { pipelineSpec } from './pipeline-spec';
+import { invalid, notFound, Problem } from './problem';
+import { SecretBox } from './secrets';
+
+/** Fields every object has besides its kind-specific ones. */
+export const envelopeFields: Record<string, FieldSpec> = {
+  name: {
+    type: 'string', required: true, maxLength: 200, pattern: /^[^\u0000-\u001f\u007f]+$/u,
+    patternHint: 'free of control characters', description: 'Unique name within its collection; any Unicode text up to 200 characters.',
+  },
+  tags: { type: 'map', default: {}, description: 'Free-form string labels.' },
+};
+
+/** Sent back by clients that PUT what they GET; accepted and ignored. */
+const readOnly = new Set(['id', 'version', 'created_at', 'updated_at']);
+
+type Body = Record<string, unknown>;
+
+function asObject(body: unknown, what = 'body'): Body {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw invalid([{ field: '(body)', message: `${what} must be a JSON object` }]);
+  }
+  return body as Body;
+}
+
+function stripReadOnly(body: Body): Body {
+  return Object.fromEntries(Object.entries(body).filter(([k]) => !readOnly.has(k)));
+}
+
+function check(errors: FieldError[]): void {
+  if (errors.length) throw invalid(errors);
+}
+
+function validateTags(tags: unknown): FieldError[] {
+  if (tags === undefined || tags === null) return [];
+  const errs = validateFields({ tags: envelopeFields.tags }, { tags }, '', 'Tags', { requireAll: false });
+  if (errs.length) return errs;
+  return Object.entries(tags as Record<string, string>).flatMap(([k, v]) =>
+    k.length === 0 || k.length > 64 || v.length > 256 ? [{ field: `tags.${k}`, message: 'tag keys must be 1-64 characters and values at most 256' }] : []);
+}
+
+export function isUniqueViolation(e: unknown): boolean {
+  return e instanceof QueryFailedError && (e as unknown as { code?: string }).code === '23505';
+}
+
+export function isoDates<T extends { created_at: Date; updated_at: Date }>(o: T) {
+  return { created_at: o.created_at.toISOString(), updated_at: o.updated_at.toISOString() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connectors (sources, destinations, transforms)
+
+export interface ConnectorInput {
+  name: string;
+  kind: string;
+  config: Body;
+  /** Secret field -> new clear value, or null to clear it. Absent fields keep their stored value. */
+  secrets: Record<string, string | null>;
+  tags: Record<string, string>;
+}
+
+export function publicConnector(e: ConnectorEntity) {
+  return { id: e.id, name: e.name, kind: e.kind, config: e.config, tags: e.tags, version: e.version, ...isoDates(e) };
+}
+
+function kindError(category: Category, kind: unknown): FieldError {
+  const kinds = specsOf(category).map((s) => s.kind).join(', ');
+  return { field: 'kind', message: kind === undefined ? `kind is required: one of ${kinds}` : `unknown ${category} kind ${JSON.stringify(kind)}: use one of ${kinds}` };
+}
+
+/** Splits a validated config into stored (non-secret, defaults applied) and secret parts. */
+function splitConfig(spec: ConnectorSpec, config: Body): { config: Body; secrets: Record<string, string | null> } {
+  const publicPart: Body = {};
+  const secrets: Record<string, string | null> = {};
+  for (const [k, f] of Object.entries(spec.fields)) {
+    if (f.sensitive) {
+      if (k in config) secrets[k] = (config[k] as string | null) ?? null;
+    } else {
+      publicPart[k] = config[k];
+    }
+  }
+  return { config: withDefaults(Object.fromEntries(Object.entries(spec.fields).filter(([, f]) => !f.sensitive)), publicPart), secrets };
+}
+
+/**
+ * Validates a create (existing undefined), replace or patch body of a connector. Returns what to
+ * store; throws a 400 Problem naming every bad field.
+ */
+export function parseConnector(category: Category, raw: unknown, mode: 'create' | 'replace' | 'patch', existing?: ConnectorEntity): { input: ConnectorInput; spec: ConnectorSpec } {
+  const body = stripReadOnly(asObject(raw));
+  const errors: FieldError[] = [];
+  for (const k of Object.keys(body)) {
+    if (!['name', 'kind', 'config', 'tags'].includes(k)) errors.push({ field: k, message: `unknown field ${k}: allowed are name, kind, config, tags` });
+  }
+  const nameErrs = validateFields({ name: envelopeFields.name }, { name: body.name }, '', 'Envelope', { requireAll: mode !== 'patch' });
+  errors.push(...nameErrs, ...validateTags(body.tags));
+
+  const kind = mode === 'patch' ? (body.kind ?? existing!.kind) : body.kind;
+  const spec = typeof kind === 'string' ? findSpec(category, kind) : undefined;
+  if (!spec) {
+    errors.push(kindError(category, kind));
+    check(errors);
+  }
+  if (existing && kind !== existing.kind) {
+    errors.push({ field: 'kind', message: `kind cannot change (it is ${existing.kind}): create a new ${category} instead` });
+  }
+  if (body.config !== undefined && (body.config === null || typeof body.config !== 'object' || Array.isArray(body.config))) {
+    errors.push({ field: 'config', message: 'config must be a JSON object' });
+    check(errors);
+  }
+
+  const sent = (body.config as Body | undefined) ?? (mode === 'patch' ? {} : undefined);
+  if (sent === undefined) {
+    errors.push({ field: 'config', message: `config is required: the settings of a ${spec!.kind} ${category}` });
+    check(errors);
+  }
+  // A patch merges into the stored config; null resets a field to its default (or clears a secret).
+  const merged: Body = mode === 'patch' ? { ...existing!.config, ...sent } : { ...sent };
+  const storedSecrets = new Set(Object.keys(existing?.secrets ?? {}));
+  for (const [k, v] of Object.entries(sent!)) if (v === null) storedSecrets.delete(k);
+  errors.push(...validateFields(spec!.fields, merged, 'config', `Config_${category}_${spec!.kind}`, { requireAll: true, present: storedSecrets }));
+  check(errors);
+
+  const { config, secrets } = splitConfig(spec!, merged);
+  return {
+    spec: spec!,
+    input: {
+      name: (body.name as string | undefined) ?? existing!.name,
+      kind: spec!.kind,
+      config,
+      secrets,
+      tags: (body.tags as Record<string, string> | undefined | null) ?? (mode === 'patch' ? existing!.tags : {}),
+    },
+  };
+}
+
+/** Applies parsed input to an entity; returns the names of the fields that changed (for audit). */
+export function applyConnector(e: ConnectorEntity, input: ConnectorInput, box: SecretBox): string[] {
+  const changed: string[] = [];
+  if (e.name !== input.name) changed.push('name');
+  if (!isDeepStrictEqual(e.tags ?? {}, input.tags)) changed.push('tags');
+  // jsonb reorders object keys, so compare structurally rather than as JSON text.
+  for (const [k, v] of Object.entries(input.config)) if (!isDeepStrictEqual(e.config?.[k], v)) changed.push(`config.${k}`);
+  const secrets = { ...(e.secrets ?? {}) };
+  for (const [k, v] of Object.entries(input.secrets)) {
+    if (v === null) {
+      if (k in secrets) changed.push(`config.${k}`);
+      delete secrets[k];
+    } else if (!(k in secrets) || box.decrypt(secrets[k], k) !== v) {
+      secrets[k] = box.encrypt(v, k);
+      changed.push(`config.${k}`);
+    }
+  }
+  e.name = input.name;
+  e.kind = input.kind;
+  e.config = input.config;
+  e.secrets = secrets;
+  e.tags = input.tags;
+  return changed;
+}
+
+export async function pipelinesUsing(m: EntityManager, id: string): Promise<string[]> {
+  const rows: { name: string }[] = await m.query(
+    `SELECT name FROM pipelines WHERE source_id = $1 OR destination_id = $1 OR transform_ids @> $2::jsonb ORDER BY name`,
+    [id, JSON.stringify([id])],
+  );
+  return rows.map((r) => r.name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipelines
+
+export type PipelineInput = Pick<PipelineEntity, 'name' | 'source_id' | 'destination_id' | 'transform_ids' | 'tables' | 'ingestion_mode' | 'snapshot_new_tables' | 'delivery' | 'desired_state' | 'tags'>;
+
+export function publicPipeline(p: PipelineEntity) {
+  return {
+    id: p.id, name: p.name, source_id: p.source_id, destination_id: p.destination_id, transform_ids: p.transform_ids, tables: p.tables,
+    ingestion_mode: p.ingestion_mode, snapshot_new_tables: p.snapshot_new_tables, delivery: p.delivery, desired_state: p.desired_state,
+    tags: p.tags, version: p.version, ...isoDates(p),
+  };
+}
+
+const pipelineFields: Record<string, FieldSpec> = { ...envelopeFields, ...pipelineSpec.fields };
+
+export async function parsePipeline(m: EntityManager, raw: unknown, mode: 'create' | 'replace' | 'patch', existing?: PipelineEntity): Promise<PipelineInput> {
+  const body = stripReadOnly(asObject(raw));
+  const errors: FieldError[] = [];
+  const base: Body = mode === 'patch' ? { ...publicPipeline(existing!) } : {};
+  delete base.id; delete base.version; delete base.created_at; delete base.updated_at;
+  const merged: Body = { ...base, ...body };
+  if (mode === 'patch' && body.delivery && typeof body.delivery === 'object' && !Array.isArray(body.delivery)) {
+    merged.delivery = { ...existing!.delivery, ...(body.delivery as Body) };
+  }
+  errors.push(...validateFields(pipelineFields, merged, '', 'PipelineInput', { requireAll: true }));
+  if (!errors.some((e) => e.field === 'tags' || e.field.startsWith('tags.'))) errors.push(...validateTags(merged.tags));
+  check(errors);
+
+  const input = withDefaults(pipelineFields, merged) as unknown as PipelineInput;
+  if (input.delivery.backoff_initial_ms > input.delivery.backoff_max_ms) {
+    errors.push({ field: 'delivery.backoff_initial_ms', message: `backoff_initial_ms (${input.delivery.backoff_initial_ms}) must not exceed backoff_max_ms (${input.delivery.backoff_max_ms})` });
+  }
+  // References must point at existing objects of the right category.
+  const refs: [string, string, Category][] = [
+    ['source_id', input.source_id, 'source'],
+    ['destination_id', input.destination_id, 'destination'],
+    ...input.transform_ids.map((id, i) => [`transform_ids[${i}]`, id, 'transform'] as [string, string, Category]),
+  ];
+  const ids = refs.map((r) => r[1]);
+  const found: { id: string; category: string }[] = ids.length ? await m.query(`SELECT id::text, category FROM connectors WHERE id = ANY($1::uuid[]) FOR SHARE`, [ids]) : [];
+  const byId = new Map(found.map((r) => [r.id, r.category]));
+  for (const [field, id, category] of refs) {
+    const c = byId.get(id);
+    if (c !== category) errors.push({ field, message: c ? `${id} is a ${c}, not a ${category}` : `no ${category} with id ${id}: create it first or fix the id` });
+  }
+  if (new Set(input.transform_ids).size !== input.transform_ids.length) errors.push({ field: 'transform_ids', message: 'a transform may appear only once in a pipeline' });
+  check(errors);
+  return input;
+}
+
+export function applyPipeline(p: PipelineEntity, input: PipelineInput): string[] {
+  const changed = (Object.keys(input) as (keyof PipelineInput)[]).filter((k) => !isDeepStrictEqual(p[k], input[k]));
+  Object.assign(p, input);
+  return changed;
+}
+
+export function conflictOnName(collection: string, name: string): Problem {
+  return new Problem(409, 'Conflict', `A ${collection.replace(/s$/, '')} named ${JSON.stringify(name)} already exists: names are unique per collection; pick another name or update that object.`, [{ field: 'name', message: 'already in use' }]);
+}
+
+export { notFound };

@@ -1,0 +1,94 @@
+import { Router } from 'express';
+import { collections, Category } from '../connectors';
+import { ConnectorEntity } from '../entities/connector.entity';
+import { applyConnector, conflictOnName, isUniqueViolation, parseConnector, pipelinesUsing, publicConnector } from '../objects';
+import { audit } from '../audit';
+import { Problem } from '../problem';
+import type { AppContext } from '../app';
+import { checkIfMatch, idParam, paging, sendObject } from './common';
+
+/** /v1/sources, /v1/destinations and /v1/transforms: one router, parameterised by category. */
+export function connectorRouter(ctx: AppContext, category: Category): Router {
+  const r = Router();
+  const collection = collections[category];
+  const repo = ctx.ds.getRepository(ConnectorEntity);
+
+  const load = async (m: typeof ctx.ds.manager, id: string, lock: boolean) => {
+    const e = await m.findOne(ConnectorEntity, { where: { id, category }, ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}) });
+    if (!e) throw new Problem(404, 'Not found', `No ${category} with id ${id}.`);
+    return e;
+  };
+
+  r.get('/', async (req, res) => {
+    const { page, pageSize } = paging(req);
+    const where: Record<string, unknown> = { category };
+    if (typeof req.query.kind === 'string') where.kind = req.query.kind;
+    if (typeof req.query.name === 'string') where.name = req.query.name;
+    const [rows, total] = await repo.findAndCount({ where, order: { created_at: 'ASC', id: 'ASC' }, skip: (page - 1) * pageSize, take: pageSize });
+    res.json({ items: rows.map(publicConnector), total, page, page_size: pageSize });
+  });
+
+  r.post('/', async (req, res) => {
+    const { input } = parseConnector(category, req.body, 'create');
+    try {
+      const saved = await ctx.ds.transaction(async (m) => {
+        const e = m.create(ConnectorEntity, { category });
+        const changed = applyConnector(e, input, ctx.secrets);
+        const s = await m.save(e);
+        await audit(m, req, 'create', category, s, changed);
+        return s;
+      });
+      ctx.log.info({ [`${category}_id`]: saved.id, kind: saved.kind }, `${category} created`);
+      res.setHeader('Location', `/v1/${collection}/${saved.id}`);
+      sendObject(res, 201, publicConnector(saved));
+    } catch (e) {
+      if (isUniqueViolation(e)) throw conflictOnName(collection, input.name);
+      throw e;
+    }
+  });
+
+  r.get('/:id', async (req, res) => {
+    sendObject(res, 200, publicConnector(await load(ctx.ds.manager, idParam(req, category), false)));
+  });
+
+  for (const [method, mode] of [['put', 'replace'], ['patch', 'patch']] as const) {
+    r[method]('/:id', async (req, res) => {
+      const id = idParam(req, category);
+      let name = '';
+      try {
+        const saved = await ctx.ds.transaction(async (m) => {
+          const e = await load(m, id, true);
+          checkIfMatch(req, e.version, `${category} ${e.name}`);
+          const { input } = parseConnector(category, req.body, mode, e);
+          name = input.name;
+          const changed = applyConnector(e, input, ctx.secrets);
+          if (!changed.length) return e;
+          const s = await m.save(e);
+          await audit(m, req, 'update', category, s, changed);
+          return s;
+        });
+        sendObject(res, 200, publicConnector(saved));
+      } catch (e) {
+        if (isUniqueViolation(e)) throw conflictOnName(collection, name);
+        throw e;
+      }
+    });
+  }
+
+  r.delete('/:id', async (req, res) => {
+    const id = idParam(req, category);
+    await ctx.ds.transaction(async (m) => {
+      const e = await load(m, id, true);
+      checkIfMatch(req, e.version, `${category} ${e.name}`);
+      const users = await pipelinesUsing(m, id);
+      if (users.length) {
+        throw new Problem(409, 'Conflict', `${category} ${JSON.stringify(e.name)} is used by pipeline(s) ${users.map((u) => JSON.stringify(u)).join(', ')}: delete those pipelines or point them elsewhere first.`, undefined, { pipelines: users });
+      }
+      await m.delete(ConnectorEntity, { id });
+      await audit(m, req, 'delete', category, e);
+    });
+    res.status(204).end();
+  });
+
+  return r;
+}

@@ -1,0 +1,107 @@
+import { Router } from 'express';
+import { PipelineEntity } from '../entities/pipeline.entity';
+import { applyPipeline, conflictOnName, isUniqueViolation, parsePipeline, publicPipeline } from '../objects';
+import { audit } from '../audit';
+import { Problem } from '../problem';
+import type { AppContext } from '../app';
+import { checkIfMatch, idParam, paging, sendObject } from './common';
+
+export function pipelineRouter(ctx: AppContext): Router {
+  const r = Router();
+  const repo = ctx.ds.getRepository(PipelineEntity);
+
+  const load = async (m: typeof ctx.ds.manager, id: string, lock: boolean) => {
+    const p = await m.findOne(PipelineEntity, { where: { id }, ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}) });
+    if (!p) throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
+    return p;
+  };
+
+  r.get('/', async (req, res) => {
+    const { page, pageSize } = paging(req);
+    const where = typeof req.query.name === 'string' ? { name: req.query.name } : {};
+    const [rows, total] = await repo.findAndCount({ where, order: { created_at: 'ASC', id: 'ASC' }, skip: (page - 1) * pageSize, take: pageSize });
+    res.json({ items: rows.map(publicPipeline), total, page, page_size: pageSize });
+  });
+
+  r.post('/', async (req, res) => {
+    let name = '';
+    try {
+      const saved = await ctx.ds.transaction(async (m) => {
+        const input = await parsePipeline(m, req.body, 'create');
+        name = input.name;
+        const p = m.create(PipelineEntity, {});
+        const changed = applyPipeline(p, input);
+        const s = await m.save(p);
+        await audit(m, req, 'create', 'pipeline', s, changed);
+        return s;
+      });
+      ctx.log.info({ pipeline_id: saved.id }, 'pipeline created');
+      res.setHeader('Location', `/v1/pipelines/${saved.id}`);
+      sendObject(res, 201, publicPipeline(saved));
+    } catch (e) {
+      if (isUniqueViolation(e)) throw conflictOnName('pipelines', name);
+      throw e;
+    }
+  });
+
+  r.get('/:id', async (req, res) => {
+    sendObject(res, 200, publicPipeline(await load(ctx.ds.manager, idParam(req, 'pipeline'), false)));
+  });
+
+  for (const [method, mode] of [['put', 'replace'], ['patch', 'patch']] as const) {
+    r[method]('/:id', async (req, res) => {
+      const id = idParam(req, 'pipeline');
+      let name = '';
+      try {
+        const saved = await ctx.ds.transaction(async (m) => {
+          const p = await load(m, id, true);
+          checkIfMatch(req, p.version, `pipeline ${p.name}`);
+          const input = await parsePipeline(m, req.body, mode, p);
+          name = input.name;
+          if (input.source_id !== p.source_id) {
+            throw new Problem(400, 'Validation failed', `source_id cannot change in place: a pipeline's offsets belong to its source. Create a new pipeline (Terraform plans a replacement).`, [{ field: 'source_id', message: 'forces a new pipeline' }]);
+          }
+          const changed = applyPipeline(p, input);
+          if (!changed.length) return p;
+          const s = await m.save(p);
+          await audit(m, req, 'update', 'pipeline', s, changed);
+          return s;
+        });
+        sendObject(res, 200, publicPipeline(saved));
+      } catch (e) {
+        if (isUniqueViolation(e)) throw conflictOnName('pipelines', name);
+        throw e;
+      }
+    });
+  }
+
+  r.delete('/:id', async (req, res) => {
+    const id = idParam(req, 'pipeline');
+    await ctx.ds.transaction(async (m) => {
+      const p = await load(m, id, true);
+      checkIfMatch(req, p.version, `pipeline ${p.name}`);
+      await m.delete(PipelineEntity, { id });
+      await audit(m, req, 'delete', 'pipeline', p);
+    });
+    res.status(204).end();
+  });
+
+  // pause/resume change the desired state; the worker supervisor reconciles runners to it.
+  for (const [op, state] of [['pause', 'paused'], ['resume', 'running']] as const) {
+    r.post(`/:id/${op}`, async (req, res) => {
+      const id = idParam(req, 'pipeline');
+      const saved = await ctx.ds.transaction(async (m) => {
+        const p = await load(m, id, true);
+        checkIfMatch(req, p.version, `pipeline ${p.name}`);
+        if (p.desired_state === state) return p;
+        p.desired_state = state;
+        const s = await m.save(p);
+        await audit(m, req, op, 'pipeline', s, ['desired_state']);
+        return s;
+      });
+      sendObject(res, 200, publicPipeline(saved));
+    });
+  }
+
+  return r;
+}

@@ -1,0 +1,49 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { DestinationStream, Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import { createApp } from './app';
+import { ensureBootstrapToken } from './auth';
+import { loadConfig, SluiceConfig } from './config';
+import { openControlDb } from './db';
+import { createLogger } from './log';
+import { Readiness } from './readiness';
+import { SecretBox } from './secrets';
+
+export interface RunningApi {
+  url: string;
+  port: number;
+  ds: DataSource;
+  log: Logger;
+  tokenFile?: string;
+  close(): Promise<void>;
+}
+
+/** Opens the control DB (migrating it), makes sure an admin token exists, and serves the API. */
+export async function startApi(overrides: Partial<SluiceConfig> = {}, logDestination?: DestinationStream): Promise<RunningApi> {
+  const cfg = { ...loadConfig(), ...overrides };
+  const log = createLogger(cfg.logLevel, logDestination);
+  const ds = await openControlDb(cfg.databaseUrl);
+  const { tokenFile } = await ensureBootstrapToken(ds, cfg.home, cfg.bootstrapToken);
+  const secrets = SecretBox.load(cfg.home, cfg.secretKey);
+  const readiness = new Readiness(ds, cfg.redisUrl, cfg.kafkaBrokers);
+  const app = createApp({ ds, secrets, log, readiness, bodyLimit: cfg.bodyLimit });
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.apiPort, cfg.apiHost, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${cfg.apiHost}:${port}`;
+  log.info({ url }, 'api listening');
+  return {
+    url, port, ds, log, tokenFile,
+    async close() {
+      server.closeIdleConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await readiness.close();
+      await ds.destroy();
+    },
+  };
+}

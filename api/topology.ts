@@ -1,0 +1,270 @@
+import type { Request } from 'express';
+import { DataSource, EntityManager } from 'typeorm';
+import { Category, collections, findSpec, resourceType, secretFields } from './connectors';
+import { ConnectorEntity } from './entities/connector.entity';
+import { PipelineEntity } from './entities/pipeline.entity';
+import { applyConnector, applyPipeline, isUniqueViolation, parseConnector, parsePipeline } from './objects';
+import { audit } from './audit';
+import { block, Expr, HclValue, label, providerSource, uniqueLabels } from './hcl';
+import { invalid, Problem } from './problem';
+import { SecretBox } from './secrets';
+import type { FieldError } from './connectors/validate';
+
+/**
+ * The whole topology as a document: objects by name, references by name, secrets as
+ * {"$secret": "<variable>"}. Export -> import into an empty instance -> export gives the same document.
+ */
+export interface TopologyConnector { name: string; kind: string; config: Record<string, unknown>; tags: Record<string, string> }
+export interface TopologyPipeline {
+  name: string; source: string; destination: string; transforms: string[]; tables: string[];
+  ingestion_mode: string | null; snapshot_new_tables: boolean; delivery: Record<string, number>; desired_state: string; tags: Record<string, string>;
+}
+export interface TopologyDocument {
+  format: 'sluice/v1';
+  sources: TopologyConnector[];
+  destinations: TopologyConnector[];
+  transforms: TopologyConnector[];
+  pipelines: TopologyPipeline[];
+}
+
+const categories: Category[] = ['source', 'destination', 'transform'];
+const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** Variable holding a secret in exports: <category>_<name label>_<field>, unique per topology. */
+function secretVariables(connectors: ConnectorEntity[]): Map<string, string> {
+  const vars = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const c of [...connectors].sort(byName)) {
+    const spec = findSpec(c.category, c.kind);
+    for (const f of spec ? secretFields(spec) : []) {
+      if (!(f in (c.secrets ?? {}))) continue;
+      const base = `${c.category}_${label(c.name)}_${f}`;
+      let v = base;
+      for (let i = 2; taken.has(v); i++) v = `${base}_${i}`;
+      taken.add(v);
+      vars.set(`${c.id}/${f}`, v);
+    }
+  }
+  return vars;
+}
+
+async function loadAll(m: EntityManager) {
+  const connectors = await m.find(ConnectorEntity, { order: { name: 'ASC' } });
+  const pipelines = await m.find(PipelineEntity, { order: { name: 'ASC' } });
+  return { connectors, pipelines };
+}
+
+export async function exportDocument(ds: DataSource): Promise<TopologyDocument> {
+  const { connectors, pipelines } = await loadAll(ds.manager);
+  const vars = secretVariables(connectors);
+  const nameOf = new Map(connectors.map((c) => [c.id, c.name]));
+  const doc: TopologyDocument = { format: 'sluice/v1', sources: [], destinations: [], transforms: [], pipelines: [] };
+  for (const c of [...connectors].sort(byName)) {
+    const config: Record<string, unknown> = { ...c.config };
+    for (const f of Object.keys(c.secrets ?? {})) config[f] = { $secret: vars.get(`${c.id}/${f}`) };
+    doc[collections[c.category] as 'sources'].push({ name: c.name, kind: c.kind, config, tags: c.tags });
+  }
+  for (const p of [...pipelines].sort(byName)) {
+    doc.pipelines.push({
+      name: p.name, source: nameOf.get(p.source_id)!, destination: nameOf.get(p.destination_id)!, transforms: p.transform_ids.map((id) => nameOf.get(id)!),
+      tables: p.tables, ingestion_mode: p.ingestion_mode, snapshot_new_tables: p.snapshot_new_tables, delivery: p.delivery, desired_state: p.desired_state, tags: p.tags,
+    });
+  }
+  return doc;
+}
+
+/** The same topology as Terraform: resources of design.md, references as expressions, secrets as variables. */
+export async function exportHcl(ds: DataSource, opts: { importBlocks?: boolean } = {}): Promise<string> {
+  const { connectors, pipelines } = await loadAll(ds.manager);
+  const vars = secretVariables(connectors);
+  // Labels come from names, unique per resource type.
+  const addr = new Map<string, string>();
+  const takenByType = new Map<string, Set<string>>();
+  for (const c of [...connectors].sort(byName)) {
+    const type = resourceType(c);
+    const taken = takenByType.get(type) ?? new Set();
+    takenByType.set(type, taken);
+    addr.set(c.id, `${type}.${uniqueLabels([c.name], taken).get(c.name)}`);
+  }
+  const pipelineLabels = uniqueLabels(pipelines.map((p) => p.name));
+
+  const out: string[] = [
+    '# Exported by Sluice. Secrets are variables: set them with TF_VAR_<name> or a .tfvars file kept out of git.\n',
+    `terraform {\n  required_providers {\n    sluice = {\n      source = "${providerSource}"\n    }\n  }\n}\n`,
+    'provider "sluice" {}\n',
+  ];
+  for (const v of [...vars.values()].sort()) out.push(`variable "${v}" {\n  type      = string\n  sensitive = true\n}\n`);
+  for (const category of categories) {
+    for (const c of connectors.filter((x) => x.category === category).sort(byName)) {
+      const attrs: Record<string, HclValue | undefined> = { name: c.name };
+      for (const [k, v] of Object.entries(c.config)) attrs[k] = v as HclValue;
+      for (const f of Object.keys(c.secrets ?? {})) attrs[f] = new Expr(`var.${vars.get(`${c.id}/${f}`)}`);
+      if (Object.keys(c.tags).length) attrs.tags = c.tags;
+      const [type, name] = addr.get(c.id)!.split('.');
+      out.push(block(`resource "${type}" "${name}"`, attrs));
+    }
+  }
+  for (const p of [...pipelines].sort(byName)) {
+    out.push(block(`resource "sluice_pipeline" "${pipelineLabels.get(p.name)}"`, {
+      name: p.name,
+      source_id: new Expr(`${addr.get(p.source_id)}.id`),
+      destination_id: new Expr(`${addr.get(p.destination_id)}.id`),
+      transform_ids: p.transform_ids.map((id) => new Expr(`${addr.get(id)}.id`)),
+      tables: p.tables,
+      ingestion_mode: p.ingestion_mode ?? undefined,
+      snapshot_new_tables: p.snapshot_new_tables,
+      delivery: p.delivery,
+      desired_state: p.desired_state,
+      tags: Object.keys(p.tags).length ? p.tags : undefined,
+    }));
+  }
+  if (opts.importBlocks) {
+    for (const c of connectors) out.push(`import {\n  to = ${addr.get(c.id)}\n  id = "${c.id}"\n}\n`);
+    for (const p of pipelines) out.push(`import {\n  to = sluice_pipeline.${pipelineLabels.get(p.name)}\n  id = "${p.id}"\n}\n`);
+  }
+  return out.join('\n');
+}
+
+export interface PlanEntry { action: 'create' | 'update' | 'delete' | 'unchanged'; type: Category | 'pipeline'; name: string; id?: string; fields?: string[] }
+export interface ImportResult { dry_run: boolean; changes: PlanEntry[]; summary: Record<PlanEntry['action'], number> }
+
+class Rollback extends Error {}
+
+/**
+ * Applies a document, idempotent by name. The dry run executes the very same steps in a
+ * transaction that is rolled back, so its plan is exactly what a real run would do.
+ */
+export async function importDocument(ds: DataSource, box: SecretBox, req: Request, raw: unknown, opts: { dryRun: boolean; prune: boolean }): Promise<ImportResult> {
+  const doc = checkShape(raw);
+  const secretValues = (doc.secrets ?? {}) as Record<string, unknown>;
+  const changes: PlanEntry[] = [];
+  const run = async (m: EntityManager) => {
+    const errors: FieldError[] = [];
+    const existing = await m.find(ConnectorEntity, { lock: { mode: 'pessimistic_write' } });
+    const ids = new Map<string, string>(); // `${category}/${name}` -> id
+    for (const category of categories) {
+      const list = doc[collections[category] as 'sources'] as unknown[];
+      for (const [i, item] of list.entries()) {
+        const path = `${collections[category]}[${i}]`;
+        const obj = item as Record<string, unknown>;
+        const current = existing.find((e) => e.category === category && e.name === obj?.name);
+        // Replace {"$secret": var} by its value; without one an existing secret is kept.
+        const config = obj && typeof obj.config === 'object' && obj.config !== null ? { ...(obj.config as Record<string, unknown>) } : obj?.config;
+        if (config && typeof config === 'object') {
+          for (const [k, v] of Object.entries(config)) {
+            if (v && typeof v === 'object' && '$secret' in (v as object)) {
+              const varName = String((v as { $secret: unknown }).$secret);
+              if (typeof secretValues[varName] === 'string') (config as Record<string, unknown>)[k] = secretValues[varName];
+              else if (current?.secrets?.[k]) delete (config as Record<string, unknown>)[k];
+              else { errors.push({ field: `secrets.${varName}`, message: `no value for secret ${varName} (${path}.config.${k}): pass it in "secrets"` }); delete (config as Record<string, unknown>)[k]; }
+            }
+          }
+        }
+        let parsed;
+        try {
+          parsed = parseConnector(category, { ...obj, config }, current ? 'replace' : 'create', current);
+        } catch (e) {
+          if (e instanceof Problem && e.errors) { errors.push(...e.errors.map((x) => ({ ...x, field: `${path}.${x.field}` }))); continue; }
+          throw e;
+        }
+        const entity = current ?? m.create(ConnectorEntity, { category });
+        const changed = applyConnector(entity, parsed.input, box);
+        if (current && !changed.length) {
+          changes.push({ action: 'unchanged', type: category, name: entity.name, id: entity.id });
+        } else {
+          const saved = await m.save(entity);
+          await audit(m, req, current ? 'update' : 'create', category, saved, changed, 'import');
+          changes.push({ action: current ? 'update' : 'create', type: category, name: saved.name, id: current ? saved.id : undefined, fields: changed });
+        }
+        ids.set(`${category}/${entity.name}`, entity.id);
+      }
+    }
+    if (errors.length) throw invalid(errors);
+
+    const pipelines = await m.find(PipelineEntity, { lock: { mode: 'pessimistic_write' } });
+    const keep = new Set<string>();
+    for (const [i, item] of (doc.pipelines as unknown[]).entries()) {
+      const path = `pipelines[${i}]`;
+      const p = (item ?? {}) as Record<string, unknown>;
+      const { source, destination, transforms, ...rest } = p;
+      const ref = (cat: Category, n: unknown, field: string) => {
+        const id = ids.get(`${cat}/${n}`) ?? existing.find((e) => e.category === cat && e.name === n)?.id;
+        if (!id) errors.push({ field: `${path}.${field}`, message: `no ${cat} named ${JSON.stringify(n)} in the document or the instance` });
+        return id ?? '00000000-0000-0000-0000-000000000000';
+      };
+      const body = {
+        ...rest, source_id: ref('source', source, 'source'), destination_id: ref('destination', destination, 'destination'),
+        transform_ids: Array.isArray(transforms) ? transforms.map((t, j) => ref('transform', t, `transforms[${j}]`)) : transforms,
+      };
+      if (errors.length) continue;
+      const current = pipelines.find((x) => x.name === p.name);
+      let input;
+      try {
+        input = await parsePipeline(m, body, current ? 'replace' : 'create', current);
+      } catch (e) {
+        if (e instanceof Problem && e.errors) { errors.push(...e.errors.map((x) => ({ ...x, field: `${path}.${x.field}` }))); continue; }
+        throw e;
+      }
+      if (current && current.source_id !== input.source_id) {
+        // A new source means new offsets: replace the pipeline, as Terraform would.
+        await m.delete(PipelineEntity, { id: current.id });
+        await audit(m, req, 'delete', 'pipeline', current, [], 'import');
+        changes.push({ action: 'delete', type: 'pipeline', name: current.name, id: current.id });
+      }
+      const reuse = current && current.source_id === input.source_id ? current : undefined;
+      const entity = reuse ?? m.create(PipelineEntity, {});
+      const changed = applyPipeline(entity, input);
+      if (reuse && !changed.length) {
+        changes.push({ action: 'unchanged', type: 'pipeline', name: entity.name, id: entity.id });
+      } else {
+        const saved = await m.save(entity);
+        await audit(m, req, reuse ? 'update' : 'create', 'pipeline', saved, changed, 'import');
+        changes.push({ action: reuse ? 'update' : 'create', type: 'pipeline', name: saved.name, id: reuse ? saved.id : undefined, fields: changed });
+      }
+      keep.add(input.name);
+    }
+    if (errors.length) throw invalid(errors);
+
+    if (opts.prune) {
+      for (const p of pipelines.filter((x) => !keep.has(x.name))) {
+        await m.delete(PipelineEntity, { id: p.id });
+        await audit(m, req, 'delete', 'pipeline', p, [], 'import');
+        changes.push({ action: 'delete', type: 'pipeline', name: p.name, id: p.id });
+      }
+      for (const c of existing.filter((e) => !ids.has(`${e.category}/${e.name}`))) {
+        await m.delete(ConnectorEntity, { id: c.id });
+        await audit(m, req, 'delete', c.category, c, [], 'import');
+        changes.push({ action: 'delete', type: c.category, name: c.name, id: c.id });
+      }
+    }
+    if (opts.dryRun) throw new Rollback();
+  };
+  try {
+    await ds.transaction(run);
+  } catch (e) {
+    if (!(e instanceof Rollback)) {
+      if (isUniqueViolation(e)) throw new Problem(409, 'Conflict', 'The document names an object twice in one collection: names must be unique.');
+      throw e;
+    }
+  }
+  const summary = { create: 0, update: 0, delete: 0, unchanged: 0 };
+  for (const c of changes) summary[c.action]++;
+  return { dry_run: opts.dryRun, changes, summary };
+}
+
+function checkShape(raw: unknown): Record<string, unknown> {
+  const errors: FieldError[] = [];
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid([{ field: '(body)', message: 'the import body must be a topology document (as GET /v1/export?format=json returns)' }]);
+  const doc = raw as Record<string, unknown>;
+  if (doc.format !== 'sluice/v1') errors.push({ field: 'format', message: 'format must be "sluice/v1"' });
+  for (const k of Object.keys(doc)) {
+    if (!['format', 'sources', 'destinations', 'transforms', 'pipelines', 'secrets'].includes(k)) errors.push({ field: k, message: `unknown field ${k}: allowed are format, sources, destinations, transforms, pipelines, secrets` });
+  }
+  for (const k of ['sources', 'destinations', 'transforms', 'pipelines']) {
+    if (doc[k] === undefined) doc[k] = [];
+    else if (!Array.isArray(doc[k])) errors.push({ field: k, message: `${k} must be a list` });
+  }
+  if (doc.secrets !== undefined && (doc.secrets === null || typeof doc.secrets !== 'object' || Array.isArray(doc.secrets))) errors.push({ field: 'secrets', message: 'secrets must be an object of variable name to value' });
+  if (errors.length) throw invalid(errors);
+  return doc;
+}

@@ -8,6 +8,7 @@ import { Problem } from './problem';
 import { SecretBox } from './secrets';
 import { buildOpenApi } from './openapi';
 import { Readiness } from './readiness';
+import { ReadModel } from './read-model';
 import { connectorRouter } from './routes/connectors';
 import { pipelineRouter } from './routes/pipelines';
 import { paging } from './routes/common';
@@ -18,6 +19,7 @@ export interface AppContext {
   secrets: SecretBox;
   log: Logger;
   readiness: Pick<Readiness, 'run'>;
+  reads: ReadModel;
   bodyLimit?: string;
 }
 

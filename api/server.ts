@@ -8,6 +8,7 @@ import { loadConfig, SluiceConfig } from './config';
 import { openControlDb } from './db';
 import { createLogger } from './log';
 import { Readiness } from './readiness';
+import { ReadModel } from './read-model';
 import { SecretBox } from './secrets';
 
 export interface RunningApi {
@@ -27,7 +28,7 @@ export async function startApi(overrides: Partial<SluiceConfig> = {}, logDestina
   const { tokenFile } = await ensureBootstrapToken(ds, cfg.home, cfg.bootstrapToken);
   const secrets = SecretBox.load(cfg.home, cfg.secretKey);
   const readiness = new Readiness(ds, cfg.redisUrl, cfg.kafkaBrokers);
-  const app = createApp({ ds, secrets, log, readiness, bodyLimit: cfg.bodyLimit });
+  const app = createApp({ ds, secrets, log, readiness, reads: new ReadModel(ds), bodyLimit: cfg.bodyLimit });
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {

@@ -48,6 +48,18 @@ function secretVariables(connectors: ConnectorEntity[]): Map<string, string> {
   return vars;
 }
 
+/** Config in declaration order (jsonb stores keys in its own order), so exports read like the docs. */
+function orderedConfig<S>(c: ConnectorEntity, secret: (field: string) => S): Record<string, unknown | S> {
+  const spec = findSpec(c.category, c.kind);
+  const keys = spec ? Object.keys(spec.fields) : [...Object.keys(c.config), ...Object.keys(c.secrets ?? {})];
+  const out: Record<string, unknown | S> = {};
+  for (const k of keys) {
+    if (k in (c.secrets ?? {})) out[k] = secret(k);
+    else if (k in c.config) out[k] = c.config[k];
+  }
+  return out;
+}
+
 async function loadAll(m: EntityManager) {
   const connectors = await m.find(ConnectorEntity, { order: { name: 'ASC' } });
   const pipelines = await m.find(PipelineEntity, { order: { name: 'ASC' } });
@@ -60,8 +72,7 @@ export async function exportDocument(ds: DataSource): Promise<TopologyDocument> 
   const nameOf = new Map(connectors.map((c) => [c.id, c.name]));
   const doc: TopologyDocument = { format: 'sluice/v1', sources: [], destinations: [], transforms: [], pipelines: [] };
   for (const c of [...connectors].sort(byName)) {
-    const config: Record<string, unknown> = { ...c.config };
-    for (const f of Object.keys(c.secrets ?? {})) config[f] = { $secret: vars.get(`${c.id}/${f}`) };
+    const config = orderedConfig(c, (f) => ({ $secret: vars.get(`${c.id}/${f}`) }));
     doc[collections[c.category] as 'sources'].push({ name: c.name, kind: c.kind, config, tags: c.tags });
   }
   for (const p of [...pipelines].sort(byName)) {
@@ -97,8 +108,7 @@ export async function exportHcl(ds: DataSource, opts: { importBlocks?: boolean }
   for (const category of categories) {
     for (const c of connectors.filter((x) => x.category === category).sort(byName)) {
       const attrs: Record<string, HclValue | undefined> = { name: c.name };
-      for (const [k, v] of Object.entries(c.config)) attrs[k] = v as HclValue;
-      for (const f of Object.keys(c.secrets ?? {})) attrs[f] = new Expr(`var.${vars.get(`${c.id}/${f}`)}`);
+      for (const [k, v] of Object.entries(orderedConfig(c, (f) => new Expr(`var.${vars.get(`${c.id}/${f}`)}`)))) attrs[k] = v as HclValue;
       if (Object.keys(c.tags).length) attrs.tags = c.tags;
       const [type, name] = addr.get(c.id)!.split('.');
       out.push(block(`resource "${type}" "${name}"`, attrs));

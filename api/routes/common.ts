@@ -33,3 +33,10 @@ export function sendObject(res: Response, status: number, body: { version: numbe
   res.status(status).setHeader('ETag', `"${body.version}"`);
   res.json(body);
 }
+
+/** Sends JSON already rendered as text (see read-model.ts). */
+export function sendJsonText(res: Response, status: number, json: string, version?: number): void {
+  res.status(status).setHeader('Content-Type', 'application/json; charset=utf-8');
+  if (version !== undefined) res.setHeader('ETag', `"${version}"`);
+  res.end(json);
+}

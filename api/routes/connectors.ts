@@ -5,27 +5,26 @@ import { applyConnector, conflictOnName, isUniqueViolation, parseConnector, pipe
 import { audit } from '../audit';
 import { Problem } from '../problem';
 import type { AppContext } from '../app';
-import { checkIfMatch, idParam, paging, sendObject } from './common';
+import { checkIfMatch, idParam, paging, sendJsonText, sendObject } from './common';
+import type { Filter } from '../read-model';
 
 /** /v1/sources, /v1/destinations and /v1/transforms: one router, parameterised by category. */
 export function connectorRouter(ctx: AppContext, category: Category): Router {
   const r = Router();
   const collection = collections[category];
-  const repo = ctx.ds.getRepository(ConnectorEntity);
 
-  const load = async (m: typeof ctx.ds.manager, id: string, lock: boolean) => {
-    const e = await m.findOne(ConnectorEntity, { where: { id, category }, ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}) });
+  const load = async (m: typeof ctx.ds.manager, id: string) => {
+    const e = await m.findOne(ConnectorEntity, { where: { id, category }, lock: { mode: 'pessimistic_write' } });
     if (!e) throw new Problem(404, 'Not found', `No ${category} with id ${id}.`);
     return e;
   };
 
   r.get('/', async (req, res) => {
     const { page, pageSize } = paging(req);
-    const where: Record<string, unknown> = { category };
-    if (typeof req.query.kind === 'string') where.kind = req.query.kind;
-    if (typeof req.query.name === 'string') where.name = req.query.name;
-    const [rows, total] = await repo.findAndCount({ where, order: { created_at: 'ASC', id: 'ASC' }, skip: (page - 1) * pageSize, take: pageSize });
-    res.json({ items: rows.map(publicConnector), total, page, page_size: pageSize });
+    const filters: Filter[] = [{ column: 'category', value: category }];
+    if (typeof req.query.kind === 'string') filters.push({ column: 'kind', value: req.query.kind });
+    if (typeof req.query.name === 'string') filters.push({ column: 'name', value: req.query.name });
+    sendJsonText(res, 200, await ctx.reads.list('connectors', filters, page, pageSize));
   });
 
   r.post('/', async (req, res) => {
@@ -48,7 +47,10 @@ export function connectorRouter(ctx: AppContext, category: Category): Router {
   });
 
   r.get('/:id', async (req, res) => {
-    sendObject(res, 200, publicConnector(await load(ctx.ds.manager, idParam(req, category), false)));
+    const id = idParam(req, category);
+    const found = await ctx.reads.get('connectors', id, category);
+    if (!found) throw new Problem(404, 'Not found', `No ${category} with id ${id}.`);
+    sendJsonText(res, 200, found.json, found.version);
   });
 
   for (const [method, mode] of [['put', 'replace'], ['patch', 'patch']] as const) {
@@ -57,7 +59,7 @@ export function connectorRouter(ctx: AppContext, category: Category): Router {
       let name = '';
       try {
         const saved = await ctx.ds.transaction(async (m) => {
-          const e = await load(m, id, true);
+          const e = await load(m, id);
           checkIfMatch(req, e.version, `${category} ${e.name}`);
           const { input } = parseConnector(category, req.body, mode, e);
           name = input.name;
@@ -78,7 +80,7 @@ export function connectorRouter(ctx: AppContext, category: Category): Router {
   r.delete('/:id', async (req, res) => {
     const id = idParam(req, category);
     await ctx.ds.transaction(async (m) => {
-      const e = await load(m, id, true);
+      const e = await load(m, id);
       checkIfMatch(req, e.version, `${category} ${e.name}`);
       const users = await pipelinesUsing(m, id);
       if (users.length) {

@@ -4,23 +4,22 @@ import { applyPipeline, conflictOnName, isUniqueViolation, parsePipeline, public
 import { audit } from '../audit';
 import { Problem } from '../problem';
 import type { AppContext } from '../app';
-import { checkIfMatch, idParam, paging, sendObject } from './common';
+import { checkIfMatch, idParam, paging, sendJsonText, sendObject } from './common';
+import type { Filter } from '../read-model';
 
 export function pipelineRouter(ctx: AppContext): Router {
   const r = Router();
-  const repo = ctx.ds.getRepository(PipelineEntity);
 
-  const load = async (m: typeof ctx.ds.manager, id: string, lock: boolean) => {
-    const p = await m.findOne(PipelineEntity, { where: { id }, ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}) });
+  const load = async (m: typeof ctx.ds.manager, id: string) => {
+    const p = await m.findOne(PipelineEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
     if (!p) throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
     return p;
   };
 
   r.get('/', async (req, res) => {
     const { page, pageSize } = paging(req);
-    const where = typeof req.query.name === 'string' ? { name: req.query.name } : {};
-    const [rows, total] = await repo.findAndCount({ where, order: { created_at: 'ASC', id: 'ASC' }, skip: (page - 1) * pageSize, take: pageSize });
-    res.json({ items: rows.map(publicPipeline), total, page, page_size: pageSize });
+    const filters: Filter[] = typeof req.query.name === 'string' ? [{ column: 'name', value: req.query.name }] : [];
+    sendJsonText(res, 200, await ctx.reads.list('pipelines', filters, page, pageSize));
   });
 
   r.post('/', async (req, res) => {
@@ -45,7 +44,10 @@ export function pipelineRouter(ctx: AppContext): Router {
   });
 
   r.get('/:id', async (req, res) => {
-    sendObject(res, 200, publicPipeline(await load(ctx.ds.manager, idParam(req, 'pipeline'), false)));
+    const id = idParam(req, 'pipeline');
+    const found = await ctx.reads.get('pipelines', id);
+    if (!found) throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
+    sendJsonText(res, 200, found.json, found.version);
   });
 
   for (const [method, mode] of [['put', 'replace'], ['patch', 'patch']] as const) {
@@ -54,7 +56,7 @@ export function pipelineRouter(ctx: AppContext): Router {
       let name = '';
       try {
         const saved = await ctx.ds.transaction(async (m) => {
-          const p = await load(m, id, true);
+          const p = await load(m, id);
           checkIfMatch(req, p.version, `pipeline ${p.name}`);
           const input = await parsePipeline(m, req.body, mode, p);
           name = input.name;
@@ -78,7 +80,7 @@ export function pipelineRouter(ctx: AppContext): Router {
   r.delete('/:id', async (req, res) => {
     const id = idParam(req, 'pipeline');
     await ctx.ds.transaction(async (m) => {
-      const p = await load(m, id, true);
+      const p = await load(m, id);
       checkIfMatch(req, p.version, `pipeline ${p.name}`);
       await m.delete(PipelineEntity, { id });
       await audit(m, req, 'delete', 'pipeline', p);
@@ -91,7 +93,7 @@ export function pipelineRouter(ctx: AppContext): Router {
     r.post(`/:id/${op}`, async (req, res) => {
       const id = idParam(req, 'pipeline');
       const saved = await ctx.ds.transaction(async (m) => {
-        const p = await load(m, id, true);
+        const p = await load(m, id);
         checkIfMatch(req, p.version, `pipeline ${p.name}`);
         if (p.desired_state === state) return p;
         p.desired_state = state;

@@ -1,0 +1,133 @@
+import fs from 'node:fs';
+import { Command, Option } from 'commander';
+import { loadConfig } from '../api/config';
+import { createLogger } from '../api/log';
+import { startApi } from '../api/server';
+import { LocalStack } from '../stack/stack';
+import { runWorker } from '../workers';
+import { ApiClient, CliError } from './client';
+import { devDown, devProcesses, devUp } from './dev';
+
+const program = new Command();
+program
+  .name('sluice')
+  .description('Sluice: change-data-capture from Postgres and MySQL through Kafka into your destinations, configured as code.')
+  .showHelpAfterError();
+
+program
+  .command('dev')
+  .description('Start the whole system on this machine (Postgres, Redis, Kafka, API, one worker) and a demo pipeline. Safe to run again; --stop stops it all.')
+  .option('--stop', 'stop everything `sluice dev` started')
+  .option('--json', 'machine-readable summary')
+  .action(async (o: { stop?: boolean; json?: boolean }) => (o.stop ? devDown() : devUp({ json: o.json })));
+
+program
+  .command('api')
+  .description('Run the control-plane API in the foreground (DATABASE_URL, REDIS_URL, KAFKA_BROKERS, SLUICE_API_PORT).')
+  .action(async () => {
+    const api = await startApi();
+    await untilSignal();
+    api.log.info('api shutting down');
+    await api.close();
+  });
+
+program
+  .command('worker')
+  .description('Run a worker process in the foreground: it takes pipeline runners from the queue. SIGTERM flushes, acknowledges and releases them.')
+  .action(async () => {
+    const cfg = loadConfig();
+    const log = createLogger(cfg.logLevel).child({ component: 'worker', pid: process.pid });
+    const ac = new AbortController();
+    untilSignal().then(() => ac.abort());
+    await runWorker(cfg, log, ac.signal);
+  });
+
+program
+  .command('status')
+  .description('Local services, API readiness and the pipelines with their desired state.')
+  .option('--json', 'machine-readable output')
+  .action(async (o: { json?: boolean }) => {
+    const stack = new LocalStack();
+    const services = await stack.status();
+    const procs = devProcesses(stack.endpoints().home);
+    const client = tryClient();
+    let ready: unknown = 'unreachable';
+    let pipelines: { name: string; desired_state: string; id: string }[] = [];
+    if (client) {
+      try {
+        const r = await fetch(client.endpoint + '/readyz');
+        ready = await r.json();
+        pipelines = (await client.request('GET', '/v1/pipelines?page_size=500')).body.items;
+      } catch { /* shown as unreachable */ }
+    }
+    if (o.json) { print(JSON.stringify({ services, processes: procs, api: client?.endpoint, ready, pipelines }, null, 2)); return; }
+    for (const s of services) print(`${s.name.padEnd(9)} ${s.state.padEnd(9)} ${s.pid ? `pid ${s.pid}` : ''} ${s.address ?? ''}`.trimEnd());
+    for (const [p, pid] of Object.entries(procs)) print(`${p.padEnd(9)} ${(pid ? 'running' : 'stopped').padEnd(9)} ${pid ? `pid ${pid}` : ''}`.trimEnd());
+    const r = ready as { status?: string; detail?: string };
+    print(`api       ${client?.endpoint ?? '(no token)'} ${typeof ready === 'string' ? ready : r.status}${r.detail ? ` (${r.detail})` : ''}`);
+    for (const p of pipelines) print(`pipeline  ${p.name} (${p.id}) desired ${p.desired_state}`);
+  });
+
+program
+  .command('export')
+  .description('Print the whole topology as JSON or Terraform HCL (secrets become variables).')
+  .addOption(new Option('--format <format>', 'json or hcl').choices(['json', 'hcl']).default('json'))
+  .option('--import-blocks', 'HCL: add import {} blocks so Terraform adopts the existing objects')
+  .option('-o, --output <file>', 'write to a file instead of stdout')
+  .action(async (o: { format: string; importBlocks?: boolean; output?: string }) => {
+    const r = await client().request('GET', `/v1/export?format=${o.format}${o.importBlocks ? '&import_blocks=true' : ''}`);
+    const text = o.format === 'json' ? JSON.stringify(r.body, null, 2) + '\n' : r.text;
+    if (o.output) { fs.writeFileSync(o.output, text); process.stderr.write(`wrote ${o.output}\n`); } else process.stdout.write(text);
+  });
+
+program
+  .command('import')
+  .description('Apply a topology document (from `sluice export`), idempotent by name. Secret values come from --secrets or SLUICE_SECRET_<VARIABLE> env vars.')
+  .argument('<file>', 'JSON document, - for stdin')
+  .option('--dry-run', 'show the plan, change nothing')
+  .option('--prune', 'delete objects the document does not name')
+  .option('--secrets <file>', 'JSON object of secret variable name -> value')
+  .option('--json', 'machine-readable result')
+  .action(async (file: string, o: { dryRun?: boolean; prune?: boolean; secrets?: string; json?: boolean }) => {
+    const doc = JSON.parse(fs.readFileSync(file === '-' ? 0 : file, 'utf8'));
+    const secrets: Record<string, string> = { ...(o.secrets ? JSON.parse(fs.readFileSync(o.secrets, 'utf8')) : {}) };
+    for (const [k, v] of Object.entries(process.env)) if (k.startsWith('SLUICE_SECRET_') && k !== 'SLUICE_SECRET_KEY' && v !== undefined) secrets[k.slice(14).toLowerCase()] = v;
+    const r = await client().request('POST', `/v1/import?dry_run=${!!o.dryRun}&prune=${!!o.prune}`, { ...doc, ...(Object.keys(secrets).length ? { secrets } : {}) });
+    if (o.json) { print(JSON.stringify(r.body, null, 2)); return; }
+    for (const c of r.body.changes) print(`${c.action.padEnd(9)} ${c.type.padEnd(11)} ${c.name}${c.fields?.length && c.action === 'update' ? `  (${c.fields.join(', ')})` : ''}`);
+    const s = r.body.summary;
+    print(`${o.dryRun ? 'Plan' : 'Applied'}: ${s.create} to create, ${s.update} to update, ${s.delete} to delete, ${s.unchanged} unchanged.`);
+  });
+
+program
+  .command('stack')
+  .description('Control only the local services (Postgres, Redis, Kafka).')
+  .addArgument(new Command().createArgument('<action>', 'start, stop or status').choices(['start', 'stop', 'status']))
+  .action(async (action: string) => {
+    const stack = new LocalStack();
+    if (action === 'start') await stack.start();
+    else if (action === 'stop') await stack.stop();
+    print(JSON.stringify(await stack.status(), null, 2));
+  });
+
+function print(line: string) { process.stdout.write(line + '\n'); }
+function client() { return new ApiClient(); }
+function tryClient() { try { return new ApiClient(); } catch { return undefined; } }
+
+function untilSignal(): Promise<void> {
+  // The timer keeps the event loop alive while the process has nothing else scheduled.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  return new Promise((resolve) => {
+    const done = () => { clearInterval(keepAlive); resolve(); };
+    process.once('SIGTERM', done);
+    process.once('SIGINT', done);
+  });
+}
+
+program.parseAsync(process.argv).then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(e instanceof CliError ? `error: ${e.message}\n` : `error: ${(e as Error)?.stack ?? e}\n`);
+    process.exit(1);
+  },
+);

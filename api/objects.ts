@@ -8,14 +8,8 @@ import { pipelineSpec } from './pipeline-spec';
 import { invalid, notFound, Problem } from './problem';
 import { SecretBox } from './secrets';
 
-/** Fields every object has besides its kind-specific ones. */
-export const envelopeFields: Record<string, FieldSpec> = {
-  name: {
-    type: 'string', required: true, maxLength: 200, pattern: /^[^\u0000-\u001f\u007f]+$/u,
-    patternHint: 'free of control characters', description: 'Unique name within its collection; any Unicode text up to 200 characters.',
-  },
-  tags: { type: 'map', default: {}, description: 'Free-form string labels.' },
-};
+export { envelopeFields } from './envelope';
+import { envelopeFields } from './envelope';
 
 /** Sent back by clients that PUT what they GET; accepted and ignored. */
 const readOnly = new Set(['id', 'version', 'created_at', 'updated_at']);

@@ -100,6 +100,18 @@ program
   });
 
 program
+  .command('provider')
+  .description('The Terraform provider: `sluice provider install [--dir <mirror>] [--cli-config <file>]` puts it in a filesystem mirror and prints the CLI config.')
+  .argument('<action>', 'install')
+  .option('--dir <dir>', 'mirror directory (default $SLUICE_HOME/terraform-plugins)')
+  .option('--cli-config <file>', 'where to write the CLI configuration')
+  .action(async (action: string, o: { dir?: string; cliConfig?: string }) => {
+    if (action !== 'install') throw new CliError(`unknown provider action ${action}: use install`);
+    const { installProvider, installSummary } = await import('../provider/install');
+    process.stdout.write(installSummary(installProvider({ dir: o.dir, cliConfigFile: o.cliConfig })));
+  });
+
+program
   .command('stack')
   .description('Control only the local services (Postgres, Redis, Kafka).')
   .addArgument(new Command().createArgument('<action>', 'start, stop or status').choices(['start', 'stop', 'status']))

@@ -30,7 +30,9 @@ if ! node dist/stack/cli.js status --json | node -e 'const s=JSON.parse(require(
 fi
 cleanup() { if [ "$started_here" = 1 ]; then node dist/stack/cli.js stop || true; fi; }
 trap cleanup EXIT
-eval "$(node dist/stack/cli.js start | sed 's/^/export /')"
+# Tests derive service URLs from the SLUICE_*_PORT variables (api/config.ts), not from exported
+# DATABASE_URL & co, so the stack's services stay "local" and fault tests can stop and start them.
+node dist/stack/cli.js start >/dev/null
 
 files=$(find dist/test -name '*.test.js' | sort)
 echo "[test] running $(echo "$files" | wc -l) test files"

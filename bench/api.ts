@@ -30,6 +30,7 @@ async function main() {
 
   // The API runs in its own process, as in production, so the load generator does not share its CPU time slice.
   const child = fork(path.join(__dirname, '..', 'bin', 'sluice.js'), ['api'], {
+    execArgv: process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [],
     env: { ...process.env, DATABASE_URL: u.toString(), SLUICE_BOOTSTRAP_TOKEN: token, SLUICE_API_PORT: String(port), SLUICE_LOG_LEVEL: 'warn', SLUICE_HOME: path.join('/tmp', db) },
     stdio: 'inherit',
   });

@@ -35,7 +35,11 @@ export function apiFieldToPath(field: string, def?: ResourceDef): PathStep[] | u
     for (const idx of m[2].matchAll(/\[(\d+)\]/g)) steps.push(Number(idx[1]));
   }
   if (steps[0] === 'tags' && steps.length > 2) return [steps[0], steps.slice(1).join('.')];
-  if (def && !def.attrs.some((a) => a.name === steps[0])) return undefined;
+  const attr = def?.attrs.find((a) => a.name === steps[0]);
+  if (def && !attr) return undefined;
+  // Terraform cannot place a diagnostic inside an object expression (delivery = { ... }): point
+  // at the attribute itself; the detail names the nested field.
+  if (attr?.nested) return [steps[0]];
   return steps;
 }
 

@@ -1,0 +1,68 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { installProvider, Installed } from '../../provider/install';
+
+/** Running real terraform / tofu against the provider from tests. */
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const p = path.join(dir, name);
+    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+  }
+  return undefined;
+}
+
+/** terraform from PATH, else the one test/setup.d/terraform.sh built into the cache dir. */
+export function findBinary(name: 'terraform' | 'tofu'): string | undefined {
+  const cache = process.env.SLUICE_TOOLS_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'sluice', 'tools');
+  const cached = path.join(cache, 'bin', name);
+  return onPath(name) ?? (fs.existsSync(cached) ? cached : undefined);
+}
+
+export const repoRoot = path.resolve(__dirname, '../../..');
+
+let installed: Installed | undefined;
+/** Installs the freshly built provider into a temporary filesystem mirror (once per process). */
+export function mirror(): Installed {
+  installed ??= installProvider({
+    dir: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-mirror-')),
+    entry: path.join(repoRoot, 'dist/provider/main.js'),
+  });
+  return installed;
+}
+
+export interface TfResult { code: number; stdout: string; stderr: string; out: string; ms: number }
+
+export interface TfEnv { endpoint: string; token: string; vars?: Record<string, string>; extra?: Record<string, string> }
+
+export function runTf(bin: string, dir: string, args: string[], env: TfEnv): Promise<TfResult> {
+  const started = Date.now();
+  const vars = Object.fromEntries(Object.entries(env.vars ?? {}).map(([k, v]) => [`TF_VAR_${k}`, v]));
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, [...args, '-no-color'], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: os.tmpdir(),
+        TF_CLI_CONFIG_FILE: mirror().cliConfigFile, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1',
+        SLUICE_ENDPOINT: env.endpoint, SLUICE_TOKEN: env.token, ...vars, ...env.extra,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, out: stdout + stderr, ms: Date.now() - started }));
+  });
+}
+
+/** A working directory with the given files (or copies of a directory's *.tf files). */
+export function workdir(files: Record<string, string> = {}, copyFrom?: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-tf-'));
+  if (copyFrom) for (const f of fs.readdirSync(copyFrom)) if (/\.tf$/.test(f)) fs.copyFileSync(path.join(copyFrom, f), path.join(dir, f));
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+  return dir;
+}

@@ -11,6 +11,7 @@ import { Readiness } from './readiness';
 import { ReadModel } from './read-model';
 import { connectorRouter } from './routes/connectors';
 import { pipelineRouter } from './routes/pipelines';
+import { operationsRouter } from './routes/operations';
 import { paging } from './routes/common';
 import { exportDocument, exportHcl, importDocument } from './topology';
 
@@ -83,6 +84,7 @@ export function createApp(ctx: AppContext): express.Express {
   v1.use('/destinations', connectorRouter(ctx, 'destination'));
   v1.use('/transforms', connectorRouter(ctx, 'transform'));
   v1.use('/pipelines', pipelineRouter(ctx));
+  v1.use(operationsRouter(ctx)); // status, restart, snapshots, dlq, verify, consumer-groups
 
   v1.get('/export', async (req, res) => {
     const format = req.query.format ?? 'json';

@@ -109,6 +109,20 @@ export function buildOpenApi(): Schema {
   for (const op of ['pause', 'resume']) {
     paths[`/v1/pipelines/{id}/${op}`] = { parameters: [idParam], post: { summary: `${pascal(op)} a pipeline`, responses: { 200: json(ref('Pipeline')), 401: errors[401], 404: errors[404] } } };
   }
+  // Data-plane operations (api/routes/operations.ts).
+  const op = (summary: string, method: 'get' | 'post', status = 200, body = false, extra: Record<string, unknown> = {}) => ({
+    parameters: [idParam, ...((extra.parameters as unknown[]) ?? [])],
+    [method]: { summary, ...(body ? { requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } } } : {}), responses: { [status]: json({ type: 'object' }), 401: errors[401], 404: errors[404] } },
+  });
+  paths['/v1/pipelines/{id}/status'] = op('Pipeline state (Starting|Snapshotting|Active|Paused|Broken), source, sink and DLQ', 'get');
+  paths['/v1/pipelines/{id}/restart'] = op('Restart the pipeline runner', 'post', 202);
+  paths['/v1/pipelines/{id}/snapshots'] = { ...op('Start an incremental (watermark) or blocking snapshot: {tables[], filter?, mode}', 'post', 202, true), get: { summary: 'List snapshots', responses: { 200: json({ type: 'object' }) } } };
+  paths['/v1/pipelines/{id}/snapshots/{sid}'] = { parameters: [idParam, { name: 'sid', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }], get: { summary: 'Snapshot progress', responses: { 200: json({ type: 'object' }), 404: errors[404] } } };
+  paths['/v1/pipelines/{id}/dlq'] = op('Dead-letter records (?status=pending|replayed|discarded|all)', 'get');
+  paths['/v1/pipelines/{id}/dlq/replay'] = op('Replay DLQ records through the current transforms and destination: {ids[]} or {all:true}', 'post', 202, true);
+  paths['/v1/pipelines/{id}/dlq/discard'] = op('Discard DLQ records: {ids[]} or {all:true}', 'post', 200, true);
+  paths['/v1/pipelines/{id}/verify'] = op('Post-outage checklist: state, lag falling, freshness per table, DLQ count, row counts, each pass/fail', 'get');
+  paths['/v1/consumer-groups'] = { get: { summary: 'Consumer groups: pipeline, state, lag per partition and total', responses: { 200: json({ type: 'object' }), 401: errors[401] } } };
   paths['/v1/export'] = {
     get: {
       summary: 'Export the whole topology (secrets become variables)',

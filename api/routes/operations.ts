@@ -1,0 +1,257 @@
+import { Router } from 'express';
+import { Kafka } from 'kafkajs';
+import { Client } from 'pg';
+import type { AppContext } from '../app';
+import { loadConfig } from '../config';
+import { Problem } from '../problem';
+import { idParam, paging } from './common';
+import { pgClientConfig } from '../../workers/pgconn';
+import { qualified, topicFor } from '../../workers/envelope';
+
+const STALE_MS = Number(process.env.SLUICE_RUNNER_STALE_MS ?? 15000);
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const groupIdFor = (pipelineId: string) => `sluice-${pipelineId}`;
+
+function validation(field: string, message: string): Problem {
+  return new Problem(400, 'Validation failed', `${field} ${message}`, [{ field, message }]);
+}
+
+/** Pipeline status as the API reports it: the runner's report, corrected by desired state and staleness. */
+export async function pipelineStatus(ctx: AppContext, id: string) {
+  const rows = await ctx.ds.query(`SELECT p.id, p.name, p.desired_state, r.* FROM pipelines p LEFT JOIN pipeline_runtime r ON r.pipeline_id = p.id WHERE p.id = $1`, [id]);
+  if (!rows.length) throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
+  const r = rows[0];
+  const dlq = await ctx.ds.query(`SELECT count(*)::int AS n FROM dlq_records WHERE pipeline_id = $1 AND status IN ('pending','replay_requested')`, [id]);
+  const fresh = r.heartbeat_at && Date.now() - new Date(r.heartbeat_at).getTime() < STALE_MS;
+  let state: string = r.state ?? 'Starting';
+  let reason: string | null = r.reason ?? null;
+  let since: string = (r.since ? new Date(r.since) : new Date()).toISOString();
+  if (r.desired_state === 'paused') {
+    if (!fresh || state === 'Paused') { state = 'Paused'; reason = null; }
+  } else if (!r.heartbeat_at || state === 'Paused') {
+    state = 'Starting'; reason = 'waiting for a worker to take the pipeline';
+  } else if (!fresh) {
+    state = 'Broken'; reason = `no_worker: no runner has reported for ${Math.round((Date.now() - new Date(r.heartbeat_at).getTime()) / 1000)} s`;
+    since = new Date(new Date(r.heartbeat_at).getTime() + STALE_MS).toISOString();
+  }
+  const src = r.source ?? {};
+  const sink = r.sink ?? {};
+  return {
+    id, name: r.name, state, reason, since,
+    worker_id: r.worker_id ?? null,
+    source: { state: src.state ?? 'stopped', position: src.position ?? null, last_event_at: src.last_event_at ?? null, replication_lag_bytes: src.replication_lag_bytes ?? null, reason: src.reason ?? null },
+    sink: { state: sink.state ?? 'stopped', lag: sink.lag ?? null, last_write_at: sink.last_write_at ?? null, reason: sink.reason ?? null },
+    dlq: { count: dlq[0].n },
+    _lag_history: (r.lag_history ?? []) as { at: string; lag: number | null }[],
+  };
+}
+
+async function loadConnectors(ctx: AppContext, id: string) {
+  const p = (await ctx.ds.query(`SELECT * FROM pipelines WHERE id = $1`, [id]))[0];
+  if (!p) throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
+  const conns = await ctx.ds.query(`SELECT * FROM connectors WHERE id = ANY($1)`, [[p.source_id, p.destination_id]]);
+  const open = (c: any) => { const cfg = { ...c.config }; for (const [f, enc] of Object.entries(c.secrets ?? {})) cfg[f] = ctx.secrets.decrypt(enc as string, f); return cfg; };
+  return { p, source: open(conns.find((c: any) => c.id === p.source_id)), destination: open(conns.find((c: any) => c.id === p.destination_id)) };
+}
+
+function kafkaOf(ctx: AppContext): Kafka {
+  const brokers = (ctx as AppContext & { kafkaBrokers?: string[] }).kafkaBrokers ?? loadConfig().kafkaBrokers;
+  return new Kafka({ clientId: 'sluice-api', brokers, logLevel: 0, retry: { retries: 1 }, connectionTimeout: 3000, requestTimeout: 5000 });
+}
+
+async function groupLag(kafka: Kafka, groups: { group: string; pipeline_id: string; pipeline: string; topics: string[] }[]) {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const described = groups.length ? await admin.describeGroups(groups.map((g) => g.group)) : { groups: [] };
+    const out = [];
+    for (const g of groups) {
+      const topics = g.topics.filter((t) => existing.has(t));
+      const committed = topics.length ? await admin.fetchOffsets({ groupId: g.group, topics }) : [];
+      const partitions = [];
+      let total = 0;
+      for (const t of committed) {
+        const ends = await admin.fetchTopicOffsets(t.topic);
+        for (const p of t.partitions) {
+          const e = ends.find((x) => x.partition === p.partition);
+          const end = Number(e?.high ?? 0);
+          const at = Number(p.offset) < 0 ? Number(e?.low ?? 0) : Number(p.offset);
+          const lag = Math.max(0, end - at);
+          total += lag;
+          partitions.push({ topic: t.topic, partition: p.partition, committed_offset: Number(p.offset), end_offset: end, lag });
+        }
+      }
+      const d = described.groups.find((x) => x.groupId === g.group);
+      out.push({ group: g.group, pipeline_id: g.pipeline_id, pipeline: g.pipeline, state: d?.state ?? 'Unknown', members: d?.members.length ?? 0, partitions, lag: total });
+    }
+    return out;
+  } finally { await admin.disconnect().catch(() => undefined); }
+}
+
+async function topicsOf(ctx: AppContext, id: string): Promise<string[]> {
+  const { p, source } = await loadConnectors(ctx, id);
+  let tables: string[] = p.tables ?? [];
+  if (!tables.length) {
+    const c = new Client(pgClientConfig(source));
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const r = await c.query(`SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1`, [source.publication_name]);
+      tables = r.rows.map((x) => x.t);
+    } catch { tables = []; } finally { await c.end().catch(() => undefined); }
+  }
+  return tables.map((t) => { const [s, n] = t.split('.'); return topicFor(source.topic_prefix, s, n); });
+}
+
+/** Data-plane operations: status, restart, snapshots, DLQ, verify, consumer groups. */
+export function operationsRouter(ctx: AppContext): Router {
+  const r = Router();
+
+  r.get('/pipelines/:id/status', async (req, res) => {
+    const s = await pipelineStatus(ctx, idParam(req, 'pipeline'));
+    const { _lag_history, ...pub } = s;
+    res.json(pub);
+  });
+
+  r.post('/pipelines/:id/restart', async (req, res) => {
+    const id = idParam(req, 'pipeline');
+    const found = await ctx.ds.query(`SELECT 1 FROM pipelines WHERE id = $1`, [id]);
+    if (!found.length) throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
+    await ctx.ds.query(`INSERT INTO pipeline_runtime (pipeline_id, restart_requested_at) VALUES ($1, now()) ON CONFLICT (pipeline_id) DO UPDATE SET restart_requested_at = now()`, [id]);
+    ctx.log.info({ pipeline_id: id }, 'pipeline restart requested');
+    res.status(202).json({ status: 'restart requested' });
+  });
+
+  // ---- snapshots ----
+  const snapshotView = (s: any) => {
+    const tables = Object.fromEntries((s.tables as string[]).map((t) => {
+      const p = s.progress?.[t] ?? { rows: 0, done: false, total_estimate: null };
+      return [t, { rows: p.rows ?? 0, total_estimate: p.total_estimate ?? null, done: !!p.done, ...(p.error ? { error: p.error } : {}) }];
+    }));
+    const rows = Object.values(tables).reduce((a: number, t: any) => a + t.rows, 0);
+    const total = Object.values(tables).reduce((a: number, t: any) => a + (t.total_estimate ?? 0), 0);
+    const percent = s.status === 'done' ? 100 : total ? Math.min(99, Math.floor((100 * rows) / total)) : 0;
+    return { id: s.id, pipeline_id: s.pipeline_id, status: s.status, mode: s.mode, filter: s.filter, reason: s.reason, tables: s.tables, progress: tables, rows_done: rows, rows_total: total, percent, error: s.error,
+      created_at: new Date(s.created_at).toISOString(), finished_at: s.finished_at ? new Date(s.finished_at).toISOString() : null };
+  };
+  r.post('/pipelines/:id/snapshots', async (req, res) => {
+    const id = idParam(req, 'pipeline');
+    const b = req.body ?? {};
+    if (!Array.isArray(b.tables) || !b.tables.length || !b.tables.every((t: unknown) => typeof t === 'string' && /^[^.\s]+\.[^.\s]+$/.test(t))) throw validation('tables', 'must be a non-empty list of "schema.table"');
+    const mode = b.mode ?? 'incremental';
+    if (!['incremental', 'blocking'].includes(mode)) throw validation('mode', 'must be incremental or blocking');
+    if (b.filter !== undefined && b.filter !== null && (typeof b.filter !== 'string' || b.filter.length > 2000 || /;/.test(b.filter))) throw validation('filter', 'must be one SQL predicate (no ";", at most 2000 characters)');
+    const found = await ctx.ds.query(`SELECT 1 FROM pipelines WHERE id = $1`, [id]);
+    if (!found.length) throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
+    const rows = await ctx.ds.query(`INSERT INTO snapshots (pipeline_id, tables, filter, mode) VALUES ($1, $2, $3, $4) RETURNING *`, [id, JSON.stringify(b.tables), b.filter ?? null, mode]);
+    ctx.log.info({ pipeline_id: id, snapshot_id: rows[0].id, tables: b.tables }, 'snapshot requested');
+    res.status(202).setHeader('Location', `/v1/pipelines/${id}/snapshots/${rows[0].id}`);
+    res.json(snapshotView(rows[0]));
+  });
+  r.get('/pipelines/:id/snapshots', async (req, res) => {
+    const id = idParam(req, 'pipeline');
+    const rows = await ctx.ds.query(`SELECT * FROM snapshots WHERE pipeline_id = $1 ORDER BY created_at DESC LIMIT 100`, [id]);
+    res.json({ items: rows.map(snapshotView), total: rows.length });
+  });
+  r.get('/pipelines/:id/snapshots/:sid', async (req, res) => {
+    const id = idParam(req, 'pipeline');
+    const sid = String(req.params.sid);
+    if (!uuid.test(sid)) throw new Problem(404, 'Not found', `No snapshot ${sid}.`);
+    const rows = await ctx.ds.query(`SELECT * FROM snapshots WHERE pipeline_id = $1 AND id = $2`, [id, sid]);
+    if (!rows.length) throw new Problem(404, 'Not found', `No snapshot ${sid} in pipeline ${id}.`);
+    res.json(snapshotView(rows[0]));
+  });
+
+  // ---- DLQ ----
+  r.get('/pipelines/:id/dlq', async (req, res) => {
+    const id = idParam(req, 'pipeline');
+    const { page, pageSize } = paging(req);
+    const st = typeof req.query.status === 'string' ? req.query.status : 'pending';
+    const statuses = st === 'all' ? ['pending', 'replay_requested', 'replayed', 'discarded'] : st.split(',');
+    const rows = await ctx.ds.query(`SELECT * FROM dlq_records WHERE pipeline_id = $1 AND status = ANY($2) ORDER BY id LIMIT $3 OFFSET $4`, [id, statuses, pageSize, (page - 1) * pageSize]);
+    const total = await ctx.ds.query(`SELECT count(*)::int AS n FROM dlq_records WHERE pipeline_id = $1 AND status = ANY($2)`, [id, statuses]);
+    res.json({
+      items: rows.map((x: any) => ({ id: Number(x.id), status: x.status, topic: x.topic, partition: x.kafka_partition, offset: Number(x.kafka_offset), key: x.record_key,
+        error_class: x.error_class, error_message: x.error_message, attempts: x.attempts, record: x.record_value, created_at: new Date(x.created_at).toISOString() })),
+      total: total[0].n, page, page_size: pageSize,
+    });
+  });
+  for (const [op, to] of [['replay', 'replay_requested'], ['discard', 'discarded']] as const) {
+    r.post(`/pipelines/:id/dlq/${op}`, async (req, res) => {
+      const id = idParam(req, 'pipeline');
+      const b = req.body ?? {};
+      const all = b.all === true;
+      if (!all && (!Array.isArray(b.ids) || !b.ids.length || !b.ids.every((x: unknown) => Number.isInteger(x)))) throw validation('ids', 'must be a non-empty list of DLQ record ids, or send {"all": true}');
+      const rows = all
+        ? await ctx.ds.query(`UPDATE dlq_records SET status = $2, updated_at = now() WHERE pipeline_id = $1 AND status = 'pending' RETURNING id`, [id, to])
+        : await ctx.ds.query(`UPDATE dlq_records SET status = $2, updated_at = now() WHERE pipeline_id = $1 AND status = 'pending' AND id = ANY($3) RETURNING id`, [id, to, b.ids]);
+      const ids = (Array.isArray(rows[0]) ? rows[0] : rows).map((x: any) => Number(x.id));
+      ctx.log.info({ pipeline_id: id, op, count: ids.length }, `DLQ ${op}`);
+      res.status(op === 'replay' ? 202 : 200).json({ [op === 'replay' ? 'replay_requested' : 'discarded']: ids.length, ids });
+    });
+  }
+
+  // ---- verify: the post-outage checklist ----
+  r.get('/pipelines/:id/verify', async (req, res) => {
+    const id = idParam(req, 'pipeline');
+    const st = await pipelineStatus(ctx, id);
+    const checks: { check: string; pass: boolean; detail: string; table?: string }[] = [];
+    checks.push({ check: 'state', pass: st.state === 'Active', detail: `${st.state}${st.reason ? ` (${st.reason})` : ''}` });
+    const { p, source, destination } = await loadConnectors(ctx, id);
+    let groups: any[] = [];
+    const topics = await topicsOf(ctx, id).catch(() => [] as string[]);
+    try { groups = await groupLag(kafkaOf(ctx), [{ group: groupIdFor(id), pipeline_id: id, pipeline: p.name, topics }]); } catch { groups = []; }
+    const parts = groups[0]?.partitions ?? [];
+    // Lag now (read from Kafka) against what the runner reported over the last minute.
+    const hist = st._lag_history.map((h) => h.lag).filter((x): x is number => typeof x === 'number');
+    const current: number | null = groups.length ? groups[0].lag : null;
+    const earlier = hist.length ? Math.max(...hist.slice(-10)) : null;
+    const lagOk = current === 0 || (current !== null && earlier !== null && current < earlier);
+    checks.push({ check: 'lag_falling', pass: lagOk, detail: current === null ? 'Kafka not reachable: lag unknown' : `lag ${current} now (max ${earlier ?? 'n/a'} over the last ~10 s)` });
+    checks.push({ check: 'dlq_empty', pass: st.dlq.count === 0, detail: `${st.dlq.count} record(s) in the DLQ` });
+    const sc = new Client(pgClientConfig(source)); sc.on('error', () => undefined);
+    const dc = new Client(pgClientConfig(destination)); dc.on('error', () => undefined);
+    try {
+      await sc.connect(); await dc.connect();
+      const tables: string[] = p.tables?.length ? p.tables : (await sc.query(`SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1`, [source.publication_name])).rows.map((x: any) => x.t);
+      const mode = p.ingestion_mode ?? destination.ingestion_mode ?? 'upsert';
+      for (const t of tables) {
+        const [schema, name] = t.split('.');
+        const topic = topicFor(source.topic_prefix, schema, name);
+        const tlag = parts.filter((x: any) => x.topic === topic).reduce((a: number, x: any) => a + x.lag, 0);
+        checks.push({ check: 'freshness', table: t, pass: tlag === 0, detail: `${tlag} event(s) not yet written (last write ${st.sink.last_write_at ?? 'never'})` });
+        const destTable = String(destination.table_name_format ?? '{table}').replace(/\{schema\}/g, schema).replace(/\{table\}/g, name).replace(/\{topic_prefix\}/g, source.topic_prefix);
+        const sN = Number((await sc.query(`SELECT count(*) AS n FROM ${qualified(schema, name)}`)).rows[0].n);
+        let dN: number | null = null;
+        try {
+          if (mode === 'append') {
+            const keys = (await sc.query(`SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = $1::regclass AND i.indisprimary`, [qualified(schema, name)])).rows.map((x: any) => `"${x.attname}"`);
+            dN = keys.length ? Number((await dc.query(`SELECT count(*) AS n FROM (SELECT DISTINCT ON (${keys.join(',')}) _sluice_op FROM ${qualified(destination.schema ?? 'public', destTable)} ORDER BY ${keys.join(',')}, _sluice_offset DESC) x WHERE _sluice_op <> 'd'`)).rows[0].n) : null;
+          } else {
+            const soft = destination.hard_delete === false;
+            dN = Number((await dc.query(`SELECT count(*) AS n FROM ${qualified(destination.schema ?? 'public', destTable)}${soft ? ' WHERE NOT _sluice_deleted' : ''}`)).rows[0].n);
+          }
+        } catch (e) { dN = null; }
+        checks.push({ check: 'row_count', table: t, pass: dN === sN, detail: `source ${sN}, destination ${dN ?? 'n/a'}` });
+      }
+    } catch (e) {
+      checks.push({ check: 'databases_reachable', pass: false, detail: (e as Error).message });
+    } finally { await sc.end().catch(() => undefined); await dc.end().catch(() => undefined); }
+    res.json({ pipeline_id: id, pass: checks.every((c) => c.pass), checks, checked_at: new Date().toISOString() });
+  });
+
+  // ---- consumer groups ----
+  r.get('/consumer-groups', async (_req, res) => {
+    const pipes = await ctx.ds.query(`SELECT id, name FROM pipelines ORDER BY name`);
+    const groups = [];
+    for (const p of pipes) groups.push({ group: groupIdFor(p.id), pipeline_id: p.id, pipeline: p.name, topics: await topicsOf(ctx, p.id).catch(() => [] as string[]) });
+    try {
+      res.json({ items: await groupLag(kafkaOf(ctx), groups) });
+    } catch (e) {
+      throw new Problem(503, 'Kafka unavailable', `Cannot read consumer groups: ${(e as Error).message}`);
+    }
+  });
+
+  return r;
+}

@@ -1,0 +1,166 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { Client } from 'pg';
+import { env, freshDatabase, startTestApi, TestApi } from '../helpers';
+
+export { env };
+
+export const repo = path.resolve(__dirname, '..', '..', '..');
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor<T>(what: string, f: () => Promise<T | undefined | null | false>, timeoutMs = 30000, everyMs = 200): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try { const v = await f(); if (v) return v as T; } catch (e) { last = e; }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+export async function q(url: string, sql: string, params: unknown[] = []): Promise<any[]> {
+  const c = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  try { return (await c.query(sql, params)).rows; } finally { await c.end().catch(() => undefined); }
+}
+
+export interface Worker { proc: ChildProcess; logFile: string; exited: Promise<number | null> }
+
+/** A real worker process (so kill -9 is real), sharing the API's control DB and secret key. */
+export function spawnWorker(api: TestApi, extraEnv: Record<string, string> = {}): Worker {
+  const logFile = path.join(api.home, `worker-${crypto.randomBytes(3).toString('hex')}.log`);
+  const out = fs.openSync(logFile, 'a');
+  const proc = spawn(process.execPath, [path.join(repo, 'dist', 'workers', 'main.js')], {
+    env: { ...process.env, DATABASE_URL: api.databaseUrl, SLUICE_HOME: api.home, SLUICE_LOG_LEVEL: 'info', SLUICE_BROKEN_GRACE_MS: '3000', SLUICE_RECONCILE_MS: '500', ...extraEnv },
+    stdio: ['ignore', out, out],
+  });
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return { proc, logFile, exited };
+}
+
+export async function stopWorker(w: Worker, signal: NodeJS.Signals = 'SIGTERM') {
+  if (w.proc.exitCode !== null || w.proc.signalCode !== null) return;
+  w.proc.kill(signal);
+  await Promise.race([w.exited, sleep(20000)]);
+  if (w.proc.exitCode === null && w.proc.signalCode === null) { w.proc.kill('SIGKILL'); await w.exited; }
+}
+
+export interface Setup {
+  api: TestApi; srcUrl: string; dstUrl: string; pipelineId: string; sourceId: string; destinationId: string; prefix: string; slot: string;
+}
+
+/** Creates source + destination databases, runs `ddl` on the source, and a pipeline through the API. */
+export async function setupPipeline(opts: {
+  ddl: string; source?: Record<string, unknown>; destination?: Record<string, unknown>; pipeline?: Record<string, unknown>; transforms?: Record<string, unknown>[];
+  srcUrl?: string; dstUrl?: string; srcHostPort?: { host: string; port: number }; dstHostPort?: { host: string; port: number };
+}): Promise<Setup> {
+  const api = await startTestApi();
+  const srcUrl = opts.srcUrl ?? await freshDatabase('dp_src');
+  const dstUrl = opts.dstUrl ?? await freshDatabase('dp_dst');
+  await q(srcUrl, opts.ddl);
+  const su = new URL(srcUrl);
+  const du = new URL(dstUrl);
+  const tag = crypto.randomBytes(3).toString('hex');
+  const slot = `dp_slot_${tag}`;
+  const prefix = `dp${tag}`;
+  const src = await api.call('POST', '/v1/sources', {
+    name: `src-${tag}`, kind: 'postgresql',
+    config: { host: opts.srcHostPort?.host ?? su.hostname, port: opts.srcHostPort?.port ?? Number(su.port), database: su.pathname.slice(1), user: decodeURIComponent(su.username), password: decodeURIComponent(su.password), tls_mode: 'disable',
+      slot_name: slot, publication_name: `dp_pub_${tag}`, topic_prefix: prefix, heartbeat_interval_ms: 1000, ...opts.source },
+  });
+  assert.equal(src.status, 201, src.text);
+  const dst = await api.call('POST', '/v1/destinations', {
+    name: `dst-${tag}`, kind: 'postgresql',
+    config: { host: opts.dstHostPort?.host ?? du.hostname, port: opts.dstHostPort?.port ?? Number(du.port), database: du.pathname.slice(1), user: decodeURIComponent(du.username), password: decodeURIComponent(du.password), tls_mode: 'disable', ...opts.destination },
+  });
+  assert.equal(dst.status, 201, dst.text);
+  const transformIds: string[] = [];
+  for (const t of opts.transforms ?? []) {
+    const r = await api.call('POST', '/v1/transforms', { name: `t-${tag}-${transformIds.length}`, ...t });
+    assert.equal(r.status, 201, r.text);
+    transformIds.push(r.body.id);
+  }
+  const p = await api.call('POST', '/v1/pipelines', {
+    name: `p-${tag}`, source_id: src.body.id, destination_id: dst.body.id, transform_ids: transformIds,
+    delivery: { max_retries: 2, backoff_initial_ms: 50, backoff_max_ms: 200 }, ...opts.pipeline,
+  });
+  assert.equal(p.status, 201, p.text);
+  return { api, srcUrl, dstUrl, pipelineId: p.body.id, sourceId: src.body.id, destinationId: dst.body.id, prefix, slot };
+}
+
+export async function teardown(s: Setup | undefined, workers: Worker[]) {
+  for (const w of workers) await stopWorker(w, 'SIGKILL').catch(() => undefined);
+  if (!s) return;
+  await q(s.srcUrl, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [s.slot]).catch(() => undefined);
+  await s.api.close?.().catch?.(() => undefined);
+}
+
+/** Rows of a table as text, keyed and ordered by `key`, for exact comparison. */
+export async function rowsOf(url: string, table: string, cols: string[], key = 'id', where = ''): Promise<Record<string, string | null>[]> {
+  return q(url, `SELECT ${cols.map((c) => `"${c}"::text AS "${c}"`).join(', ')} FROM ${table} ${where} ORDER BY ${key}`);
+}
+
+/** Waits until destination == source for `table` (same keys and values), then asserts it. */
+export async function assertConverges(s: Setup, table: string, cols: string[], opts: { timeoutMs?: number; key?: string; dstWhere?: string; srcWhere?: string } = {}) {
+  let src: unknown[] = [];
+  let dst: unknown[] = [];
+  try {
+    await waitFor(`destination ${table} == source`, async () => {
+      src = await rowsOf(s.srcUrl, table, cols, opts.key, opts.srcWhere ?? '');
+      dst = await rowsOf(s.dstUrl, table, cols, opts.key, opts.dstWhere ?? '');
+      return JSON.stringify(src) === JSON.stringify(dst);
+    }, opts.timeoutMs ?? 60000, 500);
+  } catch (e) {
+    const srcKeys = new Set(src.map((r: any) => JSON.stringify(r)));
+    const dstKeys = new Set(dst.map((r: any) => JSON.stringify(r)));
+    const missing = [...srcKeys].filter((k) => !dstKeys.has(k)).slice(0, 5);
+    const extra = [...dstKeys].filter((k) => !srcKeys.has(k)).slice(0, 5);
+    throw new Error(`${(e as Error).message}; source ${src.length} rows, destination ${dst.length}; missing/different e.g. ${missing.join(' ')}; unexpected e.g. ${extra.join(' ')}`);
+  }
+  assert.deepEqual(dst, src);
+}
+
+/** Steady write load: inserts, updates and deletes on `table(id serial, v int, note text)`; survives outages. */
+export function startLoad(url: string, table: string, opts: { perSecond?: number; maxOps?: number } = {}) {
+  let stop = false;
+  let ops = 0;
+  let errors = 0;
+  const per = opts.perSecond ?? 100;
+  const max = opts.maxOps ?? 20000;
+  const done = (async () => {
+    let c: Client | null = null;
+    while (!stop && ops < max) {
+      try {
+        if (!c) { c = new Client({ connectionString: url, connectionTimeoutMillis: 2000 }); c.on('error', () => undefined); await c.connect(); }
+        const t0 = Date.now();
+        const n = Math.max(1, Math.round(per / 10));
+        await c.query('BEGIN');
+        for (let i = 0; i < n; i++) {
+          const r = Math.random();
+          if (r < 0.6) await c.query(`INSERT INTO ${table} (v, note) VALUES ($1, $2)`, [Math.floor(Math.random() * 1e6), `n${ops}`]);
+          else if (r < 0.9) await c.query(`UPDATE ${table} SET v = v + 1, note = $1 WHERE id = (SELECT id FROM ${table} ORDER BY random() LIMIT 1)`, [`u${ops}`]);
+          else await c.query(`DELETE FROM ${table} WHERE id = (SELECT id FROM ${table} ORDER BY random() LIMIT 1)`);
+          ops++;
+        }
+        await c.query('COMMIT');
+        await sleep(Math.max(0, 100 - (Date.now() - t0)));
+      } catch {
+        errors++;
+        await c?.end().catch(() => undefined);
+        c = null;
+        await sleep(300);
+      }
+    }
+    await c?.end().catch(() => undefined);
+  })();
+  return { stop: async () => { stop = true; await done; return { ops, errors }; }, get ops() { return ops; } };
+}
+
+export async function status(s: Setup) {
+  const r = await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/status`);
+  return r.body;
+}

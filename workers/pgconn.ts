@@ -1,0 +1,39 @@
+import { ClientConfig } from 'pg';
+
+export interface DbConnConfig { host: string; port: number; database: string; user: string; password?: string; tls_mode?: string }
+
+/** node-postgres settings for a connector; sessions use fixed text formats so values round-trip. */
+export function pgClientConfig(c: DbConnConfig, extra: Partial<ClientConfig> = {}): ClientConfig {
+  const ssl = c.tls_mode === 'require' ? { rejectUnauthorized: false } : c.tls_mode === 'verify-ca' || c.tls_mode === 'verify-full' ? { rejectUnauthorized: true } : false;
+  return {
+    host: c.host, port: c.port, database: c.database, user: c.user, password: c.password, ssl,
+    connectionTimeoutMillis: 5000,
+    keepAlive: true,
+    // A stalled network must surface as an error, never as a hang.
+    query_timeout: Number(process.env.SLUICE_DB_QUERY_TIMEOUT_MS ?? 30000),
+    options: '-c DateStyle=ISO,MDY -c TimeZone=UTC -c extra_float_digits=3 -c bytea_output=hex -c IntervalStyle=postgres',
+    ...extra,
+  };
+}
+
+/** Errors that mean "the server is not reachable now", as opposed to a record the server rejects. */
+export function isConnectionError(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  const code = err?.code ?? '';
+  if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)$/.test(code)) return true;
+  if (/^(08|57P0|53|58)/.test(code)) return true; // connection exception, admin shutdown, resources, system
+  const m = String(err?.message ?? '');
+  return /Connection terminated|connection timeout|timeout expired|not queryable|Client has encountered a connection error|terminating connection|the database system is (starting up|shutting down)|socket hang up|write after end|Query read timeout|stream idle/i.test(m);
+}
+
+export const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
+  if (signal?.aborted) return resolve();
+  const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+  const onAbort = () => { clearTimeout(t); resolve(); };
+  signal?.addEventListener('abort', onAbort, { once: true });
+});
+
+export function backoff(attempt: number, initial: number, max: number): number {
+  const base = Math.min(max, initial * 2 ** Math.max(0, attempt - 1));
+  return Math.round(base / 2 + Math.random() * (base / 2)); // "equal jitter"
+}

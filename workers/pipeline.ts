@@ -1,0 +1,132 @@
+import { Kafka, Partitioners } from 'kafkajs';
+import { Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import { SecretBox } from '../api/secrets';
+import { SourceConfig, SourceRunner } from './source';
+import { DestConfig, SinkRunner } from './sink';
+import { TransformDef } from './transforms';
+import { topicFor } from './envelope';
+import { metrics } from './metrics';
+
+export interface LoadedPipeline {
+  id: string; name: string; version: number; desired_state: string; tables: string[]; ingestion_mode: 'upsert' | 'append' | null;
+  delivery: { max_retries: number; backoff_initial_ms: number; backoff_max_ms: number };
+  source: { id: string; version: number; config: SourceConfig };
+  destination: { id: string; version: number; config: DestConfig };
+  transforms: TransformDef[];
+  /** Changes whenever anything the runner depends on changes: the runner restarts then. */
+  signature: string;
+}
+
+export async function loadPipeline(ds: DataSource, secrets: SecretBox, id: string): Promise<LoadedPipeline | null> {
+  const rows = await ds.query(`SELECT * FROM pipelines WHERE id = $1`, [id]);
+  if (!rows.length) return null;
+  const p = rows[0];
+  const ids = [p.source_id, p.destination_id, ...(p.transform_ids as string[])];
+  const conns = await ds.query(`SELECT * FROM connectors WHERE id = ANY($1)`, [ids]);
+  const byId = new Map<string, any>(conns.map((c: any) => [c.id, c]));
+  const open = (c: any) => {
+    const cfg = { ...c.config };
+    for (const [field, enc] of Object.entries(c.secrets ?? {})) cfg[field] = secrets.decrypt(enc as string, field);
+    return cfg;
+  };
+  const src = byId.get(p.source_id);
+  const dst = byId.get(p.destination_id);
+  if (!src || !dst) return null;
+  const transforms: TransformDef[] = (p.transform_ids as string[]).map((t) => byId.get(t)).filter(Boolean).map((t: any) => ({ id: t.id, name: t.name, kind: t.kind, config: open(t) }));
+  const signature = [p.version, src.version, dst.version, ...(p.transform_ids as string[]).map((t) => `${t}:${byId.get(t)?.version}`)].join('|');
+  return {
+    id: p.id, name: p.name, version: p.version, desired_state: p.desired_state, tables: p.tables ?? [], ingestion_mode: p.ingestion_mode,
+    delivery: p.delivery, source: { id: src.id, version: src.version, config: open(src) }, destination: { id: dst.id, version: dst.version, config: open(dst) },
+    transforms, signature,
+  };
+}
+
+export type PipelineState = 'Starting' | 'Snapshotting' | 'Active' | 'Paused' | 'Broken';
+
+/** One pipeline's source runner and sink runner, plus its status reports. */
+export class PipelineRunner {
+  private source: SourceRunner | null = null;
+  private sink: SinkRunner | null = null;
+  private state: PipelineState = 'Starting';
+  private reason: string | null = null;
+  private since = new Date();
+  readonly startedAt = new Date();
+
+  constructor(private p: LoadedPipeline, private o: { ds: DataSource; kafkaBrokers: string[]; log: Logger; workerId: string; token: string; graceMs: number; partitions: number }) {}
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { p, o } = this;
+    const log = o.log.child({ pipeline_id: p.id, source_id: p.source.id, destination_id: p.destination.id });
+    const kafka = new Kafka({ clientId: `sluice-${p.id.slice(0, 8)}`, brokers: o.kafkaBrokers, logLevel: 1, retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3000 } });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 } });
+    const admin = kafka.admin();
+    const connectKafka = async () => {
+      for (let attempt = 1; !signal.aborted; attempt++) {
+        try { await producer.connect(); await admin.connect(); return; } catch (e) {
+          this.set('Broken', `kafka_unreachable: ${(e as Error).message}`);
+          log.warn({ err: (e as Error).message }, 'Kafka not reachable; retrying');
+          await new Promise((r) => setTimeout(r, Math.min(5000, 300 * attempt)));
+        }
+      }
+    };
+    const report = setInterval(() => { this.report().catch((e) => log.warn({ err: (e as Error).message }, 'status report failed')); }, 1000);
+    await this.report().catch(() => undefined);
+    try {
+      await connectKafka();
+      if (signal.aborted) return;
+      this.source = new SourceRunner({ pipelineId: p.id, sourceId: p.source.id, cfg: p.source.config, producer, admin, control: o.ds, log, signal, graceMs: o.graceMs, partitions: o.partitions });
+      const sourceDone = this.source.run();
+      await Promise.race([this.source.ready, new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }))]);
+      let sinkDone: Promise<void> = Promise.resolve();
+      if (!signal.aborted) {
+        const wanted = p.tables.length ? this.source.tables.filter((t) => p.tables.includes(`${t.schema}.${t.table}`)) : this.source.tables;
+        const topics = wanted.map((t) => topicFor(p.source.config.topic_prefix, t.schema, t.table));
+        const mode = p.ingestion_mode ?? p.destination.config.ingestion_mode ?? 'upsert';
+        this.sink = new SinkRunner({ pipelineId: p.id, cfg: p.destination.config, mode, topics, kafka, producer, admin, control: o.ds, log, signal, delivery: p.delivery, transforms: p.transforms, graceMs: o.graceMs, topicPrefix: p.source.config.topic_prefix });
+        sinkDone = this.sink.run().catch((e) => { log.error({ err: (e as Error).message }, 'sink runner failed'); });
+      }
+      await Promise.all([sourceDone, sinkDone]);
+    } finally {
+      clearInterval(report);
+      await producer.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  private set(state: PipelineState, reason: string | null) {
+    if (state !== this.state) this.since = new Date();
+    this.state = state;
+    this.reason = reason;
+  }
+
+  private compute() {
+    const s = this.source?.status;
+    const k = this.sink?.status;
+    if (s?.state === 'broken') this.set('Broken', s.reason);
+    else if (k?.state === 'broken') this.set('Broken', k.reason);
+    else if (!s || !k || s.state === 'starting' || k.state === 'starting') { if (this.state !== 'Broken' || s) this.set('Starting', s?.reason ?? null); }
+    else if (this.source?.snapshotActive) this.set('Snapshotting', null);
+    else this.set('Active', null);
+  }
+
+  async report(final?: { state: PipelineState; reason: string | null }) {
+    if (final) this.set(final.state, final.reason);
+    else this.compute();
+    const s = this.source?.status;
+    const k = this.sink?.status;
+    if (s?.replication_lag_bytes != null) metrics.lag.set({ pipeline: this.p.id }, s.replication_lag_bytes);
+    const source = s ? { state: s.state, reason: s.reason, position: s.position, last_event_at: s.last_event_at, replication_lag_bytes: s.replication_lag_bytes } : { state: 'starting' };
+    const sink = k ? { state: k.state, reason: k.reason, lag: k.lag, last_write_at: k.last_write_at, partitions: k.partitions ?? {} } : { state: 'starting' };
+    // Only the fence holder writes (runner_token); a stale runner cannot overwrite its successor.
+    await this.o.ds.query(
+      `INSERT INTO pipeline_runtime (pipeline_id, state, reason, since, worker_id, runner_token, heartbeat_at, runner_started_at, source, sink, lag_history)
+       VALUES ($1,$2,$3,$4,$5,$6,now(),$7,$8,$9, jsonb_build_array(jsonb_build_object('at', now(), 'lag', $10::bigint)))
+       ON CONFLICT (pipeline_id) DO UPDATE SET state = EXCLUDED.state, reason = EXCLUDED.reason,
+         since = CASE WHEN pipeline_runtime.state = EXCLUDED.state THEN pipeline_runtime.since ELSE EXCLUDED.since END,
+         worker_id = EXCLUDED.worker_id, runner_token = EXCLUDED.runner_token, heartbeat_at = now(), runner_started_at = EXCLUDED.runner_started_at,
+         source = EXCLUDED.source, sink = EXCLUDED.sink,
+         lag_history = (SELECT COALESCE(jsonb_agg(x), '[]'::jsonb) FROM (SELECT x FROM jsonb_array_elements(pipeline_runtime.lag_history || EXCLUDED.lag_history) x OFFSET GREATEST(0, jsonb_array_length(pipeline_runtime.lag_history) + 1 - 60)) q)`,
+      [this.p.id, this.state, this.reason, this.since, this.o.workerId, this.o.token, this.startedAt, JSON.stringify(source), JSON.stringify(sink), k?.lag ?? null]);
+  }
+}

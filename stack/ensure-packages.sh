@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Makes sure the programs the local stack runs are installed.
 #
-#   stack/ensure-packages.sh [postgres] [redis] [kafka]     (no argument = all three)
+#   stack/ensure-packages.sh [postgres] [redis] [kafka] [mariadb]
+#
+# No argument = the default stack (postgres, redis, kafka); MariaDB is optional and only checked
+# when asked for (mariadb-replica is the same package).
 #
 # Only installs what is missing. As root on Debian/Ubuntu it runs `apt-get update` once and
 # `apt-get install -y` for the missing packages; otherwise it exits non-zero and prints the
@@ -36,6 +39,12 @@ have_java17() {
 
 have_kafka_jars() { compgen -G "$here/kafka/lib/kafka_2.13-*.jar" >/dev/null; }
 
+# Debian keeps mariadbd in /usr/sbin, off a normal user's PATH. The stack also needs the installer,
+# and the client and dump tool (to seed the replica), which mariadb-server pulls in.
+have_mariadb() {
+  { have mariadbd || [ -x /usr/sbin/mariadbd ]; } && have mariadb-install-db && have mariadb && have mariadb-dump
+}
+
 missing=()      # human names, for messages
 packages=()     # apt package names (postgres is resolved after apt-get update)
 need_pg=0
@@ -47,7 +56,10 @@ for c in "${components[@]}"; do
       have_java17 || { missing+=("java>=17"); packages+=(openjdk-17-jre-headless); }
       have_kafka_jars || have mvn || { missing+=("mvn"); packages+=(maven); }
       ;;
-    *) echo "ensure-packages: unknown component '$c' (expected postgres, redis, kafka)" >&2; exit 2 ;;
+    mariadb|mariadb-replica)
+      have_mariadb || [[ " ${packages[*]} " == *" mariadb-server "* ]] || { missing+=("mariadb-server"); packages+=(mariadb-server); }
+      ;;
+    *) echo "ensure-packages: unknown component '$c' (expected postgres, redis, kafka, mariadb)" >&2; exit 2 ;;
   esac
 done
 
@@ -61,8 +73,9 @@ if [ "$(id -u)" -ne 0 ] || ! have apt-get; then
     echo "  sudo apt-get update && sudo apt-get install -y${pg_pkg}${packages[*]:+ ${packages[*]}}" >&2
     [ $need_pg -eq 1 ] && echo "  (use 'postgresql' instead of 'postgresql-15' if your release has no postgresql-15 package)" >&2
   else
-    echo "ensure-packages: install PostgreSQL 15+, redis-server, a Java 17+ runtime and Maven with your package manager," >&2
-    echo "  or point Sluice at existing services with DATABASE_URL, REDIS_URL and KAFKA_BROKERS." >&2
+    echo "ensure-packages: install PostgreSQL 15+, redis-server, a Java 17+ runtime and Maven (and MariaDB 10.11+ server" >&2
+    echo "  and client for the optional MariaDB services) with your package manager," >&2
+    echo "  or point Sluice at existing services with DATABASE_URL, REDIS_URL, KAFKA_BROKERS (and MYSQL_URL)." >&2
   fi
   exit 1
 fi
@@ -83,6 +96,7 @@ for c in "${components[@]}"; do
     postgres) have_postgres || { echo "ensure-packages: PostgreSQL 15+ still not found after install" >&2; exit 1; } ;;
     redis) have redis-server || { echo "ensure-packages: redis-server still not found after install" >&2; exit 1; } ;;
     kafka) have_java17 || { echo "ensure-packages: java 17+ still not the default 'java' after install (see update-alternatives --config java)" >&2; exit 1; } ;;
+    mariadb|mariadb-replica) have_mariadb || { echo "ensure-packages: mariadbd, mariadb-install-db, mariadb or mariadb-dump still not found after install" >&2; exit 1; } ;;
   esac
 done
 echo "ensure-packages: done."

@@ -1,8 +1,9 @@
 // The local-services supervisor: a throwaway PostgreSQL, Redis and single-node KRaft Kafka for
-// one machine. Services run detached (they outlive the process that started them); pid files are
+// one machine, plus an optional MariaDB primary and GTID replica (MySQL-source tests and failover
+// drills). Services run detached (they outlive the process that started them); pid files are
 // the only link back to them, so every decision is re-derived from pid file + /proc + a health
-// check rather than from memory. When DATABASE_URL / REDIS_URL / KAFKA_BROKERS is set, that
-// service is external and never started or stopped here.
+// check rather than from memory. When DATABASE_URL / REDIS_URL / KAFKA_BROKERS / MYSQL_URL is set,
+// that service is external and never started or stopped here.
 import { spawn, spawnSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -10,6 +11,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { Client } from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
+import * as mysql from 'mysql2/promise';
 
 export interface StackEndpoints {
   databaseUrl: string;
@@ -21,7 +23,17 @@ export interface StackEndpoints {
   logsDir: string;
 }
 
-export type ServiceName = 'postgres' | 'redis' | 'kafka';
+/** The local MariaDB pair (only meaningful once MariaDB is started; see mariadbEndpoints()). */
+export interface MariadbEndpoints {
+  /** MYSQL_URL when set, else the local primary. */
+  mysqlUrl: string;
+  /** Always the local replica; it replicates the local primary only. */
+  mysqlReplicaUrl: string;
+  mysqlDemoSourceUrl: string;
+  mysqlDemoDestUrl: string;
+}
+
+export type ServiceName = 'postgres' | 'redis' | 'kafka' | 'mariadb' | 'mariadb-replica';
 
 export interface ServiceStatus {
   name: ServiceName;
@@ -33,7 +45,10 @@ export interface ServiceStatus {
   healthy?: boolean;
 }
 
+/** What start() runs by default. */
 export const SERVICES: readonly ServiceName[] = ['postgres', 'redis', 'kafka'];
+/** Only started on request (SLUICE_STACK_MARIADB=1 or startService), so the default stack stays light. */
+export const OPTIONAL_SERVICES: readonly ServiceName[] = ['mariadb', 'mariadb-replica'];
 
 const CONTROL_DB = 'sluice';
 const DEMO_DBS = ['sluice_demo_source', 'sluice_demo_dest'];
@@ -41,8 +56,17 @@ const PG_USER = 'sluice';
 const PG_PASSWORD = 'sluice';
 const MIN_PG_MAJOR = 15;
 
-const START_TIMEOUT_MS: Record<ServiceName, number> = { postgres: 60_000, redis: 30_000, kafka: 120_000 };
-const STOP_TIMEOUT_MS: Record<ServiceName, number> = { postgres: 60_000, redis: 20_000, kafka: 60_000 };
+const MYSQL_USER = 'sluice';
+const MYSQL_PASSWORD = 'sluice';
+// sun_path is 108 bytes including the terminating NUL.
+const MAX_SOCKET_PATH = 107;
+
+const START_TIMEOUT_MS: Record<ServiceName, number> = {
+  postgres: 60_000, redis: 30_000, kafka: 120_000, mariadb: 60_000, 'mariadb-replica': 60_000,
+};
+const STOP_TIMEOUT_MS: Record<ServiceName, number> = {
+  postgres: 60_000, redis: 20_000, kafka: 60_000, mariadb: 60_000, 'mariadb-replica': 60_000,
+};
 const LOCK_TIMEOUT_MS = 300_000; // a first start may be fetching jars or running apt-get
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -224,6 +248,48 @@ function runAsync(cmd: string, args: string[], cwd = '/'): Promise<{ ok: boolean
   });
 }
 
+// Debian puts mariadbd in /usr/sbin, which is not on a normal user's PATH.
+function findMariadbd(): string | undefined {
+  for (const p of [which('mariadbd'), '/usr/sbin/mariadbd', which('mysqld'), '/usr/sbin/mysqld']) {
+    if (p && fs.existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+function findMariadbTool(name: string): string | undefined {
+  return which(name) ?? (fs.existsSync(path.join('/usr/bin', name)) ? path.join('/usr/bin', name) : undefined);
+}
+
+/** Runs a client tool with stdin and/or stdout connected to files (dumps can be large). */
+function runWithFiles(cmd: string, args: string[], io: { stdin?: string; stdout?: string }): Promise<{ ok: boolean; out: string }> {
+  const inFd = io.stdin ? fs.openSync(io.stdin, 'r') : 'ignore';
+  const outFd = io.stdout ? fs.openSync(io.stdout, 'w', 0o600) : 'pipe';
+  return new Promise<{ ok: boolean; out: string }>((resolve) => {
+    const child = spawn(cmd, args, { cwd: '/', stdio: [inFd, outFd, 'pipe'] });
+    let out = '';
+    child.stdout?.on('data', (d) => (out += d));
+    child.stderr?.on('data', (d) => (out += d));
+    child.on('error', (e) => resolve({ ok: false, out: `${out}${String(e)}`.trim() }));
+    child.on('close', (code) => resolve({ ok: code === 0, out: out.trim() }));
+  }).finally(() => {
+    if (typeof inFd === 'number') fs.closeSync(inFd);
+    if (typeof outFd === 'number') fs.closeSync(outFd);
+  });
+}
+
+function tailBytes(file: string, bytes: number): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const len = Math.min(size, bytes);
+    const buf = Buffer.alloc(len);
+    fs.readSync(fd, buf, 0, len, size - len);
+    return buf.toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Health checks. Each throws with the reason so a start timeout can say what was last seen.
 
@@ -278,6 +344,25 @@ async function kafkaCheck(brokers: string[]): Promise<void> {
     await admin.describeGroups(['sluice-stack-health']);
   } finally {
     await admin.disconnect().catch(() => undefined);
+  }
+}
+
+// As root over the unix socket: that account exists from mariadb-install-db on, so the same check
+// works before the sluice user is created and on a replica before it has been seeded.
+async function mariadbConnect(socketPath: string, timeoutMs = 3000): Promise<mysql.Connection> {
+  const c = await mysql.createConnection({ socketPath, user: 'root', connectTimeout: timeoutMs });
+  c.on('error', () => undefined); // a server going away must not crash the caller
+  return c;
+}
+
+async function mariadbCheck(socketPath: string): Promise<void> {
+  const c = await mariadbConnect(socketPath);
+  try {
+    const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT @@version AS version, @@binlog_format AS format, @@gtid_strict_mode AS strict');
+    // A datadir started with other settings would make the CDC source fail far from the cause.
+    if (rows[0]?.format !== 'ROW') throw new Error(`binlog_format is ${rows[0]?.format}, expected ROW`);
+  } finally {
+    await c.end().catch(() => undefined);
   }
 }
 
@@ -339,7 +424,7 @@ export class LocalStack {
   readonly logsDir: string;
   private readonly log: (line: string) => void;
   private readonly repo: string;
-  private readonly ports: { pg: number; redis: number; kafka: number; kafkaController: number };
+  private readonly ports: { pg: number; redis: number; kafka: number; kafkaController: number; mariadb: number; mariadbReplica: number };
 
   constructor(opts: { home?: string; log?: (line: string) => void } = {}) {
     this.repo = findRepoRoot();
@@ -351,6 +436,8 @@ export class LocalStack {
       redis: envPort('SLUICE_REDIS_PORT', 16379),
       kafka: envPort('SLUICE_KAFKA_PORT', 19092),
       kafkaController: envPort('SLUICE_KAFKA_CONTROLLER_PORT', 19093),
+      mariadb: envPort('SLUICE_MARIADB_PORT', 13306),
+      mariadbReplica: envPort('SLUICE_MARIADB_REPLICA_PORT', 13307),
     };
   }
 
@@ -373,14 +460,38 @@ export class LocalStack {
     };
   }
 
+  /** The local MariaDB primary (or MYSQL_URL) and replica, kept apart so StackEndpoints stays as it was. */
+  mariadbEndpoints(): MariadbEndpoints {
+    const local = (port: number) => `mysql://${MYSQL_USER}:${MYSQL_PASSWORD}@127.0.0.1:${port}/`;
+    const mysqlUrl = envSet('MYSQL_URL') ?? local(this.ports.mariadb);
+    return {
+      mysqlUrl,
+      mysqlReplicaUrl: local(this.ports.mariadbReplica),
+      mysqlDemoSourceUrl: withDatabase(mysqlUrl, DEMO_DBS[0]),
+      mysqlDemoDestUrl: withDatabase(mysqlUrl, DEMO_DBS[1]),
+    };
+  }
+
+  /** SLUICE_STACK_MARIADB=1 adds the MariaDB primary and replica to start(). */
+  mariadbEnabled(): boolean {
+    return /^(1|true|yes|on)$/i.test(envSet('SLUICE_STACK_MARIADB') ?? '');
+  }
+
   /** Starts every local (non-external) service that is not already running. Idempotent. */
   async start(): Promise<StackEndpoints> {
     await this.withLock(async () => {
-      const wanted = SERVICES.filter((s) => !this.isExternal(s));
-      for (const s of SERVICES.filter((s) => this.isExternal(s))) this.log(`${s}: external (${this.externalAddress(s)}), not started`);
+      const all = [...SERVICES, ...(this.mariadbEnabled() ? OPTIONAL_SERVICES : [])];
+      const wanted = all.filter((s) => !this.isExternal(s) && !(s === 'mariadb-replica' && this.isExternal('mariadb')));
+      for (const s of all.filter((s) => this.isExternal(s))) this.log(`${s}: external (${this.externalAddress(s)}), not started`);
+      if (this.isExternal('mariadb') && all.includes('mariadb-replica')) this.log('mariadb-replica: not started (it can only replicate the local primary)');
       const toLaunch = wanted.filter((s) => this.runningPid(s) === undefined);
       await this.ensurePackages(toLaunch);
-      const results = await Promise.allSettled(wanted.map((s) => this.startOne(s)));
+      // The replica is seeded from the primary, so the pair starts in order; the rest in parallel.
+      const maria = wanted.filter((s) => OPTIONAL_SERVICES.includes(s));
+      const chain = async () => {
+        for (const s of maria) await this.startOne(s);
+      };
+      const results = await Promise.allSettled([...wanted.filter((s) => !maria.includes(s)).map((s) => this.startOne(s)), chain()]);
       const errors = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
       if (errors.length) throw new Error(errors.join('\n'));
     });
@@ -391,15 +502,24 @@ export class LocalStack {
   async stop(): Promise<void> {
     if (!fs.existsSync(this.home)) return;
     await this.withLock(async () => {
-      const results = await Promise.allSettled(SERVICES.filter((s) => !this.isExternal(s)).map((s) => this.stopOne(s)));
+      const all = [...SERVICES, ...OPTIONAL_SERVICES].filter((s) => !this.isExternal(s));
+      const results = await Promise.allSettled(all.map((s) => this.stopOne(s)));
       const errors = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
       if (errors.length) throw new Error(errors.join('\n'));
     });
   }
 
+  /**
+   * The default services, plus MariaDB's when this home has them (enabled, running, or a datadir
+   * from an earlier start): a stack that never used MariaDB keeps reporting only what it runs,
+   * so "everything is running" checks over status() still mean the default set.
+   */
   async status(): Promise<ServiceStatus[]> {
+    const optional = OPTIONAL_SERVICES.filter(
+      (s) => this.mariadbEnabled() || this.isExternal(s) || fs.existsSync(this.mariadbDir(s)) || this.runningPid(s, false) !== undefined,
+    );
     return Promise.all(
-      SERVICES.map(async (name): Promise<ServiceStatus> => {
+      [...SERVICES, ...optional].map(async (name): Promise<ServiceStatus> => {
         if (this.isExternal(name)) return { name, state: 'external', address: this.externalAddress(name) };
         const pid = this.runningPid(name, false);
         const base = { name, address: this.localAddress(name), log: this.logFile(name) };
@@ -410,12 +530,76 @@ export class LocalStack {
     );
   }
 
-  /** Starts one local service (for fault-injection tests that stopped or killed it). */
+  /**
+   * Starts one local service (for fault-injection tests that stopped or killed it, and for the
+   * optional MariaDB pair). A replica that still has to be seeded starts the primary first.
+   */
   async startService(name: ServiceName): Promise<void> {
     if (this.isExternal(name)) throw new Error(`${name} is external (${this.externalAddress(name)}); not managed here`);
     await this.withLock(async () => {
-      if (this.runningPid(name) === undefined) await this.ensurePackages([name]);
-      await this.startOne(name);
+      const needsPrimary = name === 'mariadb-replica' && !this.replicaState().seeded_at && !this.isExternal('mariadb');
+      const chain: ServiceName[] = needsPrimary ? ['mariadb', name] : [name];
+      await this.ensurePackages(chain.filter((s) => this.runningPid(s) === undefined));
+      for (const s of chain) await this.startOne(s);
+    });
+  }
+
+  /**
+   * Turns the local replica into a writable primary, as a failover would: stops fetching, waits
+   * until everything already fetched is applied (so nothing the old primary sent is dropped),
+   * forgets the primary and leaves read-only mode. Survives restarts of the replica. Idempotent.
+   * Returns the replica's GTID position after promotion.
+   */
+  async promoteReplica(opts: { applyTimeoutMs?: number } = {}): Promise<{ gtidPos: string }> {
+    const name: ServiceName = 'mariadb-replica';
+    return this.withLock(async () => {
+      if (this.runningPid(name) === undefined) throw new Error(`${name}: not running; start it before promoting it`);
+      const c = await mariadbConnect(this.mariadbSocket(name), 5000);
+      try {
+        const [status] = await c.query<mysql.RowDataPacket[]>('SHOW SLAVE STATUS');
+        if (status.length > 0) {
+          await c.query('STOP SLAVE IO_THREAD');
+          const [[io]] = await c.query<mysql.RowDataPacket[]>('SHOW SLAVE STATUS');
+          const received = String(io?.Gtid_IO_Pos ?? '');
+          if (received !== '') {
+            const timeoutS = Math.max(1, Math.round((opts.applyTimeoutMs ?? 30_000) / 1000));
+            const [[w]] = await c.query<mysql.RowDataPacket[]>('SELECT MASTER_GTID_WAIT(?, ?) AS r', [received, timeoutS]);
+            if (Number(w?.r) !== 0) {
+              const [[now]] = await c.query<mysql.RowDataPacket[]>('SELECT @@gtid_slave_pos AS pos');
+              throw new Error(
+                `${name}: relay log not applied within ${timeoutS}s (received ${received}, applied ${now?.pos}); ` +
+                  `not promoting. Last lines of ${this.logFile(name)}:\n${tailFile(this.logFile(name))}`,
+              );
+            }
+          }
+          await c.query('STOP SLAVE');
+          await c.query('RESET SLAVE ALL');
+        }
+        await c.query('SET GLOBAL read_only = 0');
+        this.writeReplicaState({ ...this.replicaState(), promoted_at: new Date().toISOString() });
+        const [[pos]] = await c.query<mysql.RowDataPacket[]>('SELECT @@gtid_current_pos AS pos');
+        this.log(`${name}: promoted to a writable primary at GTID ${pos?.pos || '(empty)'}`);
+        return { gtidPos: String(pos?.pos ?? '') };
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    });
+  }
+
+  /**
+   * Stops the MariaDB pair and deletes both datadirs, so the next start is a fresh primary with a
+   * freshly seeded replica. After a failover drill the two have diverged and this is the way back.
+   */
+  async resetMariadb(): Promise<void> {
+    await this.withLock(async () => {
+      for (const s of ['mariadb-replica', 'mariadb'] as const) {
+        await this.stopOne(s);
+        const sock = this.mariadbSocket(s);
+        if (!sock.startsWith(this.mariadbDir(s) + path.sep)) fs.rmSync(sock, { force: true });
+        fs.rmSync(`${sock}.lock`, { force: true });
+        fs.rmSync(this.mariadbDir(s), { recursive: true, force: true });
+      }
+      this.log('mariadb: primary and replica reset (datadirs removed)');
     });
   }
 
@@ -440,26 +624,38 @@ export class LocalStack {
 
   // ----- per-service plumbing -----------------------------------------------------------------
 
+  // The replica is never external: it only ever replicates the local primary.
   private isExternal(name: ServiceName): boolean {
-    const env = { postgres: 'DATABASE_URL', redis: 'REDIS_URL', kafka: 'KAFKA_BROKERS' }[name];
+    if (name === 'mariadb-replica') return false;
+    const env = { postgres: 'DATABASE_URL', redis: 'REDIS_URL', kafka: 'KAFKA_BROKERS', mariadb: 'MYSQL_URL' }[name];
     return envSet(env) !== undefined;
   }
 
   private externalAddress(name: ServiceName): string {
     const ep = this.endpoints();
     if (name === 'kafka') return ep.kafkaBrokers.join(',');
-    const url = name === 'postgres' ? ep.databaseUrl : ep.redisUrl;
+    const url = name === 'postgres' ? ep.databaseUrl : name === 'redis' ? ep.redisUrl : this.mariadbEndpoints().mysqlUrl;
+    const defaultPort = { postgres: 5432, redis: 6379, mariadb: 3306, 'mariadb-replica': 3306 }[name];
     try {
       const u = new URL(url);
-      return `${u.hostname}:${u.port || (name === 'postgres' ? 5432 : 6379)}`; // no credentials
+      return `${u.hostname}:${u.port || defaultPort}`; // no credentials
     } catch {
       return '(unparseable URL)';
     }
   }
 
+  private servicePorts(name: ServiceName): { ports: number[]; env: string } {
+    switch (name) {
+      case 'postgres': return { ports: [this.ports.pg], env: 'SLUICE_PG_PORT' };
+      case 'redis': return { ports: [this.ports.redis], env: 'SLUICE_REDIS_PORT' };
+      case 'kafka': return { ports: [this.ports.kafka, this.ports.kafkaController], env: 'SLUICE_KAFKA_PORT / SLUICE_KAFKA_CONTROLLER_PORT' };
+      case 'mariadb': return { ports: [this.ports.mariadb], env: 'SLUICE_MARIADB_PORT' };
+      case 'mariadb-replica': return { ports: [this.ports.mariadbReplica], env: 'SLUICE_MARIADB_REPLICA_PORT' };
+    }
+  }
+
   private localAddress(name: ServiceName): string {
-    const port = { postgres: this.ports.pg, redis: this.ports.redis, kafka: this.ports.kafka }[name];
-    return `127.0.0.1:${port}`;
+    return `127.0.0.1:${this.servicePorts(name).ports[0]}`;
   }
 
   private logFile(name: ServiceName): string {
@@ -468,12 +664,14 @@ export class LocalStack {
 
   private pidFile(name: ServiceName): string {
     if (name === 'postgres') return path.join(this.pgLayout(false).data, 'postmaster.pid');
+    if (name === 'mariadb' || name === 'mariadb-replica') return path.join(this.mariadbDir(name), 'mariadb.pid');
     return path.join(this.home, name, `${name}.pid`);
   }
 
   private processMarker(name: ServiceName): string {
     if (name === 'postgres') return this.pgLayout(false).data;
     if (name === 'kafka') return path.join(this.home, 'kafka', 'server.properties');
+    if (name === 'mariadb' || name === 'mariadb-replica') return `--datadir=${this.mariadbData(name)} `;
     return 'redis-server'; // redis rewrites its title to "redis-server host:port"
   }
 
@@ -492,7 +690,15 @@ export class LocalStack {
   private check(name: ServiceName): Promise<void> {
     if (name === 'postgres') return pgCheck(withDatabase(this.endpoints().databaseUrl, 'postgres'));
     if (name === 'redis') return redisPing(this.ports.redis);
+    if (name === 'mariadb' || name === 'mariadb-replica') return mariadbCheck(this.mariadbSocket(name));
     return kafkaCheck(this.endpoints().kafkaBrokers);
+  }
+
+  /** Work that must hold after every start, including "already running". */
+  private async afterStart(name: ServiceName): Promise<void> {
+    if (name === 'postgres') await this.ensureDatabases();
+    else if (name === 'mariadb') await this.ensureMariadbAccounts();
+    else if (name === 'mariadb-replica') await this.ensureReplication();
   }
 
   private async startOne(name: ServiceName): Promise<void> {
@@ -500,24 +706,24 @@ export class LocalStack {
     let pid = this.runningPid(name);
     if (pid !== undefined) {
       await this.waitHealthy(name, pid, START_TIMEOUT_MS[name]);
-      if (name === 'postgres') await this.ensureDatabases();
+      await this.afterStart(name);
       this.log(`${name}: already running (pid ${pid}) at ${this.localAddress(name)}`);
       return;
     }
-    const ports = name === 'kafka' ? [this.ports.kafka, this.ports.kafkaController] : [name === 'postgres' ? this.ports.pg : this.ports.redis];
+    const { ports, env } = this.servicePorts(name);
     for (const port of ports) {
       if (await portOpen(port)) {
-        const env = { postgres: 'SLUICE_PG_PORT', redis: 'SLUICE_REDIS_PORT', kafka: 'SLUICE_KAFKA_PORT / SLUICE_KAFKA_CONTROLLER_PORT' }[name];
         throw new Error(`${name}: port ${port} is already in use by another process (not one this stack started); free it or set ${env}`);
       }
     }
     fs.mkdirSync(this.logsDir, { recursive: true });
     if (name === 'postgres') pid = await this.launchPostgres();
     else if (name === 'redis') pid = this.launchRedis();
-    else pid = await this.launchKafka();
+    else if (name === 'kafka') pid = await this.launchKafka();
+    else pid = await this.launchMariadb(name);
     this.log(`${name}: started pid ${pid}, waiting until it accepts connections (log ${this.logFile(name)})`);
     await this.waitHealthy(name, pid, START_TIMEOUT_MS[name]);
-    if (name === 'postgres') await this.ensureDatabases();
+    await this.afterStart(name);
     this.log(`${name}: ready at ${this.localAddress(name)} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   }
 
@@ -561,7 +767,7 @@ export class LocalStack {
     }
     // Whatever the clean shutdown left behind (including late children) goes now, and we check.
     // The name filter keeps a pid that was recycled since the snapshot out of harm's way.
-    const word = { postgres: 'postgres', redis: 'redis', kafka: 'java' }[name];
+    const word = { postgres: 'postgres', redis: 'redis', kafka: 'java', mariadb: 'mariadbd', 'mariadb-replica': 'mariadbd' }[name];
     const left = [...new Set([...tree, ...processTree(pid)])].filter((p) => isServiceProcess(p, word));
     if (left.length) {
       sendSignal(left, 'SIGKILL');
@@ -912,6 +1118,245 @@ export class LocalStack {
     const pid = this.spawnDetached('kafka', java, [...this.javaArgs(), 'kafka.Kafka', props], dir);
     fs.writeFileSync(this.pidFile('kafka'), `${pid}\n`);
     return pid;
+  }
+
+  // ----- mariadb ------------------------------------------------------------------------------
+  // Debian's mariadb-server, started directly (no mysqld_safe, no systemd unit) with --no-defaults
+  // so nothing from /etc/mysql leaks in: every setting the CDC source relies on is on the command
+  // line below. Primary is server_id 1, replica server_id 2, both in GTID domain 0.
+
+  private mariadbDir(name: ServiceName): string {
+    return path.join(this.home, name);
+  }
+
+  private mariadbData(name: ServiceName): string {
+    return path.join(this.mariadbDir(name), 'data');
+  }
+
+  /** In the service dir, unless that path is longer than a unix socket address can hold. */
+  private mariadbSocket(name: ServiceName): string {
+    const inDir = path.join(this.mariadbDir(name), 'mariadb.sock');
+    if (Buffer.byteLength(inDir) <= MAX_SOCKET_PATH) return inDir;
+    return path.join('/tmp', `sluice-${crypto.createHash('sha256').update(this.mariadbDir(name)).digest('hex').slice(0, 12)}.sock`);
+  }
+
+  private replicaStatePath(): string {
+    return path.join(this.mariadbDir('mariadb-replica'), 'replica.json');
+  }
+
+  /** seeded_at: the dump from the primary is loaded and replication configured (a datadir without
+   *  it is a half-done seed and is thrown away); promoted_at: promoteReplica() ran. */
+  private replicaState(): { seeded_at?: string; seeded_gtid?: string; promoted_at?: string } {
+    try {
+      return JSON.parse(fs.readFileSync(this.replicaStatePath(), 'utf8'));
+    } catch {
+      return {};
+    }
+  }
+
+  private writeReplicaState(state: { seeded_at?: string; seeded_gtid?: string; promoted_at?: string }): void {
+    fs.writeFileSync(this.replicaStatePath(), JSON.stringify(state, null, 2) + '\n');
+  }
+
+  private async launchMariadb(name: ServiceName): Promise<number> {
+    const replica = name === 'mariadb-replica';
+    const dir = this.mariadbDir(name);
+    const data = this.mariadbData(name);
+    const state = replica ? this.replicaState() : {};
+    if (replica && !state.seeded_at && fs.existsSync(data)) {
+      this.log(`${name}: ${data} was never fully seeded from the primary; starting it over`);
+      fs.rmSync(data, { recursive: true, force: true });
+    }
+    const files = path.join(dir, 'files');
+    fs.mkdirSync(files, { recursive: true, mode: 0o700 });
+
+    // As root, mariadbd is told to stay root (--user=root) rather than switch to the mysql user
+    // the way postgres must: that user may not be able to traverse SLUICE_HOME (a clone under
+    // /root), and this server only listens on loopback. secure_file_priv keeps LOAD DATA /
+    // SELECT ... INTO OUTFILE inside the service dir all the same.
+    const asRoot = isRoot() ? ['--user=root'] : [];
+    if (!fs.existsSync(data)) {
+      const installer = findMariadbTool('mariadb-install-db') ?? findMariadbTool('mysql_install_db');
+      if (!installer) throw new Error(`${name}: mariadb-install-db not found; run stack/ensure-packages.sh mariadb`);
+      this.log(`${name}: mariadb-install-db ${data} (first run only)...`);
+      // Into a temporary dir first, so an interrupted install never looks like a datadir.
+      const tmp = `${data}.tmp-${process.pid}`;
+      fs.rmSync(tmp, { recursive: true, force: true });
+      const r = await runAsync(installer, [
+        '--no-defaults', `--datadir=${tmp}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...asRoot,
+      ]);
+      fs.mkdirSync(this.logsDir, { recursive: true });
+      fs.appendFileSync(this.logFile(name), `${r.out}\n`);
+      if (!r.ok) {
+        fs.rmSync(tmp, { recursive: true, force: true });
+        throw new Error(`${name}: mariadb-install-db failed (full output in ${this.logFile(name)}):\n${r.out.split('\n').slice(-8).join('\n')}`);
+      }
+      fs.renameSync(tmp, data);
+    }
+
+    const exe = findMariadbd();
+    if (!exe) throw new Error(`${name}: mariadbd not found (looked on PATH and in /usr/sbin); run stack/ensure-packages.sh mariadb`);
+    const port = this.servicePorts(name).ports[0];
+    const socket = this.mariadbSocket(name);
+    const args = [
+      '--no-defaults', // must come first
+      `--datadir=${data}`, // also the processMarker: keep it second
+      `--socket=${socket}`,
+      `--pid-file=${this.pidFile(name)}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      ...asRoot,
+      `--server-id=${replica ? 2 : 1}`,
+      // Named explicitly: the defaults derive from the hostname, which would orphan them if it changed.
+      `--log-bin=${path.join(data, 'binlog')}`,
+      `--relay-log=${path.join(data, 'relay-bin')}`,
+      '--binlog-format=ROW',
+      '--binlog-row-image=FULL',
+      '--gtid-strict-mode=1',
+      // The replica writes what it applies to its own binlog with the primary's GTIDs, so a source
+      // switched to it after promotion finds its GTID set there.
+      '--log-slave-updates=1',
+      // A week of binlog: a CDC source can be down over a weekend and still resume; bounded disk.
+      '--binlog-expire-logs-seconds=604800',
+      '--max-binlog-size=104857600',
+      // Compiled-in defaults are latin1; Debian's own config (which --no-defaults skips) says utf8mb4.
+      '--character-set-server=utf8mb4',
+      '--collation-server=utf8mb4_general_ci',
+      '--skip-name-resolve',
+      '--innodb-buffer-pool-size=128M',
+      '--max-connections=200',
+      `--secure-file-priv=${files}`,
+      '--report-host=127.0.0.1',
+      `--report-port=${port}`,
+      // A replica notices a dead primary in seconds, not the default minute.
+      ...(replica ? ['--slave-net-timeout=10'] : []),
+      ...(replica && !state.promoted_at ? ['--read-only=1'] : []),
+    ];
+    // No --log-error: the error log goes to stderr, which is $SLUICE_HOME/logs/<name>.log.
+    const pid = this.spawnDetached(name, exe, args, dir);
+    fs.writeFileSync(this.pidFile(name), `${pid}\n`); // mariadbd rewrites it with the same pid
+    return pid;
+  }
+
+  private async withMariadb<T>(name: ServiceName, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
+    const c = await mariadbConnect(this.mariadbSocket(name), 5000);
+    try {
+      return await fn(c);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  /**
+   * The sluice accounts and demo databases on the primary. Only what is missing is written:
+   * every statement lands in the binlog, and a CDC source reading it should not see a GRANT per
+   * restart. ALL PRIVILEGES in MariaDB 10.11 includes REPLICATION SLAVE, BINLOG MONITOR,
+   * REPLICATION SLAVE ADMIN, SLAVE MONITOR and READ_ONLY ADMIN (what a binlog client and a
+   * replica need). root keeps only its socket account, like postgres' local-only trust.
+   */
+  private async ensureMariadbAccounts(): Promise<void> {
+    await this.withMariadb('mariadb', async (c) => {
+      const [users] = await c.query<mysql.RowDataPacket[]>('SELECT Host AS host FROM mysql.user WHERE User = ?', [MYSQL_USER]);
+      const have = new Set(users.map((u) => String(u.host)));
+      for (const host of ['%', '127.0.0.1', 'localhost'].filter((h) => !have.has(h))) {
+        await c.query('CREATE USER ?@? IDENTIFIED BY ?', [MYSQL_USER, host, MYSQL_PASSWORD]);
+        await c.query('GRANT ALL PRIVILEGES ON *.* TO ?@? WITH GRANT OPTION', [MYSQL_USER, host]);
+        this.log(`mariadb: created user ${MYSQL_USER}@${host}`);
+      }
+      const [roots] = await c.query<mysql.RowDataPacket[]>("SELECT Host AS host FROM mysql.user WHERE User = 'root' AND Host <> 'localhost'");
+      for (const r of roots) await c.query('DROP USER ?@?', ['root', String(r.host)]);
+      const [dbs] = await c.query<mysql.RowDataPacket[]>('SELECT SCHEMA_NAME AS db FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?)', [DEMO_DBS]);
+      const haveDb = new Set(dbs.map((d) => String(d.db)));
+      for (const db of DEMO_DBS.filter((d) => !haveDb.has(d))) {
+        await c.query(`CREATE DATABASE \`${db}\` CHARACTER SET utf8mb4`);
+        this.log(`mariadb: created database ${db}`);
+      }
+    });
+  }
+
+  /** Seeds a new replica from the primary; on later starts only follows a changed primary port. */
+  private async ensureReplication(): Promise<void> {
+    const name: ServiceName = 'mariadb-replica';
+    const state = this.replicaState();
+    if (state.promoted_at) return; // a promoted replica is a primary now
+    if (!state.seeded_at) return this.seedReplica();
+    await this.withMariadb(name, async (c) => {
+      const [[st]] = await c.query<mysql.RowDataPacket[]>('SHOW SLAVE STATUS');
+      if (st && Number(st.Master_Port) !== this.ports.mariadb) {
+        this.log(`${name}: primary port changed ${st.Master_Port} -> ${this.ports.mariadb}`);
+        await c.query('STOP SLAVE');
+        await c.query('CHANGE MASTER TO MASTER_PORT = ?', [this.ports.mariadb]);
+        await c.query('START SLAVE');
+      }
+    });
+  }
+
+  /**
+   * A consistent dump of the primary (--single-transaction, with the GTID it corresponds to) is
+   * loaded without binlogging it, then the replica's binlog state is set to that GTID: with
+   * gtid_strict_mode the replica's own history must equal the primary's, so that after a
+   * promotion its new transactions continue the same domain's sequence. Replication then starts
+   * at exactly that GTID, which works however long ago the primary purged its first binlogs.
+   */
+  private async seedReplica(): Promise<void> {
+    const name: ServiceName = 'mariadb-replica';
+    const t0 = Date.now();
+    if (this.isExternal('mariadb')) {
+      throw new Error(`${name}: can only be seeded from the local primary, but MYSQL_URL makes the primary external`);
+    }
+    if (this.runningPid('mariadb') === undefined) throw new Error(`${name}: the local primary (mariadb) must be running to seed the replica`);
+    const dump = findMariadbTool('mariadb-dump') ?? findMariadbTool('mysqldump');
+    const client = findMariadbTool('mariadb') ?? findMariadbTool('mysql');
+    if (!dump || !client) throw new Error(`${name}: mariadb-dump / mariadb client not found; run stack/ensure-packages.sh mariadb`);
+    const seed = path.join(this.mariadbDir(name), 'seed.sql');
+    this.log(`${name}: seeding from the primary at ${this.localAddress('mariadb')} (first run only)...`);
+    try {
+      const d = await runWithFiles(dump, [
+        '--no-defaults', `--socket=${this.mariadbSocket('mariadb')}`, '--user=root',
+        '--all-databases', '--single-transaction', '--gtid', '--master-data=1',
+        '--routines', '--events', '--triggers', '--flush-privileges',
+      ], { stdout: seed });
+      if (!d.ok) throw new Error(`${name}: mariadb-dump of the primary failed:\n${d.out.split('\n').slice(-8).join('\n')}`);
+      // The dump ends with SET GLOBAL gtid_slave_pos='<the primary's GTID at the snapshot>'.
+      const gtid = /SET GLOBAL gtid_slave_pos='([^']*)'/.exec(tailBytes(seed, 64 * 1024))?.[1];
+      if (gtid === undefined) throw new Error(`${name}: the dump of the primary has no GTID position (${seed})`);
+      const l = await runWithFiles(client, [
+        '--no-defaults', `--socket=${this.mariadbSocket(name)}`, '--user=root', '--init-command=SET sql_log_bin=0',
+      ], { stdin: seed });
+      if (!l.ok) throw new Error(`${name}: loading the primary's dump failed:\n${l.out.split('\n').slice(-8).join('\n')}`);
+
+      await this.withMariadb(name, async (c) => {
+        await c.query('RESET MASTER');
+        if (gtid !== '') await c.query('SET GLOBAL gtid_binlog_state = ?', [gtid]);
+        await c.query('SET GLOBAL gtid_slave_pos = ?', [gtid]);
+        await c.query(
+          'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1',
+          ['127.0.0.1', this.ports.mariadb, MYSQL_USER, MYSQL_PASSWORD],
+        );
+        await c.query('START SLAVE');
+        await this.waitReplicating(c);
+      });
+      this.writeReplicaState({ seeded_at: new Date().toISOString(), seeded_gtid: gtid });
+      this.log(`${name}: replicating from ${this.localAddress('mariadb')} since GTID ${gtid || '(empty)'}, seeded in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    } finally {
+      fs.rmSync(seed, { force: true });
+    }
+  }
+
+  private async waitReplicating(c: mysql.Connection, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const [[st]] = await c.query<mysql.RowDataPacket[]>('SHOW SLAVE STATUS');
+      if (st?.Slave_IO_Running === 'Yes' && st?.Slave_SQL_Running === 'Yes') return;
+      const err = [st?.Last_IO_Error, st?.Last_SQL_Error].filter(Boolean).join('; ');
+      if (Date.now() > deadline || (st?.Slave_SQL_Running === 'No' && st?.Last_SQL_Error)) {
+        throw new Error(
+          `mariadb-replica: replication not running after setup (IO ${st?.Slave_IO_Running}, SQL ${st?.Slave_SQL_Running}${err ? `: ${err}` : ''}). ` +
+            `Last lines of ${this.logFile('mariadb-replica')}:\n${tailFile(this.logFile('mariadb-replica'))}`,
+        );
+      }
+      await sleep(200);
+    }
   }
 
   // ----- cross-process lock -------------------------------------------------------------------

@@ -48,7 +48,7 @@ export class SinkRunner {
   async run(): Promise<void> {
     const o = this.o;
     await this.ensureDlqTopic();
-    const consumer = o.kafka.consumer({ groupId: groupIdFor(o.pipelineId), sessionTimeout: 30000, heartbeatInterval: 3000, maxWaitTimeInMs: 50, retry: { retries: 1000000, initialRetryTime: 300, maxRetryTime: 5000 } });
+    const consumer = o.kafka.consumer({ groupId: groupIdFor(o.pipelineId), sessionTimeout: Number(process.env.SLUICE_CONSUMER_SESSION_TIMEOUT_MS ?? 10000), heartbeatInterval: 1000, maxWaitTimeInMs: 50, retry: { retries: 1000000, initialRetryTime: 300, maxRetryTime: 5000 } });
     this.consumer = consumer;
     let crashed: Error | null = null;
     consumer.on(consumer.events.CRASH, (e: any) => { crashed = e?.payload?.error ?? new Error('consumer crashed'); });

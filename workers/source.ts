@@ -188,10 +188,12 @@ export class SourceRunner {
       // Shutting down: flush what was read (and ack it) before closing, unless Kafka is the problem.
       for (const t of timers) clearInterval(t);
       await Promise.race([this.drain(), sleep(this.o.signal.aborted ? 10000 : 0)]);
-      await service.stop().catch(() => undefined);
+      // A stalled socket never completes a polite close: bound it, then destroy the socket.
+      const stopped = await Promise.race([service.stop().then(() => true, () => true), sleep(3000).then(() => false)]);
+      if (!stopped) (service as any)._client?.connection?.stream?.destroy();
       this.service = null;
-      await streaming;
-      await flusher;
+      await Promise.race([streaming, sleep(3000)]);
+      await Promise.race([flusher, sleep(5000)]);
       for (const w of this.windows.values()) w.done(new Error('source session ended'));
       this.windows.clear();
       if (fatal) throw fatal;
@@ -200,7 +202,7 @@ export class SourceRunner {
       for (const t of timers) clearInterval(t);
       this.o.signal.removeEventListener('abort', onAbort);
       this.buf = []; this.bufMsgs = 0; this.tx = null;
-      await meta.end().catch(() => undefined);
+      if (!(await Promise.race([meta.end().then(() => true, () => true), sleep(3000).then(() => false)]))) (meta as any).connection?.stream?.destroy();
       this.meta = null;
     }
   }
@@ -438,9 +440,26 @@ export class SourceRunner {
       }
       try {
         if (byTopic.size) {
-          const chunks: { topic: string; messages: Message[] }[] = [];
-          for (const [topic, messages] of byTopic) for (let i = 0; i < messages.length; i += 5000) chunks.push({ topic, messages: messages.slice(i, i + 5000) });
-          await this.o.producer.sendBatch({ topicMessages: chunks, acks: -1 });
+          // Kafka takes one record batch per partition per request, capped by message.max.bytes
+          // (1 MiB by default): send requests of at most ~700 KiB per topic, one after another.
+          const LIMIT = Number(process.env.SLUICE_PRODUCE_BATCH_BYTES ?? 700_000);
+          let req = new Map<string, { messages: Message[]; bytes: number }>();
+          const send = async () => {
+            if (!req.size) return;
+            await this.o.producer.sendBatch({ topicMessages: [...req].map(([topic, v]) => ({ topic, messages: v.messages })), acks: -1 });
+            req = new Map();
+          };
+          for (const [topic, messages] of byTopic) {
+            for (const m of messages) {
+              const size = (m.value as string).length + ((m.key as string | null)?.length ?? 0) + 80;
+              let e = req.get(topic);
+              if (e && e.bytes + size > LIMIT) { await send(); e = undefined; }
+              if (!e) req.set(topic, (e = { messages: [], bytes: 0 }));
+              e.messages.push(m);
+              e.bytes += size;
+            }
+          }
+          await send();
         }
         attempt = 0;
         this.flushFailedSince = null;
@@ -516,15 +535,16 @@ export class SourceRunner {
         const keys = cols.filter((c) => c.key);
         const chunk = snap.mode === 'blocking' || !keys.length ? 0 : this.o.cfg.snapshot_chunk_size;
         while (!signal.aborted) {
-          const sel = cols.map((c) => `${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}`).join(', ');
+          // Qualified with the alias t: an unqualified ORDER BY would sort by the ::text output columns.
+          const sel = cols.map((c) => `t.${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}`).join(', ');
           const where: string[] = [];
           const params: unknown[] = [];
           if (chunk && p.last_key) {
-            where.push(`(${keys.map((k) => quoteIdent(k.name)).join(', ')}) > (${keys.map((k, i) => { params.push(p.last_key[i]); return `$${i + 1}::${k.type}`; }).join(', ')})`);
+            where.push(`(${keys.map((k) => 't.' + quoteIdent(k.name)).join(', ')}) > (${keys.map((k, i) => { params.push(p.last_key[i]); return `$${i + 1}::${k.type}`; }).join(', ')})`);
           }
           if (snap.filter) where.push(`(${snap.filter})`);
-          const sql = `SELECT ${sel} FROM ${qualified(t.schema, t.table)}${where.length ? ' WHERE ' + where.join(' AND ') : ''}` +
-            (chunk ? ` ORDER BY ${keys.map((k) => quoteIdent(k.name)).join(', ')} LIMIT ${chunk}` : '');
+          const sql = `SELECT ${sel} FROM ${qualified(t.schema, t.table)} t${where.length ? ' WHERE ' + where.join(' AND ') : ''}` +
+            (chunk ? ` ORDER BY ${keys.map((k) => 't.' + quoteIdent(k.name)).join(', ')} LIMIT ${chunk}` : '');
           const id = `${snap.id}:${name}:${p.rows}`;
           const w: ChunkWindow = { snapshotId: snap.id, table: name, rows: null, changed: new Set(), open: false, done: () => undefined, columns: cols };
           this.windows.set(id, w);
@@ -555,7 +575,7 @@ export class SourceRunner {
       this.o.log.info({ snapshot_id: snap.id, tables: snap.tables }, 'snapshot finished');
       return true;
     } finally {
-      await meta.end().catch(() => undefined);
+      if (!(await Promise.race([meta.end().then(() => true, () => true), sleep(3000).then(() => false)]))) (meta as any).connection?.stream?.destroy();
     }
   }
 }

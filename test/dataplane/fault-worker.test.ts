@@ -23,6 +23,7 @@ const holder = async () => {
 };
 
 test('d1. kill -9 mid-stream: another worker takes over within 30 s, nothing lost', async () => {
+  await q(s.srcUrl, `INSERT INTO events (v, note) SELECT g, 'seed' FROM generate_series(1, 100) g`);
   await assertConverges(s, 'events', ['id', 'v', 'note']);
   await waitFor('Active', async () => (await status(s)).state === 'Active', 30000);
   const load = startLoad(s.srcUrl, 'events', { perSecond: 200, maxOps: 20000 });

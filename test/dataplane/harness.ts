@@ -125,7 +125,7 @@ export async function assertConverges(s: Setup, table: string, cols: string[], o
 }
 
 /** Steady write load: inserts, updates and deletes on `table(id serial, v int, note text)`; survives outages. */
-export function startLoad(url: string, table: string, opts: { perSecond?: number; maxOps?: number } = {}) {
+export function startLoad(url: string, table: string, opts: { perSecond?: number; maxOps?: number; deletes?: boolean } = {}) {
   let stop = false;
   let ops = 0;
   let errors = 0;
@@ -143,7 +143,7 @@ export function startLoad(url: string, table: string, opts: { perSecond?: number
           const r = Math.random();
           if (r < 0.6) await c.query(`INSERT INTO ${table} (v, note) VALUES ($1, $2)`, [Math.floor(Math.random() * 1e6), `n${ops}`]);
           else if (r < 0.9) await c.query(`UPDATE ${table} SET v = v + 1, note = $1 WHERE id = (SELECT id FROM ${table} ORDER BY random() LIMIT 1)`, [`u${ops}`]);
-          else await c.query(`DELETE FROM ${table} WHERE id = (SELECT id FROM ${table} ORDER BY random() LIMIT 1)`);
+          else if (opts.deletes !== false) await c.query(`DELETE FROM ${table} WHERE id = (SELECT id FROM ${table} ORDER BY random() LIMIT 1)`);
           ops++;
         }
         await c.query('COMMIT');

@@ -1,0 +1,135 @@
+/**
+ * bench/pipeline: end-to-end figures of the data plane on this machine (everything co-located).
+ *   npm run build && node dist/bench/pipeline.js [--quick]
+ * Needs the services of test/run.sh (DATABASE_URL, KAFKA_BROKERS, SLUICE_HOME exported; e.g. a
+ * stack from `node dist/stack/cli.js start`). Prints figures; asserts nothing.
+ *
+ *  1. max sustained rows/s: a burst of inserts+updates on a 10-column table, time until the destination has them all;
+ *  2. latency p50/p99 (source commit -> visible in the destination) at 1,000 and 5,000 rows/s;
+ *  3. pg_recvlogical decoding the same WAL (pgoutput), the physical reference, and the ratio;
+ *  4. snapshot rows/s of a 1M-row table.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { Client } from 'pg';
+import { freshDatabase } from '../test/helpers';
+import { q, setupPipeline, Setup, sleep, spawnWorker, teardown, waitFor, Worker } from '../test/dataplane/harness';
+
+const quick = process.argv.includes('--quick');
+const COLS = `id bigserial PRIMARY KEY, a int, b bigint, c numeric(12,2), d text, e text, f boolean, g timestamptz DEFAULT clock_timestamp(), h jsonb, src_ts timestamptz DEFAULT clock_timestamp()`;
+const row = (i: number) => `(${i % 1000}, ${i * 7}, ${(i % 10000) / 100}, 'name ${i}', 'some longer text value for row ${i}', ${i % 2 === 0}, clock_timestamp(), '{"k": ${i}}')`;
+const INSERT = 'INSERT INTO bench (a, b, c, d, e, f, g, h) VALUES ';
+
+async function count(url: string, sql: string) { return Number((await q(url, sql))[0].n); }
+
+async function pipelineFor(name: string, extraSource: Record<string, unknown> = {}): Promise<{ s: Setup; w: Worker }> {
+  const s = await setupPipeline({ ddl: `CREATE TABLE bench (${COLS})`, source: { snapshot_chunk_size: 5000, ...extraSource }, destination: { batch_size: 5000 } });
+  // The destination table gets an arrival timestamp the source does not have: latency = arrived_at - src_ts.
+  await q(s.dstUrl, `CREATE TABLE bench (${COLS}, arrived_at timestamptz DEFAULT clock_timestamp())`);
+  const w = spawnWorker(s.api, { SLUICE_LOG_LEVEL: 'warn' });
+  await waitFor(`${name} Active`, async () => (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/status`)).body.state === 'Active', 60000);
+  return { s, w };
+}
+
+async function throughput(s: Setup, rows: number) {
+  const c = new Client({ connectionString: s.srcUrl }); await c.connect();
+  const before = await count(s.dstUrl, 'SELECT count(*) AS n FROM bench');
+  const t0 = Date.now();
+  const per = 1000;
+  for (let i = 0; i < rows; i += per) {
+    const vals = Array.from({ length: per }, (_, k) => row(i + k)).join(',');
+    await c.query(INSERT + vals);
+    if (i % 5000 === 0) await c.query(`UPDATE bench SET a = a + 1 WHERE id IN (SELECT id FROM bench ORDER BY id DESC LIMIT 200)`); // updates in the mix
+  }
+  const tWritten = Date.now();
+  await c.end();
+  await waitFor('all rows delivered', async () => (await count(s.dstUrl, 'SELECT count(*) AS n FROM bench')) >= before + rows, 600000, 100);
+  const tDone = Date.now();
+  return { rows, sourceRowsPerS: Math.round(rows / ((tWritten - t0) / 1000)), e2eRowsPerS: Math.round(rows / ((tDone - t0) / 1000)), seconds: (tDone - t0) / 1000 };
+}
+
+async function latency(s: Setup, rate: number, seconds: number) {
+  const c = new Client({ connectionString: s.srcUrl }); await c.connect();
+  await q(s.dstUrl, 'TRUNCATE bench');
+  await c.query('TRUNCATE bench');
+  const tickMs = 20;
+  const perTick = rate * tickMs / 1000;
+  const t0 = Date.now();
+  let sent = 0;
+  let carry = 0;
+  while (Date.now() - t0 < seconds * 1000) {
+    const tick = Date.now();
+    carry += perTick;
+    const n = Math.floor(carry); carry -= n;
+    if (n) { await c.query(INSERT + Array.from({ length: n }, (_, k) => row(sent + k)).join(',')); sent += n; }
+    await sleep(Math.max(0, tickMs - (Date.now() - tick)));
+  }
+  const achieved = Math.round(sent / ((Date.now() - t0) / 1000));
+  await c.end();
+  await waitFor('latency rows delivered', async () => (await count(s.dstUrl, 'SELECT count(*) AS n FROM bench')) >= sent, 120000, 100);
+  const r = await q(s.dstUrl, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max
+    FROM (SELECT extract(epoch FROM arrived_at - src_ts) * 1000 AS ms FROM bench) x`);
+  return { target: rate, achieved, rows: sent, p50_ms: Math.round(r[0].p50), p99_ms: Math.round(r[0].p99), max_ms: Math.round(r[0].max) };
+}
+
+async function recvlogical(rows: number) {
+  const url = await freshDatabase('bench_raw');
+  await q(url, `CREATE TABLE bench (${COLS}); CREATE PUBLICATION raw_pub FOR TABLE bench; SELECT pg_create_logical_replication_slot('raw_slot', 'pgoutput')`);
+  const c = new Client({ connectionString: url }); await c.connect();
+  for (let i = 0; i < rows; i += 1000) await c.query(INSERT + Array.from({ length: 1000 }, (_, k) => row(i + k)).join(','));
+  const end = (await c.query('SELECT pg_current_wal_lsn()::text AS l')).rows[0].l;
+  await c.end();
+  const root = '/usr/lib/postgresql';
+  const v = fs.readdirSync(root).filter((x) => /^\d+$/.test(x)).sort((a, b) => Number(b) - Number(a))[0];
+  const u = new URL(url);
+  const t0 = Date.now();
+  const r = spawnSync(`${root}/${v}/bin/pg_recvlogical`, ['-h', u.hostname, '-p', u.port, '-U', u.username, '-d', u.pathname.slice(1), '-S', 'raw_slot', '--start', '-E', end,
+    '-o', 'proto_version=1', '-o', 'publication_names=raw_pub', '-f', '/dev/null', '--no-loop'], { env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) }, encoding: 'utf8', timeout: 300000 });
+  const secs = (Date.now() - t0) / 1000;
+  await q(url, `SELECT pg_drop_replication_slot('raw_slot')`).catch(() => undefined);
+  if (r.status !== 0) return { error: (r.stderr || r.stdout).slice(0, 300) };
+  return { rows, seconds: secs, rowsPerS: Math.round(rows / secs) };
+}
+
+async function snapshot(rows: number) {
+  const s = await setupPipeline({ ddl: `CREATE TABLE bench (${COLS})`, source: { snapshot_chunk_size: 10000 }, destination: { batch_size: 5000 } });
+  await q(s.srcUrl, `INSERT INTO bench (a, b, c, d, e, f, h) SELECT g % 1000, g * 7, (g % 10000) / 100.0, 'name ' || g, 'some longer text value for row ' || g, g % 2 = 0, jsonb_build_object('k', g) FROM generate_series(1, ${rows}) g`);
+  // The pipeline's initial snapshot starts when the worker first takes it.
+  const t0 = Date.now();
+  const w = spawnWorker(s.api, { SLUICE_LOG_LEVEL: 'warn' });
+  let readDone = 0;
+  await waitFor('snapshot delivered', async () => {
+    if (!readDone) {
+      const snaps = (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/snapshots`)).body.items;
+      if (snaps[0]?.status === 'done') readDone = Date.now();
+    }
+    return (await count(s.dstUrl, 'SELECT count(*) AS n FROM bench').catch(() => 0)) >= rows;
+  }, 1800000, 250);
+  const t1 = Date.now();
+  await teardown(s, [w]);
+  return { rows, readRowsPerS: readDone ? Math.round(rows / ((readDone - t0) / 1000)) : null, e2eRowsPerS: Math.round(rows / ((t1 - t0) / 1000)), seconds: (t1 - t0) / 1000 };
+}
+
+async function main() {
+  const out: Record<string, unknown> = { machine: `${require('node:os').cpus().length} cores, ${Math.round(require('node:os').totalmem() / 2 ** 30)} GiB`, node: process.version };
+  const { s, w } = await pipelineFor('bench');
+  try {
+    out.throughput = await throughput(s, quick ? 50000 : 200000);
+    console.log('throughput', out.throughput);
+    out.latency_1000 = await latency(s, 1000, quick ? 10 : 30);
+    console.log('latency @1000/s', out.latency_1000);
+    out.latency_5000 = await latency(s, 5000, quick ? 10 : 30);
+    console.log('latency @5000/s', out.latency_5000);
+  } finally { await teardown(s, [w]); }
+  const raw = await recvlogical(quick ? 50000 : 200000);
+  out.pg_recvlogical = raw;
+  const t = out.throughput as { e2eRowsPerS: number };
+  if ('rowsPerS' in raw) out.ratio_e2e_to_recvlogical = +(t.e2eRowsPerS / raw.rowsPerS!).toFixed(3);
+  console.log('pg_recvlogical', raw);
+  out.snapshot = await snapshot(quick ? 100000 : 1000000);
+  console.log('snapshot', out.snapshot);
+  console.log(JSON.stringify(out, null, 2));
+  process.exit(0);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

@@ -5,6 +5,7 @@ import { createLogger } from '../api/log';
 import { startApi } from '../api/server';
 import { LocalStack } from '../stack/stack';
 import { runWorker } from '../workers';
+import { registerDataplaneCommands } from '../workers/cli';
 import { ApiClient, CliError } from './client';
 import { devDown, devProcesses, devUp } from './dev';
 
@@ -121,6 +122,8 @@ program
     else if (action === 'stop') await stack.stop();
     print(JSON.stringify(await stack.status(), null, 2));
   });
+
+registerDataplaneCommands(program, () => client()); // snapshot, dlq, verify, restart (workers/cli.ts)
 
 function print(line: string) { process.stdout.write(line + '\n'); }
 function client() { return new ApiClient(); }

@@ -1,21 +1,24 @@
 import fs from 'node:fs';
+import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
 import { selfSignedCert } from './cert';
 
 /**
  * The go-plugin side of a Terraform provider: magic-cookie check, a TLS gRPC server on a unix
  * socket, the one-line handshake on stdout, plugin.GRPCController/Shutdown and a health check.
- * Service methods are plain async functions from a decoded request object to a response object.
+ * gRPC here is unary calls only, so it is served straight from node:http2 (length-prefixed
+ * protobuf messages, grpc-status trailers) instead of loading a gRPC library at every start.
  */
 
 const MAGIC_COOKIE_KEY = 'TF_PLUGIN_MAGIC_COOKIE';
 const MAGIC_COOKIE_VALUE = 'd602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2';
 
 export type Handler = (req: any) => Promise<any> | any;
+
+const enum Status { OK = 0, INVALID_ARGUMENT = 3, UNIMPLEMENTED = 12, INTERNAL = 13 }
 
 function protoDir(): string {
   // Compiled to dist/provider/protocol; the .proto files stay in provider/proto.
@@ -35,36 +38,36 @@ function loadRoot(): protobuf.Root {
 
 const toObjectOpts: protobuf.IConversionOptions = { longs: Number, enums: Number, bytes: Buffer as unknown as typeof String, defaults: false, oneofs: true };
 
-function serviceDefinition(root: protobuf.Root, serviceName: string, grpcName = serviceName): grpc.ServiceDefinition {
+interface Method { name: string; decode(b: Uint8Array): any; encode(o: any): Uint8Array; handler?: Handler }
+
+/** path (/package.Service/Method) -> codec and handler */
+function methods(root: protobuf.Root, serviceName: string, handlers: Record<string, Handler>): [string, Method][] {
   const svc = root.lookupService(serviceName);
-  const def: Record<string, grpc.MethodDefinition<any, any>> = {};
-  for (const m of Object.values(svc.methods)) {
+  return Object.values(svc.methods).map((m) => {
     m.resolve();
     const reqT = m.resolvedRequestType!;
     const resT = m.resolvedResponseType!;
-    def[m.name] = {
-      path: `/${grpcName}/${m.name}`,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: (o: any) => Buffer.from(reqT.encode(reqT.fromObject(o)).finish()),
-      requestDeserialize: (b: Buffer) => reqT.toObject(reqT.decode(b), toObjectOpts),
-      responseSerialize: (o: any) => Buffer.from(resT.encode(resT.fromObject(o)).finish()),
-      responseDeserialize: (b: Buffer) => resT.toObject(resT.decode(b), toObjectOpts),
-    } as grpc.MethodDefinition<any, any>;
-  }
-  return def as grpc.ServiceDefinition;
+    return [`/${serviceName}/${m.name}`, {
+      name: m.name,
+      decode: (b) => reqT.toObject(reqT.decode(b), toObjectOpts),
+      encode: (o) => resT.encode(resT.fromObject(o)).finish(),
+      handler: handlers[m.name],
+    }];
+  });
 }
 
-function unary(name: string, h: Handler | undefined, log: (m: string) => void): grpc.handleUnaryCall<any, any> {
-  return (call, cb) => {
-    if (!h) { cb({ code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented by the Sluice provider` }); return; }
-    Promise.resolve()
-      .then(() => h(call.request))
-      .then((res) => cb(null, res ?? {}), (err: Error) => {
-        log(`[ERROR] ${name}: ${err?.stack ?? err}`);
-        cb({ code: grpc.status.INTERNAL, details: `${name}: ${err?.message ?? err}` });
-      });
-  };
+function frame(msg: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(5 + msg.length);
+  out[0] = 0;
+  out.writeUInt32BE(msg.length, 1);
+  out.set(msg, 5);
+  return out;
+}
+
+function fail(stream: http2.ServerHttp2Stream, code: Status, message: string): void {
+  if (stream.destroyed || stream.closed) return;
+  const headers = { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message) };
+  if (stream.headersSent) stream.close(); else stream.respond(headers, { endStream: true });
 }
 
 export interface ServeOptions {
@@ -87,33 +90,66 @@ export async function serve(opts: ServeOptions): Promise<void> {
   process.on('SIGINT', () => {});
 
   const root = loadRoot();
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 });
-  const providerDef = serviceDefinition(root, 'tfplugin6.Provider');
-  server.addService(providerDef, Object.fromEntries(Object.keys(providerDef).map((n) => [n, unary(n, opts.handlers[n], log)])));
-
   let socketDir = '';
+  let server: http2.Http2SecureServer | undefined;
   const shutdown = () => {
     opts.onShutdown?.();
-    server.forceShutdown();
+    server?.close();
     if (socketDir) fs.rmSync(socketDir, { recursive: true, force: true });
     process.exit(0);
   };
-  const controller = serviceDefinition(root, 'plugin.GRPCController');
-  server.addService(controller, {
-    Shutdown: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => { cb(null, {}); setImmediate(shutdown); },
-  });
-  server.addService(serviceDefinition(root, 'grpc.health.v1.Health'), { Check: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { status: 1 }) });
+  const table = new Map<string, Method>([
+    ...methods(root, 'tfplugin6.Provider', opts.handlers),
+    ...methods(root, 'plugin.GRPCController', { Shutdown: () => { setTimeout(shutdown, 10); return {}; } }),
+    ...methods(root, 'grpc.health.v1.Health', { Check: () => ({ status: 1 }) }),
+  ]);
 
   const cert = selfSignedCert();
   const clientCert = process.env.PLUGIN_CLIENT_CERT;
-  const creds = grpc.ServerCredentials.createSsl(
-    clientCert ? Buffer.from(clientCert) : null,
-    [{ private_key: Buffer.from(cert.keyPem), cert_chain: Buffer.from(cert.certPem) }],
-    false,
-  );
+  server = http2.createSecureServer({
+    key: cert.keyPem, cert: cert.certPem, ...(clientCert ? { ca: clientCert } : {}),
+    requestCert: false, allowHTTP1: false, settings: { maxConcurrentStreams: 1000 },
+  });
+  server.on('sessionError', () => undefined);
+  server.on('tlsClientError', (e) => log(`[WARN] TLS handshake with Terraform failed: ${e.message}`));
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => undefined);
+    const method = table.get(String(headers[':path']));
+    if (!method?.handler) {
+      fail(stream, Status.UNIMPLEMENTED, `${String(headers[':path'])} is not implemented by the Sluice provider`);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      const buf = Buffer.concat(chunks);
+      let req: unknown;
+      try {
+        if (buf.length < 5 || buf[0] !== 0) throw new Error('expected one uncompressed length-prefixed message');
+        req = method.decode(buf.subarray(5, 5 + buf.readUInt32BE(1)));
+      } catch (e) {
+        fail(stream, Status.INVALID_ARGUMENT, `${method.name}: ${(e as Error).message}`);
+        return;
+      }
+      Promise.resolve()
+        .then(() => method.handler!(req))
+        .then((res) => {
+          const body = frame(method.encode(res ?? {}));
+          if (stream.destroyed || stream.closed) return;
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+          stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+          stream.end(body);
+        })
+        .catch((err: Error) => {
+          log(`[ERROR] ${method.name}: ${err?.stack ?? err}`);
+          fail(stream, Status.INTERNAL, `${method.name}: ${err?.message ?? err}`);
+        });
+    });
+  });
+
   socketDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plugin-'));
   const socket = path.join(socketDir, `p${crypto.randomBytes(4).toString('hex')}.sock`);
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, creds, (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) => { server!.once('error', reject); server!.listen(socket, () => resolve()); });
   process.on('exit', () => { try { fs.rmSync(socketDir, { recursive: true, force: true }); } catch { /* gone */ } });
   process.stdout.write(`1|6|unix|${socket}|grpc|${cert.certDer.toString('base64').replace(/=+$/, '')}\n`);
 }

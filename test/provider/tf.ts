@@ -24,12 +24,19 @@ export function findBinary(name: 'terraform' | 'tofu'): string | undefined {
 export const repoRoot = path.resolve(__dirname, '../../..');
 
 let installed: Installed | undefined;
-/** Installs the freshly built provider into a temporary filesystem mirror (once per process). */
+/**
+ * Installs the freshly built provider into a temporary filesystem mirror (once per process). The
+ * mirror runs a snapshot of the compiled code, so a rebuild of dist/ while tests run (tsc rewrites
+ * every file) cannot hand Terraform a half-written provider.
+ */
 export function mirror(): Installed {
-  installed ??= installProvider({
-    dir: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-mirror-')),
-    entry: path.join(repoRoot, 'dist/provider/main.js'),
-  });
+  if (installed) return installed;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-mirror-'));
+  const snap = path.join(tmp, 'snapshot');
+  for (const d of ['dist/provider', 'dist/api', 'provider/proto']) fs.cpSync(path.join(repoRoot, d), path.join(snap, d), { recursive: true });
+  fs.copyFileSync(path.join(repoRoot, 'package.json'), path.join(snap, 'package.json'));
+  fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(snap, 'node_modules'));
+  installed = installProvider({ dir: path.join(tmp, 'mirror'), entry: path.join(snap, 'dist/provider/main.js') });
   return installed;
 }
 

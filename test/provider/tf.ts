@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,4 +72,11 @@ export function workdir(files: Record<string, string> = {}, copyFrom?: string): 
   if (copyFrom) for (const f of fs.readdirSync(copyFrom)) if (/\.tf$/.test(f)) fs.copyFileSync(path.join(copyFrom, f), path.join(dir, f));
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
   return dir;
+}
+
+/** Whether this terraform/tofu announces write-only attributes (Terraform and OpenTofu >= 1.11): then secrets stay out of state. */
+export function supportsWriteOnly(bin: string): boolean {
+  const r = spawnSync(bin, ['version', '-json'], { encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: mirror().cliConfigFile } });
+  const v = /^(\d+)\.(\d+)/.exec(JSON.parse(r.stdout || '{}').terraform_version ?? '0.0');
+  return !!v && (Number(v[1]) > 1 || (Number(v[1]) === 1 && Number(v[2]) >= 11));
 }

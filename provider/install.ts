@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { sluiceHome } from '../api/config';
 import { providerSource } from '../api/hcl';
 
 /**
@@ -12,7 +12,7 @@ import { providerSource } from '../api/hcl';
  */
 
 export interface InstallOptions {
-  /** Mirror directory. Default: $SLUICE_HOME/terraform-plugins or ~/.sluice/terraform-plugins. */
+  /** Mirror directory. Default: $SLUICE_HOME/terraform-plugins (SLUICE_HOME defaults to .sluice in the repository). */
   dir?: string;
   /** Where to write the CLI configuration file. Default: <dir>/../terraform.rc */
   cliConfigFile?: string;
@@ -42,9 +42,9 @@ export function platform(): string {
   return `${process.platform}_${arch}`;
 }
 
+/** <SLUICE_HOME>/terraform-plugins: the same home as `sluice dev` (its token is next to it). */
 export function defaultMirrorDir(): string {
-  const home = process.env.SLUICE_HOME || path.join(os.homedir(), '.sluice');
-  return path.join(home, 'terraform-plugins');
+  return path.join(sluiceHome(), 'terraform-plugins');
 }
 
 export function cliConfigText(mirrorDir: string): string {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectorSpecs, resourceType } from '../../api/connectors';
@@ -52,6 +54,23 @@ before(async () => {
 after(async () => { await Promise.all([a?.close(), b?.close(), c?.close()]); });
 
 describe('terraform provider', () => {
+  it('`sluice provider install` fills a filesystem mirror and prints the CLI config; init then works offline', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-install-'));
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist/bin/sluice.js'), 'provider', 'install', '--dir', path.join(dir, 'mirror'), '--cli-config', path.join(dir, 'cli.tfrc')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /export TF_CLI_CONFIG_FILE=.*cli\.tfrc/);
+    assert.match(r.stdout, /filesystem_mirror/);
+    const exe = path.join(dir, 'mirror/sluice.local/sluice/sluice/0.1.0', `${process.platform}_${process.arch === 'x64' ? 'amd64' : process.arch}`, 'terraform-provider-sluice_v0.1.0');
+    assert.ok(fs.statSync(exe).mode & 0o100, 'executable');
+    const cfg = fs.readFileSync(path.join(dir, 'cli.tfrc'), 'utf8');
+    assert.match(cfg, /exclude = \["sluice\.local\/\*\/\*"\]/);
+    const work = workdir({ 'main.tf': 'terraform {\n  required_providers {\n    sluice = { source = "sluice.local/sluice/sluice" }\n  }\n}\n' });
+    // No network: an unroutable proxy makes any registry access fail.
+    const init = await runTf(tf!, work, ['init', '-input=false'], envA({ extra: { TF_CLI_CONFIG_FILE: path.join(dir, 'cli.tfrc'), HTTPS_PROXY: 'http://127.0.0.1:9', HTTP_PROXY: 'http://127.0.0.1:9' } }));
+    assert.equal(init.code, 0, init.out);
+    assert.match(init.out, /Installed sluice\.local\/sluice\/sluice v0\.1\.0/);
+  });
+
   it('serves schemas derived from the connector and pipeline declarations', async () => {
     const dir = workdir({ 'main.tf': 'terraform {\n  required_providers {\n    sluice = { source = "sluice.local/sluice/sluice" }\n  }\n}\n' });
     await ok(dir, ['init', '-input=false'], envA());

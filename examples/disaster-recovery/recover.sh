@@ -32,8 +32,24 @@ echo "== 4. the export of B equals the export of A"
 "$sluice" export --format json -o "$work/b.json"
 diff -u "$work/a.json" "$work/b.json"
 
-echo "== 5. the pipelines run"
-for p in $(node -e 'for (const p of require(process.argv[1]).pipelines) if (p.desired_state === "running") console.log(p.name)' "$work/a.json"); do
-  "$sluice" verify "$p"
-done
-echo "recovered: B now runs A's topology"
+echo "== 5. the pipelines run: GET /v1/pipelines/<id>/verify passes for every running pipeline (waits up to 5 min for snapshots)"
+node - "$work/a.json" <<'JS'
+const doc = require(process.argv[2]);
+const h = { authorization: `Bearer ${process.env.SLUICE_TOKEN}` };
+const get = async (p) => (await fetch(process.env.SLUICE_ENDPOINT + p, { headers: h })).json();
+(async () => {
+  let failed = false;
+  for (const p of doc.pipelines.filter((x) => x.desired_state === 'running')) {
+    const id = (await get(`/v1/pipelines?name=${encodeURIComponent(p.name)}`)).items[0].id;
+    let v;
+    for (const end = Date.now() + 300000; Date.now() < end; await new Promise((r) => setTimeout(r, 5000))) {
+      v = await get(`/v1/pipelines/${id}/verify`);
+      if ((v.checks ?? []).every((c) => c.pass)) break;
+    }
+    for (const c of v.checks ?? []) console.log(`${c.pass ? 'PASS' : 'FAIL'} ${p.name} ${c.check}${c.table ? ` ${c.table}` : ''}: ${c.detail}`);
+    failed ||= !(v.checks ?? []).every((c) => c.pass);
+  }
+  process.exit(failed ? 1 : 0);
+})();
+JS
+echo "recovered: B runs A's topology"

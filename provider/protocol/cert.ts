@@ -49,7 +49,7 @@ export function selfSignedCert(host = 'localhost'): SelfSigned {
   const name = seq(set(seq(oid('2.5.4.10'), utf8('Sluice'))), set(seq(oid('2.5.4.3'), utf8(host))));
   const now = Date.now();
   const serial = crypto.randomBytes(16);
-  serial[0] &= 0x7f;
+  serial[0] = (serial[0] & 0x3f) | 0x40; // positive and minimal (DER forbids a leading zero byte)
   const extensions = explicit(3, seq(
     // basicConstraints CA:TRUE (go-plugin uses the certificate as its own root)
     seq(oid('2.5.29.19'), bool(true), octets(seq(bool(true)))),

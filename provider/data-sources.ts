@@ -1,6 +1,6 @@
 import { ApiClient, ApiError } from './client';
 import { conform, Value } from './protocol/cty';
-import { stateFromApi, State, Mode } from './resources';
+import { stateFromApi, State, Mode, withLiveState } from './resources';
 import { pipelineStatusSource, ResourceDef, resources } from './schema';
 
 /**
@@ -29,6 +29,6 @@ export async function readDataSource(api: ApiClient, def: ResourceDef, config: S
       `Sluice has no ${def.kind ? `${def.kind} ` : ''}${def.category} with that name (names are exact and case-sensitive).`, [{ field: 'name', message: 'not found' }]);
   }
   const full = resources.get(def.typeName)!;
-  const state = stateFromApi(full, found, null, mode);
+  const state = stateFromApi(full, await withLiveState(api, full, found), null, mode);
   return Object.fromEntries(def.attrs.map((a) => [a.name, state[a.name] as Value])) as State;
 }

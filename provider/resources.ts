@@ -78,6 +78,18 @@ export function apiBody(def: ResourceDef, planned: State, config: State): Record
   return body;
 }
 
+/** Pipelines carry their live state (from the status endpoint); null when the API cannot tell. */
+export async function withLiveState(api: ApiClient, def: ResourceDef, obj: Record<string, any>): Promise<Record<string, any>> {
+  if (def.category !== 'pipeline' || !obj?.id) return obj;
+  try {
+    const st = await api.request('GET', `/v1/pipelines/${obj.id}/status`);
+    return { ...obj, state: typeof st.body?.state === 'string' ? st.body.state : null };
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return { ...obj, state: null };
+    throw e;
+  }
+}
+
 export interface PlanResult { planned: State | null; requiresReplace: string[][]; private: Buffer }
 
 export function plan(def: ResourceDef, prior: State | null, config: State | null, priorPrivate: Uint8Array | null | undefined, mode: Mode): PlanResult {
@@ -106,7 +118,11 @@ export function plan(def: ResourceDef, prior: State | null, config: State | null
         if (v === UNKNOWN || (typeof v === 'string' ? fingerprint(prior.id, a.name, v) : undefined) !== priv.s[a.name]) changed = true;
       }
     }
-    if (changed) { planned.version = UNKNOWN; planned.updated_at = UNKNOWN; }
+    if (changed) {
+      planned.version = UNKNOWN;
+      planned.updated_at = UNKNOWN;
+      if ('state' in planned) planned.state = UNKNOWN;
+    }
   }
   return { planned, requiresReplace, private: encodePrivate(priv) };
 }
@@ -127,7 +143,7 @@ export async function apply(api: ApiClient, def: ResourceDef, prior: State | nul
   const res = prior
     ? await api.request('PUT', `${base}/${String(prior.id)}`, body)
     : await api.request('POST', base, body);
-  const state = stateFromApi(def, res.body, planned, mode);
+  const state = stateFromApi(def, await withLiveState(api, def, res.body), planned, mode);
   return { state, private: encodePrivate({ s: fingerprints(def, res.body.id, config ?? planned) }) };
 }
 
@@ -136,7 +152,7 @@ export async function read(api: ApiClient, def: ResourceDef, current: State, mod
   try {
     const res = await api.request('GET', `/v1/${def.collection}/${String(current.id)}`);
     if (def.kind && res.body.kind !== def.kind) return null;
-    return stateFromApi(def, res.body, current, mode);
+    return stateFromApi(def, await withLiveState(api, def, res.body), current, mode);
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) return null;
     throw e;
@@ -156,7 +172,7 @@ export async function importState(api: ApiClient, def: ResourceDef, id: string, 
   if (def.kind && res.body.kind !== def.kind) {
     throw new ApiError(400, `Cannot import ${def.typeName}`, `${def.category} ${id} is of kind ${res.body.kind}, not ${def.kind}: import it as sluice_${def.category}_${res.body.kind}.`);
   }
-  return stateFromApi(def, res.body, null, mode);
+  return stateFromApi(def, await withLiveState(api, def, res.body), null, mode);
 }
 
 /** Old state JSON (any earlier schema) shaped to the current schema. */

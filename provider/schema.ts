@@ -84,7 +84,9 @@ export const readOnlyAttrs: AttrDef[] = [
   computedAttr('created_at', 'string', 'When the object was created (RFC 3339).'),
   computedAttr('updated_at', 'string', 'When the object last changed (RFC 3339).'),
 ];
-export const readOnlyNames = new Set(readOnlyAttrs.map((a) => a.name));
+/** The pipeline's live state (GET /v1/pipelines/{id}/status), refreshed with every plan. */
+export const pipelineStateAttr = computedAttr('state', 'string', 'Live state reported by Sluice, refreshed on every plan: Starting, Snapshotting, Active, Paused or Broken. Details: data source sluice_pipeline_status.');
+export const readOnlyNames = new Set([...readOnlyAttrs, pipelineStateAttr].map((a) => a.name));
 
 function build(typeName: string, category: ResourceDef['category'], collection: string, title: string, description: string, fields: Record<string, FieldSpec>, inConfig: boolean, kind?: string): ResourceDef {
   const attrs: AttrDef[] = [...readOnlyAttrs];
@@ -101,6 +103,7 @@ export function connectorResource(spec: ConnectorSpec): ResourceDef {
 }
 
 export const pipelineResource: ResourceDef = build('sluice_pipeline', 'pipeline', 'pipelines', pipelineSpec.title, pipelineSpec.description, pipelineSpec.fields, false);
+pipelineResource.attrs.push(pipelineStateAttr);
 
 export const resources: Map<string, ResourceDef> = new Map(
   [...connectorSpecs.map(connectorResource), pipelineResource].map((r) => [r.typeName, r]),

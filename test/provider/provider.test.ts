@@ -115,6 +115,10 @@ describe('terraform provider', () => {
     assert.equal(pl.destination_id, dst.id);
     assert.deepEqual(pl.transform_ids, [tr.id]);
     assert.deepEqual(pl.delivery, { max_retries: 5, backoff_initial_ms: 500, backoff_max_ms: 30000 });
+    const st = (await a.call('GET', `/v1/pipelines/${pl.id}/status`)).body;
+    const tfState = JSON.parse(fs.readFileSync(statePath, 'utf8'));
+    const plState = tfState.resources.find((r: { type: string }) => r.type === 'sluice_pipeline').instances[0].attributes;
+    assert.equal(plState.state, st.state, 'the pipeline resource carries its live state');
     // The secrets were stored (encrypted) by the API...
     const rows = await a.ds.query(`SELECT name, secrets FROM connectors ORDER BY name`);
     assert.ok(rows.every((x: { secrets: Record<string, string> }) => Object.values(x.secrets).every((v) => v.startsWith('v1:'))));

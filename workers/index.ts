@@ -7,6 +7,8 @@ import { openControlDb } from '../api/db';
 import { SecretBox } from '../api/secrets';
 import { PipelineRunner, loadPipeline } from './pipeline';
 import { sleep } from './pgconn';
+import { registry } from './metrics';
+import http from 'node:http';
 
 interface Running {
   id: string;
@@ -42,7 +44,18 @@ export async function runWorker(cfg: SluiceConfig, log: Logger, signal: AbortSig
   if (!ds) return;
   const secrets = SecretBox.load(cfg.home, cfg.secretKey);
   const running = new Map<string, Running>();
-  wlog.info({ kafka: cfg.kafkaBrokers }, 'worker started');
+  // Prometheus metrics of this worker (events in/out, write latency, retries, DLQ, lag) when asked for.
+  let metricsServer: http.Server | null = null;
+  const metricsPort = Number(process.env.SLUICE_WORKER_METRICS_PORT ?? 0);
+  if (metricsPort > 0) {
+    metricsServer = http.createServer(async (req, res) => {
+      if (req.url !== '/metrics') { res.statusCode = 404; res.end(); return; }
+      res.setHeader('Content-Type', registry.contentType);
+      res.end(await registry.metrics());
+    }).listen(metricsPort, process.env.SLUICE_WORKER_METRICS_HOST ?? '127.0.0.1');
+    metricsServer.on('error', (e) => wlog.warn({ err: e.message }, 'worker metrics server failed'));
+  }
+  wlog.info({ kafka: cfg.kafkaBrokers, metrics_port: metricsPort || null }, 'worker started');
 
   const stop = async (r: Running, why: string, final?: 'Paused') => {
     r.abort.abort();
@@ -105,5 +118,6 @@ export async function runWorker(cfg: SluiceConfig, log: Logger, signal: AbortSig
   wlog.info({ runners: running.size }, 'worker stopping: flushing, acknowledging and releasing runners');
   await Promise.all([...running.values()].map((r) => stop(r, 'worker shutdown')));
   await ds.destroy().catch(() => undefined);
+  metricsServer?.close();
   wlog.info('worker stopped');
 }

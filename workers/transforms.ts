@@ -63,6 +63,8 @@ export function buildChain(defs: TransformDef[]): { apply(e: Envelope): Envelope
         fn = (e) => {
           if (e.op === 't') return e;
           const row = e.op === 'd' ? e.before : e.after;
+          // A delete's before image may hold only the key: without the column there is nothing to judge, keep it.
+          if (e.op === 'd' && !(row && cfg.column in row)) return e;
           const hit = compare(row?.[cfg.column], cfg.operator, cfg.value, cfg.values ?? []);
           return (cfg.action === 'drop' ? !hit : hit) ? e : null;
         };

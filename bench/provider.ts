@@ -98,11 +98,13 @@ async function main() {
     run(tf, dir, ['init'], env);
     const apply = run(tf, dir, ['apply', '-auto-approve'], env);
     const plans = [0, 1, 2].map(() => run(tf, dir, ['plan', '-detailed-exitcode'], env));
+    const noRefresh = [0, 1, 2].map(() => run(tf, dir, ['plan', '-detailed-exitcode', '-refresh=false'], env));
     const version = spawnSync(tf, ['version'], { encoding: 'utf8' }).stdout.split('\n')[0];
 
     const rows = [
       ['terraform apply (create all)', sec(apply), '<= 60 s'],
       ['no-op terraform plan (refresh all), median of 3', sec(median(plans)), '<= 5 s'],
+      ['no-op terraform plan -refresh=false (Terraform alone), median of 3', sec(median(noRefresh)), ''],
       ['provider start-up (spawn -> handshake), median of 21', `${median(starts).toFixed(0)} ms (min ${Math.min(...starts).toFixed(0)}, max ${Math.max(...starts).toFixed(0)})`, '<= 300 ms'],
     ];
     process.stdout.write(`\nProvider benchmark: ${PIPELINES} pipelines, ${resources} resources; ${version}; node ${process.version}; ${os.cpus().length} CPU(s) ${os.cpus()[0]?.model ?? ''}; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n\n`);

@@ -150,9 +150,13 @@ export async function apply(api: ApiClient, def: ResourceDef, prior: State | nul
 /** Refresh: the object as the API has it now; null when it was deleted outside Terraform. */
 export async function read(api: ApiClient, def: ResourceDef, current: State, mode: Mode): Promise<State | null> {
   try {
-    const res = await api.request('GET', `/v1/${def.collection}/${String(current.id)}`);
+    // A pipeline's object and its live state are fetched together.
+    const [res, live] = await Promise.all([
+      api.request('GET', `/v1/${def.collection}/${String(current.id)}`),
+      withLiveState(api, def, { id: current.id }).catch(() => ({ state: null })),
+    ]);
     if (def.kind && res.body.kind !== def.kind) return null;
-    return stateFromApi(def, await withLiveState(api, def, res.body), current, mode);
+    return stateFromApi(def, def.category === 'pipeline' ? { ...res.body, state: live.state } : res.body, current, mode);
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) return null;
     throw e;

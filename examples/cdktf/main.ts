@@ -9,7 +9,7 @@
  *
  * (`cdktf deploy` works too where the cdktf CLI is installed; cdktf.json describes the app.)
  */
-import { App, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
+import { App, LocalBackend, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
 import { Construct } from 'constructs';
 import { SluiceProvider } from './.gen/providers/sluice/provider';
 import { SourcePostgresql } from './.gen/providers/sluice/source-postgresql';
@@ -20,6 +20,8 @@ import { Pipeline } from './.gen/providers/sluice/pipeline';
 class BasicStack extends TerraformStack {
   constructor(scope: Construct, id: string) {
     super(scope, id);
+    // State next to the synthesized stack (cdktf's default is an absolute path in the current directory).
+    new LocalBackend(this, { path: 'terraform.tfstate' });
     // endpoint and token come from SLUICE_ENDPOINT and SLUICE_TOKEN.
     new SluiceProvider(this, 'sluice', {});
 

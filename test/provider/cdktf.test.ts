@@ -36,11 +36,12 @@ describe('CDKTF bindings', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-cdktf-'));
     const tsc = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', exampleDir, '--outDir', path.join(out, 'dist')], { encoding: 'utf8' });
     assert.equal(tsc.status, 0, `examples/cdktf does not compile against the bindings:\n${tsc.stdout}${tsc.stderr}`);
-    const synth = spawnSync(process.execPath, [path.join(out, 'dist/main.js')], { encoding: 'utf8', env: { ...process.env, NODE_PATH: path.join(repoRoot, 'node_modules'), CDKTF_OUTDIR: path.join(out, 'cdktf.out') } });
+    const synth = spawnSync(process.execPath, [path.join(out, 'dist/main.js')], { encoding: 'utf8', cwd: out, env: { ...process.env, NODE_PATH: path.join(repoRoot, 'node_modules'), CDKTF_OUTDIR: path.join(out, 'cdktf.out') } });
     assert.equal(synth.status, 0, synth.stderr);
     const stackDir = path.join(out, 'cdktf.out/stacks/sluice-basic');
     const json = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8'));
     assert.equal(json.terraform.required_providers.sluice.source, 'sluice.local/sluice/sluice');
+    assert.equal(json.terraform.backend.local.path, 'terraform.tfstate');
 
     const envD: TfEnv = { endpoint: d.url, token: d.token, vars };
     for (const args of [['init', '-input=false'], ['apply', '-auto-approve', '-input=false']]) {

@@ -33,7 +33,7 @@ describe('CDKTF bindings', () => {
     const pipelineTs = fs.readFileSync(path.join(exampleDir, '.gen/providers/sluice/pipeline/index.ts'), 'utf8');
     assert.match(pipelineTs, /export class Pipeline extends cdktf\.TerraformResource/);
 
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-cdktf-'));
+    const out = workdir();
     const tsc = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', exampleDir, '--outDir', path.join(out, 'dist')], { encoding: 'utf8' });
     assert.equal(tsc.status, 0, `examples/cdktf does not compile against the bindings:\n${tsc.stdout}${tsc.stderr}`);
     const synth = spawnSync(process.execPath, [path.join(out, 'dist/main.js')], { encoding: 'utf8', cwd: out, env: { ...process.env, NODE_PATH: path.join(repoRoot, 'node_modules'), CDKTF_OUTDIR: path.join(out, 'cdktf.out') } });

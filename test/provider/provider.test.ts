@@ -131,7 +131,14 @@ describe('terraform provider', () => {
     const audit = (await a.call('GET', '/v1/audit?page_size=100')).body.items;
     assert.equal(audit.length, 4);
     assert.ok(audit.every((e: { origin: string }) => e.origin === 'terraform'));
-    assert.equal((await planCode(basicDir, envA())).code, 0);
+    // A no-op plan; the provider processes exit on Terraform's Shutdown call instead of being killed after a wait.
+    const log = path.join(basicDir, 'tf-debug.log');
+    const plan = await runTf(tf!, basicDir, ['plan', '-detailed-exitcode', '-input=false'], envA({ extra: { TF_LOG: 'debug', TF_LOG_PATH: log } }));
+    assert.equal(plan.code, 0, plan.out);
+    const debug = fs.readFileSync(log, 'utf8');
+    assert.ok((debug.match(/provider: plugin exited/g) ?? []).length >= 2, 'provider processes exited');
+    assert.doesNotMatch(debug, /plugin failed to exit gracefully/);
+    fs.rmSync(log);
   });
 
   it('updates in place, including a change of a write-only secret alone', async () => {

@@ -32,6 +32,7 @@ let installed: Installed | undefined;
 export function mirror(): Installed {
   if (installed) return installed;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-mirror-'));
+  created.push(tmp);
   const snap = path.join(tmp, 'snapshot');
   for (const d of ['dist/provider', 'dist/api', 'provider/proto']) fs.cpSync(path.join(repoRoot, d), path.join(snap, d), { recursive: true });
   fs.copyFileSync(path.join(repoRoot, 'package.json'), path.join(snap, 'package.json'));
@@ -66,9 +67,13 @@ export function runTf(bin: string, dir: string, args: string[], env: TfEnv): Pro
   });
 }
 
-/** A working directory with the given files (or copies of a directory's *.tf files). */
+const created: string[] = [];
+process.on('exit', () => { for (const d of created) fs.rmSync(d, { recursive: true, force: true }); });
+
+/** A working directory with the given files (or copies of a directory's *.tf files); removed when the process exits. */
 export function workdir(files: Record<string, string> = {}, copyFrom?: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-tf-'));
+  created.push(dir);
   if (copyFrom) for (const f of fs.readdirSync(copyFrom)) if (/\.tf$/.test(f)) fs.copyFileSync(path.join(copyFrom, f), path.join(dir, f));
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
   return dir;

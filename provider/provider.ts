@@ -2,7 +2,7 @@ import { ApiClient } from './client';
 import { readDataSource } from './data-sources';
 import { Diagnostic, error, fromError, warning } from './diagnostics';
 import { decodeValue, encodeValue, isKnown, UNKNOWN, Value } from './protocol/cty';
-import { apply, importState, Mode, plan, read, State, upgrade } from './resources';
+import { apply, hasFingerprints, importState, markChanged, Mode, plan, read, secretsDiffer, State, upgrade } from './resources';
 import { dataSources, protoSchema, providerConfigAttrs, ResourceDef, resources } from './schema';
 import { validateConfig } from './validate';
 
@@ -110,13 +110,17 @@ export class SluiceProvider {
         }
       },
 
-      PlanResourceChange: (req) => {
+      PlanResourceChange: async (req) => {
         this.noteCapabilities(req.client_capabilities);
         const def = this.resource(req.type_name);
         const prior = decodeValue(req.prior_state) as State | null;
         const config = decodeValue(req.config) as State | null;
         const proposed = decodeValue(req.proposed_new_state);
         const r = plan(def, prior, proposed === null ? null : config, req.prior_private, this.mode);
+        // An adopted object's write-only secrets: ask the API (dry run) whether the configured ones differ.
+        if (this.mode.writeOnly && prior && config && r.planned && r.planned.version !== UNKNOWN && !hasFingerprints(req.prior_private)) {
+          if (await secretsDiffer(this.client(), def, prior, config)) markChanged(r.planned);
+        }
         return {
           planned_state: encodeValue(r.planned),
           planned_private: r.private,

@@ -92,6 +92,48 @@ export async function withLiveState(api: ApiClient, def: ResourceDef, obj: Recor
 
 export interface PlanResult { planned: State | null; requiresReplace: string[][]; private: Buffer }
 
+/**
+ * For an adopted (imported) object the provider has no fingerprint of its secrets yet. The API's
+ * dry-run import answers, without changing anything, whether sending the configured secrets would
+ * change the stored ones; undefined when it cannot tell.
+ */
+export async function secretsDiffer(api: ApiClient, def: ResourceDef, prior: State, config: State): Promise<boolean | undefined> {
+  if (def.category === 'pipeline') return undefined;
+  const cfg: Record<string, unknown> = {};
+  const secrets: Record<string, string> = {};
+  for (const a of def.attrs) {
+    if (!a.inConfig) continue;
+    const v = a.sensitive ? config[a.name] : prior[a.name];
+    if (v === UNKNOWN) return true;
+    if (a.sensitive) {
+      if (typeof v !== 'string') continue;
+      secrets[`s_${a.name}`] = v;
+      cfg[a.name] = { $secret: `s_${a.name}` };
+    } else if (v !== null) cfg[a.name] = v;
+  }
+  if (!Object.keys(secrets).length) return undefined;
+  try {
+    const doc = { format: 'sluice/v1', [def.collection]: [{ name: prior.name, kind: def.kind, config: cfg, tags: prior.tags ?? {} }], secrets };
+    const res = await api.request('POST', '/v1/import?dry_run=true', doc);
+    const entry = (res.body?.changes ?? []).find((c: { name: string }) => c.name === prior.name);
+    if (!entry) return undefined;
+    return (entry.fields ?? []).some((f: string) => Object.keys(secrets).some((k) => f === `config.${k.slice(2)}`));
+  } catch {
+    return undefined;
+  }
+}
+
+export function hasFingerprints(priorPrivate: Uint8Array | null | undefined): boolean {
+  return !!decodePrivate(priorPrivate).s;
+}
+
+/** Marks a planned update (computed attributes that an update changes become unknown). */
+export function markChanged(planned: State): void {
+  planned.version = UNKNOWN;
+  planned.updated_at = UNKNOWN;
+  if ('state' in planned) planned.state = UNKNOWN;
+}
+
 export function plan(def: ResourceDef, prior: State | null, config: State | null, priorPrivate: Uint8Array | null | undefined, mode: Mode): PlanResult {
   const priv = decodePrivate(priorPrivate);
   if (!config) return { planned: null, requiresReplace: [], private: encodePrivate(priv) };
@@ -118,11 +160,7 @@ export function plan(def: ResourceDef, prior: State | null, config: State | null
         if (v === UNKNOWN || (typeof v === 'string' ? fingerprint(prior.id, a.name, v) : undefined) !== priv.s[a.name]) changed = true;
       }
     }
-    if (changed) {
-      planned.version = UNKNOWN;
-      planned.updated_at = UNKNOWN;
-      if ('state' in planned) planned.state = UNKNOWN;
-    }
+    if (changed) markChanged(planned);
   }
   return { planned, requiresReplace, private: encodePrivate(priv) };
 }

@@ -333,6 +333,21 @@ resource "sluice_destination_postgresql" "dup" {
     const audit = (await b.call('GET', '/v1/audit?page_size=100')).body.items;
     assert.ok(!audit.some((e: { origin: string; changed_fields: string[] }) => e.origin === 'terraform' && e.changed_fields.length), 'adoption changed nothing');
 
+    // A secret rotated in the configuration of an adopted object is noticed (the API's dry run
+    // compares it) and applied; afterwards the provider's fingerprint knows it.
+    const rotated = { ...byVar, destination_imp_destination_mysql_password: 'rotated-after-adoption' };
+    const envRotated: TfEnv = { ...envB, vars: rotated };
+    const before = (await b.ds.query(`SELECT secrets FROM connectors WHERE name = 'imp destination mysql'`))[0].secrets.password;
+    const rplan = await runTf(tf!, dir, ['plan', '-input=false'], envRotated);
+    assert.match(rplan.out, /Plan: 0 to add, 1 to change, 0 to destroy/);
+    assert.match(rplan.out, /sluice_destination_mysql\.imp_destination_mysql will be updated in-place/);
+    await ok(dir, ['apply', '-auto-approve', '-input=false'], envRotated);
+    assert.notEqual((await b.ds.query(`SELECT secrets FROM connectors WHERE name = 'imp destination mysql'`))[0].secrets.password, before);
+    assert.equal((await planCode(dir, envRotated)).code, 0);
+    // Put the original back (the DR test below exports this environment with the original secrets).
+    await ok(dir, ['apply', '-auto-approve', '-input=false'], envB);
+    assert.equal((await planCode(dir, envB)).code, 0);
+
     // `terraform import` (the command) works the same way.
     const hclNoImports = (await b.call('GET', '/v1/export?format=hcl')).text;
     const dir2 = workdir({ 'main.tf': hclNoImports });

@@ -74,7 +74,8 @@ async function latency(s: Setup, rate: number, seconds: number) {
 
 async function recvlogical(rows: number) {
   const url = await freshDatabase('bench_raw');
-  await q(url, `CREATE TABLE bench (${COLS}); CREATE PUBLICATION raw_pub FOR TABLE bench; SELECT pg_create_logical_replication_slot('raw_slot', 'pgoutput')`);
+  await q(url, `CREATE TABLE bench (${COLS}); CREATE PUBLICATION raw_pub FOR TABLE bench`);
+  await q(url, `SELECT pg_create_logical_replication_slot('raw_slot', 'pgoutput')`);
   const c = new Client({ connectionString: url }); await c.connect();
   for (let i = 0; i < rows; i += 1000) await c.query(INSERT + Array.from({ length: 1000 }, (_, k) => row(i + k)).join(','));
   const end = (await c.query('SELECT pg_current_wal_lsn()::text AS l')).rows[0].l;

@@ -1,3 +1,4 @@
+import '../workers/kafkajs-patch'; // before anything loads kafkajs (linear produce batching)
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../api/config';

@@ -1,3 +1,4 @@
+import './kafkajs-patch'; // before anything loads kafkajs
 /** Standalone worker entry (`node dist/workers/main.js`): what `sluice worker` runs; tests spawn it as a real process. */
 import { loadConfig } from '../api/config';
 import { createLogger } from '../api/log';

@@ -19,7 +19,7 @@ export interface SinkRunnerOpts {
   control: DataSource; log: Logger; signal: AbortSignal; delivery: Delivery; transforms: TransformDef[]; graceMs: number; topicPrefix: string;
 }
 
-interface Rec { topic: string; partition: number; offset: string; key: string | null; raw: string; env: Envelope | null }
+interface Rec { topic: string; partition: number; offset: string; key: string | null; raw: string; cols: string | null; env: Envelope | null }
 
 class Aborted extends Error {}
 
@@ -41,6 +41,20 @@ export class SinkRunner {
     this.chain = buildChain(o.transforms);
   }
 
+  private colsCache = new Map<string, ColumnInfo[]>();
+  /** Envelope from the record value, with its column types from the `sluice.columns` header (parsed once per distinct header). */
+  private decode(r: Rec): Envelope | null {
+    const env = JSON.parse(r.raw) as Envelope | null;
+    if (!env) return null;
+    if (r.cols) {
+      let cols = this.colsCache.get(r.cols);
+      if (!cols) { cols = JSON.parse(r.cols) as ColumnInfo[]; if (this.colsCache.size > 1000) this.colsCache.clear(); this.colsCache.set(r.cols, cols); }
+      // Shared: transforms replace the list (never mutate its entries).
+      env.columns = cols;
+    } else env.columns = env.columns ?? [];
+    return env;
+  }
+
   tableFor(schema: string, table: string): string {
     return this.o.cfg.table_name_format.replace(/\{schema\}/g, schema).replace(/\{table\}/g, table).replace(/\{topic_prefix\}/g, this.o.topicPrefix);
   }
@@ -48,7 +62,7 @@ export class SinkRunner {
   async run(): Promise<void> {
     const o = this.o;
     await this.ensureDlqTopic();
-    const consumer = o.kafka.consumer({ groupId: groupIdFor(o.pipelineId), sessionTimeout: Number(process.env.SLUICE_CONSUMER_SESSION_TIMEOUT_MS ?? 10000), heartbeatInterval: 1000, maxWaitTimeInMs: 50, retry: { retries: 1000000, initialRetryTime: 300, maxRetryTime: 5000 } });
+    const consumer = o.kafka.consumer({ groupId: groupIdFor(o.pipelineId), maxBytesPerPartition: 2 * 1024 * 1024, maxBytes: 8 * 1024 * 1024, sessionTimeout: Number(process.env.SLUICE_CONSUMER_SESSION_TIMEOUT_MS ?? 10000), heartbeatInterval: 1000, maxWaitTimeInMs: 50, retry: { retries: 1000000, initialRetryTime: 300, maxRetryTime: 5000 } });
     this.consumer = consumer;
     let crashed: Error | null = null;
     consumer.on(consumer.events.CRASH, (e: any) => { crashed = e?.payload?.error ?? new Error('consumer crashed'); });
@@ -65,7 +79,7 @@ export class SinkRunner {
             eachBatchAutoResolve: false,
             partitionsConsumedConcurrently: 1,
             eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-              const recs: Rec[] = batch.messages.map((m) => ({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key?.toString() ?? null, raw: m.value?.toString() ?? 'null', env: null }));
+              const recs: Rec[] = batch.messages.map((m) => ({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key?.toString() ?? null, raw: m.value?.toString() ?? 'null', cols: m.headers?.['sluice.columns']?.toString() ?? null, env: null }));
               const size = Math.max(1, o.cfg.batch_size);
               for (let i = 0; i < recs.length; i += size) {
                 if (!isRunning() || isStale() || o.signal.aborted) return;
@@ -150,7 +164,7 @@ export class SinkRunner {
     const poison: { rec: Rec; err: Error }[] = [];
     for (const r of recs) {
       try {
-        const env = JSON.parse(r.raw) as Envelope;
+        const env = this.decode(r);
         r.env = env ? this.chain.apply(env) : null;
         if (r.env) good.push(r);
       } catch (e) { poison.push({ rec: r, err: e as Error }); }
@@ -183,7 +197,7 @@ export class SinkRunner {
       await heartbeat().catch(() => undefined);
       attempts++;
       try {
-        const env = this.chain.apply(JSON.parse(rec.raw));
+        const env = this.chain.apply(this.decode(rec)!);
         if (env) await this.withConnRetry(() => this.write([env], [rec]), heartbeat);
         return;
       } catch (e) { if (e instanceof Aborted) throw e; err = e as Error; }
@@ -199,14 +213,14 @@ export class SinkRunner {
       try {
         await o.producer.send({
           topic: dlqTopicFor(o.pipelineId), acks: -1,
-          messages: [{ key: rec.key, value: rec.raw, headers: {
+          messages: [{ key: rec.key, value: rec.raw, headers: { ...(rec.cols ? { 'sluice.columns': rec.cols } : {}),
             'sluice.error.class': cls, 'sluice.error.message': err.message.slice(0, 2000), 'sluice.attempts': String(attempts),
             'sluice.original.topic': rec.topic, 'sluice.original.partition': String(rec.partition), 'sluice.original.offset': rec.offset } }],
         });
         await o.control.query(
           `INSERT INTO dlq_records (pipeline_id, topic, kafka_partition, kafka_offset, record_key, record_value, error_class, error_message, attempts)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (pipeline_id, topic, kafka_partition, kafka_offset) DO NOTHING`,
-          [o.pipelineId, rec.topic, rec.partition, rec.offset, rec.key, rec.raw, cls, err.message.slice(0, 2000), attempts]);
+          [o.pipelineId, rec.topic, rec.partition, rec.offset, rec.key, JSON.stringify({ ...JSON.parse(rec.raw), columns: rec.cols ? JSON.parse(rec.cols) : [] }), cls, err.message.slice(0, 2000), attempts]);
         metrics.dlq.inc({ pipeline: o.pipelineId });
         o.log.warn({ pipeline_id: o.pipelineId, topic: rec.topic, partition: rec.partition, offset: rec.offset, error_class: cls, err: err.message }, 'record sent to the DLQ');
         return;
@@ -419,7 +433,7 @@ export class SinkRunner {
     const o = this.o;
     const rows = await o.control.query(`SELECT * FROM dlq_records WHERE pipeline_id = $1 AND status = 'replay_requested' ORDER BY id LIMIT 500`, [o.pipelineId]);
     for (const r of rows) {
-      const rec: Rec = { topic: r.topic, partition: r.kafka_partition, offset: String(r.kafka_offset), key: r.record_key, raw: JSON.stringify(r.record_value), env: null };
+      const rec: Rec = { topic: r.topic, partition: r.kafka_partition, offset: String(r.kafka_offset), key: r.record_key, raw: JSON.stringify(r.record_value), cols: null, env: null };
       try {
         const env = this.chain.apply(r.record_value as Envelope);
         if (env) await this.write([env], [rec]);

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { Logger } from 'pino';
-import { Admin, Producer, Message } from 'kafkajs';
+import { Admin, ConfigResourceTypes, Producer, Message } from 'kafkajs';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import { DataSource } from 'typeorm';
 import { ColumnInfo, Envelope, Op, fromPgText, kafkaKey, keyString, lsnToBigInt, qualified, quoteIdent, topicFor } from './envelope';
@@ -24,6 +24,9 @@ export interface SourceStatus {
   replication_lag_bytes: number | null;
   broken_since?: number | null;
 }
+
+/** Topics accept record batches this large, so one produce request carries thousands of events. */
+export const TOPIC_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 
 class SlotLost extends Error { constructor(msg: string) { super(msg); this.name = 'SlotLost'; } }
 
@@ -72,7 +75,7 @@ export class SourceRunner {
   private service: LogicalReplicationService | null = null;
   private meta: Client | null = null;
   private relCols = new Map<number, ColumnInfo[]>();
-  private tx: { xid: number; ts: number } | null = null;
+  private tx: { xid: number; ts: number; lsn: string | null } | null = null;
   private windows = new Map<string, ChunkWindow>();
   private sessionAbort: AbortController | null = null;
   private snapshotTimer = false;
@@ -238,9 +241,15 @@ export class SourceRunner {
 
   private async ensureTopics(): Promise<void> {
     const existing = new Set(await this.o.admin.listTopics());
+    // Topics made by an older build (or by hand) get the batch size we produce with.
+    const old = this.tables.map((t) => t.topic).filter((t) => existing.has(t));
+    if (old.length) {
+      await this.o.admin.alterConfigs({ validateOnly: false, resources: old.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }] })) })
+        .catch((e) => this.o.log.warn({ err: (e as Error).message }, 'could not raise max.message.bytes of existing topics; produce requests may be rejected'));
+    }
     const missing = this.tables.map((t) => t.topic).filter((t) => !existing.has(t));
     if (missing.length) {
-      await this.o.admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: this.o.partitions, replicationFactor: -1 })) }).catch((e) => {
+      await this.o.admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: this.o.partitions, replicationFactor: -1, configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }] })) }).catch((e) => {
         if (!/exists/i.test(String(e?.message))) throw e;
       });
     }
@@ -317,15 +326,20 @@ export class SourceRunner {
     return out;
   }
 
+  private colsJson = new WeakMap<ColumnInfo[], string>();
+  /** The value is the envelope; column types travel in the `sluice.columns` header (one cached string per relation). */
   private push(topic: string, key: string | null, env: Envelope) {
-    this.buf.push({ kind: 'msg', topic, message: { key, value: JSON.stringify(env) } });
+    let cols = this.colsJson.get(env.columns);
+    if (cols === undefined) { cols = JSON.stringify(env.columns); this.colsJson.set(env.columns, cols); }
+    const { columns: _c, ...value } = env;
+    this.buf.push({ kind: 'msg', topic, message: { key, value: JSON.stringify(value), headers: { 'sluice.columns': cols } } });
     this.bufMsgs++;
   }
 
   private async onMessage(_lsn: string, msg: any): Promise<void> {
     switch (msg.tag) {
       case 'begin':
-        this.tx = { xid: msg.xid, ts: Number(BigInt(msg.commitTime) / 1000n) };
+        this.tx = { xid: msg.xid, ts: Number(BigInt(msg.commitTime) / 1000n), lsn: msg.commitLsn ?? null };
         return;
       case 'relation':
         await this.relationColumns(msg);
@@ -340,7 +354,7 @@ export class SourceRunner {
         const now = Date.now();
         const env: Envelope = {
           op, before: op === 'c' ? null : before, after,
-          source: { lsn: this.tx ? null : null, tx_id: this.tx?.xid ?? null, ts_ms: this.tx?.ts ?? now, schema: rel.schema, table: rel.name, snapshot: false },
+          source: { lsn: this.tx?.lsn ?? null, tx_id: this.tx?.xid ?? null, ts_ms: this.tx?.ts ?? now, schema: rel.schema, table: rel.name, snapshot: false },
           columns: cols, ts_ms: now,
         };
         const keyRow = after ?? before;
@@ -363,7 +377,7 @@ export class SourceRunner {
           const cols = await this.relationColumns(rel);
           this.push(topicFor(this.o.cfg.topic_prefix, rel.schema, rel.name), null, {
             op: 't', before: null, after: null,
-            source: { lsn: null, tx_id: this.tx?.xid ?? null, ts_ms: this.tx?.ts ?? now, schema: rel.schema, table: rel.name, snapshot: false }, columns: cols, ts_ms: now,
+            source: { lsn: this.tx?.lsn ?? null, tx_id: this.tx?.xid ?? null, ts_ms: this.tx?.ts ?? now, schema: rel.schema, table: rel.name, snapshot: false }, columns: cols, ts_ms: now,
           });
         }
         return;
@@ -440,9 +454,9 @@ export class SourceRunner {
       }
       try {
         if (byTopic.size) {
-          // Kafka takes one record batch per partition per request, capped by message.max.bytes
-          // (1 MiB by default): send requests of at most ~700 KiB per topic, one after another.
-          const LIMIT = Number(process.env.SLUICE_PRODUCE_BATCH_BYTES ?? 700_000);
+          // Kafka takes one record batch per partition per request, capped by the topic's
+          // max.message.bytes (8 MiB for topics we create): requests of at most ~4 MB per topic, in order.
+          const LIMIT = Number(process.env.SLUICE_PRODUCE_BATCH_BYTES ?? 4_000_000);
           let req = new Map<string, { messages: Message[]; bytes: number }>();
           const send = async () => {
             if (!req.size) return;
@@ -451,7 +465,7 @@ export class SourceRunner {
           };
           for (const [topic, messages] of byTopic) {
             for (const m of messages) {
-              const size = (m.value as string).length + ((m.key as string | null)?.length ?? 0) + 80;
+              const size = (m.value as string).length + ((m.key as string | null)?.length ?? 0) + 100;
               let e = req.get(topic);
               if (e && e.bytes + size > LIMIT) { await send(); e = undefined; }
               if (!e) req.set(topic, (e = { messages: [], bytes: 0 }));

@@ -34,7 +34,8 @@ export interface Worker { proc: ChildProcess; logFile: string; exited: Promise<n
 export function spawnWorker(api: TestApi, extraEnv: Record<string, string> = {}): Worker {
   const logFile = path.join(api.home, `worker-${crypto.randomBytes(3).toString('hex')}.log`);
   const out = fs.openSync(logFile, 'a');
-  const proc = spawn(process.execPath, [path.join(repo, 'dist', 'workers', 'main.js')], {
+  const nodeArgs = (extraEnv.SLUICE_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof for bench profiling
+  const proc = spawn(process.execPath, [...nodeArgs, path.join(repo, 'dist', 'workers', 'main.js')], {
     env: { ...process.env, DATABASE_URL: api.databaseUrl, SLUICE_HOME: api.home, SLUICE_LOG_LEVEL: 'info', SLUICE_BROKEN_GRACE_MS: '3000', SLUICE_RECONCILE_MS: '500', ...extraEnv },
     stdio: ['ignore', out, out],
   });

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { sluiceHome } from '../api/config';
 import { ApiClient } from './client';
 import { readDataSource } from './data-sources';
 import { Diagnostic, error, fromError, warning } from './diagnostics';
@@ -12,6 +15,11 @@ import { validateConfig } from './validate';
  */
 
 export const DEFAULT_ENDPOINT = 'http://127.0.0.1:8080';
+
+/** Like the CLI: without a configured token, the one `sluice dev` wrote to $SLUICE_HOME/token. */
+function localToken(): string | undefined {
+  try { return fs.readFileSync(path.join(sluiceHome(), 'token'), 'utf8').trim() || undefined; } catch { return undefined; }
+}
 
 export class SluiceProvider {
   private api?: ApiClient;
@@ -30,7 +38,7 @@ export class SluiceProvider {
 
   private client(): ApiClient {
     if (!this.api) {
-      this.api = new ApiClient(process.env.SLUICE_ENDPOINT || DEFAULT_ENDPOINT, process.env.SLUICE_TOKEN || undefined);
+      this.api = new ApiClient(process.env.SLUICE_ENDPOINT || DEFAULT_ENDPOINT, process.env.SLUICE_TOKEN || localToken());
     }
     return this.api;
   }
@@ -74,8 +82,8 @@ export class SluiceProvider {
           return { diagnostics };
         }
         const endpoint = (cfg.endpoint as string | null) || process.env.SLUICE_ENDPOINT || DEFAULT_ENDPOINT;
-        const token = (cfg.token as string | null) || process.env.SLUICE_TOKEN || undefined;
-        if (!token) diagnostics.push(warning('No Sluice API token', 'Set the provider\'s `token` or SLUICE_TOKEN; the API answers 401 without one.'));
+        const token = (cfg.token as string | null) || process.env.SLUICE_TOKEN || localToken();
+        if (!token) diagnostics.push(warning('No Sluice API token', `Set the provider's \`token\` or SLUICE_TOKEN (or run \`sluice dev\`, which writes ${path.join(sluiceHome(), 'token')}); the API answers 401 without one.`));
         this.api?.close();
         this.api = new ApiClient(endpoint, token);
         return { diagnostics };

@@ -164,5 +164,5 @@ export function protoSchema(r: Pick<ResourceDef, 'attrs' | 'description'>, write
 
 export const providerConfigAttrs: AttrDef[] = [
   { ...computedAttr('endpoint', 'string', 'URL of the Sluice API, e.g. http://127.0.0.1:8080. Default: $SLUICE_ENDPOINT, else http://127.0.0.1:8080.'), computed: false, optional: true },
-  { ...computedAttr('token', 'string', 'API token. Default: $SLUICE_TOKEN.'), computed: false, optional: true, sensitive: true },
+  { ...computedAttr('token', 'string', 'API token. Default: $SLUICE_TOKEN, else the token `sluice dev` wrote to $SLUICE_HOME/token.'), computed: false, optional: true, sensitive: true },
 ];

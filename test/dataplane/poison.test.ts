@@ -33,9 +33,11 @@ test('f. poison records: DLQ after max_retries, the rest flows, replay after the
   // Fix the destination and the transform, then replay everything.
   await q(s.dstUrl, `ALTER TABLE events DROP CONSTRAINT events_v_check`);
   const t = (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}`)).body.transform_ids[0];
+  const sinceBefore = (await status(s)).since;
   const upd = await s.api.call('PATCH', `/v1/transforms/${t}`, { config: { code: 'function transform(e) { return e; }' } });
   assert.equal(upd.status, 200, upd.text);
-  await waitFor('runner restarted with new transform', async () => (await status(s)).state === 'Active', 30000);
+  // The runner restarts on the configuration change; replaying before that would meet the old transform.
+  await waitFor('runner restarted with new transform', async () => { const st = await status(s); return st.state === 'Active' && st.since !== sinceBefore; }, 30000);
   const rp = await s.api.call('POST', `/v1/pipelines/${s.pipelineId}/dlq/replay`, { all: true });
   assert.equal(rp.status, 202, rp.text);
   assert.equal(rp.body.replay_requested, 12);

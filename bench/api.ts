@@ -6,42 +6,18 @@
  *
  *   npm run bench:api            # needs `npm start` (or any stack) running
  */
-import { fork } from 'node:child_process';
-import crypto from 'node:crypto';
-import path from 'node:path';
 import autocannon from 'autocannon';
-import { Client } from 'pg';
-import { loadConfig } from '../api/config';
+import { startBenchApi } from './bench-api';
 
 const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 1000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 
 async function main() {
-  const cfg = loadConfig();
-  const db = `sluice_bench_${crypto.randomBytes(3).toString('hex')}`;
-  const admin = new Client({ connectionString: cfg.databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${db}`);
-  const u = new URL(cfg.databaseUrl);
-  u.pathname = '/' + db;
-  const token = crypto.randomBytes(16).toString('hex');
-  const port = 18000 + Math.floor(Math.random() * 1000);
-
-  // The API runs in its own process, as in production, so the load generator does not share its CPU time slice.
-  const child = fork(path.join(__dirname, '..', 'bin', 'sluice.js'), ['api'], {
-    execArgv: process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [],
-    env: { ...process.env, DATABASE_URL: u.toString(), SLUICE_BOOTSTRAP_TOKEN: token, SLUICE_API_PORT: String(port), SLUICE_LOG_LEVEL: 'warn', SLUICE_HOME: path.join('/tmp', db) },
-    stdio: 'inherit',
-  });
-  const url = `http://127.0.0.1:${port}`;
+  const api = await startBenchApi({ profileDir: process.env.BENCH_PROFILE });
+  const { url, token } = api;
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   try {
-    for (let i = 0; ; i++) {
-      try { if ((await fetch(url + '/healthz')).ok) break; } catch { /* starting */ }
-      if (i > 200) throw new Error('API did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const ids: string[] = [];
     for (let i = 0; i < OBJECTS; i += 50) {
       const batch = await Promise.all(Array.from({ length: Math.min(50, OBJECTS - i) }, (_, j) =>
@@ -63,10 +39,7 @@ async function main() {
       console.log(line);
     }
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    await admin.query(`DROP DATABASE ${db} WITH (FORCE)`);
-    await admin.end();
+    await api.close();
   }
 }
 

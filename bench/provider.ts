@@ -7,13 +7,11 @@
  *
  *   npm run bench:provider       # needs a stack (`npm start`, or DATABASE_URL/REDIS_URL/KAFKA_BROKERS) and terraform
  */
-import { spawn, spawnSync, fork } from 'node:child_process';
-import crypto from 'node:crypto';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
-import { loadConfig } from '../api/config';
+import { startBenchApi } from './bench-api';
 import { installProvider } from '../provider/install';
 
 const PIPELINES = Number(process.env.BENCH_PIPELINES ?? 100);
@@ -64,27 +62,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 async function main() {
-  const cfg = loadConfig();
-  const db = `sluice_bench_${crypto.randomBytes(3).toString('hex')}`;
-  const admin = new Client({ connectionString: cfg.databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${db}`);
-  const u = new URL(cfg.databaseUrl);
-  u.pathname = '/' + db;
-  const token = crypto.randomBytes(16).toString('hex');
-  const port = 19000 + Math.floor(Math.random() * 1000);
-  const child = fork(path.join(root, 'dist', 'bin', 'sluice.js'), ['api'], {
-    env: { ...process.env, DATABASE_URL: u.toString(), SLUICE_BOOTSTRAP_TOKEN: token, SLUICE_API_PORT: String(port), SLUICE_LOG_LEVEL: 'warn', SLUICE_HOME: path.join(os.tmpdir(), db) },
-    stdio: 'inherit',
-  });
-  const url = `http://127.0.0.1:${port}`;
+  const api = await startBenchApi();
+  const { url, token } = api;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-tf-'));
   try {
-    for (let i = 0; ; i++) {
-      try { if ((await fetch(url + '/healthz')).ok) break; } catch { /* starting */ }
-      if (i > 200) throw new Error('API did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const tf = terraformBin();
     const inst = installProvider({ dir: path.join(work, 'mirror'), cliConfigFile: path.join(work, 'terraform.rc'), entry: path.join(root, 'dist/provider/main.js') });
     const dir = path.join(work, 'config');
@@ -111,10 +92,7 @@ async function main() {
     process.stdout.write('| measure | result | goal |\n| --- | --- | --- |\n');
     for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await api.close();
     fs.rmSync(work, { recursive: true, force: true });
   }
 }

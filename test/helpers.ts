@@ -6,15 +6,12 @@ import { Writable } from 'node:stream';
 import { Client } from 'pg';
 import { startApi, RunningApi } from '../api/server';
 import { loadConfig } from '../api/config';
+import { withDatabase } from '../stack/stack';
 
 /** Services come from the environment test/run.sh sets up once per run (stack/ or external). */
 export const env = loadConfig();
 
-export function withDatabase(url: string, db: string): string {
-  const u = new URL(url);
-  u.pathname = '/' + db;
-  return u.toString();
-}
+export { withDatabase };
 
 /** A fresh, empty database on the test Postgres, so each test file starts from nothing. */
 export async function freshDatabase(prefix: string): Promise<string> {

@@ -8,6 +8,10 @@ import { connectorSpecs, resourceType } from '../../api/connectors';
 import { pipelineSpec } from '../../api/pipeline-spec';
 import { sampleConfigs, startTestApi, TestApi } from '../helpers';
 import { findBinary, mirror, repoRoot, runTf, supportsWriteOnly, TfEnv, workdir } from './tf';
+import { providerSource } from '../../api/hcl';
+
+/** The required_providers block every test configuration starts with. */
+const requireSluice = `terraform {\n  required_providers {\n    sluice = { source = "${providerSource}" }\n  }\n}\n`;
 
 /**
  * End-to-end tests of the Terraform provider with a real terraform binary against real APIs:
@@ -64,7 +68,7 @@ describe('terraform provider', () => {
     assert.ok(fs.statSync(exe).mode & 0o100, 'executable');
     const cfg = fs.readFileSync(path.join(dir, 'cli.tfrc'), 'utf8');
     assert.match(cfg, /exclude = \["sluice\.local\/\*\/\*"\]/);
-    const work = workdir({ 'main.tf': 'terraform {\n  required_providers {\n    sluice = { source = "sluice.local/sluice/sluice" }\n  }\n}\n' });
+    const work = workdir({ 'main.tf': requireSluice });
     // No network: an unroutable proxy makes any registry access fail.
     const init = await runTf(tf!, work, ['init', '-input=false'], envA({ extra: { TF_CLI_CONFIG_FILE: path.join(dir, 'cli.tfrc'), HTTPS_PROXY: 'http://127.0.0.1:9', HTTP_PROXY: 'http://127.0.0.1:9' } }));
     assert.equal(init.code, 0, init.out);
@@ -72,7 +76,7 @@ describe('terraform provider', () => {
   });
 
   it('serves schemas derived from the connector and pipeline declarations', async () => {
-    const dir = workdir({ 'main.tf': 'terraform {\n  required_providers {\n    sluice = { source = "sluice.local/sluice/sluice" }\n  }\n}\n' });
+    const dir = workdir({ 'main.tf': requireSluice });
     await ok(dir, ['init', '-input=false'], envA());
     const r = await ok(dir, ['providers', 'schema', '-json'], envA());
     const schema = JSON.parse(r.stdout).provider_schemas['sluice.local/sluice/sluice'];
@@ -209,12 +213,7 @@ describe('terraform provider', () => {
 
   it('points validation errors at the attribute (plan-time checks and API errors at apply)', async () => {
     const dir = workdir({
-      'main.tf': `terraform {
-  required_providers {
-    sluice = { source = "sluice.local/sluice/sluice" }
-  }
-}
-resource "sluice_source_postgresql" "bad" {
+      'main.tf': `${requireSluice}resource "sluice_source_postgresql" "bad" {
   name      = "bad"
   host      = "127.0.0.1"
   database  = "shop"
@@ -235,12 +234,7 @@ resource "sluice_source_postgresql" "bad" {
     // A rule only the API knows (backoff_initial_ms <= backoff_max_ms) comes back as a diagnostic on delivery.
     const src = await one(a, 'sources', 'shop');
     const dst = await one(a, 'destinations', 'warehouse');
-    fs.writeFileSync(path.join(dir, 'main.tf'), `terraform {
-  required_providers {
-    sluice = { source = "sluice.local/sluice/sluice" }
-  }
-}
-resource "sluice_pipeline" "p" {
+    fs.writeFileSync(path.join(dir, 'main.tf'), `${requireSluice}resource "sluice_pipeline" "p" {
   name           = "bad-backoff"
   source_id      = "${src.id}"
   destination_id = "${dst.id}"
@@ -389,12 +383,7 @@ resource "sluice_destination_postgresql" "dup" {
 
   it('data sources look objects up by name', async () => {
     const dir = workdir({
-      'main.tf': `terraform {
-  required_providers {
-    sluice = { source = "sluice.local/sluice/sluice" }
-  }
-}
-data "sluice_source_postgresql" "s" {
+      'main.tf': `${requireSluice}data "sluice_source_postgresql" "s" {
   name = "imp source postgresql"
 }
 data "sluice_pipeline" "p" {

@@ -11,8 +11,8 @@ import { metrics } from './metrics';
 export interface LoadedPipeline {
   id: string; name: string; version: number; desired_state: string; tables: string[]; ingestion_mode: 'upsert' | 'append' | null;
   delivery: { max_retries: number; backoff_initial_ms: number; backoff_max_ms: number };
-  source: { id: string; version: number; config: SourceConfig };
-  destination: { id: string; version: number; config: DestConfig };
+  source: { id: string; kind: string; version: number; config: SourceConfig };
+  destination: { id: string; kind: string; version: number; config: DestConfig };
   transforms: TransformDef[];
   /** Changes whenever anything the runner depends on changes: the runner restarts then. */
   signature: string;
@@ -37,7 +37,7 @@ export async function loadPipeline(ds: DataSource, secrets: SecretBox, id: strin
   const signature = [p.version, src.version, dst.version, ...(p.transform_ids as string[]).map((t) => `${t}:${byId.get(t)?.version}`)].join('|');
   return {
     id: p.id, name: p.name, version: p.version, desired_state: p.desired_state, tables: p.tables ?? [], ingestion_mode: p.ingestion_mode,
-    delivery: p.delivery, source: { id: src.id, version: src.version, config: open(src) }, destination: { id: dst.id, version: dst.version, config: open(dst) },
+    delivery: p.delivery, source: { id: src.id, kind: src.kind, version: src.version, config: open(src) }, destination: { id: dst.id, kind: dst.kind, version: dst.version, config: open(dst) },
     transforms, signature,
   };
 }
@@ -83,7 +83,7 @@ export class PipelineRunner {
         const wanted = p.tables.length ? this.source.tables.filter((t) => p.tables.includes(`${t.schema}.${t.table}`)) : this.source.tables;
         const topics = wanted.map((t) => topicFor(p.source.config.topic_prefix, t.schema, t.table));
         const mode = p.ingestion_mode ?? p.destination.config.ingestion_mode ?? 'upsert';
-        this.sink = new SinkRunner({ pipelineId: p.id, cfg: p.destination.config, mode, topics, kafka, producer, admin, control: o.ds, log, signal, delivery: p.delivery, transforms: p.transforms, graceMs: o.graceMs, topicPrefix: p.source.config.topic_prefix });
+        this.sink = new SinkRunner({ pipelineId: p.id, kind: p.destination.kind, cfg: p.destination.config, mode, topics, kafka, producer, admin, control: o.ds, log, signal, delivery: p.delivery, transforms: p.transforms, graceMs: o.graceMs, topicPrefix: p.source.config.topic_prefix });
         sinkDone = this.sink.run().catch((e) => { log.error({ err: (e as Error).message }, 'sink runner failed'); });
       }
       await Promise.all([sourceDone, sinkDone]);

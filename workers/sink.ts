@@ -15,7 +15,7 @@ export interface Delivery { max_retries: number; backoff_initial_ms: number; bac
 export interface SinkStatus { state: 'starting' | 'running' | 'broken' | 'stopped'; reason: string | null; lag: number | null; last_write_at: string | null; broken_since?: number | null; partitions?: Record<string, number> }
 
 export interface SinkRunnerOpts {
-  pipelineId: string; cfg: DestConfig; mode: 'upsert' | 'append'; topics: string[]; kafka: Kafka; producer: Producer; admin: Admin;
+  pipelineId: string; /** Destination kind (postgresql | mysql): picks the writer. */ kind: string; cfg: DestConfig; mode: 'upsert' | 'append'; topics: string[]; kafka: Kafka; producer: Producer; admin: Admin;
   control: DataSource; log: Logger; signal: AbortSignal; delivery: Delivery; transforms: TransformDef[]; graceMs: number; topicPrefix: string;
 }
 

@@ -22,8 +22,12 @@ export function isConnectionError(e: unknown): boolean {
   const code = err?.code ?? '';
   if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)$/.test(code)) return true;
   if (/^(08|57P0|53|58)/.test(code)) return true; // connection exception, admin shutdown, resources, system
+  // mysql2 (MySQL / MariaDB): lost or timed-out connections, a server shutting down or killing our
+  // session, too many connections. mysql2 flags every connection-level failure as `fatal`.
+  if (/^(PROTOCOL_(CONNECTION_LOST|SEQUENCE_TIMEOUT|ENQUEUE_AFTER_FATAL_ERROR|ENQUEUE_AFTER_QUIT)|ER_(SERVER_SHUTDOWN|CONNECTION_KILLED|CON_COUNT_ERROR|TOO_MANY_USER_CONNECTIONS|NET_READ_ERROR|NET_READ_INTERRUPTED|NET_ERROR_ON_WRITE|NET_WRITE_INTERRUPTED|SERVER_GONE_ERROR|SERVER_LOST))$/.test(code)) return true;
+  if ((err as { fatal?: unknown })?.fatal === true) return true;
   const m = String(err?.message ?? '');
-  return /Connection terminated|connection timeout|timeout expired|not queryable|Client has encountered a connection error|terminating connection|the database system is (starting up|shutting down)|socket hang up|write after end|Query read timeout|stream idle/i.test(m);
+  return /Connection terminated|connection timeout|timeout expired|not queryable|Client has encountered a connection error|terminating connection|the database system is (starting up|shutting down)|socket hang up|write after end|Query read timeout|stream idle|Connection lost|connection is in closed state|Pool is closed/i.test(m);
 }
 
 export const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {

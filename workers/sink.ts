@@ -1,15 +1,15 @@
-import { Pool, PoolClient } from 'pg';
 import { Logger } from 'pino';
 import { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
-import { ColumnInfo, Envelope, keyString, qualified, quoteIdent, toPgParam } from './envelope';
-import { DbConnConfig, backoff, isConnectionError, pgClientConfig, sleep } from './pgconn';
+import { ColumnInfo, Envelope } from './envelope';
+import { backoff, sleep } from './pgconn';
 import { TransformDef, TransformError, buildChain } from './transforms';
 import { metrics } from './metrics';
+import { DestConfig, DestinationWriter } from './destination';
+import { PostgresqlDestination } from './destination-postgresql';
+import { MysqlDestination } from './destination-mysql';
 
-export interface DestConfig extends DbConnConfig {
-  schema: string; table_name_format: string; ingestion_mode: 'upsert' | 'append'; hard_delete: boolean; batch_size: number; flush_interval_ms: number;
-}
+export type { DestConfig } from './destination';
 export interface Delivery { max_retries: number; backoff_initial_ms: number; backoff_max_ms: number }
 
 export interface SinkStatus { state: 'starting' | 'running' | 'broken' | 'stopped'; reason: string | null; lag: number | null; last_write_at: string | null; broken_since?: number | null; partitions?: Record<string, number> }
@@ -26,18 +26,29 @@ class Aborted extends Error {}
 export const groupIdFor = (pipelineId: string) => `sluice-${pipelineId}`;
 export const dlqTopicFor = (pipelineId: string) => `sluice.dlq.${pipelineId}`;
 
-/** Kafka -> transforms -> Postgres. Offsets are committed only after the write (or DLQ write) that covers them. */
+/** The writer (SQL dialect) of a destination kind. */
+function writerFor(o: SinkRunnerOpts): DestinationWriter<unknown> {
+  const w = { pipelineId: o.pipelineId, cfg: o.cfg, mode: o.mode, log: o.log };
+  switch (o.kind) {
+    case 'postgresql': return new PostgresqlDestination(w);
+    case 'mysql': return new MysqlDestination(w);
+    default: throw new Error(`destination kind ${o.kind} has no writer`);
+  }
+}
+
+/**
+ * Kafka -> transforms -> destination, for every destination kind (the dialect is the writer's).
+ * Offsets are committed only after the write (or DLQ write) that covers them.
+ */
 export class SinkRunner {
   status: SinkStatus = { state: 'starting', reason: null, lag: null, last_write_at: null, broken_since: null };
-  private pool: Pool;
-  private known = new Map<string, Set<string>>();
+  private writer: DestinationWriter<unknown>;
   private chain: ReturnType<typeof buildChain>;
   private consumer: Consumer | null = null;
   private unreachableSince: number | null = null;
 
   constructor(private o: SinkRunnerOpts) {
-    this.pool = new Pool({ ...pgClientConfig(o.cfg, { application_name: `sluice-sink-${o.pipelineId.slice(0, 8)}` }), max: 2, idleTimeoutMillis: 10000 });
-    this.pool.on('error', () => undefined);
+    this.writer = writerFor(o);
     this.chain = buildChain(o.transforms);
   }
 
@@ -114,7 +125,7 @@ export class SinkRunner {
       clearInterval(replayTimer);
       await consumer.disconnect().catch(() => undefined);
       this.chain.dispose();
-      await this.pool.end().catch(() => undefined);
+      await this.writer.close();
       this.status.state = 'stopped';
     }
   }
@@ -207,7 +218,7 @@ export class SinkRunner {
 
   private async toDlq(rec: Rec, err: Error, attempts: number, heartbeat: () => Promise<void>) {
     const o = this.o;
-    const cls = err instanceof TransformError ? 'transform_error' : (err as any).code ? `pg_${(err as any).code}` : err.name || 'Error';
+    const cls = err instanceof TransformError ? 'transform_error' : this.writer.errorClass(err);
     let attempt = 0;
     while (true) {
       try {
@@ -243,7 +254,7 @@ export class SinkRunner {
         this.markHealthy();
         return r;
       } catch (e) {
-        if (!isConnectionError(e)) throw e;
+        if (!this.writer.isConnectionError(e)) throw e;
         attempt++;
         metrics.retries.inc({ pipeline: this.o.pipelineId, kind: 'connection' });
         this.markUnreachable(e as Error);
@@ -254,177 +265,8 @@ export class SinkRunner {
     }
   }
 
-  // ---------- writing ----------
-
-  private async ensureTable(c: PoolClient, table: string, columns: ColumnInfo[]) {
-    const cfg = this.o.cfg;
-    const full = `${cfg.schema}.${table}`;
-    let have = this.known.get(full);
-    if (!have) {
-      const r = await c.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`, [cfg.schema, table]);
-      have = new Set(r.rows.map((x) => x.column_name));
-      if (!have.size) {
-        const append = this.o.mode === 'append';
-        const keys = columns.filter((k) => k.key);
-        const defs = columns.map((col) => `${quoteIdent(col.name)} ${col.type}`);
-        if (append) defs.push('_sluice_op text NOT NULL', '_sluice_source_ts timestamptz', '_sluice_offset bigint NOT NULL', '_sluice_ingested_at timestamptz NOT NULL DEFAULT now()');
-        else {
-          if (!cfg.hard_delete) defs.push('_sluice_deleted boolean NOT NULL DEFAULT false');
-          if (keys.length) defs.push(`PRIMARY KEY (${keys.map((k) => quoteIdent(k.name)).join(', ')})`);
-        }
-        await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(cfg.schema)}`).catch(() => undefined);
-        await c.query(`CREATE TABLE IF NOT EXISTS ${qualified(cfg.schema, table)} (${defs.join(', ')})`);
-        this.o.log.info({ table: full }, 'destination table created');
-        have = new Set([...columns.map((x) => x.name), ...(append ? ['_sluice_op', '_sluice_source_ts', '_sluice_offset', '_sluice_ingested_at'] : cfg.hard_delete ? [] : ['_sluice_deleted'])]);
-      }
-      this.known.set(full, have);
-    }
-    for (const col of columns) {
-      if (have.has(col.name)) continue;
-      await c.query(`ALTER TABLE ${qualified(cfg.schema, table)} ADD COLUMN IF NOT EXISTS ${quoteIdent(col.name)} ${col.type}`);
-      this.o.log.info({ table: full, column: col.name }, 'destination column added');
-      have.add(col.name);
-    }
-  }
-
-  private async write(envs: Envelope[], recs: Rec[]): Promise<void> {
-    const started = process.hrtime.bigint();
-    const c = await this.pool.connect();
-    let broken = false;
-    try {
-      // Group by destination table, keep order inside each.
-      const byTable = new Map<string, { envs: Envelope[]; offsets: string[] }>();
-      envs.forEach((e, i) => {
-        const t = this.tableFor(e.source.schema, e.source.table);
-        let g = byTable.get(t); if (!g) byTable.set(t, (g = { envs: [], offsets: [] }));
-        g.envs.push(e); g.offsets.push(recs[i]?.offset ?? '0');
-      });
-      for (const [table, g] of byTable) {
-        const cols = new Map<string, ColumnInfo>();
-        for (const e of g.envs) for (const col of e.columns ?? []) cols.set(col.name, col);
-        try { await this.ensureTable(c, table, [...cols.values()]); } catch (e) { this.known.delete(`${this.o.cfg.schema}.${table}`); throw e; }
-      }
-      await c.query('BEGIN');
-      for (const [table, g] of byTable) {
-        if (this.o.mode === 'append') await this.writeAppend(c, table, g.envs, g.offsets);
-        else await this.writeUpsert(c, table, g.envs);
-      }
-      await c.query('COMMIT');
-      metrics.eventsOut.inc({ pipeline: this.o.pipelineId }, envs.length);
-      metrics.writeLatency.observe({ pipeline: this.o.pipelineId }, Number(process.hrtime.bigint() - started) / 1e9);
-    } catch (e) {
-      broken = isConnectionError(e);
-      await c.query('ROLLBACK').catch(() => { broken = true; });
-      if ((e as any)?.code === '42P01' || (e as any)?.code === '42703') this.known.clear();
-      throw e;
-    } finally {
-      c.release(broken ? true : undefined);
-    }
-  }
-
-  private colType(e: Envelope, name: string): string {
-    return e.columns.find((c) => c.name === name)?.type ?? 'text';
-  }
-
-  private async insertRows(c: PoolClient, table: string, rows: { row: Record<string, unknown>; types: Record<string, string> }[], conflict: string) {
-    if (!rows.length) return;
-    const colNames = Object.keys(rows[0].row);
-    const perStmt = Math.max(1, Math.floor(60000 / Math.max(1, colNames.length)));
-    for (let i = 0; i < rows.length; i += perStmt) {
-      const part = rows.slice(i, i + perStmt);
-      const params: unknown[] = [];
-      const values = part.map((r) => '(' + colNames.map((n) => { params.push(toPgParam(r.row[n], r.types[n])); return `$${params.length}::${r.types[n]}`; }).join(', ') + ')');
-      await c.query(`INSERT INTO ${qualified(this.o.cfg.schema, table)} (${colNames.map(quoteIdent).join(', ')}) VALUES ${values.join(', ')} ${conflict}`, params);
-    }
-  }
-
-  private async writeAppend(c: PoolClient, table: string, envs: Envelope[], offsets: string[]) {
-    const groups = new Map<string, { row: Record<string, unknown>; types: Record<string, string> }[]>();
-    envs.forEach((e, i) => {
-      if (e.op === 't') return;
-      const img = (e.op === 'd' ? e.before : e.after) ?? {};
-      const types: Record<string, string> = {};
-      const row: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(img)) { row[k] = v; types[k] = this.colType(e, k); }
-      row._sluice_op = e.op; types._sluice_op = 'text';
-      row._sluice_source_ts = new Date(e.source.ts_ms).toISOString(); types._sluice_source_ts = 'timestamptz';
-      row._sluice_offset = offsets[i]; types._sluice_offset = 'bigint';
-      const sig = Object.keys(row).join(',');
-      let g = groups.get(sig); if (!g) groups.set(sig, (g = [])); g.push({ row, types });
-    });
-    for (const rows of groups.values()) await this.insertRows(c, table, rows, '');
-  }
-
-  private async writeUpsert(c: PoolClient, table: string, envs: Envelope[]) {
-    const cfg = this.o.cfg;
-    const sample = envs.find((e) => e.columns?.length) ?? envs[0];
-    const keyCols = (sample.columns ?? []).filter((k) => k.key);
-    const target = qualified(cfg.schema, table);
-    if (!keyCols.length) {
-      // No primary key: nothing to merge on; inserts are appended.
-      const rows = envs.filter((e) => e.after && e.op !== 'u').map((e) => { const types: Record<string, string> = {}; for (const k of Object.keys(e.after!)) types[k] = this.colType(e, k); return { row: { ...e.after! }, types }; });
-      const bySig = new Map<string, typeof rows>();
-      for (const r of rows) { const s = Object.keys(r.row).join(','); let g = bySig.get(s); if (!g) bySig.set(s, (g = [])); g.push(r); }
-      for (const g of bySig.values()) await this.insertRows(c, table, g, '');
-      return;
-    }
-    let pending = new Map<string, { op: 'u' | 'd'; row: Record<string, unknown>; e: Envelope }>();
-    const flush = async () => {
-      const upserts = new Map<string, { row: Record<string, unknown>; types: Record<string, string> }[]>();
-      const deletes: { row: Record<string, unknown>; e: Envelope }[] = [];
-      for (const p of pending.values()) {
-        if (p.op === 'd') { deletes.push(p); continue; }
-        const row = { ...p.row };
-        const types: Record<string, string> = {};
-        for (const k of Object.keys(row)) types[k] = this.colType(p.e, k);
-        if (!cfg.hard_delete) { row._sluice_deleted = false; types._sluice_deleted = 'boolean'; }
-        const sig = Object.keys(row).join(',');
-        let g = upserts.get(sig); if (!g) upserts.set(sig, (g = [])); g.push({ row, types });
-      }
-      if (deletes.length) {
-        if (cfg.hard_delete) {
-          const params: unknown[] = [];
-          const tuples = deletes.map((d) => '(' + keyCols.map((k) => { params.push(toPgParam(d.row[k.name], k.type)); return `$${params.length}::${k.type}`; }).join(', ') + ')');
-          await c.query(`DELETE FROM ${target} WHERE (${keyCols.map((k) => quoteIdent(k.name)).join(', ')}) IN (${tuples.join(', ')})`, params);
-        } else {
-          const rows = deletes.map((d) => { const row: Record<string, unknown> = {}; const types: Record<string, string> = {};
-            for (const k of keyCols) { row[k.name] = d.row[k.name]; types[k.name] = k.type; } row._sluice_deleted = true; types._sluice_deleted = 'boolean'; return { row, types }; });
-          await this.insertRows(c, table, rows, `ON CONFLICT (${keyCols.map((k) => quoteIdent(k.name)).join(', ')}) DO UPDATE SET _sluice_deleted = true`);
-        }
-      }
-      for (const rows of upserts.values()) {
-        const names = Object.keys(rows[0].row).filter((n) => !keyCols.some((k) => k.name === n));
-        const set = names.length ? `DO UPDATE SET ${names.map((n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`).join(', ')}` : 'DO NOTHING';
-        await this.insertRows(c, table, rows, `ON CONFLICT (${keyCols.map((k) => quoteIdent(k.name)).join(', ')}) ${set}`);
-      }
-      pending = new Map();
-    };
-    for (const e of envs) {
-      if (e.op === 't') {
-        await flush();
-        if (cfg.hard_delete) await c.query(`DELETE FROM ${target}`);
-        else await c.query(`UPDATE ${target} SET _sluice_deleted = true`);
-        continue;
-      }
-      if (e.op === 'd') {
-        if (!e.before) continue;
-        const k = keyString(keyCols, e.before);
-        pending.delete(k);
-        pending.set(k, { op: 'd', row: e.before, e });
-        continue;
-      }
-      if (!e.after) continue;
-      const k = keyString(keyCols, e.after);
-      if (e.op === 'u' && e.before) {
-        const old = keyString(keyCols, e.before);
-        if (old !== k && keyCols.every((kc) => e.before![kc.name] !== undefined)) { pending.delete(old); pending.set(old, { op: 'd', row: e.before, e }); }
-      }
-      const prev = pending.get(k);
-      const row = prev && prev.op === 'u' ? { ...prev.row, ...e.after } : { ...e.after };
-      pending.delete(k);
-      pending.set(k, { op: 'u', row, e });
-    }
-    await flush();
+  private write(envs: Envelope[], recs: Rec[]): Promise<void> {
+    return this.writer.write(envs, recs.map((r) => r.offset), (schema, table) => this.tableFor(schema, table));
   }
 
   // ---------- DLQ replay ----------

@@ -5,6 +5,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { Client } from 'pg';
 import { env, freshDatabase, startTestApi, TestApi } from '../helpers';
+import { mysqlQuery } from '../mysql-helpers';
 
 export { env };
 
@@ -51,13 +52,14 @@ export async function stopWorker(w: Worker, signal: NodeJS.Signals = 'SIGTERM') 
 }
 
 export interface Setup {
-  api: TestApi; srcUrl: string; dstUrl: string; pipelineId: string; sourceId: string; destinationId: string; prefix: string; slot: string;
+  /** dstKind 'mysql': dstUrl is a mysql:// URL of a MariaDB database. */
+  api: TestApi; srcUrl: string; dstUrl: string; dstKind: 'postgresql' | 'mysql'; pipelineId: string; sourceId: string; destinationId: string; prefix: string; slot: string;
 }
 
 /** Creates source + destination databases, runs `ddl` on the source, and a pipeline through the API. */
 export async function setupPipeline(opts: {
   ddl: string; source?: Record<string, unknown>; destination?: Record<string, unknown>; pipeline?: Record<string, unknown>; transforms?: Record<string, unknown>[];
-  srcUrl?: string; dstUrl?: string; srcHostPort?: { host: string; port: number }; dstHostPort?: { host: string; port: number };
+  srcUrl?: string; dstUrl?: string; destinationKind?: 'postgresql' | 'mysql'; srcHostPort?: { host: string; port: number }; dstHostPort?: { host: string; port: number };
 }): Promise<Setup> {
   const api = await startTestApi();
   const srcUrl = opts.srcUrl ?? await freshDatabase('dp_src');
@@ -75,7 +77,7 @@ export async function setupPipeline(opts: {
   });
   assert.equal(src.status, 201, src.text);
   const dst = await api.call('POST', '/v1/destinations', {
-    name: `dst-${tag}`, kind: 'postgresql',
+    name: `dst-${tag}`, kind: opts.destinationKind ?? 'postgresql',
     config: { host: opts.dstHostPort?.host ?? du.hostname, port: opts.dstHostPort?.port ?? Number(du.port), database: du.pathname.slice(1), user: decodeURIComponent(du.username), password: decodeURIComponent(du.password), tls_mode: 'disable', ...opts.destination },
   });
   assert.equal(dst.status, 201, dst.text);
@@ -90,7 +92,7 @@ export async function setupPipeline(opts: {
     delivery: { max_retries: 2, backoff_initial_ms: 50, backoff_max_ms: 200 }, ...opts.pipeline,
   });
   assert.equal(p.status, 201, p.text);
-  return { api, srcUrl, dstUrl, pipelineId: p.body.id, sourceId: src.body.id, destinationId: dst.body.id, prefix, slot };
+  return { api, srcUrl, dstUrl, dstKind: opts.destinationKind ?? 'postgresql', pipelineId: p.body.id, sourceId: src.body.id, destinationId: dst.body.id, prefix, slot };
 }
 
 export async function teardown(s: Setup | undefined, workers: Worker[]) {
@@ -105,6 +107,12 @@ export async function rowsOf(url: string, table: string, cols: string[], key = '
   return q(url, `SELECT ${cols.map((c) => `"${c}"::text AS "${c}"`).join(', ')} FROM ${table} ${where} ORDER BY ${key}`);
 }
 
+/** The same rows read from a MySQL/MariaDB table, each value as text (CAST ... AS CHAR). */
+export async function mysqlRowsOf(url: string, table: string, cols: string[], key = 'id', where = ''): Promise<Record<string, string | null>[]> {
+  const rows = await mysqlQuery(url, `SELECT ${cols.map((c) => `CAST(\`${c}\` AS CHAR) AS \`${c}\``).join(', ')} FROM ${table} ${where} ORDER BY ${key}`);
+  return rows.map((r) => ({ ...r }));
+}
+
 /** Waits until destination == source for `table` (same keys and values), then asserts it. */
 export async function assertConverges(s: Setup, table: string, cols: string[], opts: { timeoutMs?: number; key?: string; dstWhere?: string; srcWhere?: string } = {}) {
   let src: unknown[] = [];
@@ -112,7 +120,7 @@ export async function assertConverges(s: Setup, table: string, cols: string[], o
   try {
     await waitFor(`destination ${table} == source`, async () => {
       src = await rowsOf(s.srcUrl, table, cols, opts.key, opts.srcWhere ?? '');
-      dst = await rowsOf(s.dstUrl, table, cols, opts.key, opts.dstWhere ?? '');
+      dst = await (s.dstKind === 'mysql' ? mysqlRowsOf : rowsOf)(s.dstUrl, table, cols, opts.key, opts.dstWhere ?? '');
       return JSON.stringify(src) === JSON.stringify(dst);
     }, opts.timeoutMs ?? 60000, 500);
   } catch (e) {

@@ -1,0 +1,83 @@
+import { Pool, PoolClient } from 'pg';
+import { ColumnInfo, qualified, quoteIdent, toPgParam } from './envelope';
+import { isConnectionError, pgClientConfig } from './pgconn';
+import { DestinationWriter, TableDef, TypedRow, WriterOpts } from './destination';
+
+/** Postgres destination: the envelope's types are Postgres types, so columns are created with them as they are. */
+export class PostgresqlDestination extends DestinationWriter<PoolClient> {
+  private pool: Pool;
+
+  constructor(o: WriterOpts) {
+    super(o);
+    this.pool = new Pool({ ...pgClientConfig(o.cfg, { application_name: `sluice-sink-${o.pipelineId.slice(0, 8)}` }), max: 2, idleTimeoutMillis: 10000 });
+    this.pool.on('error', () => undefined);
+  }
+
+  private get schema() { return this.o.cfg.schema ?? 'public'; }
+  private target(table: string) { return qualified(this.schema, table); }
+
+  protected acquire() { return this.pool.connect(); }
+  protected release(c: PoolClient, broken: boolean) { c.release(broken ? true : undefined); }
+  protected async begin(c: PoolClient) { await c.query('BEGIN'); }
+  protected async commit(c: PoolClient) { await c.query('COMMIT'); }
+  protected async rollback(c: PoolClient) { await c.query('ROLLBACK'); }
+
+  protected async existingColumns(c: PoolClient, table: string) {
+    const r = await c.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`, [this.schema, table]);
+    return new Set<string>(r.rows.map((x) => x.column_name));
+  }
+
+  protected async createTable(c: PoolClient, d: TableDef) {
+    const defs = d.columns.map((col) => `${quoteIdent(col.name)} ${col.type}`);
+    if (d.mode === 'append') defs.push('_sluice_op text NOT NULL', '_sluice_source_ts timestamptz', '_sluice_offset bigint NOT NULL', '_sluice_ingested_at timestamptz NOT NULL DEFAULT now()');
+    else {
+      if (d.softDelete) defs.push('_sluice_deleted boolean NOT NULL DEFAULT false');
+      if (d.keys.length) defs.push(`PRIMARY KEY (${d.keys.map((k) => quoteIdent(k.name)).join(', ')})`);
+    }
+    await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`).catch(() => undefined);
+    await c.query(`CREATE TABLE IF NOT EXISTS ${this.target(d.table)} (${defs.join(', ')})`);
+  }
+
+  protected async addColumn(c: PoolClient, table: string, col: ColumnInfo) {
+    await c.query(`ALTER TABLE ${this.target(table)} ADD COLUMN IF NOT EXISTS ${quoteIdent(col.name)} ${col.type}`);
+  }
+
+  private async insert(c: PoolClient, table: string, rows: TypedRow[], conflict: string) {
+    if (!rows.length) return;
+    const colNames = Object.keys(rows[0].row);
+    const perStmt = Math.max(1, Math.floor(60000 / Math.max(1, colNames.length)));
+    for (let i = 0; i < rows.length; i += perStmt) {
+      const part = rows.slice(i, i + perStmt);
+      const params: unknown[] = [];
+      const values = part.map((r) => '(' + colNames.map((n) => { params.push(toPgParam(r.row[n], r.types[n])); return `$${params.length}::${r.types[n]}`; }).join(', ') + ')');
+      await c.query(`INSERT INTO ${this.target(table)} (${colNames.map(quoteIdent).join(', ')}) VALUES ${values.join(', ')} ${conflict}`, params);
+    }
+  }
+
+  protected insertRows(c: PoolClient, table: string, rows: TypedRow[]) { return this.insert(c, table, rows, ''); }
+
+  protected upsertRows(c: PoolClient, table: string, rows: TypedRow[], keys: ColumnInfo[]) {
+    const names = Object.keys(rows[0].row).filter((n) => !keys.some((k) => k.name === n));
+    const set = names.length ? `DO UPDATE SET ${names.map((n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`).join(', ')}` : 'DO NOTHING';
+    return this.insert(c, table, rows, `ON CONFLICT (${keys.map((k) => quoteIdent(k.name)).join(', ')}) ${set}`);
+  }
+
+  protected softDeleteRows(c: PoolClient, table: string, rows: TypedRow[], keys: ColumnInfo[]) {
+    return this.insert(c, table, rows, `ON CONFLICT (${keys.map((k) => quoteIdent(k.name)).join(', ')}) DO UPDATE SET _sluice_deleted = true`);
+  }
+
+  protected async deleteRows(c: PoolClient, table: string, rows: Record<string, unknown>[], keys: ColumnInfo[]) {
+    const params: unknown[] = [];
+    const tuples = rows.map((row) => '(' + keys.map((k) => { params.push(toPgParam(row[k.name], k.type)); return `$${params.length}::${k.type}`; }).join(', ') + ')');
+    await c.query(`DELETE FROM ${this.target(table)} WHERE (${keys.map((k) => quoteIdent(k.name)).join(', ')}) IN (${tuples.join(', ')})`, params);
+  }
+
+  protected async deleteAll(c: PoolClient, table: string, soft: boolean) {
+    await c.query(soft ? `UPDATE ${this.target(table)} SET _sluice_deleted = true` : `DELETE FROM ${this.target(table)}`);
+  }
+
+  protected isCatalogError(e: unknown) { const code = (e as { code?: string })?.code; return code === '42P01' || code === '42703'; }
+  isConnectionError(e: unknown) { return isConnectionError(e); }
+  errorClass(e: unknown) { const code = (e as { code?: string })?.code; return code ? `pg_${code}` : (e as Error)?.name || 'Error'; }
+  async close() { await this.pool.end().catch(() => undefined); }
+}

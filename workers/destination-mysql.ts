@@ -1,6 +1,6 @@
 import * as mysql from 'mysql2/promise';
 import { ColumnInfo } from './envelope';
-import { isConnectionError } from './pgconn';
+import { DbConnConfig, isConnectionError } from './pgconn';
 import { DestinationWriter, TableDef, TypedRow, WriterOpts } from './destination';
 
 type Conn = mysql.PoolConnection;
@@ -101,6 +101,15 @@ const STRICT_SESSION =
 /** Rows per INSERT are bounded by size too: the server refuses packets above max_allowed_packet (16 MiB by default). */
 const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
 
+/**
+ * mysql2 settings for a connector, without a default database (it may not exist yet). TLS modes as for
+ * Postgres; `prefer` connects without TLS (mysql2 has no opportunistic mode).
+ */
+export function mysqlConnectionOptions(c: DbConnConfig): mysql.ConnectionOptions {
+  const ssl = c.tls_mode === 'require' ? { rejectUnauthorized: false } : c.tls_mode === 'verify-ca' || c.tls_mode === 'verify-full' ? { rejectUnauthorized: true } : undefined;
+  return { host: c.host, port: c.port, user: c.user, password: c.password, ssl, charset: 'utf8mb4', connectTimeout: 5000, dateStrings: true, timezone: 'Z' };
+}
+
 /** MySQL / MariaDB destination: tables in the configured database, created with mapped types (mysqlColumnType). */
 export class MysqlDestination extends DestinationWriter<Conn> {
   private pool: mysql.Pool;
@@ -110,14 +119,8 @@ export class MysqlDestination extends DestinationWriter<Conn> {
 
   constructor(o: WriterOpts) {
     super(o);
-    const c = o.cfg;
-    const ssl = c.tls_mode === 'require' ? { rejectUnauthorized: false } : c.tls_mode === 'verify-ca' || c.tls_mode === 'verify-full' ? { rejectUnauthorized: true } : undefined;
-    // No default database: it may not exist yet (it is created on first write); every name is qualified.
-    this.pool = mysql.createPool({
-      host: c.host, port: c.port, user: c.user, password: c.password, ssl, charset: 'utf8mb4',
-      connectionLimit: 2, maxIdle: 2, idleTimeout: 10000, connectTimeout: 5000, enableKeepAlive: true,
-      supportBigNumbers: true, bigNumberStrings: true, dateStrings: true, timezone: 'Z',
-    });
+    // Every name is qualified with the database, which is created on first write.
+    this.pool = mysql.createPool({ ...mysqlConnectionOptions(o.cfg), connectionLimit: 2, maxIdle: 2, idleTimeout: 10000, enableKeepAlive: true, supportBigNumbers: true, bigNumberStrings: true });
   }
 
   private target(table: string) { return `${quoteMysqlIdent(this.o.cfg.database)}.${quoteMysqlIdent(table)}`; }
@@ -222,6 +225,7 @@ export class MysqlDestination extends DestinationWriter<Conn> {
 
   protected isCatalogError(e: unknown) { return ['ER_NO_SUCH_TABLE', 'ER_BAD_FIELD_ERROR', 'ER_BAD_DB_ERROR'].includes((e as { code?: string })?.code ?? ''); }
   isConnectionError(e: unknown) { return isConnectionError(e); }
-  errorClass(e: unknown) { const code = (e as { code?: string })?.code; return code ? `mysql_${code}` : (e as Error)?.name || 'Error'; }
+  /** `mysql_<server error number>`: mysql2's code names follow MySQL's numbering, which misnames MariaDB's own errors (4025 is a CHECK failure there). */
+  errorClass(e: unknown) { const errno = (e as { errno?: number; sqlState?: string }); return typeof errno?.errno === 'number' && errno.sqlState ? `mysql_${errno.errno}` : (e as Error)?.name || 'Error'; }
   async close() { await this.pool.end().catch(() => undefined); }
 }

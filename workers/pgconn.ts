@@ -16,16 +16,21 @@ export function pgClientConfig(c: DbConnConfig, extra: Partial<ClientConfig> = {
   };
 }
 
+const MYSQL_UNREACHABLE = new Set([1040, 1053, 1158, 1159, 1160, 1161, 1203, 1927]);
+
 /** Errors that mean "the server is not reachable now", as opposed to a record the server rejects. */
 export function isConnectionError(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
   const code = err?.code ?? '';
   if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)$/.test(code)) return true;
   if (/^(08|57P0|53|58)/.test(code)) return true; // connection exception, admin shutdown, resources, system
-  // mysql2 (MySQL / MariaDB): lost or timed-out connections, a server shutting down or killing our
-  // session, too many connections. mysql2 flags every connection-level failure as `fatal`.
-  if (/^(PROTOCOL_(CONNECTION_LOST|SEQUENCE_TIMEOUT|ENQUEUE_AFTER_FATAL_ERROR|ENQUEUE_AFTER_QUIT)|ER_(SERVER_SHUTDOWN|CONNECTION_KILLED|CON_COUNT_ERROR|TOO_MANY_USER_CONNECTIONS|NET_READ_ERROR|NET_READ_INTERRUPTED|NET_ERROR_ON_WRITE|NET_WRITE_INTERRUPTED|SERVER_GONE_ERROR|SERVER_LOST))$/.test(code)) return true;
+  // mysql2 (MySQL / MariaDB): lost or timed-out connections; mysql2 flags every connection-level failure as `fatal`.
+  if (/^PROTOCOL_(CONNECTION_LOST|SEQUENCE_TIMEOUT|ENQUEUE_AFTER_FATAL_ERROR|ENQUEUE_AFTER_QUIT)$/.test(code)) return true;
   if ((err as { fatal?: unknown })?.fatal === true) return true;
+  // Server error numbers (mysql2's `code` names follow MySQL's table, which MariaDB's leaves above 1900):
+  // too many connections, shutdown in progress, network read/write errors, connection killed (MariaDB 1927).
+  const errno = (err as { errno?: unknown; sqlState?: unknown })?.errno;
+  if (typeof errno === 'number' && (err as { sqlState?: unknown }).sqlState !== undefined && MYSQL_UNREACHABLE.has(errno)) return true;
   const m = String(err?.message ?? '');
   return /Connection terminated|connection timeout|timeout expired|not queryable|Client has encountered a connection error|terminating connection|the database system is (starting up|shutting down)|socket hang up|write after end|Query read timeout|stream idle|Connection lost|connection is in closed state|Pool is closed/i.test(m);
 }

@@ -1,12 +1,11 @@
 import { Router } from 'express';
 import { Kafka } from 'kafkajs';
-import { Client } from 'pg';
 import type { AppContext } from '../app';
 import { loadConfig } from '../config';
 import { Problem } from '../problem';
 import { idParam, paging } from './common';
-import { pgClientConfig } from '../../workers/pgconn';
-import { qualified, topicFor } from '../../workers/envelope';
+import { topicFor } from '../../workers/envelope';
+import { CountingDatabase, destinationSchema, openCountingDatabase } from '../row-counts';
 
 const STALE_MS = Number(process.env.SLUICE_RUNNER_STALE_MS ?? 15000);
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -51,7 +50,9 @@ async function loadConnectors(ctx: AppContext, id: string) {
   if (!p) throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
   const conns = await ctx.ds.query(`SELECT * FROM connectors WHERE id = ANY($1)`, [[p.source_id, p.destination_id]]);
   const open = (c: any) => { const cfg = { ...c.config }; for (const [f, enc] of Object.entries(c.secrets ?? {})) cfg[f] = ctx.secrets.decrypt(enc as string, f); return cfg; };
-  return { p, source: open(conns.find((c: any) => c.id === p.source_id)), destination: open(conns.find((c: any) => c.id === p.destination_id)) };
+  const src = conns.find((c: any) => c.id === p.source_id);
+  const dst = conns.find((c: any) => c.id === p.destination_id);
+  return { p, source: open(src), sourceKind: String(src.kind), destination: open(dst), destinationKind: String(dst.kind) };
 }
 
 function kafkaOf(ctx: AppContext): Kafka {
@@ -89,18 +90,16 @@ async function groupLag(kafka: Kafka, groups: { group: string; pipeline_id: stri
   } finally { await admin.disconnect().catch(() => undefined); }
 }
 
+/** The tables a pipeline delivers: its `tables`, or every table its source captures now. */
+async function tablesOf(p: any, sourceKind: string, source: Record<string, any>): Promise<string[]> {
+  if (p.tables?.length) return p.tables;
+  const db = await openCountingDatabase(sourceKind, source);
+  try { return await db.capturedTables(source); } finally { await db.close(); }
+}
+
 async function topicsOf(ctx: AppContext, id: string): Promise<string[]> {
-  const { p, source } = await loadConnectors(ctx, id);
-  let tables: string[] = p.tables ?? [];
-  if (!tables.length) {
-    const c = new Client(pgClientConfig(source));
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      const r = await c.query(`SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1`, [source.publication_name]);
-      tables = r.rows.map((x) => x.t);
-    } catch { tables = []; } finally { await c.end().catch(() => undefined); }
-  }
+  const { p, source, sourceKind } = await loadConnectors(ctx, id);
+  const tables = await tablesOf(p, sourceKind, source).catch(() => [] as string[]);
   return tables.map((t) => { const [s, n] = t.split('.'); return topicFor(source.topic_prefix, s, n); });
 }
 
@@ -198,7 +197,7 @@ export function operationsRouter(ctx: AppContext): Router {
     const st = await pipelineStatus(ctx, id);
     const checks: { check: string; pass: boolean; detail: string; table?: string }[] = [];
     checks.push({ check: 'state', pass: st.state === 'Active', detail: `${st.state}${st.reason ? ` (${st.reason})` : ''}` });
-    const { p, source, destination } = await loadConnectors(ctx, id);
+    const { p, source, sourceKind, destination, destinationKind } = await loadConnectors(ctx, id);
     let groups: any[] = [];
     const topics = await topicsOf(ctx, id).catch(() => [] as string[]);
     try { groups = await groupLag(kafkaOf(ctx), [{ group: groupIdFor(id), pipeline_id: id, pipeline: p.name, topics }]); } catch { groups = []; }
@@ -210,34 +209,33 @@ export function operationsRouter(ctx: AppContext): Router {
     const lagOk = current === 0 || (current !== null && earlier !== null && current < earlier);
     checks.push({ check: 'lag_falling', pass: lagOk, detail: current === null ? 'Kafka not reachable: lag unknown' : `lag ${current} now (max ${earlier ?? 'n/a'} over the last ~10 s)` });
     checks.push({ check: 'dlq_empty', pass: st.dlq.count === 0, detail: `${st.dlq.count} record(s) in the DLQ` });
-    const sc = new Client(pgClientConfig(source)); sc.on('error', () => undefined);
-    const dc = new Client(pgClientConfig(destination)); dc.on('error', () => undefined);
+    let sdb: CountingDatabase | null = null;
+    let ddb: CountingDatabase | null = null;
     try {
-      await sc.connect(); await dc.connect();
-      const tables: string[] = p.tables?.length ? p.tables : (await sc.query(`SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1`, [source.publication_name])).rows.map((x: any) => x.t);
+      sdb = await openCountingDatabase(sourceKind, source);
+      ddb = await openCountingDatabase(destinationKind, destination);
+      const tables: string[] = p.tables?.length ? p.tables : await sdb.capturedTables(source);
       const mode = p.ingestion_mode ?? destination.ingestion_mode ?? 'upsert';
+      const dschema = destinationSchema(destinationKind, destination);
       for (const t of tables) {
         const [schema, name] = t.split('.');
         const topic = topicFor(source.topic_prefix, schema, name);
         const tlag = parts.filter((x: any) => x.topic === topic).reduce((a: number, x: any) => a + x.lag, 0);
         checks.push({ check: 'freshness', table: t, pass: tlag === 0, detail: `${tlag} event(s) not yet written (last write ${st.sink.last_write_at ?? 'never'})` });
         const destTable = String(destination.table_name_format ?? '{table}').replace(/\{schema\}/g, schema).replace(/\{table\}/g, name).replace(/\{topic_prefix\}/g, source.topic_prefix);
-        const sN = Number((await sc.query(`SELECT count(*) AS n FROM ${qualified(schema, name)}`)).rows[0].n);
+        const sN = await sdb.count(schema, name, false);
         let dN: number | null = null;
         try {
           if (mode === 'append') {
-            const keys = (await sc.query(`SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = $1::regclass AND i.indisprimary`, [qualified(schema, name)])).rows.map((x: any) => `"${x.attname}"`);
-            dN = keys.length ? Number((await dc.query(`SELECT count(*) AS n FROM (SELECT DISTINCT ON (${keys.join(',')}) _sluice_op FROM ${qualified(destination.schema ?? 'public', destTable)} ORDER BY ${keys.join(',')}, _sluice_offset DESC) x WHERE _sluice_op <> 'd'`)).rows[0].n) : null;
-          } else {
-            const soft = destination.hard_delete === false;
-            dN = Number((await dc.query(`SELECT count(*) AS n FROM ${qualified(destination.schema ?? 'public', destTable)}${soft ? ' WHERE NOT _sluice_deleted' : ''}`)).rows[0].n);
-          }
-        } catch (e) { dN = null; }
+            const keys = await sdb.primaryKey(schema, name);
+            dN = keys.length ? await ddb.countLatest(dschema, destTable, keys) : null;
+          } else dN = await ddb.count(dschema, destTable, destination.hard_delete === false);
+        } catch { dN = null; }
         checks.push({ check: 'row_count', table: t, pass: dN === sN, detail: `source ${sN}, destination ${dN ?? 'n/a'}` });
       }
     } catch (e) {
       checks.push({ check: 'databases_reachable', pass: false, detail: (e as Error).message });
-    } finally { await sc.end().catch(() => undefined); await dc.end().catch(() => undefined); }
+    } finally { await sdb?.close(); await ddb?.close(); }
     res.json({ pipeline_id: id, pass: checks.every((c) => c.pass), checks, checked_at: new Date().toISOString() });
   });
 

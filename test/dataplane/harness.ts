@@ -113,6 +113,11 @@ export async function mysqlRowsOf(url: string, table: string, cols: string[], ke
   return rows.map((r) => ({ ...r }));
 }
 
+/** One statement on the pipeline's destination database, whatever its kind. */
+export async function dstQuery(s: Setup, sql: string): Promise<unknown[]> {
+  return s.dstKind === 'mysql' ? mysqlQuery(s.dstUrl, sql) : q(s.dstUrl, sql);
+}
+
 /** Waits until destination == source for `table` (same keys and values), then asserts it. */
 export async function assertConverges(s: Setup, table: string, cols: string[], opts: { timeoutMs?: number; key?: string; dstWhere?: string; srcWhere?: string } = {}) {
   let src: unknown[] = [];

@@ -1,0 +1,149 @@
+// The fault scenarios of the data-plane acceptance suite (issue 3), written once and run against
+// every destination kind: each takes a pipeline set up by harness.setupPipeline on the `events`
+// table below (plus `big` for the snapshot scenario) and asserts destination == source at the end.
+import assert from 'node:assert/strict';
+import { LocalStack } from '../../stack/stack';
+import { assertConverges, dstQuery, q, Setup, sleep, spawnWorker, startLoad, status, waitFor, Worker } from './harness';
+
+export const EVENTS_DDL = 'CREATE TABLE events (id serial PRIMARY KEY, v int NOT NULL, note text);';
+export const BIG_DDL = 'CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL, note text);';
+/** Outages last 10 s by default; the issue's 30 s works the same. */
+export const OUTAGE_MS = Number(process.env.SLUICE_TEST_OUTAGE_MS ?? 10000);
+const COLS = ['id', 'v', 'note'];
+
+export interface Outage { stop(): Promise<void>; start(): Promise<void> }
+
+async function seeded(s: Setup) {
+  await q(s.srcUrl, `INSERT INTO events (v, note) SELECT g, 'seed' FROM generate_series(1, 100) g`);
+  await assertConverges(s, 'events', COLS);
+}
+
+/** a. The destination is stopped: Broken after the grace period, changes buffered in Kafka, delivered after the restart, DLQ empty. */
+export async function destinationOutage(s: Setup, dest: Outage) {
+  await seeded(s);
+  const load = startLoad(s.srcUrl, 'events', { perSecond: 200, maxOps: 20000 });
+  await sleep(1500);
+  const t0 = Date.now();
+  await dest.stop();
+  const st = await waitFor('Broken', async () => { const x = await status(s); return x.state === 'Broken' ? x : null; }, 20000);
+  assert.match(st.reason, /destination_unreachable/);
+  await sleep(Math.max(0, OUTAGE_MS - (Date.now() - t0)));
+  const during = (await status(s)).sink.lag;
+  await dest.start();
+  await sleep(1500);
+  const { ops } = await load.stop();
+  assert.ok(ops > 500, `load ran (${ops} ops)`);
+  assert.ok(during === null || during > 0, 'events were buffered in Kafka during the outage');
+  await assertConverges(s, 'events', COLS, { timeoutMs: 90000 });
+  await waitFor('Active again', async () => (await status(s)).state === 'Active', 20000);
+  assert.equal((await status(s)).dlq.count, 0);
+}
+
+const confirmedLsn = async (s: Setup) => (await q(s.srcUrl, `SELECT confirmed_flush_lsn::text AS c, pg_current_wal_lsn()::text AS w FROM pg_replication_slots WHERE slot_name = $1`, [s.slot]))[0];
+
+/** b. The source Postgres is stopped: Broken, reconnects by itself, resumes from the acknowledged LSN. */
+export async function sourceOutage(s: Setup, src: Outage) {
+  await seeded(s);
+  const load = startLoad(s.srcUrl, 'events', { perSecond: 200 });
+  await sleep(1500);
+  const before = (await confirmedLsn(s)).c;
+  const t0 = Date.now();
+  await src.stop();
+  const st = await waitFor('Broken', async () => { const x = await status(s); return x.state === 'Broken' ? x : null; }, 20000);
+  assert.match(st.reason, /source_unreachable/);
+  await sleep(Math.max(0, OUTAGE_MS - (Date.now() - t0)));
+  await src.start();
+  await waitFor('Active again', async () => (await status(s)).state === 'Active', 30000);
+  await sleep(1500);
+  const { ops } = await load.stop();
+  assert.ok(ops > 300, `load ran (${ops} ops)`);
+  await assertConverges(s, 'events', COLS, { timeoutMs: 60000 });
+  assert.notEqual((await confirmedLsn(s)).c, before, 'the slot advanced after the restart');
+  assert.equal((await status(s)).dlq.count, 0);
+}
+
+const kafkaStack = new LocalStack({ log: () => undefined });
+/**
+ * test/run.sh exports KAFKA_BROKERS for the stack it started, which makes LocalStack treat Kafka as
+ * external: manage it anyway when those brokers are this stack's own port.
+ */
+export const kafkaIsOurs = process.env.KAFKA_BROKERS === undefined || process.env.KAFKA_BROKERS === `127.0.0.1:${process.env.SLUICE_KAFKA_PORT ?? 19092}`;
+export async function withLocalKafka<T>(f: (stack: LocalStack) => Promise<T>): Promise<T> {
+  const saved = process.env.KAFKA_BROKERS;
+  delete process.env.KAFKA_BROKERS;
+  try { return await f(kafkaStack); } finally { if (saved !== undefined) process.env.KAFKA_BROKERS = saved; }
+}
+
+/** c. The Kafka broker is killed and restarted: the source stops acknowledging (the slot's confirmed LSN holds still while WAL grows), nothing is lost. */
+export async function kafkaOutage(s: Setup) {
+  await seeded(s);
+  const load = startLoad(s.srcUrl, 'events', { perSecond: 200, maxOps: 20000 });
+  await sleep(1500);
+  await withLocalKafka((stack) => stack.killService('kafka'));
+  await sleep(3000);
+  const a = await confirmedLsn(s);
+  await sleep(5000);
+  const b = await confirmedLsn(s);
+  assert.equal(b.c, a.c, 'confirmed_flush_lsn must not move while Kafka is down');
+  assert.notEqual(b.w, a.w, 'the source kept writing');
+  const st = await waitFor('Broken', async () => { const x = await status(s); return x.state === 'Broken' ? x : null; }, 20000);
+  assert.match(st.reason, /kafka/i);
+  await withLocalKafka((stack) => stack.startService('kafka'));
+  await sleep(2000);
+  await load.stop();
+  await assertConverges(s, 'events', COLS, { timeoutMs: 120000 });
+  await waitFor('Active again', async () => (await status(s)).state === 'Active', 60000);
+  assert.notEqual((await confirmedLsn(s)).c, a.c, 'acknowledging resumed');
+  assert.equal((await status(s)).dlq.count, 0);
+}
+
+/** The live worker that holds the pipeline now (status.worker_id is `<host>:<pid>`). */
+async function holder(s: Setup, workers: Worker[]) {
+  const st = await status(s);
+  const pid = Number(String(st.worker_id ?? '').split(':')[1]);
+  return workers.find((w) => w.proc.pid === pid && w.proc.exitCode === null && w.proc.signalCode === null);
+}
+
+/** d1. kill -9 of the worker holding the pipeline mid-stream: another of `workers` takes over within 30 s, nothing lost. Adds a worker back. */
+export async function workerKillMidStream(s: Setup, workers: Worker[]) {
+  await seeded(s);
+  await waitFor('Active', async () => (await status(s)).state === 'Active', 30000);
+  const load = startLoad(s.srcUrl, 'events', { perSecond: 200, maxOps: 20000 });
+  await sleep(2000);
+  const victim = await waitFor('holder', () => holder(s, workers), 10000);
+  victim.proc.kill('SIGKILL');
+  const t0 = Date.now();
+  await waitFor('takeover', async () => { const h = await holder(s, workers); const st = await status(s); return h && h !== victim && st.state === 'Active'; }, 30000, 250);
+  const took = Date.now() - t0;
+  assert.ok(took < 30000, `takeover after ${took} ms`);
+  await sleep(1500);
+  await load.stop();
+  await assertConverges(s, 'events', COLS);
+  workers.push(spawnWorker(s.api)); // back to two workers
+}
+
+/** d2. kill -9 mid-snapshot (of `big`, `rows` rows, chunks of 500): the snapshot resumes from its last chunk, nothing lost. */
+export async function workerKillMidSnapshot(s: Setup, workers: Worker[], rows = 60000) {
+  await q(s.srcUrl, `INSERT INTO big SELECT g, g, 'row ' || g FROM generate_series(1, ${rows}) g`);
+  await assertConverges(s, 'big', COLS, { timeoutMs: 60000 }); // streamed
+  // A fresh snapshot of big (as after a TRUNCATE at the destination) while streaming continues.
+  await dstQuery(s, `DELETE FROM big`);
+  const r = await s.api.call('POST', `/v1/pipelines/${s.pipelineId}/snapshots`, { tables: ['public.big'] });
+  assert.equal(r.status, 202, r.text);
+  const sid = r.body.id;
+  const load = startLoad(s.srcUrl, 'events', { perSecond: 100, maxOps: 20000 });
+  const prog = async () => (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/snapshots/${sid}`)).body;
+  await waitFor('snapshot under way', async () => (await prog()).rows_done >= rows / 6, 60000, 100);
+  const rowsAtKill = (await prog()).rows_done;
+  const victim = await waitFor('holder', () => holder(s, workers), 10000);
+  await q(s.srcUrl, `UPDATE big SET v = -v WHERE id % 1000 = 0`);
+  victim.proc.kill('SIGKILL');
+  await waitFor('snapshot done', async () => (await prog()).status === 'done', 120000, 250);
+  const done = await prog();
+  assert.equal(done.progress['public.big'].done, true);
+  // Resumed, not restarted: the total read is at most a chunk or so more than the table.
+  assert.ok(done.rows_done >= rows && done.rows_done <= rows + 2 * 500, `rows read ${done.rows_done} (killed at ${rowsAtKill})`);
+  await load.stop();
+  await assertConverges(s, 'big', COLS, { timeoutMs: 60000 });
+  await assertConverges(s, 'events', COLS);
+}

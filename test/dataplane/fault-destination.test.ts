@@ -1,17 +1,15 @@
 // Scenario a: the destination Postgres (its own server here, so the control DB stays up) is stopped
 // for OUTAGE_MS; changes are buffered in Kafka and delivered after the restart, DLQ empty.
 import { after, before, test } from 'node:test';
-import { q, setupPipeline, Setup, spawnWorker, teardown, Worker } from './harness';
-import { freePort, PgInstance } from './pg-instance';
+import { setupPipeline, Setup, spawnWorker, teardown, Worker } from './harness';
+import { PgInstance } from './pg-instance';
 import { destinationOutage, EVENTS_DDL } from './scenarios';
 
 let s: Setup;
 let dest: PgInstance;
 const workers: Worker[] = [];
 before(async () => {
-  dest = new PgInstance(await freePort());
-  await dest.init();
-  await q(dest.url, 'CREATE DATABASE dst');
+  dest = await PgInstance.withDatabase('dst');
   s = await setupPipeline({ ddl: EVENTS_DDL, dstUrl: dest.urlFor('dst') });
   workers.push(spawnWorker(s.api));
 });

@@ -1,17 +1,15 @@
 // Scenario b: the source Postgres (its own server here, so the control DB stays up) is stopped:
 // the pipeline turns Broken, reconnects by itself and resumes from the acknowledged LSN.
 import { after, before, test } from 'node:test';
-import { q, setupPipeline, Setup, spawnWorker, teardown, Worker } from './harness';
-import { freePort, PgInstance } from './pg-instance';
+import { setupPipeline, Setup, spawnWorker, teardown, Worker } from './harness';
+import { PgInstance } from './pg-instance';
 import { EVENTS_DDL, sourceOutage } from './scenarios';
 
 let s: Setup;
 let src: PgInstance;
 const workers: Worker[] = [];
 before(async () => {
-  src = new PgInstance(await freePort());
-  await src.init();
-  await q(src.url, 'CREATE DATABASE src');
+  src = await PgInstance.withDatabase('src');
   s = await setupPipeline({ ddl: EVENTS_DDL, srcUrl: src.urlFor('src') });
   workers.push(spawnWorker(s.api));
 });

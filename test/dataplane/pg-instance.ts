@@ -28,6 +28,14 @@ export class PgInstance {
     }
   }
 
+  /** A new instance on a free port, initialised, started, with database `db` created. */
+  static async withDatabase(db: string): Promise<PgInstance> {
+    const p = new PgInstance(await freePort());
+    await p.init();
+    p.run('createdb', ['-h', '127.0.0.1', '-p', String(p.port), '-U', 'sluice', db]);
+    return p;
+  }
+
   get url() { return `postgres://sluice:sluice@127.0.0.1:${this.port}/postgres`; }
   urlFor(db: string) { return `postgres://sluice:sluice@127.0.0.1:${this.port}/${db}`; }
 

@@ -1,8 +1,8 @@
 // Scenario b, Postgres -> MariaDB: the source Postgres (its own server) is stopped: Broken,
 // reconnects by itself, resumes from the acknowledged LSN; MariaDB equals the source.
 import { after, before, test } from 'node:test';
-import { q, setupPipeline, Setup, spawnWorker, teardown, Worker } from '../dataplane/harness';
-import { freePort, PgInstance } from '../dataplane/pg-instance';
+import { setupPipeline, Setup, spawnWorker, teardown, Worker } from '../dataplane/harness';
+import { PgInstance } from '../dataplane/pg-instance';
 import { EVENTS_DDL, sourceOutage } from '../dataplane/scenarios';
 import { freshMysqlDatabase } from '../mysql-helpers';
 
@@ -10,9 +10,7 @@ let s: Setup;
 let src: PgInstance;
 const workers: Worker[] = [];
 before(async () => {
-  src = new PgInstance(await freePort());
-  await src.init();
-  await q(src.url, 'CREATE DATABASE src');
+  src = await PgInstance.withDatabase('src');
   s = await setupPipeline({ ddl: EVENTS_DDL, srcUrl: src.urlFor('src'), dstUrl: await freshMysqlDatabase('dst_fb'), destinationKind: 'mysql' });
   workers.push(spawnWorker(s.api));
 });

@@ -3,7 +3,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertConverges, mysqlRowsOf, q, rowsOf, setupPipeline, Setup, spawnWorker, status, teardown, waitFor, Worker } from '../dataplane/harness';
-import { freshMysqlDatabase, mysqlQuery } from '../mysql-helpers';
+import crypto from 'node:crypto';
+import { freshMysqlDatabase, mysqlQuery, mysqlUrlWithDatabase, startMariadb } from '../mysql-helpers';
 
 const ddl = `CREATE TABLE items (id serial PRIMARY KEY, v int NOT NULL, note text);
              INSERT INTO items (v, note) SELECT g, 'n' || g FROM generate_series(1, 20) g;`;
@@ -12,7 +13,9 @@ let soft: Setup;
 const workers: Worker[] = [];
 before(async () => {
   append = await setupPipeline({ ddl, dstUrl: await freshMysqlDatabase('dst_app'), destinationKind: 'mysql', pipeline: { ingestion_mode: 'append' } });
-  soft = await setupPipeline({ ddl, dstUrl: await freshMysqlDatabase('dst_soft'), destinationKind: 'mysql', destination: { hard_delete: false } });
+  // A database that does not exist yet: the writer creates it.
+  const missing = mysqlUrlWithDatabase((await startMariadb()).mysqlUrl, `dst_new_${crypto.randomBytes(4).toString('hex')}`);
+  soft = await setupPipeline({ ddl, dstUrl: missing, destinationKind: 'mysql', destination: { hard_delete: false } });
   workers.push(spawnWorker(append.api), spawnWorker(soft.api));
 });
 after(async () => { await teardown(append, workers); await teardown(soft, []); });
@@ -60,7 +63,7 @@ async function verifyRowCount(s: Setup) {
   assert.equal(c?.pass, true, JSON.stringify(v.body.checks));
 }
 
-test('soft delete: deleted rows are kept with _sluice_deleted = 1, the others equal the source', async () => {
+test('soft delete, into a database created on first write: deleted rows are kept with _sluice_deleted = 1, the others equal the source', async () => {
   await churn(soft);
   await assertConverges(soft, 'items', COLS, { dstWhere: 'WHERE NOT _sluice_deleted' });
   const deleted = await mysqlQuery(soft.dstUrl, `SELECT id FROM items WHERE _sluice_deleted ORDER BY id`);
@@ -69,4 +72,7 @@ test('soft delete: deleted rows are kept with _sluice_deleted = 1, the others eq
   await q(soft.srcUrl, `INSERT INTO items (id, v, note) VALUES (5, 55, 'back')`);
   await assertConverges(soft, 'items', COLS, { dstWhere: 'WHERE NOT _sluice_deleted' });
   await verifyRowCount(soft);
+  const db = new URL(soft.dstUrl).pathname.slice(1);
+  const schema = await mysqlQuery(soft.dstUrl, `SELECT DEFAULT_CHARACTER_SET_NAME AS cs FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?`, [db]);
+  assert.equal(schema[0]?.cs, 'utf8mb4');
 });

@@ -2,13 +2,21 @@
 
 export type Op = 'c' | 'u' | 'd' | 'r' | 't';
 
-export interface ColumnInfo { name: string; type: string; oid: number; key: boolean }
+/** `type` is a Postgres type name (format_type style) whatever the source; `native_type` is the source's own (MySQL COLUMN_TYPE). */
+export interface ColumnInfo { name: string; type: string; oid: number; key: boolean; native_type?: string }
 
 export interface Envelope {
   op: Op;
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
-  source: { lsn: string | null; tx_id: number | null; ts_ms: number; schema: string; table: string; snapshot: boolean | string; snapshot_id?: string };
+  /**
+   * Where the change came from. `lsn` is the Postgres commit LSN, or for MySQL the transaction's GTID
+   * (file:pos without GTIDs), also given apart as gtid / file / pos. `schema` is the MySQL database.
+   */
+  source: {
+    lsn: string | null; tx_id: number | null; ts_ms: number; schema: string; table: string; snapshot: boolean | string; snapshot_id?: string;
+    gtid?: string | null; file?: string | null; pos?: number | null;
+  };
   /** Column names, SQL types and primary key: lets the sink create and widen tables faithfully. */
   columns: ColumnInfo[];
   ts_ms: number;

@@ -3,6 +3,8 @@ import { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { SecretBox } from '../api/secrets';
 import { SourceConfig, SourceRunner } from './source';
+import { MysqlSourceConfig, MysqlSourceRunner } from './source-mysql';
+import { ChangeEventSource } from './change-event-source';
 import { DestConfig, SinkRunner } from './sink';
 import { TransformDef } from './transforms';
 import { topicFor } from './envelope';
@@ -11,7 +13,7 @@ import { metrics } from './metrics';
 export interface LoadedPipeline {
   id: string; name: string; version: number; desired_state: string; tables: string[]; ingestion_mode: 'upsert' | 'append' | null;
   delivery: { max_retries: number; backoff_initial_ms: number; backoff_max_ms: number };
-  source: { id: string; kind: string; version: number; config: SourceConfig };
+  source: { id: string; kind: string; version: number; config: SourceConfig | MysqlSourceConfig };
   destination: { id: string; kind: string; version: number; config: DestConfig };
   transforms: TransformDef[];
   /** Changes whenever anything the runner depends on changes: the runner restarts then. */
@@ -46,7 +48,7 @@ export type PipelineState = 'Starting' | 'Snapshotting' | 'Active' | 'Paused' | 
 
 /** One pipeline's source runner and sink runner, plus its status reports. */
 export class PipelineRunner {
-  private source: SourceRunner | null = null;
+  private source: ChangeEventSource | null = null;
   private sink: SinkRunner | null = null;
   private state: PipelineState = 'Starting';
   private reason: string | null = null;
@@ -75,7 +77,10 @@ export class PipelineRunner {
     try {
       await connectKafka();
       if (signal.aborted) return;
-      this.source = new SourceRunner({ pipelineId: p.id, sourceId: p.source.id, cfg: p.source.config, producer, admin, control: o.ds, log, signal, graceMs: o.graceMs, partitions: o.partitions });
+      const common = { pipelineId: p.id, sourceId: p.source.id, producer, admin, control: o.ds, log, signal, graceMs: o.graceMs, partitions: o.partitions };
+      this.source = p.source.kind === 'mysql'
+        ? new MysqlSourceRunner({ ...common, cfg: p.source.config as MysqlSourceConfig })
+        : new SourceRunner({ ...common, cfg: p.source.config as SourceConfig });
       const sourceDone = this.source.run();
       await Promise.race([this.source.ready, new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }))]);
       let sinkDone: Promise<void> = Promise.resolve();

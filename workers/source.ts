@@ -1,9 +1,12 @@
 import { Client } from 'pg';
 import { Logger } from 'pino';
-import { Admin, ConfigResourceTypes, Producer, Message } from 'kafkajs';
+import { Admin, Producer } from 'kafkajs';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import { DataSource } from 'typeorm';
-import { ColumnInfo, Envelope, Op, fromPgText, kafkaKey, keyString, lsnToBigInt, qualified, quoteIdent, topicFor } from './envelope';
+import { ColumnInfo, Envelope, Op, fromPgText, kafkaKey, lsnToBigInt, qualified, quoteIdent, topicFor } from './envelope';
+import { ChangeEventSource, SourceStatus, TableInfo, ensureTopics, newSourceStatus, noteSessionFailure, setBroken, tableFilter } from './change-event-source';
+import { ChangeEventBuffer } from './change-event-buffer';
+import { IncrementalSnapshotter, SnapshotReader, scheduleSnapshot } from './incremental-snapshot';
 import { DbConnConfig, backoff, isConnectionError, pgClientConfig, sleep } from './pgconn';
 import { metrics } from './metrics';
 
@@ -14,19 +17,8 @@ export interface SourceConfig extends DbConnConfig {
   on_slot_loss: 'fail' | 'resnapshot';
 }
 
-export interface TableInfo { schema: string; table: string; oid: number; columns: ColumnInfo[]; topic: string }
-
-export interface SourceStatus {
-  state: 'starting' | 'snapshotting' | 'streaming' | 'broken' | 'stopped';
-  reason: string | null;
-  position: string | null;
-  last_event_at: string | null;
-  replication_lag_bytes: number | null;
-  broken_since?: number | null;
-}
-
-/** Topics accept record batches this large, so one produce request carries thousands of events. */
-export const TOPIC_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+export type { SourceStatus, TableInfo } from './change-event-source';
+export { TOPIC_MAX_MESSAGE_BYTES } from './change-event-source';
 
 class SlotLost extends Error { constructor(msg: string) { super(msg); this.name = 'SlotLost'; } }
 
@@ -38,10 +30,6 @@ class RawPgoutput extends PgoutputPlugin {
     return m;
   }
 }
-
-type BufItem = { kind: 'msg'; topic: string; message: Message } | { kind: 'commit'; lsn: string };
-
-interface ChunkWindow { snapshotId: string; table: string; rows: Map<string, Record<string, unknown>> | null; changed: Set<string>; open: boolean; done: (err?: Error) => void; columns: ColumnInfo[] }
 
 export interface SourceRunnerOpts {
   pipelineId: string;
@@ -61,37 +49,40 @@ export interface SourceRunnerOpts {
  * acknowledges a commit LSN to Postgres only after Kafka acknowledged every event up to it.
  * Runs incremental (watermark) snapshots alongside the stream.
  */
-export class SourceRunner {
-  status: SourceStatus = { state: 'starting', reason: null, position: null, last_event_at: null, replication_lag_bytes: null, broken_since: null };
+export class SourceRunner implements ChangeEventSource {
+  status: SourceStatus = newSourceStatus();
   tables: TableInfo[] = [];
   ready: Promise<void>;
   private readyResolve!: () => void;
-  private buf: BufItem[] = [];
-  private bufMsgs = 0;
-  private ackedLsn = 0n;
   private ackedLsnText: string | null = null;
-  private ackWaiters: { lsn: bigint; resolve: () => void }[] = [];
-  private wake: (() => void) | null = null;
+  private buffer: ChangeEventBuffer<string>;
+  private snapshots: IncrementalSnapshotter;
   private service: LogicalReplicationService | null = null;
   private meta: Client | null = null;
   private relCols = new Map<number, ColumnInfo[]>();
   private tx: { xid: number; ts: number; lsn: string | null } | null = null;
-  private windows = new Map<string, ChunkWindow>();
   private sessionAbort: AbortController | null = null;
-  private snapshotTimer = false;
   private streamError: Error | null = null;
-  private flushFailedSince: number | null = null;
-  snapshotActive = false;
 
   constructor(private o: SourceRunnerOpts) {
     this.ready = new Promise((r) => { this.readyResolve = r; });
+    this.buffer = new ChangeEventBuffer<string>({
+      producer: o.producer, log: o.log, graceMs: o.graceMs, signal: o.signal, status: this.status, snapshotActive: () => this.snapshotActive,
+      onAck: async (lsn) => {
+        this.ackedLsnText = lsn;
+        this.status.position = lsn;
+        await this.service?.acknowledge(lsn).catch(() => undefined);
+      },
+    });
+    this.snapshots = new IncrementalSnapshotter({
+      pipelineId: o.pipelineId, control: o.control, log: o.log, status: this.status, buffer: this.buffer as ChangeEventBuffer<unknown>,
+      chunkSize: () => o.cfg.snapshot_chunk_size, tables: () => this.tables, topicPrefix: o.cfg.topic_prefix,
+      openReader: () => this.openSnapshotReader(),
+      sourceInfo: (schema, table, now) => ({ lsn: null, tx_id: this.tx?.xid ?? null, ts_ms: now, schema, table, snapshot: false }),
+    });
   }
 
-  private setBroken(reason: string) {
-    if (this.status.state !== 'broken') this.status.broken_since = Date.now();
-    this.status.state = 'broken';
-    this.status.reason = reason;
-  }
+  get snapshotActive(): boolean { return this.snapshots.active; }
 
   /** Runs until the signal aborts: reconnects by itself after any failure. */
   async run(): Promise<void> {
@@ -105,16 +96,13 @@ export class SourceRunner {
         attempt++;
         const err = e as Error;
         if (err instanceof SlotLost) {
-          this.setBroken('slot_lost');
+          setBroken(this.status, 'slot_lost');
           this.o.log.error({ err: err.message }, 'replication slot lost; on_slot_loss=fail keeps the pipeline Broken until the slot is recreated or on_slot_loss=resnapshot');
           await sleep(5000, this.o.signal);
           continue;
         }
         const reason = isConnectionError(err) ? 'source_unreachable' : /replication slot .* is active/i.test(err.message) ? 'slot_busy' : 'source_error';
-        // Brief blips are not "Broken": the state flips only after the grace period.
-        if (this.status.broken_since == null) this.status.broken_since = Date.now();
-        if (Date.now() - (this.status.broken_since ?? 0) >= this.o.graceMs) { this.status.state = 'broken'; }
-        this.status.reason = `${reason}: ${err.message}`;
+        noteSessionFailure(this.status, this.o.graceMs, `${reason}: ${err.message}`);
         this.o.log.warn({ err: err.message, attempt }, 'source session failed; retrying');
         await sleep(backoff(attempt, 500, 5000), this.o.signal);
       }
@@ -136,10 +124,10 @@ export class SourceRunner {
     try {
       await meta.connect();
       this.tables = await this.resolveTables(meta);
-      await this.ensureTopics();
+      await ensureTopics(this.o.admin, this.tables.map((t) => t.topic), this.o.partitions, this.o.log);
       await this.ensurePublication(meta);
       const startLsn = await this.ensureSlot(meta);
-      this.ackedLsn = lsnToBigInt(startLsn);
+      this.buffer.reset(lsnToBigInt(startLsn));
       this.ackedLsnText = startLsn;
       this.status.position = startLsn;
       this.readyResolve();
@@ -164,7 +152,7 @@ export class SourceRunner {
         else if (this.ackedLsnText) service.acknowledge(this.ackedLsnText, true).catch(() => undefined);
       }, Math.max(1000, Math.floor(idleMs / 4))));
 
-      const flusher = this.flushLoop(abort.signal);
+      const flusher = this.buffer.flushLoop(abort.signal);
       const plugin = new RawPgoutput({ protoVersion: 1, publicationNames: [cfg.publication_name], messages: true });
       const streaming = service.subscribe(plugin, cfg.slot_name, startLsn).catch((e: Error) => { fatal = fatal ?? e; abort.abort(); });
       this.status.state = this.snapshotActive ? 'snapshotting' : 'streaming';
@@ -185,26 +173,25 @@ export class SourceRunner {
           this.status.replication_lag_bytes = Number(r.rows[0].lag ?? 0);
         } catch { /* reported by the session */ } finally { probing = false; }
       }, 1000));
-      this.startSnapshots(abort.signal);
+      this.snapshots.start(abort.signal);
 
       await new Promise<void>((resolve) => { if (abort.signal.aborted) resolve(); else abort.signal.addEventListener('abort', () => resolve(), { once: true }); });
       // Shutting down: flush what was read (and ack it) before closing, unless Kafka is the problem.
       for (const t of timers) clearInterval(t);
-      await Promise.race([this.drain(), sleep(this.o.signal.aborted ? 10000 : 0)]);
+      await Promise.race([this.buffer.drain(), sleep(this.o.signal.aborted ? 10000 : 0)]);
       // A stalled socket never completes a polite close: bound it, then destroy the socket.
       const stopped = await Promise.race([service.stop().then(() => true, () => true), sleep(3000).then(() => false)]);
       if (!stopped) (service as any)._client?.connection?.stream?.destroy();
       this.service = null;
       await Promise.race([streaming, sleep(3000)]);
       await Promise.race([flusher, sleep(5000)]);
-      for (const w of this.windows.values()) w.done(new Error('source session ended'));
-      this.windows.clear();
+      this.snapshots.failAll(new Error('source session ended'));
       if (fatal) throw fatal;
       if (this.streamError) throw this.streamError;
     } finally {
       for (const t of timers) clearInterval(t);
       this.o.signal.removeEventListener('abort', onAbort);
-      this.buf = []; this.bufMsgs = 0; this.tx = null;
+      this.buffer.clear(); this.tx = null;
       if (!(await Promise.race([meta.end().then(() => true, () => true), sleep(3000).then(() => false)]))) (meta as any).connection?.stream?.destroy();
       this.meta = null;
     }
@@ -217,14 +204,10 @@ export class SourceRunner {
     const r = await meta.query(
       `SELECT n.nspname AS schema, c.relname AS table, c.oid::int AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE c.relkind IN ('r','p') AND NOT c.relispartition AND n.nspname = ANY($1) ORDER BY 1, 2`, [cfg.schema_include?.length ? cfg.schema_include : ['public']]);
-    const full = (re: string) => new RegExp('^(?:' + re + ')$');
-    const inc = (cfg.table_include ?? []).map(full);
-    const exc = (cfg.table_exclude ?? []).map(full);
+    const wanted = tableFilter(cfg.table_include, cfg.table_exclude);
     const out: TableInfo[] = [];
     for (const row of r.rows) {
-      const name = `${row.schema}.${row.table}`;
-      if (inc.length && !inc.some((x) => x.test(name))) continue;
-      if (exc.some((x) => x.test(name))) continue;
+      if (!wanted(`${row.schema}.${row.table}`)) continue;
       out.push({ schema: row.schema, table: row.table, oid: row.oid, columns: await this.columnsOf(meta, row.oid), topic: topicFor(cfg.topic_prefix, row.schema, row.table) });
     }
     return out;
@@ -237,22 +220,6 @@ export class SourceRunner {
        FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
        WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, [oid]);
     return r.rows.map((x) => ({ name: x.name, oid: x.oid, type: x.type, key: x.key }));
-  }
-
-  private async ensureTopics(): Promise<void> {
-    const existing = new Set(await this.o.admin.listTopics());
-    // Topics made by an older build (or by hand) get the batch size we produce with.
-    const old = this.tables.map((t) => t.topic).filter((t) => existing.has(t));
-    if (old.length) {
-      await this.o.admin.alterConfigs({ validateOnly: false, resources: old.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }] })) })
-        .catch((e) => this.o.log.warn({ err: (e as Error).message }, 'could not raise max.message.bytes of existing topics; produce requests may be rejected'));
-    }
-    const missing = this.tables.map((t) => t.topic).filter((t) => !existing.has(t));
-    if (missing.length) {
-      await this.o.admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: this.o.partitions, replicationFactor: -1, configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }] })) }).catch((e) => {
-        if (!/exists/i.test(String(e?.message))) throw e;
-      });
-    }
   }
 
   private async ensurePublication(meta: Client): Promise<void> {
@@ -291,8 +258,7 @@ export class SourceRunner {
     // The slot exists before any table is read, so every later change is streamed: a snapshot closes the rest.
     const wantSnapshot = lost || cfg.snapshot_mode === 'initial' || cfg.snapshot_mode === 'initial_only';
     if (wantSnapshot) {
-      await ctl.query(`INSERT INTO snapshots (pipeline_id, tables, mode, reason) VALUES ($1, $2, 'incremental', $3)`,
-        [this.o.pipelineId, JSON.stringify(this.tables.map((t) => `${t.schema}.${t.table}`)), lost ? 'slot_lost' : 'initial']);
+      await scheduleSnapshot(ctl, this.o.pipelineId, this.tables, lost ? 'slot_lost' : 'initial');
     }
     this.o.log[lost ? 'warn' : 'info']({ slot: cfg.slot_name, lsn: c.rows[0].lsn, resnapshot: lost }, lost ? 'replication slot was lost: recreated it and scheduled a snapshot of every captured table' : 'replication slot created');
     return c.rows[0].lsn;
@@ -326,16 +292,6 @@ export class SourceRunner {
     return out;
   }
 
-  private colsJson = new WeakMap<ColumnInfo[], string>();
-  /** The value is the envelope; column types travel in the `sluice.columns` header (one cached string per relation). */
-  private push(topic: string, key: string | null, env: Envelope) {
-    let cols = this.colsJson.get(env.columns);
-    if (cols === undefined) { cols = JSON.stringify(env.columns); this.colsJson.set(env.columns, cols); }
-    const { columns: _c, ...value } = env;
-    this.buf.push({ kind: 'msg', topic, message: { key, value: JSON.stringify(value), headers: { 'sluice.columns': cols } } });
-    this.bufMsgs++;
-  }
-
   private async onMessage(_lsn: string, msg: any): Promise<void> {
     switch (msg.tag) {
       case 'begin':
@@ -358,24 +314,18 @@ export class SourceRunner {
           columns: cols, ts_ms: now,
         };
         const keyRow = after ?? before;
-        this.push(topic, kafkaKey(cols, keyRow), env);
+        this.buffer.push(topic, kafkaKey(cols, keyRow), env);
         this.status.last_event_at = new Date(now).toISOString();
         metrics.eventsIn.inc({ pipeline: this.o.pipelineId });
         // Any change inside an open snapshot window invalidates that key's chunk row.
-        if (this.windows.size) {
-          for (const w of this.windows.values()) {
-            if (!w.open || w.table !== `${rel.schema}.${rel.name}`) continue;
-            if (before) w.changed.add(keyString(cols, before));
-            if (after) w.changed.add(keyString(cols, after));
-          }
-        }
+        this.snapshots.noteChange(rel.schema, rel.name, cols, before, after);
         return;
       }
       case 'truncate': {
         const now = Date.now();
         for (const rel of msg.relations) {
           const cols = await this.relationColumns(rel);
-          this.push(topicFor(this.o.cfg.topic_prefix, rel.schema, rel.name), null, {
+          this.buffer.push(topicFor(this.o.cfg.topic_prefix, rel.schema, rel.name), null, {
             op: 't', before: null, after: null,
             source: { lsn: this.tx?.lsn ?? null, tx_id: this.tx?.xid ?? null, ts_ms: this.tx?.ts ?? now, schema: rel.schema, table: rel.name, snapshot: false }, columns: cols, ts_ms: now,
           });
@@ -385,30 +335,13 @@ export class SourceRunner {
       case 'message': {
         if (msg.prefix !== 'sluice_wm') return;
         const wm = JSON.parse(Buffer.from(msg.content).toString('utf8')) as { id: string; kind: 'low' | 'high' };
-        const w = this.windows.get(wm.id);
-        if (!w) return;
-        if (wm.kind === 'low') { w.open = true; return; }
-        // High watermark: emit the chunk rows nobody changed inside the window, in stream order here.
-        w.open = false;
-        const [schema, table] = w.table.split('.');
-        const topic = topicFor(this.o.cfg.topic_prefix, schema, table);
-        const now = Date.now();
-        for (const [k, row] of w.rows ?? []) {
-          if (w.changed.has(k)) continue;
-          const after = row;
-          this.push(topic, kafkaKey(w.columns, after), {
-            op: 'r', before: null, after,
-            source: { lsn: null, tx_id: this.tx?.xid ?? null, ts_ms: now, schema, table, snapshot: true, snapshot_id: w.snapshotId }, columns: w.columns, ts_ms: now,
-          });
-        }
-        w.rows = null;
+        // High watermark: the chunk rows nobody changed inside the window go out here, in stream order.
+        this.snapshots.onWatermark(wm.id, wm.kind, 0n);
         return;
       }
       case 'commit': {
         this.tx = null;
-        this.buf.push({ kind: 'commit', lsn: msg.commitEndLsn });
-        this.wake?.();
-        if (this.bufMsgs > 20000) await this.drain();
+        await this.buffer.commit(lsnToBigInt(msg.commitEndLsn), msg.commitEndLsn);
         return;
       }
       default:
@@ -416,180 +349,43 @@ export class SourceRunner {
     }
   }
 
-  /** Resolves once everything buffered so far is in Kafka and acknowledged. */
-  private drain(): Promise<void> {
-    const last = [...this.buf].reverse().find((b) => b.kind === 'commit') as { lsn: string } | undefined;
-    if (!last) return Promise.resolve();
-    return this.waitAcked(lsnToBigInt(last.lsn));
-  }
-
-  private waitAcked(lsn: bigint): Promise<void> {
-    if (this.ackedLsn >= lsn) return Promise.resolve();
-    return new Promise((resolve) => this.ackWaiters.push({ lsn, resolve }));
-  }
-
-  private async flushLoop(signal: AbortSignal): Promise<void> {
-    let attempt = 0;
-    let take: BufItem[] = [];
-    while (true) {
-      if (!take.length) {
-        if (!this.buf.length) {
-          if (signal.aborted) return;
-          await new Promise<void>((r) => { this.wake = r; setTimeout(r, 20); });
-          this.wake = null;
-          continue;
-        }
-        // Only whole transactions go out together; a partial tail waits for its commit.
-        let end = -1;
-        for (let i = this.buf.length - 1; i >= 0; i--) if (this.buf[i].kind === 'commit') { end = i; break; }
-        if (end < 0) { await sleep(5); if (signal.aborted && !this.buf.some((b) => b.kind === 'commit')) return; continue; }
-        take = this.buf.splice(0, end + 1);
-        this.bufMsgs -= take.filter((b) => b.kind === 'msg').length;
-      }
-      const byTopic = new Map<string, Message[]>();
-      let lastCommit: string | null = null;
-      for (const b of take) {
-        if (b.kind === 'msg') { let l = byTopic.get(b.topic); if (!l) byTopic.set(b.topic, (l = [])); l.push(b.message); }
-        else lastCommit = b.lsn;
-      }
-      try {
-        if (byTopic.size) {
-          // Kafka takes one record batch per partition per request, capped by the topic's
-          // max.message.bytes (8 MiB for topics we create): requests of at most ~4 MB per topic, in order.
-          const LIMIT = Number(process.env.SLUICE_PRODUCE_BATCH_BYTES ?? 4_000_000);
-          let req = new Map<string, { messages: Message[]; bytes: number }>();
-          const send = async () => {
-            if (!req.size) return;
-            await this.o.producer.sendBatch({ topicMessages: [...req].map(([topic, v]) => ({ topic, messages: v.messages })), acks: -1 });
-            req = new Map();
-          };
-          for (const [topic, messages] of byTopic) {
-            for (const m of messages) {
-              const size = (m.value as string).length + ((m.key as string | null)?.length ?? 0) + 100;
-              let e = req.get(topic);
-              if (e && e.bytes + size > LIMIT) { await send(); e = undefined; }
-              if (!e) req.set(topic, (e = { messages: [], bytes: 0 }));
-              e.messages.push(m);
-              e.bytes += size;
-            }
-          }
-          await send();
-        }
-        attempt = 0;
-        this.flushFailedSince = null;
-        if (this.status.state === 'broken' && this.status.reason?.startsWith('kafka')) { this.status.state = this.snapshotActive ? 'snapshotting' : 'streaming'; this.status.reason = null; this.status.broken_since = null; }
-        take = [];
-        if (lastCommit) await this.ack(lastCommit);
-      } catch (e) {
-        // Kafka did not take the batch: keep it, do not ack, retry without limit (the source holds its WAL).
-        attempt++;
-        this.flushFailedSince = this.flushFailedSince ?? Date.now();
-        if (Date.now() - this.flushFailedSince >= this.o.graceMs) this.setBroken(`kafka_unreachable: ${(e as Error).message}`);
-        this.o.log.warn({ err: (e as Error).message, attempt }, 'producing to Kafka failed; retrying (LSN not acknowledged)');
-        if (signal.aborted && this.o.signal.aborted && attempt > 3) return;
-        await sleep(backoff(attempt, 200, 3000));
-      }
-    }
-  }
-
-  private async ack(lsn: string) {
-    const n = lsnToBigInt(lsn);
-    if (n <= this.ackedLsn) return;
-    this.ackedLsn = n;
-    this.ackedLsnText = lsn;
-    this.status.position = lsn;
-    await this.service?.acknowledge(lsn).catch(() => undefined);
-    const ready = this.ackWaiters.filter((w) => w.lsn <= n);
-    this.ackWaiters = this.ackWaiters.filter((w) => w.lsn > n);
-    for (const w of ready) w.resolve();
-  }
-
   // ---------- snapshots ----------
 
-  private startSnapshots(signal: AbortSignal) {
-    if (this.snapshotTimer) return;
-    this.snapshotTimer = true;
-    (async () => {
-      try {
-        while (!signal.aborted) {
-          const did = await this.runPendingSnapshot(signal).catch((e) => {
-            if (!signal.aborted) this.o.log.warn({ err: (e as Error).message }, 'snapshot step failed; will resume from the last chunk');
-            return false;
-          });
-          if (!did) await sleep(500, signal);
-        }
-      } finally { this.snapshotTimer = false; this.snapshotActive = false; }
-    })();
-  }
-
-  private async runPendingSnapshot(signal: AbortSignal): Promise<boolean> {
-    const ctl = this.o.control;
-    const rows = await ctl.query(`SELECT * FROM snapshots WHERE pipeline_id = $1 AND status IN ('pending','running') ORDER BY created_at LIMIT 1`, [this.o.pipelineId]);
-    if (!rows.length) { this.snapshotActive = false; if (this.status.state === 'snapshotting') this.status.state = 'streaming'; return false; }
-    const snap = rows[0];
-    this.snapshotActive = true;
-    if (this.status.state === 'streaming') this.status.state = 'snapshotting';
-    const progress: Record<string, any> = snap.progress ?? {};
-    await ctl.query(`UPDATE snapshots SET status = 'running', updated_at = now() WHERE id = $1`, [snap.id]);
+  /** Postgres side of the incremental snapshot: chunks read as text, watermarks as logical messages. */
+  private async openSnapshotReader(): Promise<SnapshotReader> {
     const meta = new Client(pgClientConfig(this.o.cfg, { application_name: 'sluice-snapshot' }));
     meta.on('error', () => undefined);
     await meta.connect();
-    try {
-      for (const name of snap.tables as string[]) {
-        const t = this.tables.find((x) => `${x.schema}.${x.table}` === name);
-        const p = (progress[name] = progress[name] ?? { rows: 0, last_key: null, done: false, total_estimate: null });
-        if (!t) { p.done = true; p.error = 'table is not captured by this source'; continue; }
-        if (p.done) continue;
-        if (p.total_estimate == null) {
-          const est = await meta.query(`SELECT count(*)::bigint AS n FROM ${qualified(t.schema, t.table)}${snap.filter ? ` WHERE (${snap.filter})` : ''}`);
-          p.total_estimate = Number(est.rows[0].n);
-          await ctl.query(`UPDATE snapshots SET progress = $2, updated_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
-        }
-        const cols = await this.columnsOf(meta, t.oid);
+    return {
+      count: async (t, filter) => {
+        const est = await meta.query(`SELECT count(*)::bigint AS n FROM ${qualified(t.schema, t.table)}${filter ? ` WHERE (${filter})` : ''}`);
+        return Number(est.rows[0].n);
+      },
+      columns: (t) => this.columnsOf(meta, t.oid),
+      readChunk: async (t, cols, lastKey, filter, limit) => {
         const keys = cols.filter((c) => c.key);
-        const chunk = snap.mode === 'blocking' || !keys.length ? 0 : this.o.cfg.snapshot_chunk_size;
-        while (!signal.aborted) {
-          // Qualified with the alias t: an unqualified ORDER BY would sort by the ::text output columns.
-          const sel = cols.map((c) => `t.${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}`).join(', ');
-          const where: string[] = [];
-          const params: unknown[] = [];
-          if (chunk && p.last_key) {
-            where.push(`(${keys.map((k) => 't.' + quoteIdent(k.name)).join(', ')}) > (${keys.map((k, i) => { params.push(p.last_key[i]); return `$${i + 1}::${k.type}`; }).join(', ')})`);
-          }
-          if (snap.filter) where.push(`(${snap.filter})`);
-          const sql = `SELECT ${sel} FROM ${qualified(t.schema, t.table)} t${where.length ? ' WHERE ' + where.join(' AND ') : ''}` +
-            (chunk ? ` ORDER BY ${keys.map((k) => 't.' + quoteIdent(k.name)).join(', ')} LIMIT ${chunk}` : '');
-          const id = `${snap.id}:${name}:${p.rows}`;
-          const w: ChunkWindow = { snapshotId: snap.id, table: name, rows: null, changed: new Set(), open: false, done: () => undefined, columns: cols };
-          this.windows.set(id, w);
-          let res;
-          try {
-            await meta.query(`SELECT pg_logical_emit_message(true, 'sluice_wm', $1)`, [JSON.stringify({ id, kind: 'low' })]);
-            res = await meta.query(sql, params);
-            const m = new Map<string, Record<string, unknown>>();
-            for (const row of res.rows) { const conv = this.convert(cols, row)!; m.set(keyString(cols, conv), conv); }
-            w.rows = m;
-            const hi = await meta.query(`SELECT pg_logical_emit_message(true, 'sluice_wm', $1)::text AS lsn`, [JSON.stringify({ id, kind: 'high' })]);
-            const acked = this.waitAcked(lsnToBigInt(hi.rows[0].lsn) + 1n);
-            while (!signal.aborted && !(await Promise.race([acked.then(() => true), sleep(200).then(() => false)]))) { /* wait for Kafka */ }
-          } finally {
-            this.windows.delete(id);
-          }
-          if (signal.aborted) return true;
-          p.rows += res.rows.length;
-          if (res.rows.length) { const lastRow = res.rows[res.rows.length - 1]; p.last_key = keys.map((k) => lastRow[k.name]); }
-          if (!chunk || res.rows.length < chunk) p.done = true;
-          await ctl.query(`UPDATE snapshots SET progress = $2, updated_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
-          metrics.snapshotRows.inc({ pipeline: this.o.pipelineId }, res.rows.length);
-          if (p.done) break;
+        // Qualified with the alias t: an unqualified ORDER BY would sort by the ::text output columns.
+        const sel = cols.map((c) => `t.${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}`).join(', ');
+        const where: string[] = [];
+        const params: unknown[] = [];
+        if (limit && lastKey) {
+          where.push(`(${keys.map((k) => 't.' + quoteIdent(k.name)).join(', ')}) > (${keys.map((k, i) => { params.push(lastKey[i]); return `$${i + 1}::${k.type}`; }).join(', ')})`);
         }
-        if (signal.aborted) return true;
-      }
-      await ctl.query(`UPDATE snapshots SET status = 'done', progress = $2, updated_at = now(), finished_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
-      this.o.log.info({ snapshot_id: snap.id, tables: snap.tables }, 'snapshot finished');
-      return true;
-    } finally {
-      if (!(await Promise.race([meta.end().then(() => true, () => true), sleep(3000).then(() => false)]))) (meta as any).connection?.stream?.destroy();
-    }
+        if (filter) where.push(`(${filter})`);
+        const sql = `SELECT ${sel} FROM ${qualified(t.schema, t.table)} t${where.length ? ' WHERE ' + where.join(' AND ') : ''}` +
+          (limit ? ` ORDER BY ${keys.map((k) => 't.' + quoteIdent(k.name)).join(', ')} LIMIT ${limit}` : '');
+        const res = await meta.query(sql, params);
+        const last = res.rows[res.rows.length - 1];
+        return { rows: res.rows.map((row) => this.convert(cols, row)!), lastKey: last ? keys.map((k) => last[k.name]) : null };
+      },
+      lowWatermark: async (w) => { await meta.query(`SELECT pg_logical_emit_message(true, 'sluice_wm', $1)`, [JSON.stringify({ id: w.id, kind: 'low' })]); },
+      highWatermark: async (w) => {
+        const hi = await meta.query(`SELECT pg_logical_emit_message(true, 'sluice_wm', $1)::text AS lsn`, [JSON.stringify({ id: w.id, kind: 'high' })]);
+        return lsnToBigInt(hi.rows[0].lsn) + 1n;
+      },
+      close: async () => {
+        if (!(await Promise.race([meta.end().then(() => true, () => true), sleep(3000).then(() => false)]))) (meta as any).connection?.stream?.destroy();
+      },
+    };
   }
 }

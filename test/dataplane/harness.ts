@@ -4,8 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { Client } from 'pg';
+import * as mysql from 'mysql2/promise';
 import { env, freshDatabase, startTestApi, TestApi } from '../helpers';
-import { mysqlQuery } from '../mysql-helpers';
+import { freshMysqlDatabase, mysqlQuery } from '../mysql-helpers';
 
 export { env };
 
@@ -22,7 +23,9 @@ export async function waitFor<T>(what: string, f: () => Promise<T | undefined | 
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
+/** One statement on a Postgres or (mysql:// URL) MySQL/MariaDB database. */
 export async function q(url: string, sql: string, params: unknown[] = []): Promise<any[]> {
+  if (isMysql(url)) return mysqlQuery(url, sql, params);
   const c = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   c.on('error', () => undefined);
   await c.connect();
@@ -51,18 +54,24 @@ export async function stopWorker(w: Worker, signal: NodeJS.Signals = 'SIGTERM') 
   if (w.proc.exitCode === null && w.proc.signalCode === null) { w.proc.kill('SIGKILL'); await w.exited; }
 }
 
+const isMysql = (url: string) => url.startsWith('mysql:');
+
 export interface Setup {
-  /** dstKind 'mysql': dstUrl is a mysql:// URL of a MariaDB database. */
-  api: TestApi; srcUrl: string; dstUrl: string; dstKind: 'postgresql' | 'mysql'; pipelineId: string; sourceId: string; destinationId: string; prefix: string; slot: string;
+  /** sourceKind / dstKind 'mysql': srcUrl / dstUrl is a mysql:// URL of a MariaDB database. */
+  sourceKind: 'postgresql' | 'mysql'; api: TestApi; srcUrl: string; dstUrl: string; dstKind: 'postgresql' | 'mysql'; pipelineId: string; sourceId: string; destinationId: string; prefix: string; slot: string;
 }
 
-/** Creates source + destination databases, runs `ddl` on the source, and a pipeline through the API. */
+/**
+ * Creates source + destination databases, runs `ddl` on the source, and a pipeline through the API.
+ * `sourceKind: 'mysql'` puts the source on the test stack's MariaDB (a fresh database) instead.
+ */
 export async function setupPipeline(opts: {
-  ddl: string; source?: Record<string, unknown>; destination?: Record<string, unknown>; pipeline?: Record<string, unknown>; transforms?: Record<string, unknown>[];
+  ddl: string; sourceKind?: 'postgresql' | 'mysql'; source?: Record<string, unknown>; destination?: Record<string, unknown>; pipeline?: Record<string, unknown>; transforms?: Record<string, unknown>[];
   srcUrl?: string; dstUrl?: string; destinationKind?: 'postgresql' | 'mysql'; srcHostPort?: { host: string; port: number }; dstHostPort?: { host: string; port: number };
 }): Promise<Setup> {
   const api = await startTestApi();
-  const srcUrl = opts.srcUrl ?? await freshDatabase('dp_src');
+  const sourceKind = opts.sourceKind ?? 'postgresql';
+  const srcUrl = opts.srcUrl ?? (sourceKind === 'mysql' ? await freshMysqlDatabase('dp_src') : await freshDatabase('dp_src'));
   const dstUrl = opts.dstUrl ?? await freshDatabase('dp_dst');
   await q(srcUrl, opts.ddl);
   const su = new URL(srcUrl);
@@ -70,10 +79,12 @@ export async function setupPipeline(opts: {
   const tag = crypto.randomBytes(3).toString('hex');
   const slot = `dp_slot_${tag}`;
   const prefix = `dp${tag}`;
+  const conn = { host: opts.srcHostPort?.host ?? su.hostname, port: opts.srcHostPort?.port ?? Number(su.port), user: decodeURIComponent(su.username), password: decodeURIComponent(su.password), tls_mode: 'disable' };
   const src = await api.call('POST', '/v1/sources', {
-    name: `src-${tag}`, kind: 'postgresql',
-    config: { host: opts.srcHostPort?.host ?? su.hostname, port: opts.srcHostPort?.port ?? Number(su.port), database: su.pathname.slice(1), user: decodeURIComponent(su.username), password: decodeURIComponent(su.password), tls_mode: 'disable',
-      slot_name: slot, publication_name: `dp_pub_${tag}`, topic_prefix: prefix, heartbeat_interval_ms: 1000, ...opts.source },
+    name: `src-${tag}`, kind: sourceKind,
+    config: sourceKind === 'mysql'
+      ? { ...conn, database_include: [su.pathname.slice(1)], server_id: 10000 + crypto.randomInt(1_000_000), topic_prefix: prefix, heartbeat_interval_ms: 1000, ...opts.source }
+      : { ...conn, database: su.pathname.slice(1), slot_name: slot, publication_name: `dp_pub_${tag}`, topic_prefix: prefix, heartbeat_interval_ms: 1000, ...opts.source },
   });
   assert.equal(src.status, 201, src.text);
   const dst = await api.call('POST', '/v1/destinations', {
@@ -92,18 +103,19 @@ export async function setupPipeline(opts: {
     delivery: { max_retries: 2, backoff_initial_ms: 50, backoff_max_ms: 200 }, ...opts.pipeline,
   });
   assert.equal(p.status, 201, p.text);
-  return { api, srcUrl, dstUrl, dstKind: opts.destinationKind ?? 'postgresql', pipelineId: p.body.id, sourceId: src.body.id, destinationId: dst.body.id, prefix, slot };
+  return { sourceKind, api, srcUrl, dstUrl, dstKind: opts.destinationKind ?? 'postgresql', pipelineId: p.body.id, sourceId: src.body.id, destinationId: dst.body.id, prefix, slot };
 }
 
 export async function teardown(s: Setup | undefined, workers: Worker[]) {
   for (const w of workers) await stopWorker(w, 'SIGKILL').catch(() => undefined);
   if (!s) return;
-  await q(s.srcUrl, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [s.slot]).catch(() => undefined);
+  if (s.sourceKind === 'postgresql') await q(s.srcUrl, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [s.slot]).catch(() => undefined);
   await s.api.close?.().catch?.(() => undefined);
 }
 
-/** Rows of a table as text, keyed and ordered by `key`, for exact comparison. */
+/** Rows of a table as text, keyed and ordered by `key`, for exact comparison (a mysql:// URL: mysqlRowsOf). */
 export async function rowsOf(url: string, table: string, cols: string[], key = 'id', where = ''): Promise<Record<string, string | null>[]> {
+  if (isMysql(url)) return mysqlRowsOf(url, table, cols, key, where);
   return q(url, `SELECT ${cols.map((c) => `"${c}"::text AS "${c}"`).join(', ')} FROM ${table} ${where} ORDER BY ${key}`);
 }
 
@@ -115,7 +127,7 @@ export async function mysqlRowsOf(url: string, table: string, cols: string[], ke
 
 /** One statement on the pipeline's destination database, whatever its kind. */
 export async function dstQuery(s: Setup, sql: string): Promise<unknown[]> {
-  return s.dstKind === 'mysql' ? mysqlQuery(s.dstUrl, sql) : q(s.dstUrl, sql);
+  return q(s.dstUrl, sql);
 }
 
 /** Waits until destination == source for `table` (same keys and values), then asserts it. */
@@ -125,7 +137,7 @@ export async function assertConverges(s: Setup, table: string, cols: string[], o
   try {
     await waitFor(`destination ${table} == source`, async () => {
       src = await rowsOf(s.srcUrl, table, cols, opts.key, opts.srcWhere ?? '');
-      dst = await (s.dstKind === 'mysql' ? mysqlRowsOf : rowsOf)(s.dstUrl, table, cols, opts.key, opts.dstWhere ?? '');
+      dst = await rowsOf(s.dstUrl, table, cols, opts.key, opts.dstWhere ?? '');
       return JSON.stringify(src) === JSON.stringify(dst);
     }, opts.timeoutMs ?? 60000, 500);
   } catch (e) {
@@ -138,6 +150,21 @@ export async function assertConverges(s: Setup, table: string, cols: string[], o
   assert.deepEqual(dst, src);
 }
 
+/** One connection of the load generator, Postgres or MySQL; statements are written with `$n` placeholders. */
+interface LoadConn { query(sql: string, params?: unknown[]): Promise<unknown>; end(): Promise<void> }
+
+async function loadConn(url: string): Promise<LoadConn> {
+  if (isMysql(url)) {
+    const c = await mysql.createConnection({ uri: url, connectTimeout: 2000 });
+    c.on('error', () => undefined);
+    return { query: (sql, params) => c.query(sql.replace(/\$\d+/g, '?').replace(/random\(\)/g, 'RAND()'), params), end: () => c.end().catch(() => undefined) };
+  }
+  const c = new Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  return { query: (sql, params) => c.query(sql, params), end: () => c.end().catch(() => undefined) };
+}
+
 /** Steady write load: inserts, updates and deletes on `table(id serial, v int, note text)`; survives outages. */
 export function startLoad(url: string, table: string, opts: { perSecond?: number; maxOps?: number; deletes?: boolean } = {}) {
   let stop = false;
@@ -145,19 +172,21 @@ export function startLoad(url: string, table: string, opts: { perSecond?: number
   let errors = 0;
   const per = opts.perSecond ?? 100;
   const max = opts.maxOps ?? 20000;
+  // MySQL cannot read the table it changes in a subquery: a derived table wraps it.
+  const pick = isMysql(url) ? `(SELECT id FROM (SELECT id FROM ${table} ORDER BY random() LIMIT 1) x)` : `(SELECT id FROM ${table} ORDER BY random() LIMIT 1)`;
   const done = (async () => {
-    let c: Client | null = null;
+    let c: LoadConn | null = null;
     while (!stop && ops < max) {
       try {
-        if (!c) { c = new Client({ connectionString: url, connectionTimeoutMillis: 2000 }); c.on('error', () => undefined); await c.connect(); }
+        if (!c) c = await loadConn(url);
         const t0 = Date.now();
         const n = Math.max(1, Math.round(per / 10));
         await c.query('BEGIN');
         for (let i = 0; i < n; i++) {
           const r = Math.random();
           if (r < 0.6) await c.query(`INSERT INTO ${table} (v, note) VALUES ($1, $2)`, [Math.floor(Math.random() * 1e6), `n${ops}`]);
-          else if (r < 0.9) await c.query(`UPDATE ${table} SET v = v + 1, note = $1 WHERE id = (SELECT id FROM ${table} ORDER BY random() LIMIT 1)`, [`u${ops}`]);
-          else if (opts.deletes !== false) await c.query(`DELETE FROM ${table} WHERE id = (SELECT id FROM ${table} ORDER BY random() LIMIT 1)`);
+          else if (r < 0.9) await c.query(`UPDATE ${table} SET v = v + 1, note = $1 WHERE id = ${pick}`, [`u${ops}`]);
+          else if (opts.deletes !== false) await c.query(`DELETE FROM ${table} WHERE id = ${pick}`);
           ops++;
         }
         await c.query('COMMIT');
@@ -177,4 +206,29 @@ export function startLoad(url: string, table: string, opts: { perSecond?: number
 export async function status(s: Setup) {
   const r = await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/status`);
   return r.body;
+}
+/** Every record of `topic` from the beginning up to its current end, as parsed envelopes with their keys. */
+export async function topicRecords(topic: string): Promise<{ key: string | null; env: any }[]> {
+  const { Kafka } = await import('kafkajs');
+  const kafka = new Kafka({ brokers: env.kafkaBrokers, logLevel: 0 });
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const want = new Map(ends.map((e) => [e.partition, Number(e.high)]));
+  const out: { key: string | null; env: any }[] = [];
+  const total = [...want.values()].reduce((a, b) => a + b, 0);
+  if (!total) return out;
+  const consumer = kafka.consumer({ groupId: `read-${crypto.randomBytes(4).toString('hex')}` });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let n = 0;
+  await consumer.run({ eachMessage: async ({ partition, message }) => {
+    if (Number(message.offset) >= (want.get(partition) ?? 0)) return;
+    out.push({ key: message.key?.toString() ?? null, env: JSON.parse(message.value!.toString()) });
+    n++;
+  } });
+  await waitFor(`${total} records of ${topic}`, async () => n >= total, 30000, 100);
+  await consumer.disconnect();
+  return out;
 }

@@ -1,0 +1,158 @@
+import { Logger } from 'pino';
+import { Message, Producer } from 'kafkajs';
+import { Envelope } from './envelope';
+import { SourceStatus, setBroken } from './change-event-source';
+import { backoff, sleep } from './pgconn';
+
+/**
+ * A commit's place in the source's stream: `seq` orders commits (the Postgres LSN, or a counter for
+ * the binlog), `pos` is what the source persists or acknowledges once Kafka has the commit.
+ */
+type BufItem<P> = { kind: 'msg'; topic: string; message: Message } | { kind: 'commit'; seq: bigint; pos: P };
+
+export interface ChangeEventBufferOpts<P> {
+  producer: Producer;
+  log: Logger;
+  graceMs: number;
+  /** The runner's signal: when it aborts, a flush that keeps failing gives up. */
+  signal: AbortSignal;
+  status: SourceStatus;
+  snapshotActive: () => boolean;
+  /** Called (in order) with the newest commit whose events Kafka acknowledged. */
+  onAck: (pos: P, seq: bigint) => Promise<void> | void;
+}
+
+/**
+ * The transaction buffer between a change-event source and Kafka. Events are pushed as they are
+ * decoded; a commit marker closes a transaction. The flush loop produces only whole transactions,
+ * and acknowledges a commit's position (onAck) only after Kafka acknowledged every event up to it.
+ */
+export class ChangeEventBuffer<P> {
+  private buf: BufItem<P>[] = [];
+  private bufMsgs = 0;
+  private acked = 0n;
+  private ackWaiters: { seq: bigint; resolve: () => void }[] = [];
+  private wake: (() => void) | null = null;
+  private flushFailedSince: number | null = null;
+  private colsJson = new WeakMap<object, string>();
+
+  constructor(private o: ChangeEventBufferOpts<P>) {}
+
+  /** A new session starts from `seq`: whatever an earlier session buffered is dropped (it will be read again). */
+  reset(seq: bigint) {
+    this.clear();
+    this.acked = seq;
+  }
+
+  clear() {
+    this.buf = [];
+    this.bufMsgs = 0;
+  }
+
+  get ackedSeq(): bigint { return this.acked; }
+  get pendingMessages(): number { return this.bufMsgs; }
+
+  /** The value is the envelope; column types travel in the `sluice.columns` header (one cached string per column list). */
+  push(topic: string, key: string | null, env: Envelope) {
+    let cols = this.colsJson.get(env.columns);
+    if (cols === undefined) { cols = JSON.stringify(env.columns); this.colsJson.set(env.columns, cols); }
+    const { columns: _c, ...value } = env;
+    this.buf.push({ kind: 'msg', topic, message: { key, value: JSON.stringify(value), headers: { 'sluice.columns': cols } } });
+    this.bufMsgs++;
+  }
+
+  /** Closes a transaction. Resolves at once, or after a drain when too much is buffered (flow control). */
+  async commit(seq: bigint, pos: P): Promise<void> {
+    this.buf.push({ kind: 'commit', seq, pos });
+    this.wake?.();
+    if (this.bufMsgs > 20000) await this.drain();
+  }
+
+  /** Resolves once everything buffered so far is in Kafka and acknowledged. */
+  drain(): Promise<void> {
+    for (let i = this.buf.length - 1; i >= 0; i--) {
+      const b = this.buf[i];
+      if (b.kind === 'commit') return this.waitAcked(b.seq);
+    }
+    return Promise.resolve();
+  }
+
+  waitAcked(seq: bigint): Promise<void> {
+    if (this.acked >= seq) return Promise.resolve();
+    return new Promise((resolve) => this.ackWaiters.push({ seq, resolve }));
+  }
+
+  async flushLoop(signal: AbortSignal): Promise<void> {
+    let attempt = 0;
+    let take: BufItem<P>[] = [];
+    const status = this.o.status;
+    while (true) {
+      if (!take.length) {
+        if (!this.buf.length) {
+          if (signal.aborted) return;
+          await new Promise<void>((r) => { this.wake = r; setTimeout(r, 20); });
+          this.wake = null;
+          continue;
+        }
+        // Only whole transactions go out together; a partial tail waits for its commit.
+        let end = -1;
+        for (let i = this.buf.length - 1; i >= 0; i--) if (this.buf[i].kind === 'commit') { end = i; break; }
+        if (end < 0) { await sleep(5); if (signal.aborted && !this.buf.some((b) => b.kind === 'commit')) return; continue; }
+        take = this.buf.splice(0, end + 1);
+        this.bufMsgs -= take.filter((b) => b.kind === 'msg').length;
+      }
+      const byTopic = new Map<string, Message[]>();
+      let lastCommit: { seq: bigint; pos: P } | null = null;
+      for (const b of take) {
+        if (b.kind === 'msg') { let l = byTopic.get(b.topic); if (!l) byTopic.set(b.topic, (l = [])); l.push(b.message); }
+        else lastCommit = b;
+      }
+      try {
+        if (byTopic.size) {
+          // Kafka takes one record batch per partition per request, capped by the topic's
+          // max.message.bytes (8 MiB for topics we create): requests of at most ~4 MB per topic, in order.
+          const LIMIT = Number(process.env.SLUICE_PRODUCE_BATCH_BYTES ?? 4_000_000);
+          let req = new Map<string, { messages: Message[]; bytes: number }>();
+          const send = async () => {
+            if (!req.size) return;
+            await this.o.producer.sendBatch({ topicMessages: [...req].map(([topic, v]) => ({ topic, messages: v.messages })), acks: -1 });
+            req = new Map();
+          };
+          for (const [topic, messages] of byTopic) {
+            for (const m of messages) {
+              const size = (m.value as string).length + ((m.key as string | null)?.length ?? 0) + 100;
+              let e = req.get(topic);
+              if (e && e.bytes + size > LIMIT) { await send(); e = undefined; }
+              if (!e) req.set(topic, (e = { messages: [], bytes: 0 }));
+              e.messages.push(m);
+              e.bytes += size;
+            }
+          }
+          await send();
+        }
+        attempt = 0;
+        this.flushFailedSince = null;
+        if (status.state === 'broken' && status.reason?.startsWith('kafka')) { status.state = this.o.snapshotActive() ? 'snapshotting' : 'streaming'; status.reason = null; status.broken_since = null; }
+        take = [];
+        if (lastCommit) await this.ack(lastCommit.seq, lastCommit.pos);
+      } catch (e) {
+        // Kafka did not take the batch: keep it, do not ack, retry without limit (the source keeps its log).
+        attempt++;
+        this.flushFailedSince = this.flushFailedSince ?? Date.now();
+        if (Date.now() - this.flushFailedSince >= this.o.graceMs) setBroken(status, `kafka_unreachable: ${(e as Error).message}`);
+        this.o.log.warn({ err: (e as Error).message, attempt }, 'producing to Kafka failed; retrying (position not acknowledged)');
+        if (signal.aborted && this.o.signal.aborted && attempt > 3) return;
+        await sleep(backoff(attempt, 200, 3000));
+      }
+    }
+  }
+
+  private async ack(seq: bigint, pos: P) {
+    if (seq <= this.acked) return;
+    this.acked = seq;
+    await this.o.onAck(pos, seq);
+    const ready = this.ackWaiters.filter((w) => w.seq <= seq);
+    this.ackWaiters = this.ackWaiters.filter((w) => w.seq > seq);
+    for (const w of ready) w.resolve();
+  }
+}

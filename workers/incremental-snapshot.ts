@@ -1,0 +1,192 @@
+import { Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import { ColumnInfo, Envelope, kafkaKey, keyString, topicFor } from './envelope';
+import { ChangeEventBuffer } from './change-event-buffer';
+import { SourceStatus, TableInfo } from './change-event-source';
+import { sleep } from './pgconn';
+import { metrics } from './metrics';
+
+/** One chunk's watermark window: the chunk rows, and the keys the stream changed while it was open. */
+export interface ChunkWindow {
+  id: string; snapshotId: string; table: string; columns: ColumnInfo[];
+  rows: Map<string, Record<string, unknown>> | null; changed: Set<string>; open: boolean;
+  /** Resolves with the commit sequence after which the chunk's rows are in the buffer (binlog sources use it). */
+  closed: Promise<bigint>;
+  close: (seq: bigint) => void;
+  fail: (err: Error) => void;
+}
+
+/** The database side of an incremental snapshot: one connection, opened per snapshot run. */
+export interface SnapshotReader {
+  count(t: TableInfo, filter: string | null): Promise<number>;
+  columns(t: TableInfo): Promise<ColumnInfo[]>;
+  /**
+   * Rows in key order after `lastKey` (all rows when `limit` is 0), converted to envelope values,
+   * and the key of the last row in the form `lastKey` takes (it is stored in the progress JSON).
+   */
+  readChunk(t: TableInfo, cols: ColumnInfo[], lastKey: unknown[] | null, filter: string | null, limit: number): Promise<{ rows: Record<string, unknown>[]; lastKey: unknown[] | null }>;
+  /** Writes the low watermark into the change stream. */
+  lowWatermark(w: ChunkWindow): Promise<void>;
+  /** Writes the high watermark; resolves with the commit sequence to wait for before the chunk counts as done. */
+  highWatermark(w: ChunkWindow, signal: AbortSignal): Promise<bigint>;
+  close(): Promise<void>;
+}
+
+export interface IncrementalSnapshotterOpts {
+  pipelineId: string;
+  control: DataSource;
+  log: Logger;
+  status: SourceStatus;
+  buffer: ChangeEventBuffer<unknown>;
+  chunkSize: () => number;
+  tables: () => TableInfo[];
+  topicPrefix: string;
+  openReader: () => Promise<SnapshotReader>;
+  /** The `source` block of a snapshot ('r') event, before the snapshot fields are added. */
+  sourceInfo: (schema: string, table: string, now: number) => Envelope['source'];
+}
+
+/**
+ * Incremental snapshots (DBLog): each table is read in primary-key chunks between a low and a high
+ * watermark written into the change stream. While the window is open, the stream records the keys
+ * it changed; at the high watermark the chunk rows nobody changed are emitted, in stream order.
+ * Streaming never stops. Progress (last key per table) lives in the `snapshots` table, so a crashed
+ * snapshot resumes at its last finished chunk.
+ */
+export class IncrementalSnapshotter {
+  active = false;
+  private windows = new Map<string, ChunkWindow>();
+  private loopRunning = false;
+
+  constructor(private o: IncrementalSnapshotterOpts) {}
+
+  /** Stream side: a row changed; any open window on that table drops the key from its chunk. */
+  noteChange(schema: string, table: string, cols: ColumnInfo[], before: Record<string, unknown> | null, after: Record<string, unknown> | null) {
+    if (!this.windows.size) return;
+    const name = `${schema}.${table}`;
+    for (const w of this.windows.values()) {
+      if (!w.open || w.table !== name) continue;
+      if (before) w.changed.add(keyString(cols, before));
+      if (after) w.changed.add(keyString(cols, after));
+    }
+  }
+
+  /**
+   * Stream side: a watermark arrived. At the high one, the chunk rows nobody changed inside the
+   * window go into the buffer; `nextCommitSeq` is the sequence of the commit that will follow them.
+   */
+  onWatermark(id: string, kind: 'low' | 'high', nextCommitSeq: bigint) {
+    const w = this.windows.get(id);
+    if (!w) return;
+    if (kind === 'low') { w.open = true; return; }
+    w.open = false;
+    const [schema, table] = splitName(w.table);
+    const topic = topicFor(this.o.topicPrefix, schema, table);
+    const now = Date.now();
+    for (const [k, after] of w.rows ?? []) {
+      if (w.changed.has(k)) continue;
+      this.o.buffer.push(topic, kafkaKey(w.columns, after), {
+        op: 'r', before: null, after,
+        source: { ...this.o.sourceInfo(schema, table, now), snapshot: true, snapshot_id: w.snapshotId }, columns: w.columns, ts_ms: now,
+      });
+    }
+    w.rows = null;
+    w.close(nextCommitSeq);
+  }
+
+  /** The session ended: open windows can never close; their chunks are read again. */
+  failAll(err: Error) {
+    for (const w of this.windows.values()) w.fail(err);
+    this.windows.clear();
+  }
+
+  /** Runs pending snapshots of this pipeline until the signal aborts (one loop per runner). */
+  start(signal: AbortSignal) {
+    if (this.loopRunning) return;
+    this.loopRunning = true;
+    (async () => {
+      try {
+        while (!signal.aborted) {
+          const did = await this.runPending(signal).catch((e) => {
+            if (!signal.aborted) this.o.log.warn({ err: (e as Error).message }, 'snapshot step failed; will resume from the last chunk');
+            return false;
+          });
+          if (!did) await sleep(500, signal);
+        }
+      } finally { this.loopRunning = false; this.active = false; }
+    })();
+  }
+
+  private async runPending(signal: AbortSignal): Promise<boolean> {
+    const ctl = this.o.control;
+    const status = this.o.status;
+    const rows = await ctl.query(`SELECT * FROM snapshots WHERE pipeline_id = $1 AND status IN ('pending','running') ORDER BY created_at LIMIT 1`, [this.o.pipelineId]);
+    if (!rows.length) { this.active = false; if (status.state === 'snapshotting') status.state = 'streaming'; return false; }
+    const snap = rows[0];
+    this.active = true;
+    if (status.state === 'streaming') status.state = 'snapshotting';
+    const progress: Record<string, any> = snap.progress ?? {};
+    await ctl.query(`UPDATE snapshots SET status = 'running', updated_at = now() WHERE id = $1`, [snap.id]);
+    const reader = await this.o.openReader();
+    try {
+      for (const name of snap.tables as string[]) {
+        const t = this.o.tables().find((x) => `${x.schema}.${x.table}` === name);
+        const p = (progress[name] = progress[name] ?? { rows: 0, last_key: null, done: false, total_estimate: null });
+        if (!t) { p.done = true; p.error = 'table is not captured by this source'; continue; }
+        if (p.done) continue;
+        if (p.total_estimate == null) {
+          p.total_estimate = await reader.count(t, snap.filter);
+          await ctl.query(`UPDATE snapshots SET progress = $2, updated_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
+        }
+        const cols = await reader.columns(t);
+        const chunk = snap.mode === 'blocking' || !cols.some((c) => c.key) ? 0 : this.o.chunkSize();
+        while (!signal.aborted) {
+          const id = `${snap.id}:${name}:${p.rows}`;
+          let close!: (seq: bigint) => void;
+          let fail!: (err: Error) => void;
+          const closed = new Promise<bigint>((res, rej) => { close = res; fail = rej; });
+          closed.catch(() => undefined);
+          const w: ChunkWindow = { id, snapshotId: snap.id, table: name, rows: null, changed: new Set(), open: false, columns: cols, closed, close, fail };
+          this.windows.set(id, w);
+          let res: { rows: Record<string, unknown>[]; lastKey: unknown[] | null };
+          try {
+            await reader.lowWatermark(w);
+            res = await reader.readChunk(t, cols, chunk ? p.last_key : null, snap.filter, chunk);
+            const m = new Map<string, Record<string, unknown>>();
+            for (const row of res.rows) m.set(keyString(cols, row), row);
+            w.rows = m;
+            const seq = await reader.highWatermark(w, signal);
+            const acked = this.o.buffer.waitAcked(seq);
+            while (!signal.aborted && !(await Promise.race([acked.then(() => true), sleep(200).then(() => false)]))) { /* wait for Kafka */ }
+          } finally {
+            this.windows.delete(id);
+          }
+          if (signal.aborted) return true;
+          p.rows += res.rows.length;
+          if (res.lastKey) p.last_key = res.lastKey;
+          if (!chunk || res.rows.length < chunk) p.done = true;
+          await ctl.query(`UPDATE snapshots SET progress = $2, updated_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
+          metrics.snapshotRows.inc({ pipeline: this.o.pipelineId }, res.rows.length);
+          if (p.done) break;
+        }
+        if (signal.aborted) return true;
+      }
+      await ctl.query(`UPDATE snapshots SET status = 'done', progress = $2, updated_at = now(), finished_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
+      this.o.log.info({ snapshot_id: snap.id, tables: snap.tables }, 'snapshot finished');
+      return true;
+    } finally {
+      await reader.close();
+    }
+  }
+}
+
+/** Schedules a snapshot of `tables` (the initial one, or the one that closes a gap after a lost position). */
+export async function scheduleSnapshot(control: DataSource, pipelineId: string, tables: TableInfo[], reason: string): Promise<void> {
+  await control.query(`INSERT INTO snapshots (pipeline_id, tables, mode, reason) VALUES ($1, $2, 'incremental', $3)`,
+    [pipelineId, JSON.stringify(tables.map((t) => `${t.schema}.${t.table}`)), reason]);
+}
+
+function splitName(name: string): [string, string] {
+  const i = name.indexOf('.');
+  return [name.slice(0, i), name.slice(i + 1)];
+}

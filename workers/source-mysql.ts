@@ -9,6 +9,7 @@ import { ChangeEventBuffer } from './change-event-buffer';
 import { ChunkWindow, IncrementalSnapshotter, SnapshotReader, scheduleSnapshot } from './incremental-snapshot';
 import { backoff, isConnectionError, sleep } from './pgconn';
 import { metrics } from './metrics';
+import { mysqlConnectionOptions } from './destination-mysql';
 
 export interface MysqlSourceConfig {
   host: string; port: number; user: string; password?: string; tls_mode?: string;
@@ -42,19 +43,7 @@ const qt = (db: string, t: string) => `${qi(db)}.${qi(t)}`;
 
 /** mysql2 settings for the metadata and snapshot connections: values come back exactly (strings for decimals, dates, big integers). */
 export function mysqlConnOptions(cfg: MysqlSourceConfig): mysql.ConnectionOptions {
-  const ssl = cfg.tls_mode === 'require' ? { rejectUnauthorized: false } : cfg.tls_mode === 'verify-ca' || cfg.tls_mode === 'verify-full' ? { rejectUnauthorized: true } : undefined;
-  return {
-    host: cfg.host, port: cfg.port, user: cfg.user, password: cfg.password, ssl,
-    connectTimeout: 5000, dateStrings: true, timezone: 'Z', supportBigNumbers: true, bigNumberStrings: true, jsonStrings: true,
-    enableKeepAlive: true,
-  } as mysql.ConnectionOptions;
-}
-
-export function isMysqlConnectionError(e: unknown): boolean {
-  const err = e as { code?: string; errno?: number; fatal?: boolean };
-  if (isConnectionError(e)) return true;
-  if (/^(PROTOCOL_CONNECTION_LOST|PROTOCOL_SEQUENCE_TIMEOUT|ER_SERVER_SHUTDOWN|ER_CON_COUNT_ERROR|ER_CONNECTION_KILLED|PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR)$/.test(err?.code ?? '')) return true;
-  return err?.errno === 2013 || err?.errno === 2006 || err?.errno === 1927 || err?.fatal === true;
+  return { ...mysqlConnectionOptions({ ...cfg, database: '' }), supportBigNumbers: true, bigNumberStrings: true, jsonStrings: true, enableKeepAlive: true } as mysql.ConnectionOptions;
 }
 
 // ---------- types: MySQL column -> Postgres type name (format_type style) and value ----------
@@ -189,7 +178,7 @@ export class MysqlSourceRunner implements ChangeEventSource {
         if (this.o.signal.aborted) break;
         attempt++;
         const err = e as Error;
-        const reason = isMysqlConnectionError(err) ? 'source_unreachable' : 'source_error';
+        const reason = isConnectionError(err) ? 'source_unreachable' : 'source_error';
         noteSessionFailure(this.status, this.o.graceMs, `${reason}: ${err.message}`);
         this.o.log.warn({ err: err.message, attempt }, 'binlog session failed; retrying from the acknowledged position');
         await sleep(backoff(attempt, 500, 5000), this.o.signal);

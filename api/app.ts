@@ -1,14 +1,17 @@
+import type { RequestListener } from 'node:http';
 import express, { NextFunction, Request, Response } from 'express';
 import { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { AuditEntryEntity } from './entities/audit-entry.entity';
-import { requireToken } from './auth';
+import { TokenVerifier } from './auth';
+import { hotReads } from './hot-reads';
 import { Problem } from './problem';
 import { SecretBox } from './secrets';
 import { buildOpenApi } from './openapi';
 import { Readiness } from './readiness';
 import { ReadModel } from './read-model';
+import { ChangeFeed } from './change-feed';
 import { connectorRouter } from './routes/connectors';
 import { pipelineRouter } from './routes/pipelines';
 import { operationsRouter } from './routes/operations';
@@ -21,12 +24,14 @@ export interface AppContext {
   log: Logger;
   readiness: Pick<Readiness, 'run'>;
   reads: ReadModel;
+  changes: ChangeFeed;
   bodyLimit?: string;
 }
 
 const bool = (v: unknown) => v === 'true' || v === '1';
 
-export function createApp(ctx: AppContext): express.Express {
+/** The API as a request listener: cached reads (hot-reads.ts) first, then Express. */
+export function createApp(ctx: AppContext): RequestListener {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -44,6 +49,13 @@ export function createApp(ctx: AppContext): express.Express {
       for (const r of rows) this.set({ type: r.type }, Number(r.n));
     },
   });
+
+  const tokens = new TokenVerifier(ctx.ds, ctx.changes);
+  const hot = hotReads(ctx.reads, tokens, (route, seconds, path) => {
+    httpDuration.observe({ method: 'GET', route, status: '200' }, seconds);
+    if (debug) ctx.log.debug({ method: 'GET', path, status: 200, ms: seconds * 1000 }, 'request');
+  });
+  const debug = ctx.log.isLevelEnabled('debug');
 
   app.use((req, res, next) => {
     const start = process.hrtime.bigint();
@@ -73,7 +85,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.get('/openapi.json', (_req, res) => { res.json(openapi); });
 
   const v1 = express.Router();
-  v1.use(requireToken(ctx.ds));
+  v1.use(tokens.middleware());
   v1.use(express.json({ limit: ctx.bodyLimit ?? '1mb', strict: false }));
   v1.use((req, _res, next) => {
     const hasBody = ['POST', 'PUT', 'PATCH'].includes(req.method) && Number(req.headers['content-length'] ?? 0) > 0;
@@ -93,7 +105,10 @@ export function createApp(ctx: AppContext): express.Express {
     else throw new Problem(400, 'Validation failed', 'format must be json or hcl', [{ field: 'format', message: 'must be json or hcl' }]);
   });
   v1.post('/import', async (req, res) => {
-    res.json(await importDocument(ctx.ds, ctx.secrets, req, req.body, { dryRun: bool(req.query.dry_run), prune: bool(req.query.prune) }));
+    const result = await importDocument(ctx.ds, ctx.secrets, req, req.body, { dryRun: bool(req.query.dry_run), prune: bool(req.query.prune) });
+    ctx.reads.written('connectors', '*');
+    ctx.reads.written('pipelines', '*');
+    res.json(result);
   });
   v1.get('/audit', async (req, res) => {
     const { page, pageSize } = paging(req);
@@ -120,5 +135,5 @@ export function createApp(ctx: AppContext): express.Express {
     res.status(p.status).setHeader('Content-Type', 'application/problem+json');
     res.end(JSON.stringify(p.body()));
   });
-  return app;
+  return (req, res) => { if (!hot(req, res)) app(req, res); };
 }

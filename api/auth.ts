@@ -5,6 +5,8 @@ import type { NextFunction, Request, Response } from 'express';
 import { DataSource } from 'typeorm';
 import { ApiTokenEntity } from './entities/api-token.entity';
 import { Problem } from './problem';
+import { ChangeFeed } from './change-feed';
+import { CoherentCache } from './coherent-cache';
 
 export const hashToken = (token: string) => crypto.createHash('sha256').update(token).digest('hex');
 
@@ -42,28 +44,48 @@ export async function ensureBootstrapToken(ds: DataSource, home: string, configu
 
 export interface Principal { tokenId: string; name: string }
 
-/** Bearer-token check for /v1. A cache keeps the hot path off the DB; revocation shows within its TTL. */
-export function requireToken(ds: DataSource) {
-  const cache = new Map<string, { p: Principal; until: number }>();
-  const repo = ds.getRepository(ApiTokenEntity);
-  return async (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) throw new Problem(401, 'Unauthorized', header ? 'Authorization header must be "Bearer <token>".' : 'Missing Authorization: Bearer <token> header. The bootstrap token is in .sluice/token or SLUICE_BOOTSTRAP_TOKEN.');
-    const h = hashToken(m[1]);
-    const hit = cache.get(h);
-    if (hit && hit.until > Date.now()) {
-      res_locals(req).principal = hit.p;
-      return next();
-    }
-    const row = await repo.findOneBy({ token_hash: h });
-    if (!row) throw new Problem(401, 'Unauthorized', 'The bearer token is not valid.');
-    const p = { tokenId: row.id, name: row.name };
-    cache.set(h, { p, until: Date.now() + 5000 });
-    if (cache.size > 1000) cache.clear();
-    res_locals(req).principal = p;
-    next();
-  };
+const MALFORMED = 'Authorization header must be "Bearer <token>".';
+const MISSING = 'Missing Authorization: Bearer <token> header. The bootstrap token is in .sluice/token or SLUICE_BOOTSTRAP_TOKEN.';
+const bearer = (header: string) => /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+
+/**
+ * Bearer-token check for /v1. Verified tokens are cached per process so the hot path skips the
+ * lookup; the cache is dropped on any change to api_tokens (ChangeFeed), so a revoked or deleted
+ * token stops working as soon as its NOTIFY arrives, and nothing is cached while the feed is down.
+ */
+export class TokenVerifier {
+  private readonly repo;
+  private readonly cache: CoherentCache<Principal>;
+
+  constructor(ds: DataSource, changes: ChangeFeed) {
+    this.repo = ds.getRepository(ApiTokenEntity);
+    this.cache = new CoherentCache<Principal>(changes, 'api_tokens', 'table', { maxBytes: 1024 * 1024, sizeOf: () => 200 });
+  }
+
+  async verify(header: string): Promise<Principal> {
+    const token = bearer(header);
+    if (!token) throw new Problem(401, 'Unauthorized', header ? MALFORMED : MISSING);
+    const h = hashToken(token);
+    const p = await this.cache.get(h, async () => {
+      const row = await this.repo.findOneBy({ token_hash: h });
+      return row ? { tokenId: row.id, name: row.name } : undefined;
+    });
+    if (!p) throw new Problem(401, 'Unauthorized', 'The bearer token is not valid.');
+    return p;
+  }
+
+  /** The principal if the token is valid and cached; undefined means "ask verify()". */
+  peek(header: string | undefined): Principal | undefined {
+    const token = header && bearer(header);
+    return token ? this.cache.peek(hashToken(token)) : undefined;
+  }
+
+  middleware() {
+    return async (req: Request, _res: Response, next: NextFunction) => {
+      res_locals(req).principal = await this.verify(req.headers.authorization ?? '');
+      next();
+    };
+  }
 }
 
 export function res_locals(req: Request): { principal?: Principal } {

@@ -7,9 +7,10 @@ import { AuditEntryEntity } from './entities/audit-entry.entity';
 import { Initial1764300000000 } from '../migrations/1764300000000-initial';
 import { ListOrderIndexes1764300000001 } from '../migrations/1764300000001-list-order-indexes';
 import { Dataplane1764400000000 } from '../migrations/1764400000000-dataplane';
+import { ChangeNotify1764500000000 } from '../migrations/1764500000000-change-notify';
 
 export const entities = [ConnectorEntity, PipelineEntity, ApiTokenEntity, AuditEntryEntity];
-export const migrations = [Initial1764300000000, Dataplane1764400000000];
+export const migrations = [Initial1764300000000, ListOrderIndexes1764300000001, Dataplane1764400000000, ChangeNotify1764500000000];
 
 /** Opens the control DB and applies pending migrations (idempotent; safe with several API processes). */
 export async function openControlDb(url: string, opts: { poolSize?: number } = {}): Promise<DataSource> {

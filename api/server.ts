@@ -9,6 +9,7 @@ import { openControlDb } from './db';
 import { createLogger } from './log';
 import { Readiness } from './readiness';
 import { ReadModel } from './read-model';
+import { ChangeFeed } from './change-feed';
 import { SecretBox } from './secrets';
 
 export interface RunningApi {
@@ -28,7 +29,9 @@ export async function startApi(overrides: Partial<SluiceConfig> = {}, logDestina
   const { tokenFile } = await ensureBootstrapToken(ds, cfg.home, cfg.bootstrapToken);
   const secrets = SecretBox.load(cfg.home, cfg.secretKey);
   const readiness = new Readiness(ds, cfg.redisUrl, cfg.kafkaBrokers);
-  const app = createApp({ ds, secrets, log, readiness, reads: new ReadModel(ds), bodyLimit: cfg.bodyLimit });
+  const changes = new ChangeFeed(cfg.databaseUrl, log);
+  await changes.start();
+  const app = createApp({ ds, secrets, log, readiness, reads: new ReadModel(ds, changes), changes, bodyLimit: cfg.bodyLimit });
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -44,6 +47,7 @@ export async function startApi(overrides: Partial<SluiceConfig> = {}, logDestina
       server.closeIdleConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await readiness.close();
+      await changes.close();
       await ds.destroy();
     },
   };

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import { Problem } from '../problem';
+import type { Rendered } from '../read-model';
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -10,8 +11,12 @@ export function idParam(req: Request, what: string): string {
 }
 
 export function paging(req: Request): { page: number; pageSize: number } {
-  const page = req.query.page === undefined ? 1 : Number(req.query.page);
-  const pageSize = req.query.page_size === undefined ? 50 : Number(req.query.page_size);
+  return pagingOf(req.query);
+}
+
+export function pagingOf(query: Record<string, unknown>): { page: number; pageSize: number } {
+  const page = query.page === undefined ? 1 : Number(query.page);
+  const pageSize = query.page_size === undefined ? 50 : Number(query.page_size);
   const errors = [];
   if (!Number.isInteger(page) || page < 1) errors.push({ field: 'page', message: 'page must be an integer >= 1' });
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 500) errors.push({ field: 'page_size', message: 'page_size must be an integer from 1 to 500' });
@@ -34,9 +39,10 @@ export function sendObject(res: Response, status: number, body: { version: numbe
   res.json(body);
 }
 
-/** Sends JSON already rendered as text (see read-model.ts). */
-export function sendJsonText(res: Response, status: number, json: string, version?: number): void {
-  res.status(status).setHeader('Content-Type', 'application/json; charset=utf-8');
-  if (version !== undefined) res.setHeader('ETag', `"${version}"`);
-  res.end(json);
+/** Sends a body the read model rendered (see read-model.ts). */
+export function sendRendered(res: Response, r: Rendered): void {
+  res.statusCode = 200;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  if (r.etag) res.setHeader('ETag', r.etag);
+  res.end(r.body);
 }

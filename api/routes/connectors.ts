@@ -5,8 +5,15 @@ import { applyConnector, conflictOnName, isUniqueViolation, parseConnector, pipe
 import { audit } from '../audit';
 import { Problem } from '../problem';
 import type { AppContext } from '../app';
-import { checkIfMatch, idParam, paging, sendJsonText, sendObject } from './common';
+import { checkIfMatch, idParam, paging, sendObject, sendRendered } from './common';
 import type { Filter } from '../read-model';
+
+export function connectorFilters(category: Category, query: Record<string, unknown>): Filter[] {
+  const filters: Filter[] = [{ column: 'category', value: category }];
+  if (typeof query.kind === 'string') filters.push({ column: 'kind', value: query.kind });
+  if (typeof query.name === 'string') filters.push({ column: 'name', value: query.name });
+  return filters;
+}
 
 /** /v1/sources, /v1/destinations and /v1/transforms: one router, parameterised by category. */
 export function connectorRouter(ctx: AppContext, category: Category): Router {
@@ -21,10 +28,7 @@ export function connectorRouter(ctx: AppContext, category: Category): Router {
 
   r.get('/', async (req, res) => {
     const { page, pageSize } = paging(req);
-    const filters: Filter[] = [{ column: 'category', value: category }];
-    if (typeof req.query.kind === 'string') filters.push({ column: 'kind', value: req.query.kind });
-    if (typeof req.query.name === 'string') filters.push({ column: 'name', value: req.query.name });
-    sendJsonText(res, 200, await ctx.reads.list('connectors', filters, page, pageSize));
+    sendRendered(res, await ctx.reads.list('connectors', connectorFilters(category, req.query), page, pageSize));
   });
 
   r.post('/', async (req, res) => {
@@ -37,6 +41,7 @@ export function connectorRouter(ctx: AppContext, category: Category): Router {
         await audit(m, req, 'create', category, s, changed);
         return s;
       });
+      ctx.reads.written('connectors', saved.id);
       ctx.log.info({ [`${category}_id`]: saved.id, kind: saved.kind }, `${category} created`);
       res.setHeader('Location', `/v1/${collection}/${saved.id}`);
       sendObject(res, 201, publicConnector(saved));
@@ -50,7 +55,7 @@ export function connectorRouter(ctx: AppContext, category: Category): Router {
     const id = idParam(req, category);
     const found = await ctx.reads.get('connectors', id, category);
     if (!found) throw new Problem(404, 'Not found', `No ${category} with id ${id}.`);
-    sendJsonText(res, 200, found.json, found.version);
+    sendRendered(res, found);
   });
 
   for (const [method, mode] of [['put', 'replace'], ['patch', 'patch']] as const) {
@@ -69,6 +74,7 @@ export function connectorRouter(ctx: AppContext, category: Category): Router {
           await audit(m, req, 'update', category, s, changed);
           return s;
         });
+        ctx.reads.written('connectors', id);
         sendObject(res, 200, publicConnector(saved));
       } catch (e) {
         if (isUniqueViolation(e)) throw conflictOnName(collection, name);
@@ -89,6 +95,7 @@ export function connectorRouter(ctx: AppContext, category: Category): Router {
       await m.delete(ConnectorEntity, { id });
       await audit(m, req, 'delete', category, e);
     });
+    ctx.reads.written('connectors', id);
     res.status(204).end();
   });
 

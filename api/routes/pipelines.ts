@@ -4,8 +4,12 @@ import { applyPipeline, conflictOnName, isUniqueViolation, parsePipeline, public
 import { audit } from '../audit';
 import { Problem } from '../problem';
 import type { AppContext } from '../app';
-import { checkIfMatch, idParam, paging, sendJsonText, sendObject } from './common';
+import { checkIfMatch, idParam, paging, sendObject, sendRendered } from './common';
 import type { Filter } from '../read-model';
+
+export function pipelineFilters(query: Record<string, unknown>): Filter[] {
+  return typeof query.name === 'string' ? [{ column: 'name', value: query.name }] : [];
+}
 
 export function pipelineRouter(ctx: AppContext): Router {
   const r = Router();
@@ -18,8 +22,7 @@ export function pipelineRouter(ctx: AppContext): Router {
 
   r.get('/', async (req, res) => {
     const { page, pageSize } = paging(req);
-    const filters: Filter[] = typeof req.query.name === 'string' ? [{ column: 'name', value: req.query.name }] : [];
-    sendJsonText(res, 200, await ctx.reads.list('pipelines', filters, page, pageSize));
+    sendRendered(res, await ctx.reads.list('pipelines', pipelineFilters(req.query), page, pageSize));
   });
 
   r.post('/', async (req, res) => {
@@ -34,6 +37,7 @@ export function pipelineRouter(ctx: AppContext): Router {
         await audit(m, req, 'create', 'pipeline', s, changed);
         return s;
       });
+      ctx.reads.written('pipelines', saved.id);
       ctx.log.info({ pipeline_id: saved.id }, 'pipeline created');
       res.setHeader('Location', `/v1/pipelines/${saved.id}`);
       sendObject(res, 201, publicPipeline(saved));
@@ -47,7 +51,7 @@ export function pipelineRouter(ctx: AppContext): Router {
     const id = idParam(req, 'pipeline');
     const found = await ctx.reads.get('pipelines', id);
     if (!found) throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
-    sendJsonText(res, 200, found.json, found.version);
+    sendRendered(res, found);
   });
 
   for (const [method, mode] of [['put', 'replace'], ['patch', 'patch']] as const) {
@@ -69,6 +73,7 @@ export function pipelineRouter(ctx: AppContext): Router {
           await audit(m, req, 'update', 'pipeline', s, changed);
           return s;
         });
+        ctx.reads.written('pipelines', id);
         sendObject(res, 200, publicPipeline(saved));
       } catch (e) {
         if (isUniqueViolation(e)) throw conflictOnName('pipelines', name);
@@ -85,6 +90,7 @@ export function pipelineRouter(ctx: AppContext): Router {
       await m.delete(PipelineEntity, { id });
       await audit(m, req, 'delete', 'pipeline', p);
     });
+    ctx.reads.written('pipelines', id);
     res.status(204).end();
   });
 
@@ -101,6 +107,7 @@ export function pipelineRouter(ctx: AppContext): Router {
         await audit(m, req, op, 'pipeline', s, ['desired_state']);
         return s;
       });
+      ctx.reads.written('pipelines', id);
       sendObject(res, 200, publicPipeline(saved));
     });
   }

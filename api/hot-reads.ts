@@ -1,0 +1,48 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import querystring from 'node:querystring';
+import type { Category } from './connectors';
+import type { TokenVerifier } from './auth';
+import type { ReadModel, Rendered } from './read-model';
+import { connectorFilters } from './routes/connectors';
+import { pipelineFilters } from './routes/pipelines';
+import { pagingOf } from './routes/common';
+
+const categories: Record<string, Category | undefined> = { sources: 'source', destinations: 'destination', transforms: 'transform' };
+const path = /^\/v1\/(sources|destinations|transforms|pipelines)(?:\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))?\/?$/;
+
+/**
+ * GET by id and GET list served straight from the caches, before Express: on this machine Express's
+ * routing and middleware cost more CPU than the rest of a cached read (docs/benchmarks.md). Only a
+ * request the full route would answer 200 with exactly these bytes is taken — a cached token, a
+ * canonical path, valid paging, a cache hit — so it returns false for everything else and Express
+ * handles it (loading and caching on the way). The same filter and paging functions as the routes
+ * keep the two paths from drifting; `observe` records the same metric labels.
+ */
+export function hotReads(reads: ReadModel, tokens: TokenVerifier, observe: (route: string, seconds: number, path: string) => void) {
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    const start = process.hrtime.bigint();
+    if (req.method !== 'GET' || !req.url) return false;
+    const q = req.url.indexOf('?');
+    const pathname = q < 0 ? req.url : req.url.slice(0, q);
+    const m = path.exec(pathname);
+    if (!m || !tokens.peek(req.headers.authorization)) return false;
+    const [, collection, id] = m;
+    const category = categories[collection];
+    const table = category ? 'connectors' : 'pipelines';
+    let found: Rendered | undefined;
+    if (id) {
+      found = reads.peekGet(table, id, category);
+    } else {
+      const query = q < 0 ? {} : querystring.parse(req.url.slice(q + 1));
+      let p;
+      try { p = pagingOf(query); } catch { return false; }
+      const filters = category ? connectorFilters(category, query) : pipelineFilters(query);
+      found = reads.peekList(table, filters, p.page, p.pageSize);
+    }
+    if (!found) return false;
+    res.writeHead(200, found.etag ? { 'content-type': 'application/json; charset=utf-8', etag: found.etag } : { 'content-type': 'application/json; charset=utf-8' });
+    res.end(found.body);
+    observe(`/v1/${collection}${id ? '/:id' : '/'}`, Number(process.hrtime.bigint() - start) / 1e9, pathname);
+    return true;
+  };
+}

@@ -40,7 +40,10 @@ export function hotReads(reads: ReadModel, tokens: TokenVerifier, observe: (rout
       found = reads.peekList(table, filters, p.page, p.pageSize);
     }
     if (!found) return false;
-    res.writeHead(200, found.etag ? { 'content-type': 'application/json; charset=utf-8', etag: found.etag } : { 'content-type': 'application/json; charset=utf-8' });
+    // The same headers Express's route sends (sendRendered); writeHead needs the length spelled out.
+    res.writeHead(200, found.etag
+      ? { 'content-type': 'application/json; charset=utf-8', etag: found.etag, 'content-length': found.body.length }
+      : { 'content-type': 'application/json; charset=utf-8', 'content-length': found.body.length });
     res.end(found.body);
     observe(`/v1/${collection}${id ? '/:id' : '/'}`, Number(process.hrtime.bigint() - start) / 1e9, pathname);
     return true;

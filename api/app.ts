@@ -51,8 +51,11 @@ export function createApp(ctx: AppContext): RequestListener {
   });
 
   const tokens = new TokenVerifier(ctx.ds, ctx.changes);
+  const hotTimers = new Map<string, { observe(seconds: number): void }>();
   const hot = hotReads(ctx.reads, tokens, (route, seconds, path) => {
-    httpDuration.observe({ method: 'GET', route, status: '200' }, seconds);
+    let timer = hotTimers.get(route);
+    if (!timer) hotTimers.set(route, timer = httpDuration.labels({ method: 'GET', route, status: '200' }));
+    timer.observe(seconds);
     if (debug) ctx.log.debug({ method: 'GET', path, status: 200, ms: seconds * 1000 }, 'request');
   });
   const debug = ctx.log.isLevelEnabled('debug');

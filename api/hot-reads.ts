@@ -21,7 +21,8 @@ const path = /^\/v1\/(sources|destinations|transforms|pipelines)(?:\/([0-9a-f]{8
 export function hotReads(reads: ReadModel, tokens: TokenVerifier, observe: (route: string, seconds: number, path: string) => void) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const start = process.hrtime.bigint();
-    if (req.method !== 'GET' || !req.url) return false;
+    // A GET with a body goes to Express, whose JSON parser would judge that body.
+    if (req.method !== 'GET' || !req.url || req.headers['transfer-encoding'] || (req.headers['content-length'] ?? '0') !== '0') return false;
     const q = req.url.indexOf('?');
     const pathname = q < 0 ? req.url : req.url.slice(0, q);
     const m = path.exec(pathname);

@@ -1,6 +1,7 @@
 import { Admin, ConfigResourceTypes } from 'kafkajs';
 import { Logger } from 'pino';
 import { ColumnInfo } from './envelope';
+import { backoff, sleep } from './pgconn';
 
 /** What the pipeline runner needs from a change-event source, whatever database it reads. */
 export interface ChangeEventSource {
@@ -53,6 +54,38 @@ export async function ensureTopics(admin: Admin, topics: string[], partitions: n
       if (!/exists/i.test(String(e?.message))) throw e;
     });
   }
+}
+
+/** How a source session ended: `broken` (stays Broken at once, e.g. slot_lost) or a transient `reason`. */
+export type SessionFailure = { broken: string; log: string } | { reason: string };
+
+/**
+ * A source's run loop: runs sessions until the signal aborts and rebuilds them after any failure
+ * with backoff, from the acknowledged position (each session reads it afresh).
+ */
+export async function runSessions(o: { signal: AbortSignal; status: SourceStatus; graceMs: number; log: Logger; session: () => Promise<void>; classify: (err: Error) => SessionFailure }): Promise<void> {
+  let attempt = 0;
+  while (!o.signal.aborted) {
+    try {
+      await o.session();
+      attempt = 0;
+    } catch (e) {
+      if (o.signal.aborted) break;
+      attempt++;
+      const err = e as Error;
+      const f = o.classify(err);
+      if ('broken' in f) {
+        setBroken(o.status, f.broken);
+        o.log.error({ err: err.message }, f.log);
+        await sleep(5000, o.signal);
+        continue;
+      }
+      noteSessionFailure(o.status, o.graceMs, `${f.reason}: ${err.message}`);
+      o.log.warn({ err: err.message, attempt }, 'source session failed; retrying from the acknowledged position');
+      await sleep(backoff(attempt, 500, 5000), o.signal);
+    }
+  }
+  o.status.state = 'stopped';
 }
 
 /** Brief blips are not "Broken": the state flips only after the grace period. */

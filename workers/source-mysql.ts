@@ -4,10 +4,10 @@ import { Admin, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import ZongJi from '@vlasky/zongji';
 import { ColumnInfo, Envelope, Op, kafkaKey, topicFor } from './envelope';
-import { ChangeEventSource, SourceStatus, TableInfo, ensureTopics, newSourceStatus, noteSessionFailure, tableFilter } from './change-event-source';
+import { ChangeEventSource, SourceStatus, TableInfo, ensureTopics, newSourceStatus, runSessions, tableFilter } from './change-event-source';
 import { ChangeEventBuffer } from './change-event-buffer';
 import { ChunkWindow, IncrementalSnapshotter, SnapshotReader, scheduleSnapshot } from './incremental-snapshot';
-import { backoff, isConnectionError, sleep } from './pgconn';
+import { isConnectionError, sleep } from './pgconn';
 import { metrics } from './metrics';
 import { mysqlConnectionOptions } from './destination-mysql';
 
@@ -44,6 +44,12 @@ const qt = (db: string, t: string) => `${qi(db)}.${qi(t)}`;
 /** mysql2 settings for the metadata and snapshot connections: values come back exactly (strings for decimals, dates, big integers). */
 export function mysqlConnOptions(cfg: MysqlSourceConfig): mysql.ConnectionOptions {
   return { ...mysqlConnectionOptions({ ...cfg, database: '' }), supportBigNumbers: true, bigNumberStrings: true, jsonStrings: true, enableKeepAlive: true } as mysql.ConnectionOptions;
+}
+
+/** Server error 1236 (ER_MASTER_FATAL_ERROR_READING_BINLOG): the requested GTID or file is not in the binlog any more. */
+function isPositionLost(e: unknown): boolean {
+  const err = e as { errno?: number; message?: string };
+  return err?.errno === 1236 || /Could not find (GTID state|first log file)|purged binary logs/i.test(String(err?.message ?? ''));
 }
 
 // ---------- types: MySQL column -> Postgres type name (format_type style) and value ----------
@@ -168,23 +174,15 @@ export class MysqlSourceRunner implements ChangeEventSource {
 
   get snapshotActive(): boolean { return this.snapshots.active; }
 
-  async run(): Promise<void> {
-    let attempt = 0;
-    while (!this.o.signal.aborted) {
-      try {
-        await this.session();
-        attempt = 0;
-      } catch (e) {
-        if (this.o.signal.aborted) break;
-        attempt++;
-        const err = e as Error;
-        const reason = isConnectionError(err) ? 'source_unreachable' : 'source_error';
-        noteSessionFailure(this.status, this.o.graceMs, `${reason}: ${err.message}`);
-        this.o.log.warn({ err: err.message, attempt }, 'binlog session failed; retrying from the acknowledged position');
-        await sleep(backoff(attempt, 500, 5000), this.o.signal);
-      }
-    }
-    this.status.state = 'stopped';
+  /** Runs until the signal aborts: reconnects by itself after any failure. */
+  run(): Promise<void> {
+    return runSessions({
+      signal: this.o.signal, status: this.status, graceMs: this.o.graceMs, log: this.o.log, session: () => this.session(),
+      // A purged position: resuming elsewhere would skip changes silently, so the pipeline stays Broken and says so.
+      classify: (err) => isPositionLost(err)
+        ? { broken: `position_lost: the binlog no longer holds position ${this.status.position} (${err.message}); raise binlog_expire_logs_seconds, then recreate the source to take a fresh snapshot`, log: 'binlog position lost' }
+        : { reason: isConnectionError(err) ? 'source_unreachable' : 'source_error' },
+    });
   }
 
   private async session(): Promise<void> {

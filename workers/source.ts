@@ -4,10 +4,10 @@ import { Admin, Producer } from 'kafkajs';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import { DataSource } from 'typeorm';
 import { ColumnInfo, Envelope, Op, fromPgText, kafkaKey, lsnToBigInt, qualified, quoteIdent, topicFor } from './envelope';
-import { ChangeEventSource, SourceStatus, TableInfo, ensureTopics, newSourceStatus, noteSessionFailure, setBroken, tableFilter } from './change-event-source';
+import { ChangeEventSource, SourceStatus, TableInfo, ensureTopics, newSourceStatus, runSessions, tableFilter } from './change-event-source';
 import { ChangeEventBuffer } from './change-event-buffer';
 import { IncrementalSnapshotter, SnapshotReader, scheduleSnapshot } from './incremental-snapshot';
-import { DbConnConfig, backoff, isConnectionError, pgClientConfig, sleep } from './pgconn';
+import { DbConnConfig, isConnectionError, pgClientConfig, sleep } from './pgconn';
 import { metrics } from './metrics';
 
 export interface SourceConfig extends DbConnConfig {
@@ -85,29 +85,13 @@ export class SourceRunner implements ChangeEventSource {
   get snapshotActive(): boolean { return this.snapshots.active; }
 
   /** Runs until the signal aborts: reconnects by itself after any failure. */
-  async run(): Promise<void> {
-    let attempt = 0;
-    while (!this.o.signal.aborted) {
-      try {
-        await this.session();
-        attempt = 0;
-      } catch (e) {
-        if (this.o.signal.aborted) break;
-        attempt++;
-        const err = e as Error;
-        if (err instanceof SlotLost) {
-          setBroken(this.status, 'slot_lost');
-          this.o.log.error({ err: err.message }, 'replication slot lost; on_slot_loss=fail keeps the pipeline Broken until the slot is recreated or on_slot_loss=resnapshot');
-          await sleep(5000, this.o.signal);
-          continue;
-        }
-        const reason = isConnectionError(err) ? 'source_unreachable' : /replication slot .* is active/i.test(err.message) ? 'slot_busy' : 'source_error';
-        noteSessionFailure(this.status, this.o.graceMs, `${reason}: ${err.message}`);
-        this.o.log.warn({ err: err.message, attempt }, 'source session failed; retrying');
-        await sleep(backoff(attempt, 500, 5000), this.o.signal);
-      }
-    }
-    this.status.state = 'stopped';
+  run(): Promise<void> {
+    return runSessions({
+      signal: this.o.signal, status: this.status, graceMs: this.o.graceMs, log: this.o.log, session: () => this.session(),
+      classify: (err) => err instanceof SlotLost
+        ? { broken: 'slot_lost', log: 'replication slot lost; on_slot_loss=fail keeps the pipeline Broken until the slot is recreated or on_slot_loss=resnapshot' }
+        : { reason: isConnectionError(err) ? 'source_unreachable' : /replication slot .* is active/i.test(err.message) ? 'slot_busy' : 'source_error' },
+    });
   }
 
   private async session(): Promise<void> {

@@ -443,6 +443,7 @@ export class MysqlSourceRunner implements ChangeEventSource {
         if (q === 'COMMIT' || q === 'ROLLBACK' || q.startsWith('XA COMMIT')) { await this.commit(); return; }
         // DDL (a standalone group on MariaDB, implicitly committed): columns may have changed; re-read them at the next table map.
         this.staleColumns = true;
+        this.onTruncate(String(ev.query ?? ''), String(ev.schema ?? ''), ev.timestamp);
         await this.commit();
         return;
       }
@@ -482,21 +483,40 @@ export class MysqlSourceRunner implements ChangeEventSource {
     const op: Op = name === 'writerows' ? 'c' : name === 'updaterows' ? 'u' : 'd';
     const topic = topicFor(this.o.cfg.topic_prefix, db, table);
     const now = Date.now();
-    const tx = this.tx;
-    const posText = tx ? (tx.gtid ?? `${tx.file}:${tx.pos}`) : null;
+    const source = this.sourceBlock(db, table, ev.timestamp ?? this.tx?.ts ?? now);
     for (const r of ev.rows) {
       const before = op === 'c' ? null : convertRow(cols, op === 'u' ? r.before : r);
       const after = op === 'd' ? null : convertRow(cols, op === 'u' ? r.after : r);
       const env: Envelope = {
         op, before, after,
-        source: { lsn: posText, tx_id: null, ts_ms: ev.timestamp ?? tx?.ts ?? now, schema: db, table, snapshot: false, gtid: tx?.gtid ?? null, file: tx?.file ?? null, pos: tx?.pos ?? null },
-        columns: cols, ts_ms: now,
+        source, columns: cols, ts_ms: now,
       };
       this.buffer.push(topic, kafkaKey(cols, after ?? before), env);
       // Any change inside an open snapshot window invalidates that key's chunk row.
       this.snapshots.noteChange(db, table, cols, before, after);
       metrics.eventsIn.inc({ pipeline: this.o.pipelineId });
     }
+    this.status.last_event_at = new Date(now).toISOString();
+  }
+
+  /** The envelope's `source` for a change of the current transaction: its GTID (or file:pos without GTIDs). */
+  private sourceBlock(db: string, table: string, ts: number): Envelope['source'] {
+    const tx = this.tx;
+    return { lsn: tx ? (tx.gtid ?? `${tx.file}:${tx.pos}`) : null, tx_id: null, ts_ms: ts, schema: db, table, snapshot: false, gtid: tx?.gtid ?? null, file: tx?.file ?? null, pos: tx?.pos ?? null };
+  }
+
+  /** TRUNCATE is a statement in the binlog, not row events: it becomes one op `t` event, as from Postgres. */
+  private onTruncate(query: string, currentDb: string, ts: number | undefined) {
+    const m = /^\s*TRUNCATE\s+(?:TABLE\s+)?(?:`((?:[^`]|``)+)`|(\w+))(?:\s*\.\s*(?:`((?:[^`]|``)+)`|(\w+)))?\s*;?\s*$/i.exec(query);
+    if (!m) return;
+    const first = (m[1] ?? m[2]).replace(/``/g, '`');
+    const second = (m[3] ?? m[4])?.replace(/``/g, '`');
+    const db = second ? first : currentDb;
+    const table = second ?? first;
+    const cols = this.columns.get(`${db}.${table}`);
+    if (!this.captured.has(`${db}.${table}`) || !cols) return;
+    const now = Date.now();
+    this.buffer.push(topicFor(this.o.cfg.topic_prefix, db, table), null, { op: 't', before: null, after: null, source: this.sourceBlock(db, table, ts ?? now), columns: cols, ts_ms: now });
     this.status.last_event_at = new Date(now).toISOString();
   }
 

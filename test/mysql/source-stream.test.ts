@@ -116,3 +116,13 @@ test('a restarted worker resumes from the persisted position: nothing lost, noth
   assert.deepEqual(twice, [], 'no insert was produced twice');
   assert.ok(recs.some((r) => r.env.after?.note === 'while down'), 'the rows written while the worker was down were streamed');
 });
+
+test('TRUNCATE (a statement in the binlog) empties the destination table', async () => {
+  assert.ok((await q(s.dstUrl, `SELECT count(*)::int AS n FROM typed`))[0].n > 0);
+  await q(s.srcUrl, `TRUNCATE TABLE typed`);
+  await q(s.srcUrl, `INSERT INTO typed (ti, vc) VALUES (5, 'after truncate')`);
+  await waitFor('destination typed holds only the new row', async () => {
+    const rows = await q(s.dstUrl, `SELECT vc FROM typed`);
+    return rows.length === 1 && rows[0].vc === 'after truncate';
+  }, 30000, 300);
+});

@@ -25,7 +25,11 @@ export class ChangeFeed {
 
   constructor(private readonly url: string, private readonly log: Logger) {}
 
-  subscribe(h: ChangeHandler): void { this.handlers.push(h); }
+  /** Returns the unsubscribe function. */
+  subscribe(h: ChangeHandler): () => void {
+    this.handlers.push(h);
+    return () => { const i = this.handlers.indexOf(h); if (i >= 0) this.handlers.splice(i, 1); };
+  }
 
   announce(table: string, id: string): void {
     for (const h of this.handlers) h(table, id);

@@ -17,6 +17,7 @@ export interface RunningApi {
   port: number;
   ds: DataSource;
   log: Logger;
+  changes: ChangeFeed;
   tokenFile?: string;
   close(): Promise<void>;
 }
@@ -42,7 +43,7 @@ export async function startApi(overrides: Partial<SluiceConfig> = {}, logDestina
   const url = `http://${cfg.apiHost}:${port}`;
   log.info({ url }, 'api listening');
   return {
-    url, port, ds, log, tokenFile,
+    url, port, ds, log, tokenFile, changes,
     async close() {
       server.closeIdleConnections();
       await new Promise<void>((r) => server.close(() => r()));

@@ -32,6 +32,20 @@ async function silentUpdate(api: TestApi, sql: string, args: unknown[]) {
   });
 }
 
+/**
+ * Waits until `api` has received every NOTIFY committed so far: its own writes echo back through the
+ * feed a little later and drop what was cached in between, so a test that needs a cache hit waits for
+ * them. NOTIFYs arrive in commit order, so a marker sent now arrives after all of them.
+ */
+async function settled(api: TestApi) {
+  const marker = crypto.randomBytes(8).toString('hex');
+  let stop = () => {};
+  const seen = new Promise<void>((resolve) => { stop = api.changes.subscribe((table, id) => { if (table === 'test-marker' && id === marker) resolve(); }); });
+  await api.ds.query(`SELECT pg_notify('sluice_changes', $1)`, [`test-marker:${marker}`]);
+  await seen;
+  stop();
+}
+
 /** Polls `read` until `done` holds; fails after `ms` with the last value. */
 async function eventually<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, ms = 10_000): Promise<T> {
   const until = Date.now() + ms;
@@ -46,6 +60,7 @@ async function eventually<T>(what: string, read: () => Promise<T>, done: (v: T) 
 describe('read cache', () => {
   it('serves repeated GETs from the cache (a change that bypasses NOTIFY is not seen until one arrives)', async () => {
     const s = await createSource(a, 'cache-hit');
+    await settled(a);
     const first = await a.call('GET', `/v1/sources/${s.id}`);
     assert.equal(first.status, 200);
     await silentUpdate(a, `UPDATE connectors SET tags = '{"silent":"1"}' WHERE id = $1`, [s.id]);
@@ -59,6 +74,7 @@ describe('read cache', () => {
 
   it('a cached response is byte-identical to the uncached one, with the same headers', async () => {
     const s = await createSource(a, 'cache-identical');
+    await settled(b);
     const cold = await b.call('GET', `/v1/sources/${s.id}`); // b has not read it yet
     const hot = await b.call('GET', `/v1/sources/${s.id}`);
     assert.equal(hot.text, cold.text);
@@ -152,6 +168,7 @@ describe('read cache', () => {
 
   it('a lost LISTEN connection drops the caches, and caching resumes after it reconnects', async () => {
     const s = await createSource(a, 'cache-feed-loss');
+    await Promise.all([settled(a), settled(b)]);
     await a.call('GET', `/v1/sources/${s.id}`);
     await b.call('GET', `/v1/sources/${s.id}`);
     await silentUpdate(a, `UPDATE connectors SET tags = '{"while":"deaf"}' WHERE id = $1`, [s.id]);

@@ -16,7 +16,14 @@ export class PostgresqlDestination extends DestinationWriter<PoolClient> {
   private get schema() { return this.o.cfg.schema ?? 'public'; }
   private target(table: string) { return qualified(this.schema, table); }
 
-  protected acquire() { return this.pool.connect(); }
+  protected async acquire() {
+    const c = await this.pool.connect();
+    // The pool listens for errors only on idle clients. A socket reset while a client is checked out
+    // would otherwise be an uncaught 'error' that kills the worker; the running query rejects anyway,
+    // and the sink treats that as a connection error and retries.
+    if (c.listenerCount('error') === 0) c.on('error', () => undefined);
+    return c;
+  }
   protected release(c: PoolClient, broken: boolean) { c.release(broken ? true : undefined); }
   protected async begin(c: PoolClient) { await c.query('BEGIN'); }
   protected async commit(c: PoolClient) { await c.query('COMMIT'); }

@@ -1,6 +1,10 @@
 /**
  * bench/pipeline: end-to-end figures of the data plane on this machine (everything co-located).
- *   npm run build && node dist/bench/pipeline.js [--quick]
+ *   npm run build && node dist/bench/pipeline.js [--quick] [--only throughput,latency,recvlogical,snapshot]
+ * Worker CPU (user+system of the whole worker process, from /proc) is reported per row: it is the
+ * signal to optimise on a shared machine where wall-clock figures are noisy. SLUICE_WORKER_NODE_ARGS
+ * (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) is passed to the worker, which is then stopped with
+ * SIGTERM so the profile gets written.
  * Needs the services of test/run.sh (DATABASE_URL, KAFKA_BROKERS, SLUICE_HOME exported; e.g. a
  * stack from `node dist/stack/cli.js start`). Prints figures; asserts nothing.
  *
@@ -13,9 +17,25 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { Client } from 'pg';
 import { freshDatabase } from '../test/helpers';
-import { q, setupPipeline, Setup, sleep, spawnWorker, teardown, waitFor, Worker } from '../test/dataplane/harness';
+import { q, setupPipeline, Setup, sleep, spawnWorker, stopWorker, teardown, waitFor, Worker } from '../test/dataplane/harness';
 
 const quick = process.argv.includes('--quick');
+const onlyArg = process.argv.indexOf('--only');
+const parts = new Set(onlyArg > 0 ? process.argv[onlyArg + 1].split(',') : ['throughput', 'latency', 'recvlogical', 'snapshot']);
+const workerEnv = { SLUICE_LOG_LEVEL: 'warn', ...(process.env.SLUICE_WORKER_NODE_ARGS ? { SLUICE_WORKER_NODE_ARGS: process.env.SLUICE_WORKER_NODE_ARGS } : {}) };
+
+/** CPU milliseconds (user + system, all threads) the worker process used so far. */
+function workerCpuMs(w: Worker): number {
+  const stat = fs.readFileSync(`/proc/${w.proc.pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10; // utime, stime in clock ticks (100 Hz)
+}
+const load1 = () => +require('node:os').loadavg()[0].toFixed(2);
+/** Stops the worker politely when profiling (the profile is written at exit), then tears down. */
+async function finish(s: Setup, w: Worker) {
+  if (workerEnv.SLUICE_WORKER_NODE_ARGS) await stopWorker(w, 'SIGTERM');
+  await teardown(s, [w]);
+}
 const COLS = `id bigserial PRIMARY KEY, a int, b bigint, c numeric(12,2), d text, e text, f boolean, g timestamptz DEFAULT clock_timestamp(), h jsonb, src_ts timestamptz DEFAULT clock_timestamp()`;
 const row = (i: number) => `(${i % 1000}, ${i * 7}, ${(i % 10000) / 100}, 'name ${i}', 'some longer text value for row ${i}', ${i % 2 === 0}, clock_timestamp(), '{"k": ${i}}')`;
 const INSERT = 'INSERT INTO bench (a, b, c, d, e, f, g, h) VALUES ';
@@ -26,14 +46,16 @@ async function pipelineFor(name: string, extraSource: Record<string, unknown> = 
   const s = await setupPipeline({ ddl: `CREATE TABLE bench (${COLS})`, source: { snapshot_chunk_size: 5000, ...extraSource }, destination: { batch_size: 5000 } });
   // The destination table gets an arrival timestamp the source does not have: latency = arrived_at - src_ts.
   await q(s.dstUrl, `CREATE TABLE bench (${COLS}, arrived_at timestamptz DEFAULT clock_timestamp())`);
-  const w = spawnWorker(s.api, { SLUICE_LOG_LEVEL: 'warn' });
+  const w = spawnWorker(s.api, workerEnv);
   await waitFor(`${name} Active`, async () => (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/status`)).body.state === 'Active', 60000);
   return { s, w };
 }
 
-async function throughput(s: Setup, rows: number) {
+async function throughput(s: Setup, w: Worker, rows: number) {
   const c = new Client({ connectionString: s.srcUrl }); await c.connect();
   const before = await count(s.dstUrl, 'SELECT count(*) AS n FROM bench');
+  const load1Before = load1();
+  const cpu0 = workerCpuMs(w);
   const t0 = Date.now();
   const per = 1000;
   for (let i = 0; i < rows; i += per) {
@@ -45,7 +67,8 @@ async function throughput(s: Setup, rows: number) {
   await c.end();
   await waitFor('all rows delivered', async () => (await count(s.dstUrl, 'SELECT count(*) AS n FROM bench')) >= before + rows, 600000, 100);
   const tDone = Date.now();
-  return { rows, sourceRowsPerS: Math.round(rows / ((tWritten - t0) / 1000)), e2eRowsPerS: Math.round(rows / ((tDone - t0) / 1000)), seconds: (tDone - t0) / 1000 };
+  const workerCpuUsPerRow = Math.round((workerCpuMs(w) - cpu0) * 1000 / rows);
+  return { rows, workerCpuUsPerRow, load1Before, load1After: load1(), sourceRowsPerS: Math.round(rows / ((tWritten - t0) / 1000)), e2eRowsPerS: Math.round(rows / ((tDone - t0) / 1000)), seconds: (tDone - t0) / 1000 };
 }
 
 async function latency(s: Setup, rate: number, seconds: number) {
@@ -96,39 +119,55 @@ async function snapshot(rows: number) {
   const s = await setupPipeline({ ddl: `CREATE TABLE bench (${COLS})`, source: { snapshot_chunk_size: 10000 }, destination: { batch_size: 5000 } });
   await q(s.srcUrl, `INSERT INTO bench (a, b, c, d, e, f, h) SELECT g % 1000, g * 7, (g % 10000) / 100.0, 'name ' || g, 'some longer text value for row ' || g, g % 2 = 0, jsonb_build_object('k', g) FROM generate_series(1, ${rows}) g`);
   // The pipeline's initial snapshot starts when the worker first takes it.
+  const load1Before = load1();
   const t0 = Date.now();
-  const w = spawnWorker(s.api, { SLUICE_LOG_LEVEL: 'warn' });
+  const w = spawnWorker(s.api, workerEnv);
   let readDone = 0;
+  let cpuStart = 0; // the worker's start-up (loading modules, connecting) is not snapshot work
+  let cpuRead = 0;
   await waitFor('snapshot delivered', async () => {
     if (!readDone) {
       const snaps = (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/snapshots`)).body.items;
-      if (snaps[0]?.status === 'done') readDone = Date.now();
+      if (!cpuStart && snaps[0]?.status === 'running') cpuStart = workerCpuMs(w);
+      if (snaps[0]?.status === 'done') { readDone = Date.now(); cpuRead = workerCpuMs(w); }
     }
     return (await count(s.dstUrl, 'SELECT count(*) AS n FROM bench').catch(() => 0)) >= rows;
   }, 1800000, 250);
   const t1 = Date.now();
-  await teardown(s, [w]);
-  return { rows, readRowsPerS: readDone ? Math.round(rows / ((readDone - t0) / 1000)) : null, e2eRowsPerS: Math.round(rows / ((t1 - t0) / 1000)), seconds: (t1 - t0) / 1000 };
+  const cpuEnd = workerCpuMs(w);
+  await finish(s, w);
+  return { rows, load1Before, load1After: load1(), workerCpuUsPerRowRead: cpuRead ? Math.round((cpuRead - cpuStart) * 1000 / rows) : null,
+    workerCpuUsPerRowTotal: Math.round((cpuEnd - cpuStart) * 1000 / rows), readRowsPerS: readDone ? Math.round(rows / ((readDone - t0) / 1000)) : null, e2eRowsPerS: Math.round(rows / ((t1 - t0) / 1000)), seconds: (t1 - t0) / 1000 };
 }
 
 async function main() {
   const out: Record<string, unknown> = { machine: `${require('node:os').cpus().length} cores, ${Math.round(require('node:os').totalmem() / 2 ** 30)} GiB`, node: process.version };
-  const { s, w } = await pipelineFor('bench');
-  try {
-    out.throughput = await throughput(s, quick ? 50000 : 200000);
-    console.log('throughput', out.throughput);
-    out.latency_1000 = await latency(s, 1000, quick ? 10 : 30);
-    console.log('latency @1000/s', out.latency_1000);
-    out.latency_5000 = await latency(s, 5000, quick ? 10 : 30);
-    console.log('latency @5000/s', out.latency_5000);
-  } finally { await teardown(s, [w]); }
-  const raw = await recvlogical(quick ? 50000 : 200000);
-  out.pg_recvlogical = raw;
-  const t = out.throughput as { e2eRowsPerS: number };
-  if ('rowsPerS' in raw) out.ratio_e2e_to_recvlogical = +(t.e2eRowsPerS / raw.rowsPerS!).toFixed(3);
-  console.log('pg_recvlogical', raw);
-  out.snapshot = await snapshot(quick ? 100000 : 1000000);
-  console.log('snapshot', out.snapshot);
+  if (parts.has('throughput') || parts.has('latency')) {
+    const { s, w } = await pipelineFor('bench');
+    try {
+      if (parts.has('throughput')) {
+        out.throughput = await throughput(s, w, quick ? 50000 : 200000);
+        console.log('throughput', out.throughput);
+      }
+      if (parts.has('latency')) {
+        out.latency_1000 = await latency(s, 1000, quick ? 10 : 30);
+        console.log('latency @1000/s', out.latency_1000);
+        out.latency_5000 = await latency(s, 5000, quick ? 10 : 30);
+        console.log('latency @5000/s', out.latency_5000);
+      }
+    } finally { await finish(s, w); }
+  }
+  if (parts.has('recvlogical')) {
+    const raw = await recvlogical(quick ? 50000 : 200000);
+    out.pg_recvlogical = raw;
+    const t = out.throughput as { e2eRowsPerS: number } | undefined;
+    if (t && 'rowsPerS' in raw) out.ratio_e2e_to_recvlogical = +(t.e2eRowsPerS / raw.rowsPerS!).toFixed(3);
+    console.log('pg_recvlogical', raw);
+  }
+  if (parts.has('snapshot')) {
+    out.snapshot = await snapshot(quick ? 100000 : 1000000);
+    console.log('snapshot', out.snapshot);
+  }
   console.log(JSON.stringify(out, null, 2));
   process.exit(0);
 }

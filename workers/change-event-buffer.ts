@@ -1,6 +1,6 @@
 import { Logger } from 'pino';
 import { Message, Producer } from 'kafkajs';
-import { Envelope } from './envelope';
+import { Envelope, encodeEnvelope } from './envelope';
 import { SourceStatus, setBroken } from './change-event-source';
 import { backoff, sleep } from './pgconn';
 
@@ -56,8 +56,7 @@ export class ChangeEventBuffer<P> {
   push(topic: string, key: string | null, env: Envelope) {
     let cols = this.colsJson.get(env.columns);
     if (cols === undefined) { cols = JSON.stringify(env.columns); this.colsJson.set(env.columns, cols); }
-    const { columns: _c, ...value } = env;
-    this.buf.push({ kind: 'msg', topic, message: { key, value: JSON.stringify(value), headers: { 'sluice.columns': cols } } });
+    this.buf.push({ kind: 'msg', topic, message: { key, value: encodeEnvelope(env), headers: { 'sluice.columns': cols } } });
     this.bufMsgs++;
   }
 

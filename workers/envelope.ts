@@ -56,19 +56,55 @@ export function topicFor(prefix: string, schema: string, table: string): string 
   return `${prefix}.${schema}.${table}`.replace(/[^a-zA-Z0-9._-]/g, '_');
 }
 
-/** A stable string of the primary-key values (text form) used to match stream and snapshot rows. */
-export function keyString(columns: ColumnInfo[], row: Record<string, unknown>): string {
-  return JSON.stringify(columns.filter((c) => c.key).map((c) => row[c.name] ?? null));
+/** Key columns of a column list, with their names pre-rendered as JSON (`"id":`), computed once per list. */
+const keyColsCache = new WeakMap<ColumnInfo[], { names: string[]; fragments: string[] }>();
+function keyColsOf(columns: ColumnInfo[]) {
+  let k = keyColsCache.get(columns);
+  if (!k) {
+    const names = columns.filter((c) => c.key).map((c) => c.name);
+    k = { names, fragments: names.map((n, i) => (i ? ',' : '{') + JSON.stringify(n) + ':') };
+    keyColsCache.set(columns, k);
+  }
+  return k;
 }
 
+/** A stable string of the primary-key values (text form) used to match stream and snapshot rows: `JSON.stringify([v1, v2])`. */
+export function keyString(columns: ColumnInfo[], row: Record<string, unknown>): string {
+  const { names } = keyColsOf(columns);
+  let s = '[';
+  for (let i = 0; i < names.length; i++) s += (i ? ',' : '') + JSON.stringify(row[names[i]] ?? null);
+  return s + ']';
+}
+
+/** The Kafka key: `JSON.stringify({k1: v1, k2: v2})` of the primary-key columns (built from pre-rendered names). */
 export function kafkaKey(columns: ColumnInfo[], row: Record<string, unknown> | null): string | null {
   if (!row) return null;
-  const keys = columns.filter((c) => c.key);
-  if (!keys.length) return null;
-  const o: Record<string, unknown> = {};
-  for (const c of keys) o[c.name] = row[c.name] ?? null;
-  return JSON.stringify(o);
+  const { names, fragments } = keyColsOf(columns);
+  if (!names.length) return null;
+  let s = '';
+  for (let i = 0; i < names.length; i++) s += fragments[i] + JSON.stringify(row[names[i]] ?? null);
+  return s + '}';
 }
+
+/**
+ * The Kafka value: the envelope without `columns` (they travel in the `sluice.columns` header), as
+ * JSON — the same bytes as `JSON.stringify({op, before, after, source, ts_ms})`. Built by
+ * concatenation, and the `source` block is rendered once while the same object is passed again
+ * (callers share one source object per transaction and table, or per snapshot chunk): about half
+ * the cost of stringifying the nested object for every event. A source object must not be changed
+ * once an envelope carrying it was encoded.
+ */
+export function encodeEnvelope(env: Envelope): string {
+  if (env.before === undefined || env.after === undefined || env.source === undefined || env.ts_ms === undefined) {
+    const { columns: _c, ...value } = env; // JSON.stringify leaves undefined members out: keep exactly that
+    return JSON.stringify(value);
+  }
+  if (env.source !== lastSource) { lastSource = env.source; lastSourceJson = JSON.stringify(env.source); }
+  return '{"op":' + JSON.stringify(env.op) + ',"before":' + JSON.stringify(env.before) + ',"after":' + JSON.stringify(env.after) +
+    ',"source":' + lastSourceJson + ',"ts_ms":' + JSON.stringify(env.ts_ms) + '}';
+}
+let lastSource: object | null = null;
+let lastSourceJson = '';
 
 export function lsnToBigInt(lsn: string | null | undefined): bigint {
   if (!lsn) return 0n;

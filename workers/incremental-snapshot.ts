@@ -83,12 +83,10 @@ export class IncrementalSnapshotter {
     const [schema, table] = splitName(w.table);
     const topic = topicFor(this.o.topicPrefix, schema, table);
     const now = Date.now();
+    const source = { ...this.o.sourceInfo(schema, table, now), snapshot: true, snapshot_id: w.snapshotId }; // one per chunk: rendered once
     for (const [k, after] of w.rows ?? []) {
       if (w.changed.has(k)) continue;
-      this.o.buffer.push(topic, kafkaKey(w.columns, after), {
-        op: 'r', before: null, after,
-        source: { ...this.o.sourceInfo(schema, table, now), snapshot: true, snapshot_id: w.snapshotId }, columns: w.columns, ts_ms: now,
-      });
+      this.o.buffer.push(topic, kafkaKey(w.columns, after), { op: 'r', before: null, after, source, columns: w.columns, ts_ms: now });
     }
     w.rows = null;
     w.close(nextCommitSeq);
@@ -140,34 +138,58 @@ export class IncrementalSnapshotter {
         }
         const cols = await reader.columns(t);
         const chunk = snap.mode === 'blocking' || !cols.some((c) => c.key) ? 0 : this.o.chunkSize();
-        while (!signal.aborted) {
-          const id = `${snap.id}:${name}:${p.rows}`;
-          let close!: (seq: bigint) => void;
-          let fail!: (err: Error) => void;
-          const closed = new Promise<bigint>((res, rej) => { close = res; fail = rej; });
-          closed.catch(() => undefined);
-          const w: ChunkWindow = { id, snapshotId: snap.id, table: name, rows: null, changed: new Set(), open: false, columns: cols, closed, close, fail };
-          this.windows.set(id, w);
-          let res: { rows: Record<string, unknown>[]; lastKey: unknown[] | null };
-          try {
-            await reader.lowWatermark(w);
-            res = await reader.readChunk(t, cols, chunk ? p.last_key : null, snap.filter, chunk);
-            const m = new Map<string, Record<string, unknown>>();
-            for (const row of res.rows) m.set(keyString(cols, row), row);
-            w.rows = m;
-            const seq = await reader.highWatermark(w, signal);
-            const acked = this.o.buffer.waitAcked(seq);
-            while (!signal.aborted && !(await Promise.race([acked.then(() => true), sleep(200).then(() => false)]))) { /* wait for Kafka */ }
-          } finally {
-            this.windows.delete(id);
-          }
-          if (signal.aborted) return true;
-          p.rows += res.rows.length;
-          if (res.lastKey) p.last_key = res.lastKey;
-          if (!chunk || res.rows.length < chunk) p.done = true;
+        // Chunks are pipelined: the next chunk is read while Kafka acknowledges the previous ones.
+        // Each window opens after the previous high watermark, so windows never overlap; progress
+        // is stored strictly in chunk order, each only after Kafka acknowledged it (its high
+        // watermark's commit), so a successor resumes after the last acknowledged chunk.
+        const maxInFlight = Math.max(1, Number(process.env.SLUICE_SNAPSHOT_CHUNKS_IN_FLIGHT ?? 3));
+        const inFlight: { w: ChunkWindow; rows: number; lastKey: unknown[] | null; last: boolean; seq: bigint }[] = [];
+        /** The oldest chunk in flight is in Kafka: record its progress. */
+        const settle = async () => {
+          const c = inFlight.shift()!;
+          this.windows.delete(c.w.id);
+          p.rows += c.rows;
+          if (c.lastKey) p.last_key = c.lastKey;
+          if (c.last) p.done = true;
           await ctl.query(`UPDATE snapshots SET progress = $2, updated_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
-          metrics.snapshotRows.inc({ pipeline: this.o.pipelineId }, res.rows.length);
-          if (p.done) break;
+          metrics.snapshotRows.inc({ pipeline: this.o.pipelineId }, c.rows);
+        };
+        let readKey: unknown[] | null = p.last_key;
+        let readRows = p.rows as number;
+        let readAll = false;
+        try {
+          while (!signal.aborted && (!readAll || inFlight.length)) {
+            while (inFlight.length && this.o.buffer.ackedSeq >= inFlight[0].seq) await settle();
+            if (!readAll && inFlight.length < maxInFlight) {
+              const id = `${snap.id}:${name}:${readRows}`;
+              let close!: (seq: bigint) => void;
+              let fail!: (err: Error) => void;
+              const closed = new Promise<bigint>((res, rej) => { close = res; fail = rej; });
+              closed.catch(() => undefined);
+              const w: ChunkWindow = { id, snapshotId: snap.id, table: name, rows: null, changed: new Set(), open: false, columns: cols, closed, close, fail };
+              this.windows.set(id, w);
+              await reader.lowWatermark(w);
+              const res = await reader.readChunk(t, cols, chunk ? readKey : null, snap.filter, chunk);
+              const m = new Map<string, Record<string, unknown>>();
+              for (const row of res.rows) m.set(keyString(cols, row), row);
+              w.rows = m;
+              const seq = await reader.highWatermark(w, signal);
+              const last = !chunk || res.rows.length < chunk;
+              inFlight.push({ w, rows: res.rows.length, lastKey: res.lastKey, last, seq });
+              readRows += res.rows.length;
+              if (res.lastKey) readKey = res.lastKey;
+              readAll = last;
+              continue;
+            }
+            if (!inFlight.length) continue;
+            const acked = this.o.buffer.waitAcked(inFlight[0].seq);
+            while (!signal.aborted && !(await Promise.race([acked.then(() => true), sleep(200).then(() => false)]))) { /* wait for Kafka */ }
+            if (signal.aborted) return true;
+            await settle();
+          }
+        } finally {
+          for (const c of inFlight) this.windows.delete(c.w.id);
+          for (const id of [...this.windows.keys()]) if (id.startsWith(`${snap.id}:${name}:`)) this.windows.delete(id);
         }
         if (signal.aborted) return true;
       }

@@ -60,7 +60,7 @@ export class SourceRunner implements ChangeEventSource {
   private service: LogicalReplicationService | null = null;
   private meta: Client | null = null;
   private relCols = new Map<number, ColumnInfo[]>();
-  private tx: { xid: number; ts: number; lsn: string | null } | null = null;
+  private tx: { xid: number; ts: number; lsn: string | null; sources: Map<number, Envelope['source']> } | null = null;
   private sessionAbort: AbortController | null = null;
   private streamError: Error | null = null;
 
@@ -276,10 +276,20 @@ export class SourceRunner implements ChangeEventSource {
     return out;
   }
 
+  /** The `source` block of a stream event: one (never changed) object per transaction and table, so the envelope encoder renders it once. */
+  private sourceOf(rel: { relationOid: number; schema: string; name: string }, now: number): Envelope['source'] {
+    let src = this.tx?.sources.get(rel.relationOid);
+    if (!src) {
+      src = { lsn: this.tx?.lsn ?? null, tx_id: this.tx?.xid ?? null, ts_ms: this.tx?.ts ?? now, schema: rel.schema, table: rel.name, snapshot: false };
+      this.tx?.sources.set(rel.relationOid, src);
+    }
+    return src;
+  }
+
   private async onMessage(_lsn: string, msg: any): Promise<void> {
     switch (msg.tag) {
       case 'begin':
-        this.tx = { xid: msg.xid, ts: Number(BigInt(msg.commitTime) / 1000n), lsn: msg.commitLsn ?? null };
+        this.tx = { xid: msg.xid, ts: Number(BigInt(msg.commitTime) / 1000n), lsn: msg.commitLsn ?? null, sources: new Map() };
         return;
       case 'relation':
         await this.relationColumns(msg);
@@ -292,11 +302,7 @@ export class SourceRunner implements ChangeEventSource {
         const after = op === 'd' ? null : this.convert(cols, msg.new);
         const topic = topicFor(this.o.cfg.topic_prefix, rel.schema, rel.name);
         const now = Date.now();
-        const env: Envelope = {
-          op, before: op === 'c' ? null : before, after,
-          source: { lsn: this.tx?.lsn ?? null, tx_id: this.tx?.xid ?? null, ts_ms: this.tx?.ts ?? now, schema: rel.schema, table: rel.name, snapshot: false },
-          columns: cols, ts_ms: now,
-        };
+        const env: Envelope = { op, before: op === 'c' ? null : before, after, source: this.sourceOf(rel, now), columns: cols, ts_ms: now };
         const keyRow = after ?? before;
         this.buffer.push(topic, kafkaKey(cols, keyRow), env);
         this.status.last_event_at = new Date(now).toISOString();
@@ -311,7 +317,7 @@ export class SourceRunner implements ChangeEventSource {
           const cols = await this.relationColumns(rel);
           this.buffer.push(topicFor(this.o.cfg.topic_prefix, rel.schema, rel.name), null, {
             op: 't', before: null, after: null,
-            source: { lsn: this.tx?.lsn ?? null, tx_id: this.tx?.xid ?? null, ts_ms: this.tx?.ts ?? now, schema: rel.schema, table: rel.name, snapshot: false }, columns: cols, ts_ms: now,
+            source: this.sourceOf(rel, now), columns: cols, ts_ms: now,
           });
         }
         return;
@@ -348,6 +354,7 @@ export class SourceRunner implements ChangeEventSource {
       columns: (t) => this.columnsOf(meta, t.oid),
       readChunk: async (t, cols, lastKey, filter, limit) => {
         const keys = cols.filter((c) => c.key);
+        const keyIdx = keys.map((k) => cols.indexOf(k));
         // Qualified with the alias t: an unqualified ORDER BY would sort by the ::text output columns.
         const sel = cols.map((c) => `t.${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}`).join(', ');
         const where: string[] = [];
@@ -358,9 +365,18 @@ export class SourceRunner implements ChangeEventSource {
         if (filter) where.push(`(${filter})`);
         const sql = `SELECT ${sel} FROM ${qualified(t.schema, t.table)} t${where.length ? ' WHERE ' + where.join(' AND ') : ''}` +
           (limit ? ` ORDER BY ${keys.map((k) => 't.' + quoteIdent(k.name)).join(', ')} LIMIT ${limit}` : '');
-        const res = await meta.query(sql, params);
-        const last = res.rows[res.rows.length - 1];
-        return { rows: res.rows.map((row) => this.convert(cols, row)!), lastKey: last ? keys.map((k) => last[k.name]) : null };
+        // Rows as arrays of text (no per-row object from pg), converted straight into envelope values.
+        const res = await meta.query<unknown[]>({ text: sql, values: params, rowMode: 'array' });
+        const n = cols.length;
+        const rows = new Array<Record<string, unknown>>(res.rows.length);
+        for (let r = 0; r < res.rows.length; r++) {
+          const a = res.rows[r] as (string | null)[];
+          const out: Record<string, unknown> = {};
+          for (let i = 0; i < n; i++) out[cols[i].name] = fromPgText(cols[i].oid, a[i]);
+          rows[r] = out;
+        }
+        const last = res.rows[res.rows.length - 1] as (string | null)[] | undefined;
+        return { rows, lastKey: last ? keyIdx.map((i) => last[i]) : null };
       },
       lowWatermark: async (w) => { await meta.query(`SELECT pg_logical_emit_message(true, 'sluice_wm', $1)`, [JSON.stringify({ id: w.id, kind: 'low' })]); },
       highWatermark: async (w) => {

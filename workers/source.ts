@@ -22,11 +22,16 @@ export { TOPIC_MAX_MESSAGE_BYTES } from './change-event-source';
 
 class SlotLost extends Error { constructor(msg: string) { super(msg); this.name = 'SlotLost'; } }
 
-/** pgoutput with the values left as Postgres text: we convert them ourselves, exactly. */
+/**
+ * pgoutput with each value converted from its Postgres text by our exact rules (fromPgText) while
+ * the tuple is parsed, instead of pg's type parsers: the parsed tuples are the envelope's
+ * before/after values as they are (no second object per row). Unchanged TOAST values stay
+ * undefined, which the JSON envelope leaves out.
+ */
 class RawPgoutput extends PgoutputPlugin {
   parse(buffer: Buffer): any {
     const m = super.parse(buffer) as any;
-    if (m.tag === 'relation') for (const c of m.columns) c.parser = (x: unknown) => x;
+    if (m.tag === 'relation') for (const c of m.columns) { const oid = c.typeOid; c.parser = (x: string) => fromPgText(oid, x); }
     return m;
   }
 }
@@ -265,17 +270,6 @@ export class SourceRunner implements ChangeEventSource {
 
   // ---------- stream ----------
 
-  private convert(cols: ColumnInfo[], raw: Record<string, any> | null): Record<string, unknown> | null {
-    if (!raw) return null;
-    const out: Record<string, unknown> = {};
-    for (const c of cols) {
-      if (!(c.name in raw)) continue;
-      const v = fromPgText(c.oid, raw[c.name]);
-      if (v !== undefined) out[c.name] = v;
-    }
-    return out;
-  }
-
   /** The `source` block of a stream event: one (never changed) object per transaction and table, so the envelope encoder renders it once. */
   private sourceOf(rel: { relationOid: number; schema: string; name: string }, now: number): Envelope['source'] {
     let src = this.tx?.sources.get(rel.relationOid);
@@ -298,8 +292,8 @@ export class SourceRunner implements ChangeEventSource {
         const rel = msg.relation;
         const cols = await this.relationColumns(rel);
         const op: Op = msg.tag === 'insert' ? 'c' : msg.tag === 'update' ? 'u' : 'd';
-        const before = this.convert(cols, msg.old ?? msg.key ?? null);
-        const after = op === 'd' ? null : this.convert(cols, msg.new);
+        const before: Record<string, unknown> | null = msg.old ?? msg.key ?? null;
+        const after: Record<string, unknown> | null = op === 'd' ? null : msg.new;
         const topic = topicFor(this.o.cfg.topic_prefix, rel.schema, rel.name);
         const now = Date.now();
         const env: Envelope = { op, before: op === 'c' ? null : before, after, source: this.sourceOf(rel, now), columns: cols, ts_ms: now };

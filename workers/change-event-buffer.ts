@@ -34,7 +34,8 @@ export class ChangeEventBuffer<P> {
   private ackWaiters: { seq: bigint; resolve: () => void }[] = [];
   private wake: (() => void) | null = null;
   private flushFailedSince: number | null = null;
-  private colsJson = new WeakMap<object, string>();
+  /** One headers object per column list: the `sluice.columns` JSON rendered once, as bytes (the produce encoder copies it as is). */
+  private colsHeaders = new WeakMap<object, Record<string, Buffer>>();
 
   constructor(private o: ChangeEventBufferOpts<P>) {}
 
@@ -52,11 +53,11 @@ export class ChangeEventBuffer<P> {
   get ackedSeq(): bigint { return this.acked; }
   get pendingMessages(): number { return this.bufMsgs; }
 
-  /** The value is the envelope; column types travel in the `sluice.columns` header (one cached string per column list). */
+  /** The value is the envelope; column types travel in the `sluice.columns` header (one cached headers object per column list). */
   push(topic: string, key: string | null, env: Envelope) {
-    let cols = this.colsJson.get(env.columns);
-    if (cols === undefined) { cols = JSON.stringify(env.columns); this.colsJson.set(env.columns, cols); }
-    this.buf.push({ kind: 'msg', topic, message: { key, value: encodeEnvelope(env), headers: { 'sluice.columns': cols } } });
+    let headers = this.colsHeaders.get(env.columns);
+    if (headers === undefined) { headers = { 'sluice.columns': Buffer.from(JSON.stringify(env.columns)) }; this.colsHeaders.set(env.columns, headers); }
+    this.buf.push({ kind: 'msg', topic, message: { key, value: encodeEnvelope(env), headers } });
     this.bufMsgs++;
   }
 
@@ -119,7 +120,7 @@ export class ChangeEventBuffer<P> {
           };
           for (const [topic, messages] of byTopic) {
             for (const m of messages) {
-              const size = (m.value as string).length + ((m.key as string | null)?.length ?? 0) + 100;
+              const size = (m.value as string).length + ((m.key as string | null)?.length ?? 0) + ((m.headers?.['sluice.columns'] as Buffer | undefined)?.length ?? 0) + 100;
               let e = req.get(topic);
               if (e && e.bytes + size > LIMIT) { await send(); e = undefined; }
               if (!e) req.set(topic, (e = { messages: [], bytes: 0 }));

@@ -86,14 +86,6 @@ function writeVarLong(buf: Buffer, off: number, n: number): number {
 type Bytes = Buffer | string | null;
 const asBytes = (v: unknown): Bytes => (v == null ? null : Buffer.isBuffer(v) ? v : String(v));
 const byteLen = (v: Bytes) => (v === null ? -1 : typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.length);
-/** Same string object as the last header value (the sluice.columns header of a table): skip re-measuring it. */
-let lastHeader: string | null = null;
-let lastHeaderLen = 0;
-const headerLen = (v: Bytes) => {
-  if (typeof v !== 'string') return byteLen(v);
-  if (v !== lastHeader) { lastHeader = v; lastHeaderLen = Buffer.byteLength(v, 'utf8'); }
-  return lastHeaderLen;
-};
 function writeBytes(buf: Buffer, off: number, v: Bytes, len: number): number {
   off = writeUVarInt(buf, off, zigzag32(len));
   if (v === null) return off;
@@ -105,32 +97,38 @@ function writeBytes(buf: Buffer, off: number, v: Bytes, len: number): number {
 interface PlannedRecord { size: number; body: number; key: Bytes; keyLen: number; value: Bytes; valueLen: number; tsDelta: number; headers: [Bytes, number, Bytes, number][] }
 interface PlannedPartition { partition: number; records: PlannedRecord[]; batchSize: number; firstSequence: number; firstTimestamp: string | number; maxTimestamp: string | number }
 
-const NO_HEADERS: [Bytes, number, Bytes, number][] = [];
+type PlannedHeaders = [Bytes, number, Bytes, number][];
+const NO_HEADERS: PlannedHeaders = [];
+/** Messages often share one headers object (the sluice.columns header of a table): plan it once. */
+let lastHeaders: unknown = null;
+let lastPlanned: { headers: PlannedHeaders; size: number } = { headers: NO_HEADERS, size: 1 };
+
+function planHeaders(h: any): { headers: PlannedHeaders; size: number } {
+  const names = h ? Object.keys(h) : [];
+  if (!names.length) return { headers: NO_HEADERS, size: 1 };
+  const headers: PlannedHeaders = [];
+  for (const name of names) {
+    const hv = h[name];
+    for (const one of Array.isArray(hv) ? hv : [hv]) {
+      const k = String(name);
+      const v = asBytes(one);
+      headers.push([k, Buffer.byteLength(k, 'utf8'), v, byteLen(v)]);
+    }
+  }
+  let size = sizeOfUVarInt(zigzag32(headers.length));
+  for (const [, kl, , vl] of headers) size += sizeOfUVarInt(zigzag32(kl)) + kl + sizeOfUVarInt(zigzag32(vl)) + Math.max(vl, 0);
+  return { headers, size };
+}
 
 function planRecord(message: any, offsetDelta: number, tsDelta: number): PlannedRecord {
   const key = asBytes(message.key);
   const value = asBytes(message.value);
   const keyLen = byteLen(key);
   const valueLen = byteLen(value);
-  let headers = NO_HEADERS;
-  let headersSize = 1; // varint count
   const h = message.headers;
-  if (h) {
-    const names = Object.keys(h);
-    if (names.length) {
-      headers = [];
-      for (const name of names) {
-        const hv = h[name];
-        for (const one of Array.isArray(hv) ? hv : [hv]) {
-          const k = String(name);
-          const v = asBytes(one);
-          headers.push([k, Buffer.byteLength(k, 'utf8'), v, headerLen(v)]);
-        }
-      }
-      headersSize = sizeOfUVarInt(zigzag32(headers.length));
-      for (const [, kl, , vl] of headers) headersSize += sizeOfUVarInt(zigzag32(kl)) + kl + sizeOfUVarInt(zigzag32(vl)) + Math.max(vl, 0);
-    }
-  }
+  // The same headers object as the previous message of this request: same plan.
+  if (h !== lastHeaders || !h) { lastHeaders = h; lastPlanned = planHeaders(h); }
+  const { headers, size: headersSize } = lastPlanned;
   const body = 1 + sizeOfVarLong(tsDelta) + sizeOfUVarInt(zigzag32(offsetDelta))
     + sizeOfUVarInt(zigzag32(keyLen)) + Math.max(keyLen, 0) + sizeOfUVarInt(zigzag32(valueLen)) + Math.max(valueLen, 0) + headersSize;
   return { size: sizeOfUVarInt(zigzag32(body)) + body, body, key, keyLen, value, valueLen, tsDelta, headers };
@@ -154,6 +152,7 @@ const sizeOfString = (s: string | null) => 2 + (s == null ? 0 : Buffer.byteLengt
 function encodeProduceV3(args: any, Encoder: any): any {
   const { acks, timeout, transactionalId = null, producerEpoch = 0, topicData } = args;
   const producerId = args.producerId ?? -1n;
+  lastHeaders = null; // the headers cache lives for one request only
   let size = sizeOfString(transactionalId) + 2 + 4 + 4;
   const topics: { topic: string; partitions: PlannedPartition[] }[] = [];
   for (const t of topicData) {

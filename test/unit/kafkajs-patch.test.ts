@@ -30,11 +30,13 @@ function randomBytesField(): unknown {
     default: return 'x'.repeat(rnd(20000)); // multi-byte length varints
   }
 }
+const sharedHeaders = { 'sluice.columns': Buffer.from(JSON.stringify([{ name: 'id', type: 'bigint', key: true }, { name: 'é', type: 'text', key: false }])) };
 function randomMessage(withTimestamp: boolean): Record<string, unknown> {
   const m: Record<string, unknown> = { key: randomBytesField(), value: randomBytesField() ?? '' };
   const h = rnd(4);
   if (h === 1) m.headers = { 'sluice.columns': JSON.stringify([{ name: 'id', type: 'bigint', key: true }]) };
   if (h === 2) m.headers = { a: ['1', crypto.randomBytes(5)], 'ключ': 'значение' }; // KafkaJS rejects null header values
+  if (h === 3) m.headers = sharedHeaders; // one object for many messages, as the change-event buffer does
   if (withTimestamp) m.timestamp = String(1700000000000 + rnd(100000));
   return m;
 }

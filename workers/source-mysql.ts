@@ -26,9 +26,30 @@ export interface MysqlSourceRunnerOpts {
 /**
  * Where the binlog has been read up to. `gtid` is a MariaDB GTID position (`0-1-1234,...`) or a
  * MySQL GTID set (`uuid:1-5,...`) and survives a failover to another server of the topology;
- * file + pos are used when the server has no GTIDs.
+ * file + pos are used when the server has no GTIDs, and only mean something on the server that
+ * wrote them: `server_id` (and MySQL's `server_uuid`) name that server, so a source whose host now
+ * is another server can tell, instead of reading a same-named file of the wrong server. Positions
+ * persisted before these fields existed lack them.
  */
-export interface BinlogPosition { gtid: string | null; file: string | null; pos: number | null }
+export interface BinlogPosition { gtid: string | null; file: string | null; pos: number | null; server_id?: number | null; server_uuid?: string | null }
+
+/** The identity of the connected server, recorded with every position. */
+interface ServerIdentity { server_id: number; server_uuid: string | null }
+
+/** A file+position persisted on one server while the source now reaches another: resuming would read the wrong binlog. */
+export class PositionNotPortableError extends Error {}
+
+/**
+ * Whether a persisted position can be resumed on the connected server. A GTID position can (the
+ * server itself refuses one it does not hold, with error 1236). A file+position only on the server
+ * that wrote it; a position without identity (persisted by an older version) is taken as is.
+ */
+export function positionPortability(p: BinlogPosition, server: ServerIdentity): 'gtid' | 'same_server' | 'unknown_server' | 'other_server' {
+  if (p.gtid != null) return 'gtid';
+  if (p.server_id == null && p.server_uuid == null) return 'unknown_server';
+  const same = p.server_uuid != null && server.server_uuid != null ? p.server_uuid === server.server_uuid : p.server_id === server.server_id;
+  return same ? 'same_server' : 'other_server';
+}
 
 export const positionText = (p: BinlogPosition): string => p.gtid != null && p.gtid !== '' ? p.gtid : `${p.file}:${p.pos}`;
 
@@ -144,6 +165,7 @@ export class MysqlSourceRunner implements ChangeEventSource {
   private snapshots: IncrementalSnapshotter;
   private meta: mysql.Connection | null = null;
   private isMariaDb = false;
+  private server: ServerIdentity | null = null;
   private signalDb: string;
   private columns = new Map<string, MyColumn[]>();
   private staleColumns = true;
@@ -179,9 +201,13 @@ export class MysqlSourceRunner implements ChangeEventSource {
     return runSessions({
       signal: this.o.signal, status: this.status, graceMs: this.o.graceMs, log: this.o.log, session: () => this.session(),
       // A purged position: resuming elsewhere would skip changes silently, so the pipeline stays Broken and says so.
-      classify: (err) => isPositionLost(err)
-        ? { broken: `position_lost: the binlog no longer holds position ${this.status.position} (${err.message}); raise binlog_expire_logs_seconds, then recreate the source to take a fresh snapshot`, log: 'binlog position lost' }
-        : { reason: isConnectionError(err) ? 'source_unreachable' : 'source_error' },
+      classify: (err) => err instanceof PositionNotPortableError
+        ? { broken: err.message, log: 'binlog position belongs to another server' }
+        : isPositionLost(err)
+          ? { broken: `position_lost: ${this.o.cfg.host}:${this.o.cfg.port} does not hold position ${this.status.position} in its binlog (${err.message}): ` +
+              'either the binlog was purged (raise binlog_expire_logs_seconds) or, after a failover, this server never received the transactions the source already read from the old primary ' +
+              '(promote the replica that is furthest ahead, or point the source back). Recreate the source to take a fresh snapshot if neither applies', log: 'binlog position lost' }
+          : { reason: isConnectionError(err) ? 'source_unreachable' : 'source_error' },
     });
   }
 
@@ -280,9 +306,12 @@ export class MysqlSourceRunner implements ChangeEventSource {
   // ---------- server, catalog, position ----------
 
   private async checkServer(meta: mysql.Connection) {
-    const [rows] = await meta.query<any[]>(`SELECT VERSION() AS version, @@log_bin AS log_bin, @@binlog_format AS format, @@binlog_row_image AS image`);
+    const [rows] = await meta.query<any[]>(`SELECT VERSION() AS version, @@log_bin AS log_bin, @@binlog_format AS format, @@binlog_row_image AS image, @@server_id AS server_id`);
     const r = rows[0];
     this.isMariaDb = /mariadb/i.test(String(r.version));
+    // MySQL names each server by a UUID; MariaDB (no server_uuid) by server_id, unique within a replication topology.
+    const uuid = this.isMariaDb ? null : await meta.query<any[]>('SELECT @@server_uuid AS u').then(([u]) => String(u[0].u), () => null);
+    this.server = { server_id: Number(r.server_id), server_uuid: uuid };
     const problems: string[] = [];
     if (String(r.log_bin) !== '1') problems.push('log_bin is off (start the server with --log-bin)');
     if (String(r.format).toUpperCase() !== 'ROW') problems.push(`binlog_format is ${r.format} (set binlog_format=ROW)`);
@@ -342,7 +371,7 @@ export class MysqlSourceRunner implements ChangeEventSource {
   private async startPosition(meta: mysql.Connection): Promise<BinlogPosition> {
     const ctl = this.o.control;
     const st = await ctl.query(`SELECT acked_lsn, slot_established_at FROM source_state WHERE source_id = $1`, [this.o.sourceId]);
-    if (st.length && st[0].slot_established_at && st[0].acked_lsn) return JSON.parse(st[0].acked_lsn) as BinlogPosition;
+    if (st.length && st[0].slot_established_at && st[0].acked_lsn) return this.resumable(JSON.parse(st[0].acked_lsn) as BinlogPosition);
     const pos = await this.currentPosition(meta);
     await ctl.query(
       `INSERT INTO source_state (source_id, slot_name, slot_established_at, acked_lsn) VALUES ($1, 'binlog', now(), $2)
@@ -354,19 +383,46 @@ export class MysqlSourceRunner implements ChangeEventSource {
     return pos;
   }
 
+  /**
+   * The persisted position, if this server can resume it. After a failover (the source's host
+   * switched to a promoted replica) only a GTID position carries over; a file+position of the old
+   * server would name a file this server may also have, with other contents, and skip or repeat
+   * changes silently.
+   */
+  private resumable(p: BinlogPosition): BinlogPosition {
+    const server = this.server!;
+    const where = `${this.o.cfg.host}:${this.o.cfg.port}`;
+    switch (positionPortability(p, server)) {
+      case 'other_server':
+        throw new PositionNotPortableError(
+          `position_not_portable: the persisted binlog position ${p.file}:${p.pos} was read from server_id ${p.server_id}${p.server_uuid ? ` (${p.server_uuid})` : ''}, ` +
+          `but source ${this.o.sourceId} now reaches server_id ${server.server_id}${server.server_uuid ? ` (${server.server_uuid})` : ''} at ${where}; ` +
+          'a file+position means nothing on another server and the source had no GTID position to resume from. ' +
+          'Point the source back at the original server, or enable GTIDs (MySQL: gtid_mode=ON, enforce_gtid_consistency=ON) and recreate the source to take a fresh snapshot');
+      case 'gtid':
+        if (p.server_id != null && (p.server_id !== server.server_id || (p.server_uuid != null && server.server_uuid != null && p.server_uuid !== server.server_uuid))) {
+          this.o.log.info({ position: p.gtid, from_server_id: p.server_id, server_id: server.server_id, host: where }, 'resuming the GTID position on another server of the topology (failover)');
+        }
+        return p;
+      default:
+        return p;
+    }
+  }
+
   private async currentPosition(meta: mysql.Connection): Promise<BinlogPosition> {
     const [ms] = await meta.query<any[]>('SHOW MASTER STATUS').catch(() => meta.query<any[]>('SHOW BINARY LOG STATUS'));
     const file = ms[0]?.File ?? null;
     const pos = ms[0]?.Position != null ? Number(ms[0].Position) : null;
     if (this.isMariaDb) {
       const [g] = await meta.query<any[]>('SELECT @@GLOBAL.gtid_binlog_pos AS g');
-      const gtid = String(g[0].g ?? '');
-      // An empty GTID position means "from the very beginning": on a server with history but no GTID yet, file+pos is exact.
-      return { gtid: gtid !== '' || !file ? gtid : null, file, pos };
+      // Always a GTID position on MariaDB (every event group has a GTID since 10.0), even an empty
+      // one, which means "nothing binlogged yet": a file+position start would leave zongji without a
+      // GTID position for good, and the source could never follow a failover.
+      return { gtid: String(g[0].g ?? ''), file, pos, ...this.server };
     }
     const [m] = await meta.query<any[]>(`SELECT @@GLOBAL.gtid_mode AS mode, @@GLOBAL.gtid_executed AS g`);
     const on = String(m[0].mode).toUpperCase() === 'ON';
-    return { gtid: on ? String(m[0].g).replace(/\s/g, '') : null, file, pos };
+    return { gtid: on ? String(m[0].g).replace(/\s/g, '') : null, file, pos, ...this.server };
   }
 
   private async persistPosition(pos: BinlogPosition) {
@@ -380,6 +436,8 @@ export class MysqlSourceRunner implements ChangeEventSource {
   private async lagBytes(meta: mysql.Connection): Promise<number | null> {
     const a = this.acked;
     if (!a?.file || a.pos == null) return null;
+    // Right after a failover the acked file+position is the old server's: no byte distance on this one.
+    if (this.server && positionPortability({ ...a, gtid: null }, this.server) === 'other_server') return null;
     const [logs] = await meta.query<any[]>('SHOW BINARY LOGS');
     let lag = 0;
     let after = false;
@@ -420,7 +478,7 @@ export class MysqlSourceRunner implements ChangeEventSource {
   private async commit() {
     const p = this.position();
     const gtid = this.zongji?.gtidSet;
-    const pos: BinlogPosition = { gtid: gtid ?? null, file: p.file, pos: p.pos };
+    const pos: BinlogPosition = { gtid: gtid ?? null, file: p.file, pos: p.pos, ...this.server };
     this.tx = null;
     this.seq++;
     await this.buffer.commit(this.seq, pos);

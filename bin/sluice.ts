@@ -1,4 +1,5 @@
 import '../workers/kafkajs-patch'; // before anything loads kafkajs (linear produce batching)
+import '../workers/kafkajs-consume-patch'; // before the first fetch (record batch decoding)
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../api/config';

@@ -1,7 +1,7 @@
 import * as mysql from 'mysql2/promise';
 import { ColumnInfo } from './envelope';
 import { DbConnConfig, isConnectionError } from './pgconn';
-import { DestinationWriter, TableDef, TypedRow, WriterOpts } from './destination';
+import { DestinationWriter, PARTITIONS_CONCURRENTLY, TableDef, TypedRow, WriterOpts } from './destination';
 
 type Conn = mysql.PoolConnection;
 
@@ -120,7 +120,7 @@ export class MysqlDestination extends DestinationWriter<Conn> {
   constructor(o: WriterOpts) {
     super(o);
     // Every name is qualified with the database, which is created on first write.
-    this.pool = mysql.createPool({ ...mysqlConnectionOptions(o.cfg), connectionLimit: 2, maxIdle: 2, idleTimeout: 10000, enableKeepAlive: true, supportBigNumbers: true, bigNumberStrings: true });
+    this.pool = mysql.createPool({ ...mysqlConnectionOptions(o.cfg), connectionLimit: PARTITIONS_CONCURRENTLY + 1, maxIdle: PARTITIONS_CONCURRENTLY + 1, idleTimeout: 10000, enableKeepAlive: true, supportBigNumbers: true, bigNumberStrings: true });
   }
 
   private target(table: string) { return `${quoteMysqlIdent(this.o.cfg.database)}.${quoteMysqlIdent(table)}`; }

@@ -1,7 +1,7 @@
 import { Pool, PoolClient } from 'pg';
 import { ColumnInfo, qualified, quoteIdent, toPgParam } from './envelope';
 import { isConnectionError, pgClientConfig } from './pgconn';
-import { DestinationWriter, TableDef, TypedRow, WriterOpts } from './destination';
+import { DestinationWriter, PARTITIONS_CONCURRENTLY, TableDef, TypedRow, WriterOpts } from './destination';
 
 /** Postgres destination: the envelope's types are Postgres types, so columns are created with them as they are. */
 export class PostgresqlDestination extends DestinationWriter<PoolClient> {
@@ -9,7 +9,7 @@ export class PostgresqlDestination extends DestinationWriter<PoolClient> {
 
   constructor(o: WriterOpts) {
     super(o);
-    this.pool = new Pool({ ...pgClientConfig(o.cfg, { application_name: `sluice-sink-${o.pipelineId.slice(0, 8)}` }), max: 2, idleTimeoutMillis: 10000 });
+    this.pool = new Pool({ ...pgClientConfig(o.cfg, { application_name: `sluice-sink-${o.pipelineId.slice(0, 8)}` }), max: PARTITIONS_CONCURRENTLY + 1, idleTimeoutMillis: 10000 });
     this.pool.on('error', () => undefined);
   }
 
@@ -49,16 +49,32 @@ export class PostgresqlDestination extends DestinationWriter<PoolClient> {
     await c.query(`ALTER TABLE ${this.target(table)} ADD COLUMN IF NOT EXISTS ${quoteIdent(col.name)} ${col.type}`);
   }
 
-  private async insert(c: PoolClient, table: string, rows: TypedRow[], conflict: string) {
+  /**
+   * One INSERT per group of rows with the same columns, whatever the number of rows: every column is
+   * passed as ONE text[] parameter and unnested, then cast to the column's type in the select list.
+   * A multi-row VALUES list with one parameter (and one cast) per value made Postgres parse, plan and
+   * cast tens of thousands of parameters per statement; this is one parameter per column. The array
+   * literal is built by node-postgres itself (its arrayString quoting). Columns go through text, not
+   * through typed arrays, so array-typed columns (`integer[]`, whose unnest would flatten) and any
+   * other type take the same path: `text::type` is the same input function as a typed parameter.
+   */
+  private async insert(c: PoolClient, table: string, rows: TypedRow[], conflict: string): Promise<void> {
     if (!rows.length) return;
     const colNames = Object.keys(rows[0].row);
-    const perStmt = Math.max(1, Math.floor(60000 / Math.max(1, colNames.length)));
-    for (let i = 0; i < rows.length; i += perStmt) {
-      const part = rows.slice(i, i + perStmt);
-      const params: unknown[] = [];
-      const values = part.map((r) => '(' + colNames.map((n) => { params.push(toPgParam(r.row[n], r.types[n])); return `$${params.length}::${r.types[n]}`; }).join(', ') + ')');
-      await c.query(`INSERT INTO ${this.target(table)} (${colNames.map(quoteIdent).join(', ')}) VALUES ${values.join(', ')} ${conflict}`, params);
+    const types = colNames.map((n) => rows[0].types[n] ?? 'text');
+    const cols: unknown[][] = colNames.map(() => new Array(rows.length));
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      for (let j = 0; j < colNames.length; j++) {
+        const n = colNames[j];
+        // A row whose type for a column differs from the first row's (a type change inside one batch) goes on its own.
+        if ((r.types[n] ?? 'text') !== types[j]) { await this.insert(c, table, rows.slice(0, i), conflict); return this.insert(c, table, rows.slice(i), conflict); }
+        cols[j][i] = toPgParam(r.row[n], types[j]);
+      }
     }
+    const alias = colNames.map((_, j) => `c${j}`);
+    await c.query(`INSERT INTO ${this.target(table)} (${colNames.map(quoteIdent).join(', ')}) SELECT ${alias.map((a, j) => `u.${a}::${types[j]}`).join(', ')} ` +
+      `FROM unnest(${alias.map((_, j) => `$${j + 1}::text[]`).join(', ')}) AS u(${alias.join(', ')}) ${conflict}`, cols);
   }
 
   protected insertRows(c: PoolClient, table: string, rows: TypedRow[]) { return this.insert(c, table, rows, ''); }

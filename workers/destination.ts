@@ -8,6 +8,12 @@ export interface DestConfig extends DbConnConfig {
   schema?: string; table_name_format: string; ingestion_mode: 'upsert' | 'append'; hard_delete: boolean; batch_size: number; flush_interval_ms: number;
 }
 
+/**
+ * Partitions of the pipeline's topics the sink writes at once (KafkaJS partitionsConsumedConcurrently),
+ * each on its own destination connection: writers keep a pool of this many plus one (DLQ replay).
+ */
+export const PARTITIONS_CONCURRENTLY = Math.max(1, Number(process.env.SLUICE_SINK_CONCURRENCY ?? 2));
+
 export interface WriterOpts { pipelineId: string; cfg: DestConfig; mode: 'upsert' | 'append'; log: Logger }
 
 /**
@@ -121,14 +127,38 @@ export abstract class DestinationWriter<C> {
     }
   }
 
-  private colType(e: Envelope, name: string): string {
-    return e.columns.find((c) => c.name === name)?.type ?? 'text';
+  /**
+   * Column name -> type of a column list, built once per list and variant (the sink shares one list
+   * among all records with the same `sluice.columns` header) instead of a lookup per value. A
+   * variant adds the metadata columns. The objects are shared by many rows: writers only read them.
+   */
+  private typeMaps = new WeakMap<ColumnInfo[], Partial<Record<'plain' | 'soft' | 'append', Record<string, string>>>>();
+  private typesOf(cols: ColumnInfo[], variant: 'plain' | 'soft' | 'append'): Record<string, string> {
+    let m = this.typeMaps.get(cols);
+    if (!m) this.typeMaps.set(cols, (m = {}));
+    let t = m[variant];
+    if (!t) {
+      t = Object.create(null) as Record<string, string>;
+      for (const c of cols) if (!(c.name in t)) t[c.name] = c.type;
+      if (variant === 'soft') t[SOFT_DELETE_COLUMN] = 'boolean';
+      if (variant === 'append') Object.assign(t, { _sluice_op: 'text', _sluice_source_ts: 'timestamp with time zone', _sluice_offset: 'bigint' });
+      m[variant] = t;
+    }
+    return t;
   }
 
-  private typed(e: Envelope, img: Record<string, unknown>): TypedRow {
-    const types: Record<string, string> = {};
-    for (const k of Object.keys(img)) types[k] = this.colType(e, k);
-    return { row: { ...img }, types };
+  /** `copy`: the row is copied (the caller adds metadata to it); otherwise it is used as it is. */
+  private typed(e: Envelope, img: Record<string, unknown>, variant: 'plain' | 'soft' | 'append' = 'plain', copy = true): TypedRow {
+    const base = this.typesOf(e.columns ?? [], variant);
+    const row = copy ? { ...img } : img;
+    for (const k in row) {
+      if (k in base) continue;
+      // A field the column list does not name (e.g. added by a transform): its own types object, as text.
+      const types: Record<string, string> = Object.assign(Object.create(null), base);
+      for (const k2 in row) if (!(k2 in types)) types[k2] = 'text';
+      return { row, types };
+    }
+    return { row, types: base };
   }
 
   /** Rows with the same columns go into one multi-row statement. */
@@ -142,10 +172,10 @@ export abstract class DestinationWriter<C> {
     const rows: TypedRow[] = [];
     envs.forEach((e, i) => {
       if (e.op === 't') return;
-      const r = this.typed(e, (e.op === 'd' ? e.before : e.after) ?? {});
-      r.row._sluice_op = e.op; r.types._sluice_op = 'text';
-      r.row._sluice_source_ts = new Date(e.source.ts_ms).toISOString(); r.types._sluice_source_ts = 'timestamp with time zone';
-      r.row._sluice_offset = offsets[i]; r.types._sluice_offset = 'bigint';
+      const r = this.typed(e, (e.op === 'd' ? e.before : e.after) ?? {}, 'append');
+      r.row._sluice_op = e.op;
+      r.row._sluice_source_ts = new Date(e.source.ts_ms).toISOString();
+      r.row._sluice_offset = offsets[i];
       rows.push(r);
     });
     for (const g of DestinationWriter.bySignature(rows)) await this.insertRows(c, table, g);
@@ -157,7 +187,7 @@ export abstract class DestinationWriter<C> {
     const keyCols = (sample.columns ?? []).filter((k) => k.key);
     if (!keyCols.length) {
       // No primary key: nothing to merge on; inserts are appended.
-      const rows = envs.filter((e) => e.after && e.op !== 'u').map((e) => this.typed(e, e.after!));
+      const rows = envs.filter((e) => e.after && e.op !== 'u').map((e) => this.typed(e, e.after!, 'plain', false));
       for (const g of DestinationWriter.bySignature(rows)) await this.insertRows(c, table, g);
       return;
     }
@@ -169,8 +199,9 @@ export abstract class DestinationWriter<C> {
       const deletes: { row: Record<string, unknown>; e: Envelope }[] = [];
       for (const p of pending.values()) {
         if (p.op === 'd') { deletes.push(p); continue; }
-        const r = this.typed(p.e, p.row);
-        if (!hardDelete) { r.row[SOFT_DELETE_COLUMN] = false; r.types[SOFT_DELETE_COLUMN] = 'boolean'; }
+        // p.row is this batch's own object (see below): soft mode may add the flag to it.
+        const r = this.typed(p.e, p.row, hardDelete ? 'plain' : 'soft', false);
+        if (!hardDelete) r.row[SOFT_DELETE_COLUMN] = false;
         upserts.push(r);
       }
       if (deletes.length) {
@@ -208,7 +239,8 @@ export abstract class DestinationWriter<C> {
         if (old !== k && keyCols.every((kc) => e.before![kc.name] !== undefined)) { pending.delete(old); pending.set(old, { op: 'd', row: e.before, e }); }
       }
       const prev = pending.get(k);
-      const row = prev && prev.op === 'u' ? { ...prev.row, ...e.after } : { ...e.after };
+      // A copy only when it is needed: merging with an earlier image, or soft mode adding its flag.
+      const row = prev && prev.op === 'u' ? { ...prev.row, ...e.after } : hardDelete ? e.after : { ...e.after };
       pending.delete(k);
       pending.set(k, { op: 'u', row, e });
     }

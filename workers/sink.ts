@@ -5,7 +5,7 @@ import { ColumnInfo, Envelope } from './envelope';
 import { backoff, sleep } from './pgconn';
 import { TransformDef, TransformError, buildChain } from './transforms';
 import { metrics } from './metrics';
-import { DestConfig, DestinationWriter } from './destination';
+import { DestConfig, DestinationWriter, PARTITIONS_CONCURRENTLY } from './destination';
 import { PostgresqlDestination } from './destination-postgresql';
 import { MysqlDestination } from './destination-mysql';
 
@@ -52,6 +52,18 @@ export class SinkRunner {
     this.chain = buildChain(o.transforms);
   }
 
+  /** The `sluice.columns` header as a string; the same bytes as the previous record's give the same string (no new one per record). */
+  private lastColsBuf: Buffer | null = null;
+  private lastColsStr: string | null = null;
+  private colsHeader(h: Buffer | string | (Buffer | string)[] | undefined): string | null {
+    if (h === undefined || h === null) return null;
+    if (Array.isArray(h)) h = h[0];
+    if (typeof h === 'string') return h;
+    if (this.lastColsBuf && this.lastColsBuf.equals(h)) return this.lastColsStr;
+    this.lastColsBuf = Buffer.from(h); this.lastColsStr = h.toString(); // a copy: the slice would pin the whole fetch response
+    return this.lastColsStr;
+  }
+
   private colsCache = new Map<string, ColumnInfo[]>();
   /** Envelope from the record value, with its column types from the `sluice.columns` header (parsed once per distinct header). */
   private decode(r: Rec): Envelope | null {
@@ -79,32 +91,53 @@ export class SinkRunner {
     consumer.on(consumer.events.CRASH, (e: any) => { crashed = e?.payload?.error ?? new Error('consumer crashed'); });
     const lagTimer = setInterval(() => { this.updateLag().catch(() => undefined); }, 2000);
     const replayTimer = setInterval(() => { this.replayRequested().catch((e) => o.log.warn({ err: (e as Error).message }, 'DLQ replay failed')); }, 1000);
+    /**
+     * Pipelining, per partition: the write of a slice (and the offset commit after it) runs while
+     * eachBatch returns, so KafkaJS fetches and decodes the next batch, and we decode and transform
+     * it, during the destination write. At most one write per partition is in flight and the next
+     * one starts only after it (per-key order); an offset is still committed only after the write
+     * that covers it. resolveOffset() only moves KafkaJS's fetch position (autoCommit is off, so
+     * KafkaJS never commits it by itself). If a commit fails, the consumer is restarted, which
+     * fetches again from the committed offsets (at-least-once, as before).
+     */
+    const tails = new Map<string, Promise<void>>();
+    let failed: Error | null = null;
+    const settle = async () => { await Promise.all(tails.values()); tails.clear(); };
     try {
       while (!o.signal.aborted) {
         try {
           await consumer.connect();
           await consumer.subscribe({ topics: o.topics, fromBeginning: true });
           crashed = null;
+          failed = null;
           await consumer.run({
             autoCommit: false,
             eachBatchAutoResolve: false,
-            partitionsConsumedConcurrently: 1,
+            partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
             eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-              const recs: Rec[] = batch.messages.map((m) => ({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key?.toString() ?? null, raw: m.value?.toString() ?? 'null', cols: m.headers?.['sluice.columns']?.toString() ?? null, env: null }));
+              const tp = `${batch.topic}/${batch.partition}`;
+              const recs: Rec[] = batch.messages.map((m) => ({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key?.toString() ?? null, raw: m.value?.toString() ?? 'null', cols: this.colsHeader(m.headers?.['sluice.columns']), env: null }));
               const size = Math.max(1, o.cfg.batch_size);
               for (let i = 0; i < recs.length; i += size) {
-                if (!isRunning() || isStale() || o.signal.aborted) return;
+                if (failed || !isRunning() || isStale() || o.signal.aborted) return;
                 const slice = recs.slice(i, i + size);
-                try {
-                  await this.deliver(slice, heartbeat);
-                } catch (e) {
-                  if (e instanceof Aborted) return;
-                  throw e;
-                }
+                const prepared = this.prepare(slice); // while the previous slice is being written
+                await tails.get(tp);
+                if (failed || !isRunning() || isStale() || o.signal.aborted) return;
                 const last = slice[slice.length - 1].offset;
-                await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+                tails.set(tp, (async () => {
+                  try {
+                    await this.deliver(prepared, heartbeat);
+                    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+                    await heartbeat().catch(() => undefined);
+                  } catch (e) {
+                    if (e instanceof Aborted) return;
+                    // Offsets were resolved past this slice: refetch from the committed offsets.
+                    failed = failed ?? (e as Error);
+                    crashed = crashed ?? (e as Error);
+                  }
+                })());
                 resolveOffset(last);
-                await heartbeat().catch(() => undefined);
               }
             },
           });
@@ -113,6 +146,7 @@ export class SinkRunner {
           while (!o.signal.aborted && !crashed) await sleep(200, o.signal);
           if (crashed) throw crashed;
         } catch (e) {
+          await settle();
           if (o.signal.aborted) break;
           this.status.reason = `kafka: ${(e as Error).message}`;
           o.log.warn({ err: (e as Error).message }, 'sink consumer failed; restarting it');
@@ -123,6 +157,7 @@ export class SinkRunner {
     } finally {
       clearInterval(lagTimer);
       clearInterval(replayTimer);
+      await settle(); // the writes in flight finish and commit their offsets before the consumer leaves
       await consumer.disconnect().catch(() => undefined);
       this.chain.dispose();
       await this.writer.close();
@@ -169,8 +204,8 @@ export class SinkRunner {
     this.status.last_write_at = new Date().toISOString();
   }
 
-  /** Writes a slice: unreachable destination = retry without limit; a rejected record = retries, then DLQ. */
-  private async deliver(recs: Rec[], heartbeat: () => Promise<void>): Promise<void> {
+  /** Decodes and transforms a slice (CPU only): the records to write and those a transform rejected. */
+  private prepare(recs: Rec[]): { good: Rec[]; poison: { rec: Rec; err: Error }[] } {
     const good: Rec[] = [];
     const poison: { rec: Rec; err: Error }[] = [];
     for (const r of recs) {
@@ -180,6 +215,11 @@ export class SinkRunner {
         if (r.env) good.push(r);
       } catch (e) { poison.push({ rec: r, err: e as Error }); }
     }
+    return { good, poison };
+  }
+
+  /** Writes a prepared slice: unreachable destination = retry without limit; a rejected record = retries, then DLQ. */
+  private async deliver({ good, poison }: { good: Rec[]; poison: { rec: Rec; err: Error }[] }, heartbeat: () => Promise<void>): Promise<void> {
     if (good.length) {
       try {
         await this.withConnRetry(() => this.write(good.map((g) => g.env!), good), heartbeat);

@@ -164,7 +164,21 @@ export abstract class DestinationWriter<C> {
   /** Rows with the same columns go into one multi-row statement. */
   private static bySignature(rows: TypedRow[]): TypedRow[][] {
     const groups = new Map<string, TypedRow[]>();
-    for (const r of rows) { const sig = Object.keys(r.row).join(','); let g = groups.get(sig); if (!g) groups.set(sig, (g = [])); g.push(r); }
+    // Consecutive rows usually have the same columns: compare with the previous row's before joining a signature.
+    let prevKeys: string[] = [];
+    let prev: TypedRow[] | undefined;
+    for (const r of rows) {
+      const keys = Object.keys(r.row);
+      let same = prev !== undefined && keys.length === prevKeys.length;
+      for (let i = 0; same && i < keys.length; i++) same = keys[i] === prevKeys[i];
+      if (!same) {
+        const sig = keys.join(',');
+        prev = groups.get(sig);
+        if (!prev) groups.set(sig, (prev = []));
+        prevKeys = keys;
+      }
+      prev!.push(r);
+    }
     return [...groups.values()];
   }
 

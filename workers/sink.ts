@@ -19,7 +19,8 @@ export interface SinkRunnerOpts {
   control: DataSource; log: Logger; signal: AbortSignal; delivery: Delivery; transforms: TransformDef[]; graceMs: number; topicPrefix: string;
 }
 
-interface Rec { topic: string; partition: number; offset: string; key: string | null; raw: string; cols: string | null; env: Envelope | null }
+/** `key` stays the fetched Buffer until the DLQ needs it as text. */
+interface Rec { topic: string; partition: number; offset: string; key: Buffer | string | null; raw: string; cols: string | null; env: Envelope | null }
 
 class Aborted extends Error {}
 
@@ -78,8 +79,16 @@ export class SinkRunner {
     return env;
   }
 
+  private tableNames = new Map<string, string>();
   tableFor(schema: string, table: string): string {
-    return this.o.cfg.table_name_format.replace(/\{schema\}/g, schema).replace(/\{table\}/g, table).replace(/\{topic_prefix\}/g, this.o.topicPrefix);
+    const k = `${schema}\u0000${table}`;
+    let t = this.tableNames.get(k);
+    if (t === undefined) {
+      t = this.o.cfg.table_name_format.replace(/\{schema\}/g, schema).replace(/\{table\}/g, table).replace(/\{topic_prefix\}/g, this.o.topicPrefix);
+      if (this.tableNames.size > 10000) this.tableNames.clear();
+      this.tableNames.set(k, t);
+    }
+    return t;
   }
 
   async run(): Promise<void> {
@@ -92,17 +101,38 @@ export class SinkRunner {
     const lagTimer = setInterval(() => { this.updateLag().catch(() => undefined); }, 2000);
     const replayTimer = setInterval(() => { this.replayRequested().catch((e) => o.log.warn({ err: (e as Error).message }, 'DLQ replay failed')); }, 1000);
     /**
-     * Pipelining, per partition: the write of a slice (and the offset commit after it) runs while
-     * eachBatch returns, so KafkaJS fetches and decodes the next batch, and we decode and transform
-     * it, during the destination write. At most one write per partition is in flight and the next
-     * one starts only after it (per-key order); an offset is still committed only after the write
-     * that covers it. resolveOffset() only moves KafkaJS's fetch position (autoCommit is off, so
-     * KafkaJS never commits it by itself). If a commit fails, the consumer is restarted, which
-     * fetches again from the committed offsets (at-least-once, as before).
+     * Pipelining, per partition: the write of a slice runs while eachBatch returns, so KafkaJS
+     * fetches and decodes the next batch, and we decode and transform it, during the destination
+     * write. At most one write per partition is in flight and the next one starts only after it
+     * (per-key order). The offset commit after a write runs beside the next write: commits of a
+     * partition go out one at a time, in order, and one in flight makes the next commit only the
+     * newest written offset (fewer commits, never one for an unwritten record). An offset is still
+     * committed only after the write that covers it. resolveOffset() only moves KafkaJS's fetch
+     * position (autoCommit is off, so KafkaJS never commits it by itself). If a commit fails, the
+     * consumer is restarted, which fetches again from the committed offsets (at-least-once).
      */
     const tails = new Map<string, Promise<void>>();
+    const commits = new Map<string, { want: string | null; running: Promise<void> | null }>();
     let failed: Error | null = null;
-    const settle = async () => { await Promise.all(tails.values()); tails.clear(); };
+    const fail = (e: Error) => { failed = failed ?? e; crashed = crashed ?? e; };
+    const commitAfterWrite = (tp: string, topic: string, partition: number, offset: string) => {
+      let c = commits.get(tp);
+      if (!c) commits.set(tp, (c = { want: null, running: null }));
+      const cc = c;
+      cc.want = offset;
+      cc.running ??= (async () => {
+        try {
+          while (cc.want !== null && !failed) {
+            const next = cc.want; cc.want = null;
+            await consumer.commitOffsets([{ topic, partition, offset: next }]);
+          }
+        } catch (e) { fail(e as Error); } finally { cc.running = null; }
+      })();
+    };
+    const settle = async () => {
+      await Promise.all(tails.values()); tails.clear();
+      await Promise.all([...commits.values()].map((c) => c.running)); commits.clear();
+    };
     try {
       while (!o.signal.aborted) {
         try {
@@ -116,7 +146,7 @@ export class SinkRunner {
             partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
             eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
               const tp = `${batch.topic}/${batch.partition}`;
-              const recs: Rec[] = batch.messages.map((m) => ({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key?.toString() ?? null, raw: m.value?.toString() ?? 'null', cols: this.colsHeader(m.headers?.['sluice.columns']), env: null }));
+              const recs: Rec[] = batch.messages.map((m) => ({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key ?? null, raw: m.value?.toString() ?? 'null', cols: this.colsHeader(m.headers?.['sluice.columns']), env: null }));
               const size = Math.max(1, o.cfg.batch_size);
               for (let i = 0; i < recs.length; i += size) {
                 if (failed || !isRunning() || isStale() || o.signal.aborted) return;
@@ -128,13 +158,12 @@ export class SinkRunner {
                 tails.set(tp, (async () => {
                   try {
                     await this.deliver(prepared, heartbeat);
-                    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
-                    await heartbeat().catch(() => undefined);
+                    commitAfterWrite(tp, batch.topic, batch.partition, (BigInt(last) + 1n).toString());
+                    heartbeat().catch(() => undefined);
                   } catch (e) {
                     if (e instanceof Aborted) return;
                     // Offsets were resolved past this slice: refetch from the committed offsets.
-                    failed = failed ?? (e as Error);
-                    crashed = crashed ?? (e as Error);
+                    fail(e as Error);
                   }
                 })());
                 resolveOffset(last);
@@ -259,19 +288,20 @@ export class SinkRunner {
   private async toDlq(rec: Rec, err: Error, attempts: number, heartbeat: () => Promise<void>) {
     const o = this.o;
     const cls = err instanceof TransformError ? 'transform_error' : this.writer.errorClass(err);
+    const key = rec.key === null ? null : rec.key.toString();
     let attempt = 0;
     while (true) {
       try {
         await o.producer.send({
           topic: dlqTopicFor(o.pipelineId), acks: -1,
-          messages: [{ key: rec.key, value: rec.raw, headers: { ...(rec.cols ? { 'sluice.columns': rec.cols } : {}),
+          messages: [{ key, value: rec.raw, headers: { ...(rec.cols ? { 'sluice.columns': rec.cols } : {}),
             'sluice.error.class': cls, 'sluice.error.message': err.message.slice(0, 2000), 'sluice.attempts': String(attempts),
             'sluice.original.topic': rec.topic, 'sluice.original.partition': String(rec.partition), 'sluice.original.offset': rec.offset } }],
         });
         await o.control.query(
           `INSERT INTO dlq_records (pipeline_id, topic, kafka_partition, kafka_offset, record_key, record_value, error_class, error_message, attempts)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (pipeline_id, topic, kafka_partition, kafka_offset) DO NOTHING`,
-          [o.pipelineId, rec.topic, rec.partition, rec.offset, rec.key, JSON.stringify({ ...JSON.parse(rec.raw), columns: rec.cols ? JSON.parse(rec.cols) : [] }), cls, err.message.slice(0, 2000), attempts]);
+          [o.pipelineId, rec.topic, rec.partition, rec.offset, key, JSON.stringify({ ...JSON.parse(rec.raw), columns: rec.cols ? JSON.parse(rec.cols) : [] }), cls, err.message.slice(0, 2000), attempts]);
         metrics.dlq.inc({ pipeline: o.pipelineId });
         o.log.warn({ pipeline_id: o.pipelineId, topic: rec.topic, partition: rec.partition, offset: rec.offset, error_class: cls, err: err.message }, 'record sent to the DLQ');
         return;

@@ -9,7 +9,7 @@ import { metrics } from './metrics';
 /** One chunk's watermark window: the chunk rows, and the keys the stream changed while it was open. */
 export interface ChunkWindow {
   id: string; snapshotId: string; table: string; columns: ColumnInfo[];
-  rows: Map<string, Record<string, unknown>> | null; changed: Set<string>; open: boolean;
+  rows: Record<string, unknown>[] | null; changed: Set<string>; open: boolean;
   /** Resolves with the commit sequence after which the chunk's rows are in the buffer (binlog sources use it). */
   closed: Promise<bigint>;
   close: (seq: bigint) => void;
@@ -84,8 +84,11 @@ export class IncrementalSnapshotter {
     const topic = topicFor(this.o.topicPrefix, schema, table);
     const now = Date.now();
     const source = { ...this.o.sourceInfo(schema, table, now), snapshot: true, snapshot_id: w.snapshotId }; // one per chunk: rendered once
-    for (const [k, after] of w.rows ?? []) {
-      if (w.changed.has(k)) continue;
+    // Keys are computed only when the stream changed something in the window; a table without a
+    // primary key (read as one chunk) cannot be matched by key: all its rows go out.
+    const filter = w.changed.size > 0 && w.columns.some((c) => c.key);
+    for (const after of w.rows ?? []) {
+      if (filter && w.changed.has(keyString(w.columns, after))) continue;
       this.o.buffer.push(topic, kafkaKey(w.columns, after), { op: 'r', before: null, after, source, columns: w.columns, ts_ms: now });
     }
     w.rows = null;
@@ -170,9 +173,7 @@ export class IncrementalSnapshotter {
               this.windows.set(id, w);
               await reader.lowWatermark(w);
               const res = await reader.readChunk(t, cols, chunk ? readKey : null, snap.filter, chunk);
-              const m = new Map<string, Record<string, unknown>>();
-              for (const row of res.rows) m.set(keyString(cols, row), row);
-              w.rows = m;
+              w.rows = res.rows;
               const seq = await reader.highWatermark(w, signal);
               const last = !chunk || res.rows.length < chunk;
               inFlight.push({ w, rows: res.rows.length, lastKey: res.lastKey, last, seq });

@@ -106,6 +106,20 @@ export async function setupPipeline(opts: {
   return { sourceKind, api, srcUrl, dstUrl, dstKind: opts.destinationKind ?? 'postgresql', pipelineId: p.body.id, sourceId: src.body.id, destinationId: dst.body.id, prefix, slot };
 }
 
+/**
+ * Drops a replication slot left on the test Postgres by a runner that was stopped (it would pin WAL
+ * for the rest of the run); terminates its walsender first if it is still attached.
+ */
+export async function dropReplicationSlot(url: string, slot: string) {
+  for (let i = 0; i < 20 && url; i++) {
+    await q(url, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active`, [slot]).catch(() => undefined);
+    const left = await q(url, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [slot]).then(
+      () => q(url, `SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [slot]), () => [1]);
+    if (!left.length) break;
+    await sleep(250);
+  }
+}
+
 export async function teardown(s: Setup | undefined, workers: Worker[]) {
   for (const w of workers) await stopWorker(w, 'SIGKILL').catch(() => undefined);
   if (!s) return;

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freshDatabase, startTestApi, TestApi } from '../helpers';
-import { q, spawnWorker, stopWorker, waitFor, Worker } from '../dataplane/harness';
+import { dropReplicationSlot, q, spawnWorker, stopWorker, waitFor, Worker } from '../dataplane/harness';
 import { findBinary, mirror, repoRoot, runTf, TfEnv, workdir } from './tf';
 
 /**
@@ -36,13 +36,7 @@ after(async () => {
   for (const w of [worker, workerB]) if (w) await stopWorker(w, 'SIGTERM').catch(() => undefined);
   await apiB?.close();
   // Leave no replication slot behind on the shared test Postgres (it would pin WAL for the rest of the run).
-  for (let i = 0; i < 20 && srcUrl; i++) {
-    await q(srcUrl, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active`, [slot]).catch(() => undefined);
-    const left = await q(srcUrl, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [slot]).then(
-      () => q(srcUrl, `SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [slot]), () => [1]);
-    if (!left.length) break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await dropReplicationSlot(srcUrl, slot);
   await api?.close();
 });
 

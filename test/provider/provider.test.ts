@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { connectorSpecs, resourceType } from '../../api/connectors';
 import { pipelineSpec } from '../../api/pipeline-spec';
 import { sampleConfigs, startTestApi, TestApi } from '../helpers';
-import { findBinary, mirror, repoRoot, runTf, supportsWriteOnly, TfEnv, workdir } from './tf';
+import { findBinary, flat, mirror, ok, one, planCode, repoRoot, runTf, supportsWriteOnly, TfEnv, workdir } from './tf';
 import { providerSource } from '../../api/hcl';
 
 /** The required_providers block every test configuration starts with. */
@@ -30,25 +30,6 @@ const basicDir = workdir({}, path.join(repoRoot, 'examples/basic'));
 const basicVars = { source_password: 'pw-basic-src', destination_password: 'pw-basic-dst', mask_salt: 'salt-basic' };
 const envA = (over: Partial<TfEnv> = {}): TfEnv => ({ endpoint: a.url, token: a.token, vars: basicVars, ...over });
 const statePath = path.join(basicDir, 'terraform.tfstate');
-
-async function ok(dir: string, args: string[], env: TfEnv) {
-  const r = await runTf(tf!, dir, args, env);
-  assert.equal(r.code, 0, `terraform ${args.join(' ')} failed:\n${r.out}`);
-  return r;
-}
-/** plan -detailed-exitcode: 0 = no changes, 2 = changes. */
-async function planCode(dir: string, env: TfEnv) {
-  const r = await runTf(tf!, dir, ['plan', '-detailed-exitcode', '-input=false'], env);
-  assert.notEqual(r.code, 1, r.out);
-  return r;
-}
-/** Terraform wraps diagnostic text at 78 columns. */
-const flat = (s: string) => s.replace(/\s+/g, ' ');
-async function one(api: TestApi, coll: string, name: string) {
-  const r = await api.call('GET', `/v1/${coll}?name=${encodeURIComponent(name)}`);
-  assert.equal(r.status, 200, r.text);
-  return r.body.items[0];
-}
 
 before(async () => {
   assert.ok(tf, 'terraform or tofu must be on PATH (or built by test/setup.d/terraform.sh)');

@@ -1,8 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import assert from 'node:assert/strict';
 import path from 'node:path';
 import { installProvider, Installed } from '../../provider/install';
+import type { TestApi } from '../helpers';
 
 /** Running real terraform / tofu against the provider from tests. */
 
@@ -84,4 +86,28 @@ export function supportsWriteOnly(bin: string): boolean {
   const r = spawnSync(bin, ['version', '-json'], { encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: mirror().cliConfigFile } });
   const v = /^(\d+)\.(\d+)/.exec(JSON.parse(r.stdout || '{}').terraform_version ?? '0.0');
   return !!v && (Number(v[1]) > 1 || (Number(v[1]) === 1 && Number(v[2]) >= 11));
+}
+
+/** The terraform (or tofu) the provider tests run. */
+export const tfBin = findBinary('terraform') ?? findBinary('tofu');
+
+/** Runs tfBin and fails the test with Terraform's output unless it exits 0. */
+export async function ok(dir: string, args: string[], env: TfEnv): Promise<TfResult> {
+  const r = await runTf(tfBin!, dir, args, env);
+  assert.equal(r.code, 0, `terraform ${args.join(' ')} failed:\n${r.out}`);
+  return r;
+}
+/** plan -detailed-exitcode: 0 = no changes, 2 = changes. */
+export async function planCode(dir: string, env: TfEnv): Promise<TfResult> {
+  const r = await runTf(tfBin!, dir, ['plan', '-detailed-exitcode', '-input=false'], env);
+  assert.notEqual(r.code, 1, r.out);
+  return r;
+}
+/** Terraform wraps diagnostic text at 78 columns. */
+export const flat = (s: string) => s.replace(/\s+/g, ' ');
+/** The object named `name` in an API collection (sources, destinations, ...). */
+export async function one(api: TestApi, coll: string, name: string) {
+  const r = await api.call('GET', `/v1/${coll}?name=${encodeURIComponent(name)}`);
+  assert.equal(r.status, 200, r.text);
+  return r.body.items[0];
 }

@@ -1,6 +1,9 @@
 /**
  * bench/pipeline: end-to-end figures of the data plane on this machine (everything co-located).
- *   npm run build && node dist/bench/pipeline.js [--quick] [--only throughput,latency,recvlogical,snapshot]
+ *   npm run bench:pipeline -- [--source postgresql|mysql] [--quick] [--only throughput,latency,recvlogical,snapshot]
+ *   (= npm run build && node dist/bench/pipeline.js ...)
+ * --source mysql runs parts 1 and 2 with the source table on the stack's MariaDB (bench/pipeline-workload.ts);
+ * the destination is Postgres either way. Parts 3 and 4 are Postgres-only.
  * Worker CPU (user+system of the whole worker process, from /proc) is reported per row: it is the
  * signal to optimise on a shared machine where wall-clock figures are noisy. SLUICE_WORKER_NODE_ARGS
  * (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) is passed to the worker, which is then stopped with
@@ -17,11 +20,21 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { Client } from 'pg';
 import { freshDatabase } from '../test/helpers';
-import { q, setupPipeline, Setup, sleep, spawnWorker, stopWorker, teardown, waitFor, Worker } from '../test/dataplane/harness';
+import { loadConn, q, setupPipeline, Setup, sleep, spawnWorker, stopWorker, teardown, waitFor, Worker } from '../test/dataplane/harness';
+import { BENCH_INSERT, BenchWorkload, benchRow, mariadbWorkload } from './pipeline-workload';
 
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.indexOf('--only');
-const parts = new Set(onlyArg > 0 ? process.argv[onlyArg + 1].split(',') : ['throughput', 'latency', 'recvlogical', 'snapshot']);
+const sourceArg = process.argv.indexOf('--source');
+const sourceKind = sourceArg > 0 ? process.argv[sourceArg + 1] : 'postgresql';
+if (!['postgresql', 'mysql'].includes(sourceKind)) {
+  console.error(`--source ${sourceKind}: unknown source kind; use --source postgresql (the default) or --source mysql (the stack's MariaDB)`);
+  process.exit(2);
+}
+const parts = new Set(onlyArg > 0 ? process.argv[onlyArg + 1].split(',') : sourceKind === 'mysql' ? ['throughput', 'latency'] : ['throughput', 'latency', 'recvlogical', 'snapshot']);
+for (const p of ['recvlogical', 'snapshot']) {
+  if (sourceKind === 'mysql' && parts.has(p)) { console.error(`--only ${p}: measured for --source postgresql only; with --source mysql use --only throughput,latency`); process.exit(2); }
+}
 const workerEnv = { SLUICE_LOG_LEVEL: 'warn', ...(process.env.SLUICE_WORKER_NODE_ARGS ? { SLUICE_WORKER_NODE_ARGS: process.env.SLUICE_WORKER_NODE_ARGS } : {}) };
 
 /** CPU milliseconds (user + system, all threads) the worker process used so far. */
@@ -37,31 +50,38 @@ async function finish(s: Setup, w: Worker) {
   await teardown(s, [w]);
 }
 const COLS = `id bigserial PRIMARY KEY, a int, b bigint, c numeric(12,2), d text, e text, f boolean, g timestamptz DEFAULT clock_timestamp(), h jsonb, src_ts timestamptz DEFAULT clock_timestamp()`;
-const row = (i: number) => `(${i % 1000}, ${i * 7}, ${(i % 10000) / 100}, 'name ${i}', 'some longer text value for row ${i}', ${i % 2 === 0}, clock_timestamp(), '{"k": ${i}}')`;
-const INSERT = 'INSERT INTO bench (a, b, c, d, e, f, g, h) VALUES ';
+const row = (i: number) => benchRow(i, 'clock_timestamp()');
+const INSERT = BENCH_INSERT;
+const postgresWorkload: BenchWorkload = {
+  kind: 'postgresql',
+  sourceDdl: `CREATE TABLE bench (${COLS})`,
+  destinationDdl: `CREATE TABLE bench (${COLS}, arrived_at timestamptz DEFAULT clock_timestamp())`,
+  insert: (from, n) => INSERT + Array.from({ length: n }, (_, k) => row(from + k)).join(','),
+  update: `UPDATE bench SET a = a + 1 WHERE id IN (SELECT id FROM bench ORDER BY id DESC LIMIT 200)`,
+};
+const workload = sourceKind === 'mysql' ? mariadbWorkload : postgresWorkload;
 
 async function count(url: string, sql: string) { return Number((await q(url, sql))[0].n); }
 
 async function pipelineFor(name: string, extraSource: Record<string, unknown> = {}): Promise<{ s: Setup; w: Worker }> {
-  const s = await setupPipeline({ ddl: `CREATE TABLE bench (${COLS})`, source: { snapshot_chunk_size: 5000, ...extraSource }, destination: { batch_size: 5000 } });
+  const s = await setupPipeline({ ddl: workload.sourceDdl, sourceKind: workload.kind, source: { snapshot_chunk_size: 5000, ...extraSource }, destination: { batch_size: 5000 } });
   // The destination table gets an arrival timestamp the source does not have: latency = arrived_at - src_ts.
-  await q(s.dstUrl, `CREATE TABLE bench (${COLS}, arrived_at timestamptz DEFAULT clock_timestamp())`);
+  await q(s.dstUrl, workload.destinationDdl);
   const w = spawnWorker(s.api, workerEnv);
   await waitFor(`${name} Active`, async () => (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/status`)).body.state === 'Active', 60000);
   return { s, w };
 }
 
 async function throughput(s: Setup, w: Worker, rows: number) {
-  const c = new Client({ connectionString: s.srcUrl }); await c.connect();
+  const c = await loadConn(s.srcUrl);
   const before = await count(s.dstUrl, 'SELECT count(*) AS n FROM bench');
   const load1Before = load1();
   const cpu0 = workerCpuMs(w);
   const t0 = Date.now();
   const per = 1000;
   for (let i = 0; i < rows; i += per) {
-    const vals = Array.from({ length: per }, (_, k) => row(i + k)).join(',');
-    await c.query(INSERT + vals);
-    if (i % 5000 === 0) await c.query(`UPDATE bench SET a = a + 1 WHERE id IN (SELECT id FROM bench ORDER BY id DESC LIMIT 200)`); // updates in the mix
+    await c.query(workload.insert(i, per));
+    if (i % 5000 === 0) await c.query(workload.update); // updates in the mix
   }
   const tWritten = Date.now();
   await c.end();
@@ -72,11 +92,12 @@ async function throughput(s: Setup, w: Worker, rows: number) {
 }
 
 async function latency(s: Setup, rate: number, seconds: number) {
-  const c = new Client({ connectionString: s.srcUrl }); await c.connect();
+  const c = await loadConn(s.srcUrl);
   await q(s.dstUrl, 'TRUNCATE bench');
   await c.query('TRUNCATE bench');
   const tickMs = 20;
   const perTick = rate * tickMs / 1000;
+  const load1Before = load1();
   const t0 = Date.now();
   let sent = 0;
   let carry = 0;
@@ -84,7 +105,7 @@ async function latency(s: Setup, rate: number, seconds: number) {
     const tick = Date.now();
     carry += perTick;
     const n = Math.floor(carry); carry -= n;
-    if (n) { await c.query(INSERT + Array.from({ length: n }, (_, k) => row(sent + k)).join(',')); sent += n; }
+    if (n) { await c.query(workload.insert(sent, n)); sent += n; }
     await sleep(Math.max(0, tickMs - (Date.now() - tick)));
   }
   const achieved = Math.round(sent / ((Date.now() - t0) / 1000));
@@ -92,7 +113,7 @@ async function latency(s: Setup, rate: number, seconds: number) {
   await waitFor('latency rows delivered', async () => (await count(s.dstUrl, 'SELECT count(*) AS n FROM bench')) >= sent, 120000, 100);
   const r = await q(s.dstUrl, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max
     FROM (SELECT extract(epoch FROM arrived_at - src_ts) * 1000 AS ms FROM bench) x`);
-  return { target: rate, achieved, rows: sent, p50_ms: Math.round(r[0].p50), p99_ms: Math.round(r[0].p99), max_ms: Math.round(r[0].max) };
+  return { target: rate, achieved, rows: sent, load1Before, load1After: load1(), p50_ms: Math.round(r[0].p50), p99_ms: Math.round(r[0].p99), max_ms: Math.round(r[0].max) };
 }
 
 async function recvlogical(rows: number) {
@@ -141,7 +162,7 @@ async function snapshot(rows: number) {
 }
 
 async function main() {
-  const out: Record<string, unknown> = { machine: `${require('node:os').cpus().length} cores, ${Math.round(require('node:os').totalmem() / 2 ** 30)} GiB`, node: process.version };
+  const out: Record<string, unknown> = { machine: `${require('node:os').cpus().length} cores, ${Math.round(require('node:os').totalmem() / 2 ** 30)} GiB`, node: process.version, source: workload.kind };
   if (parts.has('throughput') || parts.has('latency')) {
     const { s, w } = await pipelineFor('bench');
     try {

@@ -165,9 +165,9 @@ export async function assertConverges(s: Setup, table: string, cols: string[], o
 }
 
 /** One connection of the load generator, Postgres or MySQL; statements are written with `$n` placeholders. */
-interface LoadConn { query(sql: string, params?: unknown[]): Promise<unknown>; end(): Promise<void> }
+export interface LoadConn { query(sql: string, params?: unknown[]): Promise<unknown>; end(): Promise<void> }
 
-async function loadConn(url: string): Promise<LoadConn> {
+export async function loadConn(url: string): Promise<LoadConn> {
   if (isMysql(url)) {
     const c = await mysql.createConnection({ uri: url, connectTimeout: 2000 });
     c.on('error', () => undefined);

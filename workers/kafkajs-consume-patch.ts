@@ -11,7 +11,7 @@
  * the buffer, with plain number arithmetic while offsets and timestamps stay below 2^53 (BigInt
  * beyond), and returns exactly the message objects KafkaJS's own decoder does (same fields, string
  * offsets/timestamps, `Buffer` slices for key and value, the same headers object; checked against the
- * original by test/kafkajs-consume-patch.test.ts). The batch header, the partial-batch error that the
+ * original by test/unit/kafkajs-consume-patch.test.ts). The batch header, the partial-batch error that the
  * fetch response relies on, and decompression are KafkaJS's own code paths.
  *
  * Hand-written because no library plugs into KafkaJS's decoder; the record layout is fixed by the

@@ -100,3 +100,39 @@ export function setBroken(status: SourceStatus, reason: string) {
   status.state = 'broken';
   status.reason = reason;
 }
+
+/**
+ * snapshot_mode `initial_only`: snapshot every captured table once, then stream no more (a one-off
+ * copy or a backfill). The stream still runs while the snapshot does, because the snapshot's
+ * watermarks travel in it. Once the pipeline has a finished initial snapshot and no other pending,
+ * the session flushes and acknowledges what it read and ends, and the source releases its position
+ * (Postgres drops the slot so the server keeps no WAL for it). A source_state row whose
+ * `slot_established_at` is NULL records the release: later starts stream nothing, and a source
+ * switched to `initial` afterwards starts afresh (new position, new initial snapshot).
+ */
+export const initialOnly = {
+  /** True when this source already completed its initial_only snapshot and released its position. */
+  async released(control: Queryable, sourceId: string): Promise<boolean> {
+    const r = await control.query(`SELECT 1 FROM source_state WHERE source_id = $1 AND slot_established_at IS NULL`, [sourceId]);
+    return r.length > 0;
+  },
+  /** True when the pipeline's initial snapshot is done and no snapshot is pending or running. */
+  async snapshotDone(control: Queryable, pipelineId: string): Promise<boolean> {
+    const r = await control.query(
+      `SELECT count(*) FILTER (WHERE reason = 'initial' AND status = 'done')::int AS done, count(*) FILTER (WHERE status IN ('pending','running'))::int AS open
+       FROM snapshots WHERE pipeline_id = $1`, [pipelineId]);
+    return r[0].done > 0 && r[0].open === 0;
+  },
+  async release(control: Queryable, sourceId: string): Promise<void> {
+    await control.query(`UPDATE source_state SET slot_established_at = NULL, updated_at = now() WHERE source_id = $1`, [sourceId]);
+  },
+  /** A released source: reports it and waits for the runner to stop (the sink keeps delivering). */
+  async idle(status: SourceStatus, signal: AbortSignal): Promise<void> {
+    status.state = 'stopped';
+    status.reason = INITIAL_ONLY_DONE;
+    status.broken_since = null;
+    await new Promise<void>((resolve) => { if (signal.aborted) resolve(); else signal.addEventListener('abort', () => resolve(), { once: true }); });
+  },
+};
+export const INITIAL_ONLY_DONE = 'snapshot_complete: snapshot_mode initial_only streams no changes after the initial snapshot';
+interface Queryable { query(sql: string, params?: unknown[]): Promise<any[]> }

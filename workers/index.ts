@@ -7,7 +7,7 @@ import { SluiceConfig } from '../api/config';
 import { openControlDb } from '../api/db';
 import { SecretBox } from '../api/secrets';
 import { sleep } from './pgconn';
-import { registry } from './metrics';
+import { workerMetricsText } from './sink-thread';
 import { RunnerHost, RunnerJobData } from './runner-host';
 import { CONTROL_QUEUE, RUNNERS_QUEUE, Supervisor } from './supervisor';
 import http from 'node:http';
@@ -52,15 +52,16 @@ export async function runWorker(cfg: SluiceConfig, log: Logger, signal: AbortSig
   if (metricsPort > 0) {
     metricsServer = http.createServer(async (req, res) => {
       if (req.url !== '/metrics') { res.statusCode = 404; res.end(); return; }
-      res.setHeader('Content-Type', registry.contentType);
-      res.end(await registry.metrics());
+      const m = await workerMetricsText();
+      res.setHeader('Content-Type', m.contentType);
+      res.end(m.text);
     }).listen(metricsPort, process.env.SLUICE_WORKER_METRICS_HOST ?? '127.0.0.1');
     metricsServer.on('error', (e) => wlog.warn({ err: e.message }, 'worker metrics server failed'));
   }
   const connection = new IORedis(cfg.redisUrl, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(5000, 200 * n) });
   connection.on('error', (e) => wlog.warn({ err: e.message }, 'Redis connection error; BullMQ retries'));
   const prefix = queuePrefix(cfg.databaseUrl);
-  const host = new RunnerHost({ ds, secrets, databaseUrl: cfg.databaseUrl, kafkaBrokers: cfg.kafkaBrokers, log: wlog, workerId, graceMs, partitions });
+  const host = new RunnerHost({ ds, secrets, databaseUrl: cfg.databaseUrl, logLevel: cfg.logLevel, kafkaBrokers: cfg.kafkaBrokers, log: wlog, workerId, graceMs, partitions });
   const runnersQueue = new Queue<RunnerJobData>(RUNNERS_QUEUE, { connection, prefix });
   const controlQueue = new Queue(CONTROL_QUEUE, { connection, prefix });
   const supervisor = new Supervisor({ ds, runners: runnersQueue, log: wlog });

@@ -6,6 +6,7 @@ import { SourceConfig, SourceRunner } from './source';
 import { MysqlSourceConfig, MysqlSourceRunner } from './source-mysql';
 import { ChangeEventSource } from './change-event-source';
 import { DestConfig, SinkRunner } from './sink';
+import { SinkThread, sinkThreadEnabled } from './sink-thread';
 import { TransformDef } from './transforms';
 import { topicFor } from './envelope';
 import { metrics } from './metrics';
@@ -49,13 +50,13 @@ export type PipelineState = 'Starting' | 'Snapshotting' | 'Active' | 'Paused' | 
 /** One pipeline's source runner and sink runner, plus its status reports. */
 export class PipelineRunner {
   private source: ChangeEventSource | null = null;
-  private sink: SinkRunner | null = null;
+  private sink: SinkRunner | SinkThread | null = null;
   private state: PipelineState = 'Starting';
   private reason: string | null = null;
   private since = new Date();
   readonly startedAt = new Date();
 
-  constructor(private p: LoadedPipeline, private o: { ds: DataSource; kafkaBrokers: string[]; log: Logger; workerId: string; token: string; graceMs: number; partitions: number }) {}
+  constructor(private p: LoadedPipeline, private o: { ds: DataSource; databaseUrl: string; logLevel: string; kafkaBrokers: string[]; log: Logger; workerId: string; token: string; graceMs: number; partitions: number }) {}
 
   async run(signal: AbortSignal): Promise<void> {
     const { p, o } = this;
@@ -88,7 +89,10 @@ export class PipelineRunner {
         const wanted = p.tables.length ? this.source.tables.filter((t) => p.tables.includes(`${t.schema}.${t.table}`)) : this.source.tables;
         const topics = wanted.map((t) => topicFor(p.source.config.topic_prefix, t.schema, t.table));
         const mode = p.ingestion_mode ?? p.destination.config.ingestion_mode ?? 'upsert';
-        this.sink = new SinkRunner({ pipelineId: p.id, kind: p.destination.kind, cfg: p.destination.config, mode, topics, kafka, producer, admin, control: o.ds, log, signal, delivery: p.delivery, transforms: p.transforms, graceMs: o.graceMs, topicPrefix: p.source.config.topic_prefix });
+        const sinkCfg = { pipelineId: p.id, kind: p.destination.kind, cfg: p.destination.config, mode, topics, delivery: p.delivery, transforms: p.transforms, graceMs: o.graceMs, topicPrefix: p.source.config.topic_prefix };
+        this.sink = sinkThreadEnabled()
+          ? new SinkThread({ ...sinkCfg, kafkaBrokers: o.kafkaBrokers, databaseUrl: o.databaseUrl, logLevel: o.logLevel, logBindings: log.bindings() }, log, signal)
+          : new SinkRunner({ ...sinkCfg, kafka, producer, admin, control: o.ds, log, signal });
         sinkDone = this.sink.run().catch((e) => { log.error({ err: (e as Error).message }, 'sink runner failed'); });
       }
       await Promise.all([sourceDone, sinkDone]);
@@ -112,7 +116,7 @@ export class PipelineRunner {
     else if (k?.state === 'broken') this.set('Broken', k.reason);
     else if (!s || !k || s.state === 'starting' || k.state === 'starting') { if (this.state !== 'Broken' || s) this.set('Starting', s?.reason ?? null); }
     else if (this.source?.snapshotActive) this.set('Snapshotting', null);
-    else this.set('Active', null);
+    else this.set('Active', s.state === 'stopped' ? s.reason : null); // initial_only done: the reason says nothing streams
   }
 
   async report(final?: { state: PipelineState; reason: string | null }) {

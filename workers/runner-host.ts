@@ -32,7 +32,7 @@ const FENCE_RETRY_MS = 1000;
 export class RunnerHost {
   private running = new Map<string, Running>();
 
-  constructor(private o: { ds: DataSource; secrets: SecretBox; databaseUrl: string; kafkaBrokers: string[]; log: Logger; workerId: string; graceMs: number; partitions: number }) {}
+  constructor(private o: { ds: DataSource; secrets: SecretBox; databaseUrl: string; logLevel: string; kafkaBrokers: string[]; log: Logger; workerId: string; graceMs: number; partitions: number }) {}
 
   get size() { return this.running.size; }
 
@@ -58,7 +58,7 @@ export class RunnerHost {
     signal?.addEventListener('abort', onJobAbort, { once: true });
     lock.on('error', (e) => { log.error({ err: e.message }, 'fence lost: stopping the runner'); r.stopReason ??= 'fence lost'; abort.abort(); });
     lock.on('end', () => { r.stopReason ??= 'fence lost'; abort.abort(); });
-    const runner = new PipelineRunner(p, { ds: this.o.ds, kafkaBrokers: this.o.kafkaBrokers, log: this.o.log, workerId: this.o.workerId, token: crypto.randomUUID(), graceMs: this.o.graceMs, partitions: this.o.partitions });
+    const runner = new PipelineRunner(p, { ds: this.o.ds, databaseUrl: this.o.databaseUrl, logLevel: this.o.logLevel, kafkaBrokers: this.o.kafkaBrokers, log: this.o.log, workerId: this.o.workerId, token: crypto.randomUUID(), graceMs: this.o.graceMs, partitions: this.o.partitions });
     const r: Running = { id, signature: p.signature, lock, abort, runner, startedAt: new Date(), stopReason: null };
     this.running.set(id, r);
     log.info({ pipeline: p.name }, 'runner started');

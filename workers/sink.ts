@@ -1,6 +1,5 @@
 import { Logger } from 'pino';
 import { Admin, Consumer, Kafka, Producer } from 'kafkajs';
-import { DataSource } from 'typeorm';
 import { ColumnInfo, Envelope } from './envelope';
 import { backoff, sleep } from './pgconn';
 import { TransformDef, TransformError, buildChain } from './transforms';
@@ -14,9 +13,12 @@ export interface Delivery { max_retries: number; backoff_initial_ms: number; bac
 
 export interface SinkStatus { state: 'starting' | 'running' | 'broken' | 'stopped'; reason: string | null; lag: number | null; last_write_at: string | null; broken_since?: number | null; partitions?: Record<string, number> }
 
+export interface ControlQuery { query(sql: string, params?: unknown[]): Promise<any[]> }
+
 export interface SinkRunnerOpts {
   pipelineId: string; /** Destination kind (postgresql | mysql): picks the writer. */ kind: string; cfg: DestConfig; mode: 'upsert' | 'append'; topics: string[]; kafka: Kafka; producer: Producer; admin: Admin;
-  control: DataSource; log: Logger; signal: AbortSignal; delivery: Delivery; transforms: TransformDef[]; graceMs: number; topicPrefix: string;
+  /** The control DB (DLQ records); only `query` is used, so a sink thread passes a plain pool. */
+  control: ControlQuery; log: Logger; signal: AbortSignal; delivery: Delivery; transforms: TransformDef[]; graceMs: number; topicPrefix: string;
 }
 
 /** `key` stays the fetched Buffer until the DLQ needs it as text. */

@@ -4,7 +4,7 @@ import { Admin, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import ZongJi from '@vlasky/zongji';
 import { ColumnInfo, Envelope, Op, kafkaKey, topicFor } from './envelope';
-import { ChangeEventSource, SourceStatus, TableInfo, ensureTopics, newSourceStatus, runSessions, tableFilter } from './change-event-source';
+import { ChangeEventSource, SourceStatus, TableInfo, ensureTopics, newSourceStatus, runSessions, tableFilter, initialOnly } from './change-event-source';
 import { ChangeEventBuffer } from './change-event-buffer';
 import { ChunkWindow, IncrementalSnapshotter, SnapshotReader, scheduleSnapshot } from './incremental-snapshot';
 import { isConnectionError, sleep } from './pgconn';
@@ -231,6 +231,11 @@ export class MysqlSourceRunner implements ChangeEventSource {
       if (!this.tables.length) throw new Error(`no tables to capture in ${cfg.database_include.join(', ')}: check database_include / table_include`);
       this.captured = new Set(this.tables.map((t) => `${t.schema}.${t.table}`));
       await ensureTopics(this.o.admin, this.tables.map((t) => t.topic), this.o.partitions, this.o.log);
+      if (cfg.snapshot_mode === 'initial_only' && await initialOnly.released(this.o.control, this.o.sourceId)) {
+        this.readyResolve();
+        await initialOnly.idle(this.status, abort.signal);
+        return;
+      }
       const start = await this.startPosition(meta);
       this.acked = start;
       this.seq = 0n;
@@ -280,14 +285,26 @@ export class MysqlSourceRunner implements ChangeEventSource {
         try { this.status.replication_lag_bytes = await this.lagBytes(meta); } catch { /* reported by the session */ } finally { probing = false; }
       }, 1000));
       this.snapshots.start(abort.signal);
+      let completing = false;
+      if (cfg.snapshot_mode === 'initial_only') {
+        timers.push(setInterval(async () => {
+          if (completing || this.snapshots.active) return;
+          if (await initialOnly.snapshotDone(this.o.control, this.o.pipelineId).catch(() => false)) { completing = true; abort.abort(); }
+        }, 1000));
+      }
 
       await new Promise<void>((resolve) => { if (abort.signal.aborted) resolve(); else abort.signal.addEventListener('abort', () => resolve(), { once: true }); });
       for (const t of timers) clearInterval(t);
       // Shutting down: flush what was read (and persist its position) before closing, unless Kafka is the problem.
-      await Promise.race([this.buffer.drain(), sleep(this.o.signal.aborted ? 10000 : 0)]);
+      // initial_only completing: everything must be in Kafka and acknowledged before the position is released.
+      await Promise.race([this.buffer.drain(), completing ? sleep(0x7fffffff, this.o.signal) : sleep(this.o.signal.aborted ? 10000 : 0)]);
       await Promise.race([flusher, sleep(5000)]);
       this.snapshots.failAll(new Error('source session ended'));
       if (fatal) throw fatal;
+      if (completing && !this.o.signal.aborted && this.buffer.pendingMessages === 0) {
+        await initialOnly.release(this.o.control, this.o.sourceId);
+        this.o.log.info('initial_only: initial snapshot delivered to Kafka; no changes are streamed from now on');
+      }
     } finally {
       for (const t of timers) clearInterval(t);
       this.o.signal.removeEventListener('abort', onAbort);

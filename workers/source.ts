@@ -4,7 +4,7 @@ import { Admin, Producer } from 'kafkajs';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import { DataSource } from 'typeorm';
 import { ColumnInfo, Envelope, Op, fromPgText, kafkaKey, lsnToBigInt, qualified, quoteIdent, topicFor } from './envelope';
-import { ChangeEventSource, SourceStatus, TableInfo, ensureTopics, newSourceStatus, runSessions, tableFilter } from './change-event-source';
+import { ChangeEventSource, SourceStatus, TableInfo, ensureTopics, initialOnly, newSourceStatus, runSessions, tableFilter } from './change-event-source';
 import { ChangeEventBuffer } from './change-event-buffer';
 import { IncrementalSnapshotter, SnapshotReader, scheduleSnapshot } from './incremental-snapshot';
 import { DbConnConfig, isConnectionError, pgClientConfig, sleep } from './pgconn';
@@ -115,6 +115,11 @@ export class SourceRunner implements ChangeEventSource {
       this.tables = await this.resolveTables(meta);
       await ensureTopics(this.o.admin, this.tables.map((t) => t.topic), this.o.partitions, this.o.log);
       await this.ensurePublication(meta);
+      if (cfg.snapshot_mode === 'initial_only' && await initialOnly.released(this.o.control, this.o.sourceId)) {
+        this.readyResolve();
+        await initialOnly.idle(this.status, abort.signal);
+        return;
+      }
       const startLsn = await this.ensureSlot(meta);
       this.buffer.reset(lsnToBigInt(startLsn));
       this.ackedLsnText = startLsn;
@@ -163,11 +168,19 @@ export class SourceRunner implements ChangeEventSource {
         } catch { /* reported by the session */ } finally { probing = false; }
       }, 1000));
       this.snapshots.start(abort.signal);
+      let completing = false;
+      if (cfg.snapshot_mode === 'initial_only') {
+        timers.push(setInterval(async () => {
+          if (completing || this.snapshots.active) return;
+          if (await initialOnly.snapshotDone(this.o.control, this.o.pipelineId).catch(() => false)) { completing = true; abort.abort(); }
+        }, 1000));
+      }
 
       await new Promise<void>((resolve) => { if (abort.signal.aborted) resolve(); else abort.signal.addEventListener('abort', () => resolve(), { once: true }); });
       // Shutting down: flush what was read (and ack it) before closing, unless Kafka is the problem.
+      // initial_only completing: everything must be in Kafka and acknowledged before the slot goes.
       for (const t of timers) clearInterval(t);
-      await Promise.race([this.buffer.drain(), sleep(this.o.signal.aborted ? 10000 : 0)]);
+      await Promise.race([this.buffer.drain(), completing ? sleep(0x7fffffff, this.o.signal) : sleep(this.o.signal.aborted ? 10000 : 0)]);
       // A stalled socket never completes a polite close: bound it, then destroy the socket.
       const stopped = await Promise.race([service.stop().then(() => true, () => true), sleep(3000).then(() => false)]);
       if (!stopped) (service as any)._client?.connection?.stream?.destroy();
@@ -177,6 +190,7 @@ export class SourceRunner implements ChangeEventSource {
       this.snapshots.failAll(new Error('source session ended'));
       if (fatal) throw fatal;
       if (this.streamError) throw this.streamError;
+      if (completing && !this.o.signal.aborted && this.buffer.pendingMessages === 0) await this.releaseSlot(meta);
     } finally {
       for (const t of timers) clearInterval(t);
       this.o.signal.removeEventListener('abort', onAbort);
@@ -224,6 +238,20 @@ export class SourceRunner implements ChangeEventSource {
     const set = new Set(have.rows.map((r) => `${r.schemaname}.${r.tablename}`));
     const add = this.tables.filter((t) => !set.has(`${t.schema}.${t.table}`));
     if (add.length) await meta.query(`ALTER PUBLICATION ${quoteIdent(cfg.publication_name)} ADD TABLE ${add.map((t) => qualified(t.schema, t.table)).join(', ')}`);
+  }
+
+  /** initial_only done: the slot goes (no WAL kept for a source that streams no more), the release is recorded. */
+  private async releaseSlot(meta: Client): Promise<void> {
+    const slot = this.o.cfg.slot_name;
+    // The walsender may take a moment to let go of the slot after the stream stopped.
+    for (let attempt = 1; ; attempt++) {
+      try { await meta.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [slot]); break; } catch (e) {
+        if (attempt >= 20 || !/is active/i.test((e as Error).message)) throw e;
+        await sleep(250);
+      }
+    }
+    await initialOnly.release(this.o.control, this.o.sourceId);
+    this.o.log.info({ slot }, 'initial_only: initial snapshot delivered to Kafka; replication slot dropped, no changes are streamed from now on');
   }
 
   /** Returns the LSN to stream from. Creates the slot on first start; detects a lost slot afterwards. */

@@ -68,7 +68,7 @@ export const common = {
   },
   snapshotMode: {
     type: 'string', default: 'initial', enum: ['initial', 'never', 'initial_only'],
-    description: 'initial: snapshot every captured table once, then stream. never: stream from now on. initial_only: snapshot and stop.',
+    description: 'initial: snapshot every captured table once, then stream. never: stream from now on. initial_only: snapshot every captured table once, then stream nothing more (a Postgres source drops its slot); switching to initial later starts afresh with a new snapshot.',
   },
   topicPrefix: {
     type: 'string', default: 'sluice', pattern: /^[a-zA-Z0-9._-]{1,100}$/, patternHint: 'letters, digits, ".", "_" and "-" (at most 100)',

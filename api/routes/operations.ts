@@ -141,8 +141,14 @@ export function operationsRouter(ctx: AppContext): Router {
     const mode = b.mode ?? 'incremental';
     if (!['incremental', 'blocking'].includes(mode)) throw validation('mode', 'must be incremental or blocking');
     if (b.filter !== undefined && b.filter !== null && (typeof b.filter !== 'string' || b.filter.length > 2000 || /;/.test(b.filter))) throw validation('filter', 'must be one SQL predicate (no ";", at most 2000 characters)');
-    const found = await ctx.ds.query(`SELECT 1 FROM pipelines WHERE id = $1`, [id]);
+    const found = await ctx.ds.query(
+      `SELECT c.name AS source_name, c.config->>'snapshot_mode' AS snapshot_mode, st.source_id IS NOT NULL AND st.slot_established_at IS NULL AS released
+       FROM pipelines p JOIN connectors c ON c.id = p.source_id LEFT JOIN source_state st ON st.source_id = c.id WHERE p.id = $1`, [id]);
     if (!found.length) throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
+    // A snapshot needs the stream (its watermarks travel in it); a finished initial_only source has none.
+    if (found[0].snapshot_mode === 'initial_only' && found[0].released) {
+      throw new Problem(409, 'Conflict', `Source ${JSON.stringify(found[0].source_name)} has snapshot_mode "initial_only" and has finished its initial snapshot, so it streams nothing and cannot run another snapshot. Set its snapshot_mode to "initial" to stream again (that starts afresh with a new initial snapshot).`);
+    }
     const rows = await ctx.ds.query(`INSERT INTO snapshots (pipeline_id, tables, filter, mode) VALUES ($1, $2, $3, $4) RETURNING *`, [id, JSON.stringify(b.tables), b.filter ?? null, mode]);
     ctx.log.info({ pipeline_id: id, snapshot_id: rows[0].id, tables: b.tables }, 'snapshot requested');
     res.status(202).setHeader('Location', `/v1/pipelines/${id}/snapshots/${rows[0].id}`);

@@ -10,6 +10,8 @@ import { metrics } from './metrics';
 export interface ChunkWindow {
   id: string; snapshotId: string; table: string; columns: ColumnInfo[];
   rows: Record<string, unknown>[] | null; changed: Set<string>; open: boolean;
+  /** A gap-delete window: key rows absent from the source when read; each becomes a delete event unless the stream changed it. */
+  deletes?: Record<string, unknown>[];
   /** Resolves with the commit sequence after which the chunk's rows are in the buffer (binlog sources use it). */
   closed: Promise<bigint>;
   close: (seq: bigint) => void;
@@ -25,6 +27,8 @@ export interface SnapshotReader {
    * and the key of the last row in the form `lastKey` takes (it is stored in the progress JSON).
    */
   readChunk(t: TableInfo, cols: ColumnInfo[], lastKey: unknown[] | null, filter: string | null, limit: number): Promise<{ rows: Record<string, unknown>[]; lastKey: unknown[] | null }>;
+  /** Of the given key rows (key columns only, envelope value forms), the keyString()s of those present in the table now. */
+  presentKeys?(t: TableInfo, cols: ColumnInfo[], keys: Record<string, unknown>[]): Promise<Set<string>>;
   /** Writes the low watermark into the change stream. */
   lowWatermark(w: ChunkWindow): Promise<void>;
   /** Writes the high watermark; resolves with the commit sequence to wait for before the chunk counts as done. */
@@ -42,6 +46,8 @@ export interface IncrementalSnapshotterOpts {
   tables: () => TableInfo[];
   topicPrefix: string;
   openReader: () => Promise<SnapshotReader>;
+  /** The keys live in a table's topic (workers/topic-keys.ts); with presentKeys, enables the gap-delete pass. */
+  liveKeys?: (t: TableInfo, signal: AbortSignal) => Promise<Set<string>>;
   /** The `source` block of a snapshot ('r') event, before the snapshot fields are added. */
   sourceInfo: (schema: string, table: string, now: number) => Envelope['source'];
 }
@@ -91,6 +97,11 @@ export class IncrementalSnapshotter {
       if (filter && w.changed.has(keyString(w.columns, after))) continue;
       this.o.buffer.push(topic, kafkaKey(w.columns, after), { op: 'r', before: null, after, source, columns: w.columns, ts_ms: now });
     }
+    for (const before of w.deletes ?? []) {
+      if (w.changed.has(keyString(w.columns, before))) continue; // the stream carries its newer state
+      this.o.buffer.push(topic, kafkaKey(w.columns, before), { op: 'd', before, after: null, source, columns: w.columns, ts_ms: now });
+    }
+    w.deletes = undefined;
     w.rows = null;
     w.close(nextCommitSeq);
   }
@@ -193,6 +204,11 @@ export class IncrementalSnapshotter {
           for (const id of [...this.windows.keys()]) if (id.startsWith(`${snap.id}:${name}:`)) this.windows.delete(id);
         }
         if (signal.aborted) return true;
+        if (snap.reason === 'slot_lost' && !p.gap_deletes_done && reader.presentKeys && this.o.liveKeys) {
+          await this.deleteGap(snap, t, cols, reader, p, signal);
+          if (signal.aborted) return true;
+          await ctl.query(`UPDATE snapshots SET progress = $2, updated_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
+        }
       }
       await ctl.query(`UPDATE snapshots SET status = 'done', progress = $2, updated_at = now(), finished_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
       this.o.log.info({ snapshot_id: snap.id, tables: snap.tables }, 'snapshot finished');
@@ -200,6 +216,45 @@ export class IncrementalSnapshotter {
     } finally {
       await reader.close();
     }
+  }
+
+  /**
+   * After a replication gap the snapshot re-emits every row that exists, but a row deleted while no
+   * slot existed is simply absent: nothing would delete it downstream. So the keys still live in the
+   * table's topic are checked against the table, in watermark windows like chunks: a key absent from
+   * the table when read, and not changed by the stream inside the window, is deleted at the high
+   * watermark's position (op `d`, `source.snapshot` true). A crash repeats the pass (idempotent).
+   */
+  private async deleteGap(snap: { id: string }, t: TableInfo, cols: ColumnInfo[], reader: SnapshotReader, p: Record<string, any>, signal: AbortSignal) {
+    if (!cols.some((c) => c.key)) { p.gap_deletes_done = true; p.gap_deletes = 0; return; } // no key: nothing to match
+    const name = `${t.schema}.${t.table}`;
+    const live = await this.o.liveKeys!(t, signal);
+    const keys = [...live].map((k) => JSON.parse(k) as Record<string, unknown>);
+    const size = Math.max(1, this.o.chunkSize());
+    let deleted = 0;
+    for (let i = 0; i < keys.length && !signal.aborted; i += size) {
+      const batch = keys.slice(i, i + size);
+      let close!: (seq: bigint) => void;
+      let fail!: (err: Error) => void;
+      const closed = new Promise<bigint>((res, rej) => { close = res; fail = rej; });
+      closed.catch(() => undefined);
+      const w: ChunkWindow = { id: `${snap.id}:${name}:gap:${i}`, snapshotId: snap.id, table: name, rows: null, changed: new Set(), open: false, columns: cols, closed, close, fail };
+      this.windows.set(w.id, w);
+      try {
+        await reader.lowWatermark(w);
+        const present = await reader.presentKeys!(t, cols, batch);
+        w.deletes = batch.filter((k) => !present.has(keyString(cols, k)));
+        const gone = w.deletes.length;
+        const seq = await reader.highWatermark(w, signal);
+        const acked = this.o.buffer.waitAcked(seq);
+        while (!signal.aborted && !(await Promise.race([acked.then(() => true), sleep(200).then(() => false)]))) { /* wait for Kafka */ }
+        deleted += gone;
+      } finally { this.windows.delete(w.id); }
+    }
+    if (signal.aborted) return;
+    p.gap_deletes = deleted;
+    p.gap_deletes_done = true;
+    this.o.log[deleted ? 'warn' : 'info']({ table: name, checked: keys.length, deleted }, 'replication gap: rows deleted at the source while no slot existed were deleted downstream');
   }
 }
 

@@ -78,7 +78,7 @@ export class PipelineRunner {
     try {
       await connectKafka();
       if (signal.aborted) return;
-      const common = { pipelineId: p.id, sourceId: p.source.id, producer, admin, control: o.ds, log, signal, graceMs: o.graceMs, partitions: o.partitions };
+      const common = { pipelineId: p.id, sourceId: p.source.id, producer, admin, kafka, control: o.ds, log, signal, graceMs: o.graceMs, partitions: o.partitions };
       this.source = p.source.kind === 'mysql'
         ? new MysqlSourceRunner({ ...common, cfg: p.source.config as MysqlSourceConfig })
         : new SourceRunner({ ...common, cfg: p.source.config as SourceConfig });

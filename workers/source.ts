@@ -1,9 +1,10 @@
 import { Client } from 'pg';
 import { Logger } from 'pino';
-import { Admin, Producer } from 'kafkajs';
+import { Admin, Kafka, Producer } from 'kafkajs';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import { DataSource } from 'typeorm';
-import { ColumnInfo, Envelope, Op, fromPgText, kafkaKey, lsnToBigInt, qualified, quoteIdent, topicFor } from './envelope';
+import { ColumnInfo, Envelope, Op, fromPgText, kafkaKey, keyString, lsnToBigInt, qualified, quoteIdent, topicFor } from './envelope';
+import { liveKeys } from './topic-keys';
 import { ChangeEventSource, SourceStatus, TableInfo, ensureTopics, initialOnly, newSourceStatus, runSessions, tableFilter } from './change-event-source';
 import { ChangeEventBuffer } from './change-event-buffer';
 import { IncrementalSnapshotter, SnapshotReader, scheduleSnapshot } from './incremental-snapshot';
@@ -42,6 +43,8 @@ export interface SourceRunnerOpts {
   cfg: SourceConfig;
   producer: Producer;
   admin: Admin;
+  /** Reads the table topics' live keys after a replication gap (gap deletes). */
+  kafka?: Kafka;
   control: DataSource;
   log: Logger;
   signal: AbortSignal;
@@ -83,6 +86,7 @@ export class SourceRunner implements ChangeEventSource {
       pipelineId: o.pipelineId, control: o.control, log: o.log, status: this.status, buffer: this.buffer as ChangeEventBuffer<unknown>,
       chunkSize: () => o.cfg.snapshot_chunk_size, tables: () => this.tables, topicPrefix: o.cfg.topic_prefix,
       openReader: () => this.openSnapshotReader(),
+      liveKeys: o.kafka ? (t, signal) => liveKeys(o.kafka!, o.admin, t.topic, signal) : undefined,
       sourceInfo: (schema, table, now) => ({ lsn: null, tx_id: this.tx?.xid ?? null, ts_ms: now, schema, table, snapshot: false }),
     });
   }
@@ -399,6 +403,21 @@ export class SourceRunner implements ChangeEventSource {
         }
         const last = res.rows[res.rows.length - 1] as (string | null)[] | undefined;
         return { rows, lastKey: last ? keyIdx.map((i) => last[i]) : null };
+      },
+      presentKeys: async (t, cols, keyRows) => {
+        const keys = cols.filter((c) => c.key);
+        // One text[] per key column, joined with the table and cast back to the column types.
+        const params = keys.map((k) => keyRows.map((r) => { const v = r[k.name]; return v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v); }));
+        const sql = `SELECT ${keys.map((k) => `t.${quoteIdent(k.name)}::text`).join(', ')} FROM ${qualified(t.schema, t.table)} t ` +
+          `JOIN unnest(${keys.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS k(${keys.map((_, i) => `c${i}`).join(', ')}) ON ${keys.map((k, i) => `t.${quoteIdent(k.name)} = k.c${i}::${k.type}`).join(' AND ')}`;
+        const res = await meta.query<unknown[]>({ text: sql, values: params, rowMode: 'array' });
+        const out = new Set<string>();
+        for (const a of res.rows as (string | null)[][]) {
+          const row: Record<string, unknown> = {};
+          keys.forEach((k, i) => { row[k.name] = fromPgText(k.oid, a[i]); });
+          out.add(keyString(cols, row));
+        }
+        return out;
       },
       lowWatermark: async (w) => { await meta.query(`SELECT pg_logical_emit_message(true, 'sluice_wm', $1)`, [JSON.stringify({ id: w.id, kind: 'low' })]); },
       highWatermark: async (w) => {

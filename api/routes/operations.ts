@@ -126,7 +126,7 @@ export function operationsRouter(ctx: AppContext): Router {
   const snapshotView = (s: any) => {
     const tables = Object.fromEntries((s.tables as string[]).map((t) => {
       const p = s.progress?.[t] ?? { rows: 0, done: false, total_estimate: null };
-      return [t, { rows: p.rows ?? 0, total_estimate: p.total_estimate ?? null, done: !!p.done, ...(p.error ? { error: p.error } : {}) }];
+      return [t, { rows: p.rows ?? 0, total_estimate: p.total_estimate ?? null, done: !!p.done, ...(p.gap_deletes != null ? { gap_deletes: p.gap_deletes } : {}), ...(p.error ? { error: p.error } : {}) }];
     }));
     const rows = Object.values(tables).reduce((a: number, t: any) => a + t.rows, 0);
     const total = Object.values(tables).reduce((a: number, t: any) => a + (t.total_estimate ?? 0), 0);

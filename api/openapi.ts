@@ -118,7 +118,7 @@ export function buildOpenApi(): Schema {
   paths['/v1/pipelines/{id}/restart'] = op('Restart the pipeline runner', 'post', 202);
   paths['/v1/pipelines/{id}/snapshots'] = { ...op('Start an incremental (watermark) or blocking snapshot: {tables[], filter?, mode}', 'post', 202, true), get: { summary: 'List snapshots', responses: { 200: json({ type: 'object' }) } } };
   paths['/v1/pipelines/{id}/snapshots/{sid}'] = { parameters: [idParam, { name: 'sid', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }], get: { summary: 'Snapshot progress', responses: { 200: json({ type: 'object' }), 404: errors[404] } } };
-  paths['/v1/pipelines/{id}/dlq'] = op('Dead-letter records (?status=pending|replayed|discarded|all)', 'get');
+  paths['/v1/pipelines/{id}/dlq'] = op('Dead-letter records (?status=pending|replay_requested|replayed|discarded|superseded|all)', 'get');
   paths['/v1/pipelines/{id}/dlq/replay'] = op('Replay DLQ records through the current transforms and destination: {ids[]} or {all:true}', 'post', 202, true);
   paths['/v1/pipelines/{id}/dlq/discard'] = op('Discard DLQ records: {ids[]} or {all:true}', 'post', 200, true);
   paths['/v1/pipelines/{id}/verify'] = op('Post-outage checklist: state, lag falling, freshness per table, DLQ count, row counts, each pass/fail', 'get');

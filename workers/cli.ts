@@ -53,7 +53,7 @@ export function registerDataplaneCommands(program: Command, client: () => CliCli
   const dlq = program.command('dlq').description('Dead-letter queue of a pipeline: list, replay (through the current transforms and destination) or discard records.');
   dlq.command('list')
     .argument('<pipeline>', 'pipeline name or id')
-    .option('--status <status>', 'pending, replay_requested, replayed, discarded or all', 'pending')
+    .option('--status <status>', 'pending, replay_requested, replayed, discarded, superseded or all', 'pending')
     .option('--json', 'machine-readable output')
     .action(async (ref: string, o: { status: string; json?: boolean }) => {
       const c = client();

@@ -67,6 +67,13 @@ export class SinkRunner {
     return this.lastColsStr;
   }
 
+  /**
+   * DLQ records not yet replayed, by topic and key. When a newer record of the same key is written,
+   * the DLQ record's image is older than the destination's: it is marked `superseded` and never
+   * replayed (a replay would overwrite the newer change).
+   */
+  private dlqByKey = new Map<string, { id: number; partition: number; offset: bigint }[]>();
+
   private colsCache = new Map<string, ColumnInfo[]>();
   /** Envelope from the record value, with its column types from the `sluice.columns` header (parsed once per distinct header). */
   private decode(r: Rec): Envelope | null {
@@ -96,6 +103,7 @@ export class SinkRunner {
   async run(): Promise<void> {
     const o = this.o;
     await this.ensureDlqTopic();
+    await this.loadDlqKeys();
     const consumer = o.kafka.consumer({ groupId: groupIdFor(o.pipelineId), maxBytesPerPartition: 2 * 1024 * 1024, maxBytes: 8 * 1024 * 1024, sessionTimeout: Number(process.env.SLUICE_CONSUMER_SESSION_TIMEOUT_MS ?? 10000), heartbeatInterval: 1000, maxWaitTimeInMs: 50, retry: { retries: 1000000, initialRetryTime: 300, maxRetryTime: 5000 } });
     this.consumer = consumer;
     let crashed: Error | null = null;
@@ -254,6 +262,7 @@ export class SinkRunner {
     if (good.length) {
       try {
         await this.withConnRetry(() => this.write(good.map((g) => g.env!), good), heartbeat);
+        if (this.dlqByKey.size) await this.supersede(good);
       } catch (e) {
         if (e instanceof Aborted) throw e;
         // A record the destination rejects: find it by writing one at a time, in order.
@@ -261,11 +270,47 @@ export class SinkRunner {
           try { await this.withConnRetry(() => this.write([g.env!], [g]), heartbeat); } catch (e2) {
             if (e2 instanceof Aborted) throw e2;
             await this.retryThenDlq(g, e2 as Error, heartbeat);
+            continue;
           }
+          if (this.dlqByKey.size) await this.supersede([g]);
         }
       }
     }
     for (const p of poison) await this.retryThenDlq(p.rec, p.err, heartbeat);
+  }
+
+  private async loadDlqKeys() {
+    const rows = await this.o.control.query(
+      `SELECT id, topic, kafka_partition, kafka_offset, record_key FROM dlq_records WHERE pipeline_id = $1 AND status IN ('pending','replay_requested') AND record_key IS NOT NULL`, [this.o.pipelineId]);
+    this.dlqByKey.clear();
+    for (const r of rows) this.noteDlq(r.topic, r.record_key, Number(r.id), r.kafka_partition, BigInt(r.kafka_offset));
+  }
+  private noteDlq(topic: string, key: string, id: number, partition: number, offset: bigint) {
+    const k = `${topic}\u0000${key}`;
+    const list = this.dlqByKey.get(k) ?? [];
+    list.push({ id, partition, offset });
+    this.dlqByKey.set(k, list);
+  }
+  /** Written records whose key has older DLQ records: those are superseded (see dlqByKey). */
+  private async supersede(written: Rec[]) {
+    const ids: number[] = [];
+    for (const r of written) {
+      if (r.key === null) continue;
+      const k = `${r.topic}\u0000${r.key.toString()}`;
+      const list = this.dlqByKey.get(k);
+      if (!list) continue;
+      // Only a newer record supersedes (after a restart, older records of the key can be read again).
+      const off = BigInt(r.offset);
+      const older = list.filter((d) => d.partition === r.partition && d.offset < off);
+      if (!older.length) continue;
+      ids.push(...older.map((d) => d.id));
+      const rest = list.filter((d) => !older.includes(d));
+      if (rest.length) this.dlqByKey.set(k, rest); else this.dlqByKey.delete(k);
+    }
+    if (!ids.length) return;
+    await this.o.control.query(
+      `UPDATE dlq_records SET status = 'superseded', updated_at = now() WHERE id = ANY($1) AND status IN ('pending','replay_requested')`, [ids]);
+    this.o.log.info({ dlq_ids: ids }, 'DLQ records superseded by a newer change of the same key: they will not be replayed');
   }
 
   private async retryThenDlq(rec: Rec, firstErr: Error, heartbeat: () => Promise<void>) {
@@ -300,10 +345,11 @@ export class SinkRunner {
             'sluice.error.class': cls, 'sluice.error.message': err.message.slice(0, 2000), 'sluice.attempts': String(attempts),
             'sluice.original.topic': rec.topic, 'sluice.original.partition': String(rec.partition), 'sluice.original.offset': rec.offset } }],
         });
-        await o.control.query(
+        const ins = await o.control.query(
           `INSERT INTO dlq_records (pipeline_id, topic, kafka_partition, kafka_offset, record_key, record_value, error_class, error_message, attempts)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (pipeline_id, topic, kafka_partition, kafka_offset) DO NOTHING`,
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (pipeline_id, topic, kafka_partition, kafka_offset) DO NOTHING RETURNING id`,
           [o.pipelineId, rec.topic, rec.partition, rec.offset, key, JSON.stringify({ ...JSON.parse(rec.raw), columns: rec.cols ? JSON.parse(rec.cols) : [] }), cls, err.message.slice(0, 2000), attempts]);
+        if (ins.length && key !== null) this.noteDlq(rec.topic, key, Number(ins[0].id), rec.partition, BigInt(rec.offset));
         metrics.dlq.inc({ pipeline: o.pipelineId });
         o.log.warn({ pipeline_id: o.pipelineId, topic: rec.topic, partition: rec.partition, offset: rec.offset, error_class: cls, err: err.message }, 'record sent to the DLQ');
         return;

@@ -173,7 +173,7 @@ export function operationsRouter(ctx: AppContext): Router {
     const id = idParam(req, 'pipeline');
     const { page, pageSize } = paging(req);
     const st = typeof req.query.status === 'string' ? req.query.status : 'pending';
-    const statuses = st === 'all' ? ['pending', 'replay_requested', 'replayed', 'discarded'] : st.split(',');
+    const statuses = st === 'all' ? ['pending', 'replay_requested', 'replayed', 'discarded', 'superseded'] : st.split(',');
     const rows = await ctx.ds.query(`SELECT * FROM dlq_records WHERE pipeline_id = $1 AND status = ANY($2) ORDER BY id LIMIT $3 OFFSET $4`, [id, statuses, pageSize, (page - 1) * pageSize]);
     const total = await ctx.ds.query(`SELECT count(*)::int AS n FROM dlq_records WHERE pipeline_id = $1 AND status = ANY($2)`, [id, statuses]);
     res.json({

@@ -23,9 +23,19 @@ export interface ChangeEventBufferOpts<P> {
 }
 
 /**
+ * Events of one transaction beyond which it is sent to Kafka before its commit arrives. Both sources
+ * read only committed transactions, so a part sent early is never rolled back; its position is
+ * still acknowledged only at the commit (a crash replays the whole transaction: at-least-once).
+ */
+const TX_SPILL_EVENTS = Math.max(1000, Number(process.env.SLUICE_TX_SPILL_EVENTS ?? 50000));
+/** The source waits (the replication stream pauses) while this many events are buffered. */
+const MAX_BUFFERED_EVENTS = 2 * TX_SPILL_EVENTS;
+
+/**
  * The transaction buffer between a change-event source and Kafka. Events are pushed as they are
- * decoded; a commit marker closes a transaction. The flush loop produces only whole transactions,
- * and acknowledges a commit's position (onAck) only after Kafka acknowledged every event up to it.
+ * decoded; a commit marker closes a transaction. The flush loop produces whole transactions (a
+ * transaction of more than TX_SPILL_EVENTS events in parts, so memory stays bounded), and
+ * acknowledges a commit's position (onAck) only after Kafka acknowledged every event up to it.
  */
 export class ChangeEventBuffer<P> {
   private buf: BufItem<P>[] = [];
@@ -48,9 +58,20 @@ export class ChangeEventBuffer<P> {
   clear() {
     this.buf = [];
     this.bufMsgs = 0;
+    this.spilling = false;
+    const w = this.roomWaiters; this.roomWaiters = []; for (const r of w) r();
   }
 
   get ackedSeq(): bigint { return this.acked; }
+  /** True when the source should wait for room() before pushing more. */
+  get full(): boolean { return this.bufMsgs >= MAX_BUFFERED_EVENTS; }
+  /** Resolves once the flush loop took enough events out (backpressure for one huge transaction). */
+  room(): Promise<void> {
+    if (!this.full) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+  private roomWaiters: (() => void)[] = [];
+  private spilling = false;
   get pendingMessages(): number { return this.bufMsgs; }
 
   /** The value is the envelope; column types travel in the `sluice.columns` header (one cached headers object per column list). */
@@ -97,9 +118,16 @@ export class ChangeEventBuffer<P> {
         // Only whole transactions go out together; a partial tail waits for its commit.
         let end = -1;
         for (let i = this.buf.length - 1; i >= 0; i--) if (this.buf[i].kind === 'commit') { end = i; break; }
-        if (end < 0) { await sleep(5); if (signal.aborted && !this.buf.some((b) => b.kind === 'commit')) return; continue; }
+        if (end < 0 && this.bufMsgs >= TX_SPILL_EVENTS) {
+          // One huge transaction: send what is decoded so far, acknowledge nothing until its commit.
+          if (!this.spilling) this.o.log.info({ events: this.bufMsgs, spill_at: TX_SPILL_EVENTS }, 'transaction larger than SLUICE_TX_SPILL_EVENTS: sending it to Kafka in parts; its position is acknowledged at its commit');
+          this.spilling = true;
+          end = this.buf.length - 1;
+        } else if (end < 0) { await sleep(5); if (signal.aborted && !this.buf.some((b) => b.kind === 'commit')) return; continue; }
+        else this.spilling = false;
         take = this.buf.splice(0, end + 1);
         this.bufMsgs -= take.filter((b) => b.kind === 'msg').length;
+        if (!this.full && this.roomWaiters.length) { const w = this.roomWaiters; this.roomWaiters = []; for (const r of w) r(); }
       }
       const byTopic = new Map<string, Message[]>();
       let lastCommit: { seq: bigint; pos: P } | null = null;

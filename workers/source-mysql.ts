@@ -479,6 +479,7 @@ export class MysqlSourceRunner implements ChangeEventSource {
         while (this.queue.length) {
           const next = this.queue.shift();
           await this.onEvent(next);
+          if (this.buffer.full) await this.buffer.room(); // a huge transaction: the queue fills and pauses the socket
           if (this.paused && this.queue.length < 200) { this.paused = false; this.zongji?.connection?.resume(); }
         }
       } catch (e) {

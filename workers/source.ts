@@ -335,6 +335,7 @@ export class SourceRunner implements ChangeEventSource {
         metrics.eventsIn.inc({ pipeline: this.o.pipelineId });
         // Any change inside an open snapshot window invalidates that key's chunk row.
         this.snapshots.noteChange(rel.schema, rel.name, cols, before, after);
+        if (this.buffer.full) await this.buffer.room(); // a huge transaction: the stream waits (flow control)
         return;
       }
       case 'truncate': {

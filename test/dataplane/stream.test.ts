@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { Kafka } from 'kafkajs';
 import { assertConverges, env, q, rowsOf, setupPipeline, Setup, spawnWorker, status, teardown, waitFor, Worker } from './harness';
 
@@ -51,6 +52,14 @@ test('a 1,000-row transaction arrives whole', async () => {
   // every poll sees either 0 or 1000 of them once the first appears) - we check the end state and no duplicates.
   await waitFor('bulk rows', async () => Number((await q(s.dstUrl, `SELECT count(*) AS n FROM orders WHERE note = 'bulk'`))[0].n) === 1000, 30000, 100);
   await assertConverges(s, 'orders', ['id', 'v', 'note']);
+});
+
+test('a 120,000-row transaction goes to Kafka in parts (memory stays bounded) and arrives whole', async () => {
+  await q(s.srcUrl, `INSERT INTO orders (v, note) SELECT g, 'huge' FROM generate_series(1, 120000) g`);
+  await waitFor('huge rows', async () => Number((await q(s.dstUrl, `SELECT count(*) AS n FROM orders WHERE note = 'huge'`))[0].n) === 120000, 90000, 200);
+  await assertConverges(s, 'orders', ['id', 'v', 'note']);
+  // Beyond SLUICE_TX_SPILL_EVENTS (50,000) decoded events, the buffer sends the open transaction on.
+  assert.match(fs.readFileSync(workers[0].logFile, 'utf8'), /sending it to Kafka in parts/);
 });
 
 test('update storm on the same keys arrives in commit order per key', async () => {

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pino from 'pino';
+import type { Producer } from 'kafkajs';
+import { newSourceStatus } from '../../workers/change-event-source';
+import { ColumnInfo, Envelope } from '../../workers/envelope';
+
+// Read when the buffer module loads: set before the dynamic import below.
+process.env.SLUICE_TX_SPILL_EVENTS = '1000';
+
+const cols: ColumnInfo[] = [{ name: 'id', type: 'integer', oid: 23, key: true }];
+const source: Envelope['source'] = { lsn: '0/1', tx_id: 1, ts_ms: 1, schema: 'public', table: 't', snapshot: false };
+const until = async (what: string, f: () => boolean) => {
+  for (const end = Date.now() + 5000; !f(); await new Promise((r) => setTimeout(r, 5))) if (Date.now() > end) throw new Error(`timed out: ${what}`);
+};
+
+test('a transaction of more events than SLUICE_TX_SPILL_EVENTS goes to Kafka in parts, with backpressure; its position is acknowledged only at its commit', async () => {
+  const { ChangeEventBuffer } = await import('../../workers/change-event-buffer');
+  const sent: number[] = [];
+  let release: (() => void) | null = null;
+  let slow = true;
+  const producer = {
+    sendBatch: async (b: { topicMessages: { messages: unknown[] }[] }) => {
+      if (slow) await new Promise<void>((r) => { release = r; }); // Kafka is slow: the buffer fills
+      sent.push(b.topicMessages.reduce((a, t) => a + t.messages.length, 0));
+    },
+  } as unknown as Producer;
+  const acks: bigint[] = [];
+  const ac = new AbortController();
+  const buf = new ChangeEventBuffer<string>({ producer, log: pino({ level: 'silent' }), graceMs: 60000, signal: ac.signal, status: newSourceStatus(), snapshotActive: () => false, onAck: (_pos, seq) => { acks.push(seq); } });
+  buf.reset(0n);
+  const loop = buf.flushLoop(ac.signal);
+  let pushed = 0;
+  let waited = false;
+  const writer = (async () => {
+    for (let i = 0; i < 5000; i++) {
+      buf.push('t', `{"id":${i}}`, { op: 'c', before: null, after: { id: i }, source, columns: cols, ts_ms: 1 });
+      pushed++;
+      if (buf.full) { waited = true; await buf.room(); }
+    }
+  })();
+  // The first part (>= 1,000 events, no commit yet) is on its way to Kafka while the source keeps decoding...
+  await until('first part sent', () => release !== null);
+  // ...until 2 x 1,000 events are buffered: then the source waits.
+  await until('source waits', () => waited);
+  assert.ok(pushed < 5000 && buf.pendingMessages >= 2000, `source paused at ${pushed} events, ${buf.pendingMessages} buffered`);
+  slow = false;
+  release!();
+  await writer;
+  await until('all parts sent', () => sent.reduce((a, b) => a + b, 0) === 5000);
+  assert.ok(sent.length >= 2, `sent in ${sent.length} parts`);
+  assert.deepEqual(acks, [], 'nothing acknowledged before the commit');
+  await buf.commit(42n, 'pos-42');
+  await buf.drain();
+  assert.deepEqual(acks, [42n]);
+  ac.abort();
+  await loop;
+});

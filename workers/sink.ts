@@ -26,6 +26,11 @@ interface Rec { topic: string; partition: number; offset: string; key: Buffer | 
 
 class Aborted extends Error {}
 
+/** Keys whose rejected records retry at once (each on a destination connection from the writer's pool). */
+const RETRY_KEYS_IN_PARALLEL = 8;
+/** Records group by Kafka key for per-key order; keyless records (truncates, tables without a key) share one group. */
+const keyText = (r: Rec) => (r.key === null ? '' : r.key.toString());
+
 export const groupIdFor = (pipelineId: string) => `sluice-${pipelineId}`;
 export const dlqTopicFor = (pipelineId: string) => `sluice.dlq.${pipelineId}`;
 
@@ -257,26 +262,65 @@ export class SinkRunner {
     return { good, poison };
   }
 
-  /** Writes a prepared slice: unreachable destination = retry without limit; a rejected record = retries, then DLQ. */
+  /**
+   * Writes a prepared slice: unreachable destination = retry without limit; a rejected record =
+   * retries, then DLQ. A rejected record holds back only the later records of its own key (per-key
+   * order); the rest of the slice is written at once, and the retries of different keys run side by
+   * side, so a burst of poison records costs one backoff sequence, not one per record.
+   */
   private async deliver({ good, poison }: { good: Rec[]; poison: { rec: Rec; err: Error }[] }, heartbeat: () => Promise<void>): Promise<void> {
-    if (good.length) {
+    const failed = new Map<string, { rec: Rec; err: Error | null }[]>(); // per key, in offset order; err null = waiting behind its key's failure
+    const fail = (rec: Rec, err: Error | null) => {
+      const k = keyText(rec);
+      let l = failed.get(k);
+      if (!l) failed.set(k, (l = []));
+      l.push({ rec, err });
+    };
+    const behindFailure = (r: Rec) => {
+      const l = failed.get(keyText(r));
+      return !!l && BigInt(l[0].rec.offset) < BigInt(r.offset);
+    };
+    for (const p of poison) fail(p.rec, p.err);
+    let batch = good;
+    if (failed.size) {
+      batch = [];
+      for (const g of good) if (behindFailure(g)) fail(g, null); else batch.push(g);
+    }
+    if (batch.length) {
       try {
-        await this.withConnRetry(() => this.write(good.map((g) => g.env!), good), heartbeat);
-        if (this.dlqByKey.size) await this.supersede(good);
+        await this.withConnRetry(() => this.write(batch.map((g) => g.env!), batch), heartbeat);
+        if (this.dlqByKey.size) await this.supersede(batch);
       } catch (e) {
         if (e instanceof Aborted) throw e;
         // A record the destination rejects: find it by writing one at a time, in order.
-        for (const g of good) {
+        for (const g of batch) {
+          if (behindFailure(g)) { fail(g, null); continue; }
           try { await this.withConnRetry(() => this.write([g.env!], [g]), heartbeat); } catch (e2) {
             if (e2 instanceof Aborted) throw e2;
-            await this.retryThenDlq(g, e2 as Error, heartbeat);
+            fail(g, e2 as Error);
             continue;
           }
           if (this.dlqByKey.size) await this.supersede([g]);
         }
       }
     }
-    for (const p of poison) await this.retryThenDlq(p.rec, p.err, heartbeat);
+    if (!failed.size) return;
+    // Keys are independent: a few retry in parallel, each key's records strictly in order.
+    const groups = [...failed.values()];
+    const retryKeys = async () => {
+      for (let g = groups.shift(); g; g = groups.shift()) {
+        for (const { rec, err } of g) {
+          if (err) { await this.retryThenDlq(rec, err, heartbeat); continue; }
+          try { await this.withConnRetry(() => this.write([rec.env!], [rec]), heartbeat); } catch (e) {
+            if (e instanceof Aborted) throw e;
+            await this.retryThenDlq(rec, e as Error, heartbeat);
+            continue;
+          }
+          if (this.dlqByKey.size) await this.supersede([rec]);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RETRY_KEYS_IN_PARALLEL, groups.length) }, retryKeys));
   }
 
   private async loadDlqKeys() {
@@ -326,6 +370,7 @@ export class SinkRunner {
       try {
         const env = this.chain.apply(this.decode(rec)!);
         if (env) await this.withConnRetry(() => this.write([env], [rec]), heartbeat);
+        if (env && this.dlqByKey.size) await this.supersede([rec]);
         return;
       } catch (e) { if (e instanceof Aborted) throw e; err = e as Error; }
     }

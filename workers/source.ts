@@ -29,6 +29,13 @@ class SlotLost extends Error { constructor(msg: string) { super(msg); this.name 
  * before/after values as they are (no second object per row). Unchanged TOAST values stay
  * undefined, which the JSON envelope leaves out.
  */
+// pg-logical-replication decodes every text value with one shared TextDecoder, which strips a
+// leading U+FEFF as a byte order mark: a value starting with it would arrive without it. Buffer's
+// UTF-8 decoding keeps every character (and is faster); invalid bytes become U+FFFD either way.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { BinaryReader } = require('pg-logical-replication/dist/output-plugins/pgoutput/binary-reader');
+BinaryReader.prototype.decodeText = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+
 class RawPgoutput extends PgoutputPlugin {
   parse(buffer: Buffer): any {
     const m = super.parse(buffer) as any;

@@ -5,6 +5,7 @@ import { Client } from 'pg';
 import { LocalStack, StackEndpoints } from '../stack/stack';
 import { pidAlive } from '../stack/stack';
 import { CliError } from './client';
+import { workerNodeFlags } from '../workers/node-flags';
 
 /**
  * `sluice dev`: the whole system on one machine. Services, the API and one worker run detached
@@ -35,7 +36,7 @@ function startDetached(home: string, p: Proc, env: NodeJS.ProcessEnv): number {
   fs.mkdirSync(path.join(home, 'run'), { recursive: true });
   fs.mkdirSync(path.join(home, 'logs'), { recursive: true });
   const log = fs.openSync(path.join(home, 'logs', `${p}.log`), 'a');
-  const child = spawn(process.execPath, [path.join(__dirname, 'sluice.js'), p], { env, detached: true, stdio: ['ignore', log, log] });
+  const child = spawn(process.execPath, [...(p === 'worker' ? workerNodeFlags() : []), path.join(__dirname, 'sluice.js'), p], { env, detached: true, stdio: ['ignore', log, log] });
   child.unref();
   fs.writeFileSync(pidFile(home, p), String(child.pid));
   say(`${p}: started pid ${child.pid} (log ${path.join(home, 'logs', `${p}.log`)})`);

@@ -7,6 +7,7 @@ import { Client } from 'pg';
 import * as mysql from 'mysql2/promise';
 import { env, freshDatabase, startTestApi, TestApi } from '../helpers';
 import { freshMysqlDatabase, mysqlQuery } from '../mysql-helpers';
+import { workerNodeFlags } from '../../workers/node-flags';
 
 export { env };
 
@@ -39,7 +40,7 @@ export function spawnWorker(api: TestApi, extraEnv: Record<string, string> = {})
   const logFile = path.join(api.home, `worker-${crypto.randomBytes(3).toString('hex')}.log`);
   const out = fs.openSync(logFile, 'a');
   const nodeArgs = (extraEnv.SLUICE_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof for bench profiling
-  const proc = spawn(process.execPath, [...nodeArgs, path.join(repo, 'dist', 'workers', 'main.js')], {
+  const proc = spawn(process.execPath, [...workerNodeFlags(), ...nodeArgs, path.join(repo, 'dist', 'workers', 'main.js')], {
     env: { ...process.env, DATABASE_URL: api.databaseUrl, SLUICE_HOME: api.home, SLUICE_LOG_LEVEL: 'info', SLUICE_BROKEN_GRACE_MS: '3000', SLUICE_RECONCILE_MS: '500', ...extraEnv },
     stdio: ['ignore', out, out],
   });

@@ -126,6 +126,18 @@ export const initialOnly = {
   async release(control: Queryable, sourceId: string): Promise<void> {
     await control.query(`UPDATE source_state SET slot_established_at = NULL, updated_at = now() WHERE source_id = $1`, [sourceId]);
   },
+  /**
+   * While a session of an initial_only source streams: aborts the session once the initial snapshot
+   * is done; `completing()` then tells the session to drain everything and release its position.
+   */
+  watch(control: Queryable, pipelineId: string, snapshotActive: () => boolean, session: AbortController): { timer: NodeJS.Timeout; completing: () => boolean } {
+    let completing = false;
+    const timer = setInterval(async () => {
+      if (completing || snapshotActive()) return;
+      if (await initialOnly.snapshotDone(control, pipelineId).catch(() => false)) { completing = true; session.abort(); }
+    }, 1000);
+    return { timer, completing: () => completing };
+  },
   /** A released source: reports it and waits for the runner to stop (the sink keeps delivering). */
   async idle(status: SourceStatus, signal: AbortSignal): Promise<void> {
     status.state = 'stopped';
@@ -136,3 +148,12 @@ export const initialOnly = {
 };
 export const INITIAL_ONLY_DONE = 'snapshot_complete: snapshot_mode initial_only streams no changes after the initial snapshot';
 interface Queryable { query(sql: string, params?: unknown[]): Promise<any[]> }
+
+/**
+ * A session is closing: flush what was read and acknowledge it, unless Kafka is the problem (then
+ * only while the runner is stopping, for up to 10 s). An initial_only source completing waits for
+ * everything, since its position is released afterwards.
+ */
+export async function drainOnClose(buffer: { drain(): Promise<void> }, completing: boolean, runner: AbortSignal): Promise<void> {
+  await Promise.race([buffer.drain(), completing ? sleep(0x7fffffff, runner) : sleep(runner.aborted ? 10000 : 0)]);
+}

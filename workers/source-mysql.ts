@@ -4,7 +4,7 @@ import { Admin, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import ZongJi from '@vlasky/zongji';
 import { ColumnInfo, Envelope, Op, kafkaKey, topicFor } from './envelope';
-import { ChangeEventSource, SourceStatus, TableInfo, ensureTopics, newSourceStatus, runSessions, tableFilter, initialOnly } from './change-event-source';
+import { ChangeEventSource, SourceStatus, TableInfo, ensureTopics, newSourceStatus, runSessions, tableFilter, initialOnly, drainOnClose } from './change-event-source';
 import { ChangeEventBuffer } from './change-event-buffer';
 import { ChunkWindow, IncrementalSnapshotter, SnapshotReader, scheduleSnapshot } from './incremental-snapshot';
 import { isConnectionError, sleep } from './pgconn';
@@ -285,19 +285,15 @@ export class MysqlSourceRunner implements ChangeEventSource {
         try { this.status.replication_lag_bytes = await this.lagBytes(meta); } catch { /* reported by the session */ } finally { probing = false; }
       }, 1000));
       this.snapshots.start(abort.signal);
-      let completing = false;
-      if (cfg.snapshot_mode === 'initial_only') {
-        timers.push(setInterval(async () => {
-          if (completing || this.snapshots.active) return;
-          if (await initialOnly.snapshotDone(this.o.control, this.o.pipelineId).catch(() => false)) { completing = true; abort.abort(); }
-        }, 1000));
-      }
+      const initial = cfg.snapshot_mode === 'initial_only' ? initialOnly.watch(this.o.control, this.o.pipelineId, () => this.snapshots.active, abort) : null;
+      if (initial) timers.push(initial.timer);
 
       await new Promise<void>((resolve) => { if (abort.signal.aborted) resolve(); else abort.signal.addEventListener('abort', () => resolve(), { once: true }); });
       for (const t of timers) clearInterval(t);
       // Shutting down: flush what was read (and persist its position) before closing, unless Kafka is the problem.
       // initial_only completing: everything must be in Kafka and acknowledged before the position is released.
-      await Promise.race([this.buffer.drain(), completing ? sleep(0x7fffffff, this.o.signal) : sleep(this.o.signal.aborted ? 10000 : 0)]);
+      const completing = initial?.completing() ?? false;
+      await drainOnClose(this.buffer, completing, this.o.signal);
       await Promise.race([flusher, sleep(5000)]);
       this.snapshots.failAll(new Error('source session ended'));
       if (fatal) throw fatal;

@@ -5,7 +5,7 @@ import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replicatio
 import { DataSource } from 'typeorm';
 import { ColumnInfo, Envelope, Op, fromPgText, kafkaKey, keyString, lsnToBigInt, qualified, quoteIdent, topicFor } from './envelope';
 import { liveKeys } from './topic-keys';
-import { ChangeEventSource, SourceStatus, TableInfo, ensureTopics, initialOnly, newSourceStatus, runSessions, tableFilter } from './change-event-source';
+import { ChangeEventSource, SourceStatus, TableInfo, ensureTopics, initialOnly, drainOnClose, newSourceStatus, runSessions, tableFilter } from './change-event-source';
 import { ChangeEventBuffer } from './change-event-buffer';
 import { IncrementalSnapshotter, SnapshotReader, scheduleSnapshot } from './incremental-snapshot';
 import { DbConnConfig, isConnectionError, pgClientConfig, sleep } from './pgconn';
@@ -179,19 +179,15 @@ export class SourceRunner implements ChangeEventSource {
         } catch { /* reported by the session */ } finally { probing = false; }
       }, 1000));
       this.snapshots.start(abort.signal);
-      let completing = false;
-      if (cfg.snapshot_mode === 'initial_only') {
-        timers.push(setInterval(async () => {
-          if (completing || this.snapshots.active) return;
-          if (await initialOnly.snapshotDone(this.o.control, this.o.pipelineId).catch(() => false)) { completing = true; abort.abort(); }
-        }, 1000));
-      }
+      const initial = cfg.snapshot_mode === 'initial_only' ? initialOnly.watch(this.o.control, this.o.pipelineId, () => this.snapshots.active, abort) : null;
+      if (initial) timers.push(initial.timer);
 
       await new Promise<void>((resolve) => { if (abort.signal.aborted) resolve(); else abort.signal.addEventListener('abort', () => resolve(), { once: true }); });
       // Shutting down: flush what was read (and ack it) before closing, unless Kafka is the problem.
       // initial_only completing: everything must be in Kafka and acknowledged before the slot goes.
       for (const t of timers) clearInterval(t);
-      await Promise.race([this.buffer.drain(), completing ? sleep(0x7fffffff, this.o.signal) : sleep(this.o.signal.aborted ? 10000 : 0)]);
+      const completing = initial?.completing() ?? false;
+      await drainOnClose(this.buffer, completing, this.o.signal);
       // A stalled socket never completes a polite close: bound it, then destroy the socket.
       const stopped = await Promise.race([service.stop().then(() => true, () => true), sleep(3000).then(() => false)]);
       if (!stopped) (service as any)._client?.connection?.stream?.destroy();

@@ -145,7 +145,8 @@ export class IncrementalSnapshotter {
         const t = this.o.tables().find((x) => `${x.schema}.${x.table}` === name);
         const p = (progress[name] = progress[name] ?? { rows: 0, last_key: null, done: false, total_estimate: null });
         if (!t) { p.done = true; p.error = 'table is not captured by this source'; continue; }
-        if (p.done) continue;
+        const gapDeletes = snap.reason === 'slot_lost' && !p.gap_deletes_done && !!reader.presentKeys && !!this.o.liveKeys;
+        if (p.done && !gapDeletes) continue;
         if (p.total_estimate == null) {
           p.total_estimate = await reader.count(t, snap.filter);
           await ctl.query(`UPDATE snapshots SET progress = $2, updated_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
@@ -170,7 +171,7 @@ export class IncrementalSnapshotter {
         };
         let readKey: unknown[] | null = p.last_key;
         let readRows = p.rows as number;
-        let readAll = false;
+        let readAll = !!p.done; // done already: only the gap-delete pass is left
         try {
           while (!signal.aborted && (!readAll || inFlight.length)) {
             while (inFlight.length && this.o.buffer.ackedSeq >= inFlight[0].seq) await settle();
@@ -204,7 +205,7 @@ export class IncrementalSnapshotter {
           for (const id of [...this.windows.keys()]) if (id.startsWith(`${snap.id}:${name}:`)) this.windows.delete(id);
         }
         if (signal.aborted) return true;
-        if (snap.reason === 'slot_lost' && !p.gap_deletes_done && reader.presentKeys && this.o.liveKeys) {
+        if (gapDeletes) {
           await this.deleteGap(snap, t, cols, reader, p, signal);
           if (signal.aborted) return true;
           await ctl.query(`UPDATE snapshots SET progress = $2, updated_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
@@ -223,7 +224,8 @@ export class IncrementalSnapshotter {
    * slot existed is simply absent: nothing would delete it downstream. So the keys still live in the
    * table's topic are checked against the table, in watermark windows like chunks: a key absent from
    * the table when read, and not changed by the stream inside the window, is deleted at the high
-   * watermark's position (op `d`, `source.snapshot` true). A crash repeats the pass (idempotent).
+   * watermark's position (op `d`, `source.snapshot` true). A crash repeats the pass (idempotent):
+   * `gap_deletes_done` is recorded only after it.
    */
   private async deleteGap(snap: { id: string }, t: TableInfo, cols: ColumnInfo[], reader: SnapshotReader, p: Record<string, any>, signal: AbortSignal) {
     if (!cols.some((c) => c.key)) { p.gap_deletes_done = true; p.gap_deletes = 0; return; } // no key: nothing to match

@@ -10,6 +10,7 @@ import { SinkThread, sinkThreadEnabled } from './sink-thread';
 import { TransformDef } from './transforms';
 import { topicFor } from './envelope';
 import { metrics } from './metrics';
+import { backoff, sleep } from './pgconn';
 
 export interface LoadedPipeline {
   id: string; name: string; version: number; desired_state: string; tables: string[]; ingestion_mode: 'upsert' | 'append' | null;
@@ -90,10 +91,22 @@ export class PipelineRunner {
         const topics = wanted.map((t) => topicFor(p.source.config.topic_prefix, t.schema, t.table));
         const mode = p.ingestion_mode ?? p.destination.config.ingestion_mode ?? 'upsert';
         const sinkCfg = { pipelineId: p.id, kind: p.destination.kind, cfg: p.destination.config, mode, topics, delivery: p.delivery, transforms: p.transforms, graceMs: o.graceMs, topicPrefix: p.source.config.topic_prefix };
-        this.sink = sinkThreadEnabled()
+        const newSink = () => sinkThreadEnabled()
           ? new SinkThread({ ...sinkCfg, kafkaBrokers: o.kafkaBrokers, databaseUrl: o.databaseUrl, logLevel: o.logLevel, logBindings: log.bindings() }, log, signal)
           : new SinkRunner({ ...sinkCfg, kafka, producer, admin, control: o.ds, log, signal });
-        sinkDone = this.sink.run().catch((e) => { log.error({ err: (e as Error).message }, 'sink runner failed'); });
+        // A sink that dies (its thread crashed, the control DB was down when it started) is rebuilt
+        // with backoff, from the committed offsets, and the pipeline shows Broken meanwhile.
+        sinkDone = (async () => {
+          for (let attempt = 1; !signal.aborted; attempt++) {
+            this.sink = newSink();
+            try { await this.sink.run(); if (signal.aborted) return; throw new Error('sink runner ended by itself'); } catch (e) {
+              if (signal.aborted) return;
+              log.error({ err: (e as Error).message, attempt }, 'sink runner failed; restarting it');
+              this.sink.status = { ...this.sink.status, state: 'broken', reason: `sink_failed: ${(e as Error).message}` };
+              await sleep(backoff(attempt, 1000, 30000), signal);
+            }
+          }
+        })();
       }
       await Promise.all([sourceDone, sinkDone]);
     } finally {

@@ -12,6 +12,7 @@
  * advisory locks, ends when the runner is stopped, and dies with the process on kill -9.
  * `SLUICE_SINK_THREAD=0` runs the sink on the main event loop instead (same SinkRunner).
  */
+import path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Kafka, Partitioners } from 'kafkajs';
 import { Pool } from 'pg';
@@ -49,7 +50,7 @@ export class SinkThread {
 
   run(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const worker = new Worker(__filename, { workerData: { sinkThread: this.cfg } });
+      const worker = new Worker(path.join(__dirname, 'sink-thread-entry.js'), { workerData: { sinkThread: this.cfg } });
       const threadId = worker.threadId;
       this.log.debug({ thread_id: threadId }, 'sink runner started in its own thread');
       const stop = () => worker.postMessage({ type: 'stop' } satisfies ToThread);
@@ -73,8 +74,6 @@ export class SinkThread {
 
 /** Thread side: builds the SinkRunner from plain configuration and runs it until the main thread says stop. */
 async function threadMain(c: SinkThreadConfig): Promise<void> {
-  require('./kafkajs-patch'); // each thread loads its own kafkajs: patch it before the first produce/fetch
-  require('./kafkajs-consume-patch');
   const port = parentPort!;
   const abort = new AbortController();
   port.on('message', (m: ToThread) => { if (m.type === 'stop') abort.abort(); });

@@ -1,6 +1,6 @@
 import { Logger } from 'pino';
 import { Admin, Consumer, Kafka, Producer } from 'kafkajs';
-import { ColumnInfo, Envelope } from './envelope';
+import { ColumnInfo, Envelope, kafkaKey } from './envelope';
 import { backoff, sleep } from './pgconn';
 import { TransformDef, TransformError, buildChain } from './transforms';
 import { metrics } from './metrics';
@@ -30,6 +30,14 @@ class Aborted extends Error {}
 const RETRY_KEYS_IN_PARALLEL = 8;
 /** Records group by Kafka key for per-key order; keyless records (truncates, tables without a key) share one group. */
 const keyText = (r: Rec) => (r.key === null ? '' : r.key.toString());
+/** A record that changes rows of other keys: a truncate, a keyless record, an update of the primary key (deletes the old key's row). */
+function isBarrier(r: Rec): boolean {
+  if (r.key === null) return true;
+  const e = r.env;
+  if (!e) return false;
+  if (e.op === 't') return true;
+  return e.op === 'u' && !!e.before && !!e.after && kafkaKey(e.columns, e.before) !== kafkaKey(e.columns, e.after);
+}
 
 export const groupIdFor = (pipelineId: string) => `sluice-${pipelineId}`;
 export const dlqTopicFor = (pipelineId: string) => `sluice.dlq.${pipelineId}`;
@@ -264,63 +272,65 @@ export class SinkRunner {
 
   /**
    * Writes a prepared slice: unreachable destination = retry without limit; a rejected record =
-   * retries, then DLQ. A rejected record holds back only the later records of its own key (per-key
-   * order); the rest of the slice is written at once, and the retries of different keys run side by
-   * side, so a burst of poison records costs one backoff sequence, not one per record.
+   * retries, then DLQ. The whole slice goes in one write when it can. Otherwise it is walked in
+   * offset order, one record at a time: a rejected record holds back only the later records of its
+   * own key, and their retries run side by side with other keys' (8 keys at a time), so a burst of
+   * poison records costs about one backoff sequence, not one per record. A record that affects
+   * other keys (a truncate, a keyless record, an update that changes the primary key) is a barrier:
+   * it and everything after it wait, in order, until every earlier failure is settled.
    */
   private async deliver({ good, poison }: { good: Rec[]; poison: { rec: Rec; err: Error }[] }, heartbeat: () => Promise<void>): Promise<void> {
-    const failed = new Map<string, { rec: Rec; err: Error | null }[]>(); // per key, in offset order; err null = waiting behind its key's failure
-    const fail = (rec: Rec, err: Error | null) => {
-      const k = keyText(rec);
-      let l = failed.get(k);
-      if (!l) failed.set(k, (l = []));
-      l.push({ rec, err });
-    };
-    const behindFailure = (r: Rec) => {
-      const l = failed.get(keyText(r));
-      return !!l && BigInt(l[0].rec.offset) < BigInt(r.offset);
-    };
-    for (const p of poison) fail(p.rec, p.err);
-    let batch = good;
-    if (failed.size) {
-      batch = [];
-      for (const g of good) if (behindFailure(g)) fail(g, null); else batch.push(g);
+    const known = new Map<Rec, Error>(poison.map((p) => [p.rec, p.err]));
+    const recs = poison.length ? [...good, ...poison.map((p) => p.rec)].sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1)) : good;
+    // Fast path: every record up to the first transform failure in one write.
+    const firstPoison = poison.length ? recs.findIndex((r) => known.has(r)) : recs.length;
+    let from = 0;
+    if (firstPoison > 0) {
+      const prefix = recs.slice(0, firstPoison);
+      let ok = false;
+      try { await this.withConnRetry(() => this.write(prefix.map((g) => g.env!), prefix), heartbeat); ok = true; } catch (e) { if (e instanceof Aborted) throw e; }
+      if (ok) { await this.supersede(prefix); from = firstPoison; }
     }
-    if (batch.length) {
-      try {
-        await this.withConnRetry(() => this.write(batch.map((g) => g.env!), batch), heartbeat);
-        if (this.dlqByKey.size) await this.supersede(batch);
-      } catch (e) {
-        if (e instanceof Aborted) throw e;
-        // A record the destination rejects: find it by writing one at a time, in order.
-        for (const g of batch) {
-          if (behindFailure(g)) { fail(g, null); continue; }
-          try { await this.withConnRetry(() => this.write([g.env!], [g]), heartbeat); } catch (e2) {
-            if (e2 instanceof Aborted) throw e2;
-            fail(g, e2 as Error);
-            continue;
-          }
-          if (this.dlqByKey.size) await this.supersede([g]);
-        }
-      }
+    if (from === recs.length) return;
+    const groups = new Map<string, { rec: Rec; err: Error | null }[]>(); // per key, in offset order; err null = not tried yet
+    let tail: { rec: Rec; err: Error | null }[] | null = null;
+    for (let i = from; i < recs.length; i++) {
+      const r = recs[i];
+      const err = known.get(r) ?? null;
+      if (tail) { tail.push({ rec: r, err }); continue; }
+      const barrier = isBarrier(r);
+      if (barrier && groups.size) { tail = [{ rec: r, err }]; continue; }
+      const k = keyText(r);
+      const g = groups.get(k);
+      if (g) { g.push({ rec: r, err }); continue; }
+      if (err) { if (barrier) tail = [{ rec: r, err }]; else groups.set(k, [{ rec: r, err }]); continue; }
+      let failed: Error | null = null;
+      try { await this.withConnRetry(() => this.write([r.env!], [r]), heartbeat); } catch (e) { if (e instanceof Aborted) throw e; failed = e as Error; }
+      if (!failed) { await this.supersede([r]); continue; }
+      if (barrier) tail = [{ rec: r, err: failed }]; else groups.set(k, [{ rec: r, err: failed }]);
     }
-    if (!failed.size) return;
-    // Keys are independent: a few retry in parallel, each key's records strictly in order.
-    const groups = [...failed.values()];
-    const retryKeys = async () => {
-      for (let g = groups.shift(); g; g = groups.shift()) {
+    await this.retryKeys([...groups.values()], heartbeat);
+    if (tail) await this.retryKeys([tail], heartbeat);
+  }
+
+  /** Retries groups side by side (RETRY_KEYS_IN_PARALLEL at a time), each group's records in order; stops them all on the first hard error. */
+  private async retryKeys(groups: { rec: Rec; err: Error | null }[][], heartbeat: () => Promise<void>): Promise<void> {
+    let stop: unknown = null;
+    const run = async () => {
+      for (let g = groups.shift(); g && !stop; g = groups.shift()) {
         for (const { rec, err } of g) {
-          if (err) { await this.retryThenDlq(rec, err, heartbeat); continue; }
-          try { await this.withConnRetry(() => this.write([rec.env!], [rec]), heartbeat); } catch (e) {
-            if (e instanceof Aborted) throw e;
-            await this.retryThenDlq(rec, e as Error, heartbeat);
-            continue;
-          }
-          if (this.dlqByKey.size) await this.supersede([rec]);
+          if (stop) return;
+          try {
+            if (err) { await this.retryThenDlq(rec, err, heartbeat); continue; }
+            let failed: Error | null = null;
+            try { await this.withConnRetry(() => this.write([rec.env!], [rec]), heartbeat); } catch (e) { if (e instanceof Aborted) throw e; failed = e as Error; }
+            if (failed) await this.retryThenDlq(rec, failed, heartbeat); else await this.supersede([rec]);
+          } catch (e) { stop = stop ?? e; return; }
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(RETRY_KEYS_IN_PARALLEL, groups.length) }, retryKeys));
+    await Promise.allSettled(Array.from({ length: Math.min(RETRY_KEYS_IN_PARALLEL, groups.length) }, run));
+    if (stop) throw stop;
   }
 
   private async loadDlqKeys() {
@@ -335,9 +345,10 @@ export class SinkRunner {
     list.push({ id, partition, offset });
     this.dlqByKey.set(k, list);
   }
-  /** Written records whose key has older DLQ records: those are superseded (see dlqByKey). */
+  /** Written records whose key has older DLQ records: those are superseded (see dlqByKey). Upsert mode only: in append mode a DLQ record is a missing history row whatever came later. */
   private async supersede(written: Rec[]) {
-    const ids: number[] = [];
+    if (!this.dlqByKey.size || this.o.mode !== 'upsert') return;
+    const found: { k: string; older: { id: number; partition: number; offset: bigint }[] }[] = [];
     for (const r of written) {
       if (r.key === null) continue;
       const k = `${r.topic}\u0000${r.key.toString()}`;
@@ -346,14 +357,17 @@ export class SinkRunner {
       // Only a newer record supersedes (after a restart, older records of the key can be read again).
       const off = BigInt(r.offset);
       const older = list.filter((d) => d.partition === r.partition && d.offset < off);
-      if (!older.length) continue;
-      ids.push(...older.map((d) => d.id));
-      const rest = list.filter((d) => !older.includes(d));
-      if (rest.length) this.dlqByKey.set(k, rest); else this.dlqByKey.delete(k);
+      if (older.length) found.push({ k, older });
     }
-    if (!ids.length) return;
+    if (!found.length) return;
+    const ids = found.flatMap((f) => f.older.map((d) => d.id));
+    // The control DB first: if it fails the records stay tracked (and pending), nothing is lost.
     await this.o.control.query(
       `UPDATE dlq_records SET status = 'superseded', updated_at = now() WHERE id = ANY($1) AND status IN ('pending','replay_requested')`, [ids]);
+    for (const { k, older } of found) {
+      const rest = (this.dlqByKey.get(k) ?? []).filter((d) => !older.includes(d));
+      if (rest.length) this.dlqByKey.set(k, rest); else this.dlqByKey.delete(k);
+    }
     this.o.log.info({ dlq_ids: ids }, 'DLQ records superseded by a newer change of the same key: they will not be replayed');
   }
 
@@ -370,7 +384,7 @@ export class SinkRunner {
       try {
         const env = this.chain.apply(this.decode(rec)!);
         if (env) await this.withConnRetry(() => this.write([env], [rec]), heartbeat);
-        if (env && this.dlqByKey.size) await this.supersede([rec]);
+        if (env) await this.supersede([rec]);
         return;
       } catch (e) { if (e instanceof Aborted) throw e; err = e as Error; }
     }
@@ -440,6 +454,8 @@ export class SinkRunner {
     for (const r of rows) {
       const rec: Rec = { topic: r.topic, partition: r.kafka_partition, offset: String(r.kafka_offset), key: r.record_key, raw: JSON.stringify(r.record_value), cols: null, env: null };
       try {
+        // Superseded since the replay was requested (a newer change of the key was written): not replayed.
+        if (this.o.mode === 'upsert' && r.record_key !== null && !(this.dlqByKey.get(`${r.topic}\u0000${r.record_key}`) ?? []).some((d) => d.id === Number(r.id))) continue;
         const env = this.chain.apply(r.record_value as Envelope);
         if (env) await this.write([env], [rec]);
         await o.control.query(`UPDATE dlq_records SET status = 'replayed', updated_at = now() WHERE id = $1`, [r.id]);

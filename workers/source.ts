@@ -127,6 +127,7 @@ export class SourceRunner implements ChangeEventSource {
       await ensureTopics(this.o.admin, this.tables.map((t) => t.topic), this.o.partitions, this.o.log);
       await this.ensurePublication(meta);
       if (cfg.snapshot_mode === 'initial_only' && await initialOnly.released(this.o.control, this.o.sourceId)) {
+        await this.dropSlotIfAny(meta); // left behind by a crash between recording the release and the drop
         this.readyResolve();
         await initialOnly.idle(this.status, abort.signal);
         return;
@@ -250,6 +251,15 @@ export class SourceRunner implements ChangeEventSource {
   /** initial_only done: the slot goes (no WAL kept for a source that streams no more), the release is recorded. */
   private async releaseSlot(meta: Client): Promise<void> {
     const slot = this.o.cfg.slot_name;
+    // Recorded first: a crash before the drop leaves a slot that the next start drops (released path),
+    // never a recorded slot that has vanished (which would read as slot_lost).
+    await initialOnly.release(this.o.control, this.o.sourceId);
+    await this.dropSlotIfAny(meta);
+    this.o.log.info({ slot }, 'initial_only: initial snapshot delivered to Kafka; replication slot dropped, no changes are streamed from now on');
+  }
+
+  private async dropSlotIfAny(meta: Client): Promise<void> {
+    const slot = this.o.cfg.slot_name;
     // The walsender may take a moment to let go of the slot after the stream stopped.
     for (let attempt = 1; ; attempt++) {
       try { await meta.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [slot]); break; } catch (e) {
@@ -257,8 +267,6 @@ export class SourceRunner implements ChangeEventSource {
         await sleep(250);
       }
     }
-    await initialOnly.release(this.o.control, this.o.sourceId);
-    this.o.log.info({ slot }, 'initial_only: initial snapshot delivered to Kafka; replication slot dropped, no changes are streamed from now on');
   }
 
   /** Returns the LSN to stream from. Creates the slot on first start; detects a lost slot afterwards. */
@@ -412,16 +420,12 @@ export class SourceRunner implements ChangeEventSource {
         const keys = cols.filter((c) => c.key);
         // One text[] per key column, joined with the table and cast back to the column types.
         const params = keys.map((k) => keyRows.map((r) => { const v = r[k.name]; return v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v); }));
-        const sql = `SELECT ${keys.map((k) => `t.${quoteIdent(k.name)}::text`).join(', ')} FROM ${qualified(t.schema, t.table)} t ` +
-          `JOIN unnest(${keys.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS k(${keys.map((_, i) => `c${i}`).join(', ')}) ON ${keys.map((k, i) => `t.${quoteIdent(k.name)} = k.c${i}::${k.type}`).join(' AND ')}`;
-        const res = await meta.query<unknown[]>({ text: sql, values: params, rowMode: 'array' });
-        const out = new Set<string>();
-        for (const a of res.rows as (string | null)[][]) {
-          const row: Record<string, unknown> = {};
-          keys.forEach((k, i) => { row[k.name] = fromPgText(k.oid, a[i]); });
-          out.add(keyString(cols, row));
-        }
-        return out;
+        // Which of the given keys matched (by position): compared as given, never re-rendered by the
+        // server, so a different DateStyle or bytea_output cannot make an existing row look absent.
+        const sql = `SELECT DISTINCT k.n FROM ${qualified(t.schema, t.table)} t ` +
+          `JOIN unnest(${keys.map((_, i) => `$${i + 1}::text[]`).join(', ')}) WITH ORDINALITY AS k(${keys.map((_, i) => `c${i}`).join(', ')}, n) ON ${keys.map((k, i) => `t.${quoteIdent(k.name)} = k.c${i}::${k.type}`).join(' AND ')}`;
+        const res = await meta.query<{ n: string }>(sql, params);
+        return new Set(res.rows.map((x) => keyString(cols, keyRows[Number(x.n) - 1])));
       },
       lowWatermark: async (w) => { await meta.query(`SELECT pg_logical_emit_message(true, 'sluice_wm', $1)`, [JSON.stringify({ id: w.id, kind: 'low' })]); },
       highWatermark: async (w) => {

@@ -1,0 +1,53 @@
+// The sink's handling of rejected records within one slice (SinkRunner.deliver), with a fake
+// destination that rejects some records: per-key order, healthy keys first, barriers.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pino from 'pino';
+import { SinkRunner } from '../../workers/sink';
+import { ColumnInfo, Envelope, Op } from '../../workers/envelope';
+
+const cols: ColumnInfo[] = [{ name: 'id', type: 'integer', oid: 23, key: true }, { name: 'v', type: 'text', oid: 25, key: false }];
+const source: Envelope['source'] = { lsn: '0/1', tx_id: 1, ts_ms: 1, schema: 'public', table: 't', snapshot: false };
+
+/** Events in the order the destination saw them: `write k@offset`, `dlq k@offset`. */
+function harness() {
+  const events: string[] = [];
+  const label = (offset: string, env: Envelope) => `${env.op === 't' ? 'truncate' : `k${(env.after ?? env.before)!.id}`}@${offset}`;
+  const writer = {
+    write: async (envs: Envelope[], offsets: string[]) => {
+      if (envs.some((e) => e.after?.v === 'bad')) throw new Error('rejected by a constraint');
+      envs.forEach((e, i) => events.push(`write ${label(offsets[i], e)}`));
+    },
+    isConnectionError: () => false,
+    errorClass: () => 'test_reject',
+    close: async () => undefined,
+  };
+  const sink = new SinkRunner({
+    pipelineId: '00000000-0000-0000-0000-000000000000', kind: 'postgresql',
+    cfg: { host: 'x', port: 1, database: 'x', user: 'x', password: 'x', table_name_format: '{table}', batch_size: 100 } as never,
+    mode: 'upsert', topics: ['p.public.t'], kafka: {} as never, admin: {} as never,
+    producer: { send: async (m: { messages: { value: string }[] }) => { const env = JSON.parse(m.messages[0].value); events.push(`dlq k${env.after.id}`); } } as never,
+    control: { query: async () => [{ id: '1' }] }, log: pino({ level: 'silent' }), signal: new AbortController().signal,
+    delivery: { max_retries: 1, backoff_initial_ms: 1, backoff_max_ms: 2 }, transforms: [], graceMs: 1000, topicPrefix: 'p',
+  });
+  (sink as any).writer = writer;
+  let offset = 0;
+  const rec = (op: Op, id: number | null, v: string | null) => {
+    const env: Envelope = { op, before: null, after: id === null ? null : { id, v }, source, columns: cols, ts_ms: 1 };
+    return { topic: 'p.public.t', partition: 0, offset: String(offset++), key: id === null ? null : Buffer.from(JSON.stringify({ id })), raw: JSON.stringify(env), cols: null, env };
+  };
+  const deliver = (recs: unknown[]) => (sink as any).deliver({ good: recs, poison: [] }, async () => undefined) as Promise<void>;
+  return { events, rec, deliver };
+}
+
+test('a rejected record holds back only the later records of its key; other keys are written first', async () => {
+  const h = harness();
+  await h.deliver([h.rec('c', 1, 'a'), h.rec('u', 1, 'bad'), h.rec('u', 1, 'c'), h.rec('c', 2, 'd'), h.rec('c', 3, 'e')]);
+  assert.deepEqual(h.events, ['write k1@0', 'write k2@3', 'write k3@4', 'dlq k1', 'write k1@2']);
+});
+
+test('a truncate behind a rejected record waits for it, and so does everything after the truncate', async () => {
+  const h = harness();
+  await h.deliver([h.rec('c', 1, 'bad'), h.rec('c', 2, 'ok'), h.rec('t', null, null), h.rec('c', 3, 'after')]);
+  assert.deepEqual(h.events, ['write k2@1', 'dlq k1', 'write truncate@2', 'write k3@3']);
+});

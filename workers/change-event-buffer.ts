@@ -53,7 +53,10 @@ export class ChangeEventBuffer<P> {
   reset(seq: bigint) {
     this.clear();
     this.acked = seq;
+    this.generation++;
   }
+  /** Bumped by reset(): a flush loop of an earlier session stops instead of taking the new session's events. */
+  private generation = 0;
 
   clear() {
     this.buf = [];
@@ -107,7 +110,10 @@ export class ChangeEventBuffer<P> {
     let attempt = 0;
     let take: BufItem<P>[] = [];
     const status = this.o.status;
+    const generation = this.generation;
     while (true) {
+      // A new session started (it re-reads from the acknowledged position): this loop's work is void.
+      if (generation !== this.generation) return;
       if (!take.length) {
         if (!this.buf.length) {
           if (signal.aborted) return;
@@ -162,7 +168,7 @@ export class ChangeEventBuffer<P> {
         this.flushFailedSince = null;
         if (status.state === 'broken' && status.reason?.startsWith('kafka')) { status.state = this.o.snapshotActive() ? 'snapshotting' : 'streaming'; status.reason = null; status.broken_since = null; }
         take = [];
-        if (lastCommit) await this.ack(lastCommit.seq, lastCommit.pos);
+        if (lastCommit && generation === this.generation) await this.ack(lastCommit.seq, lastCommit.pos);
       } catch (e) {
         // Kafka did not take the batch: keep it, do not ack, retry without limit (the source keeps its log).
         attempt++;

@@ -56,3 +56,37 @@ test('a transaction of more events than SLUICE_TX_SPILL_EVENTS goes to Kafka in 
   ac.abort();
   await loop;
 });
+
+test("a flush loop of an ended session that is still retrying Kafka stops when the next session starts: it never sends or acknowledges the next session's events", async () => {
+  const { ChangeEventBuffer } = await import('../../workers/change-event-buffer');
+  let down = true;
+  const sent: number[][] = [];
+  const producer = {
+    sendBatch: async (b: { topicMessages: { messages: { key: string }[] }[] }) => {
+      if (down) throw new Error('broker not available');
+      sent.push(b.topicMessages.flatMap((t) => t.messages.map((m) => Number(JSON.parse(m.key).id))));
+    },
+  } as unknown as Producer;
+  const acks: bigint[] = [];
+  const buf = new ChangeEventBuffer<string>({ producer, log: pino({ level: 'silent' }), graceMs: 60000, signal: new AbortController().signal, status: newSourceStatus(), snapshotActive: () => false, onAck: (_p, seq) => { acks.push(seq); } });
+  const push = (id: number) => buf.push('t', JSON.stringify({ id }), { op: 'c', before: null, after: { id }, source, columns: cols, ts_ms: 1 });
+  buf.reset(0n);
+  const first = new AbortController();
+  const oldLoop = buf.flushLoop(first.signal);
+  push(1); push(2);
+  await buf.commit(10n, 'pos-10');
+  await new Promise((r) => setTimeout(r, 300)); // the old loop holds events 1, 2 and keeps failing
+  first.abort(); // the session ends while Kafka is down
+  buf.reset(5n); // the next session re-reads from the acknowledged position
+  const second = new AbortController();
+  const newLoop = buf.flushLoop(second.signal);
+  push(1); push(2); push(3);
+  await buf.commit(20n, 'pos-20');
+  down = false;
+  await buf.drain();
+  await oldLoop;
+  assert.deepEqual(sent, [[1, 2, 3]], 'only the new session sent, once, in order');
+  assert.deepEqual(acks, [20n]);
+  second.abort();
+  await newLoop;
+});

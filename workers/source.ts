@@ -296,15 +296,34 @@ export class SourceRunner implements ChangeEventSource {
     return c.rows[0].lsn;
   }
 
-  private async relationColumns(msg: any): Promise<ColumnInfo[]> {
+  /** format_type() of a type oid and modifier, as the catalog query writes it; cached (types do not change). */
+  private typeNames = new Map<string, string>();
+  private async typeName(oid: number, mod: number): Promise<string | null> {
+    const k = `${oid}:${mod}`;
+    const have = this.typeNames.get(k);
+    if (have !== undefined) return have;
+    if (!this.meta) return null;
+    const r = await this.meta.query(`SELECT format_type($1::oid, $2::int) AS t, EXISTS (SELECT 1 FROM pg_type WHERE oid = $1::oid) AS known`, [oid, mod]);
+    if (!r.rows[0].known) return null; // a type created by the same transaction, not visible yet
+    this.typeNames.set(k, r.rows[0].t);
+    return r.rows[0].t;
+  }
+
+  /** Columns of a relation; `fresh` for a Relation message (the schema may have changed, e.g. a type modifier, with the same column count). */
+  private async relationColumns(msg: any, fresh = false): Promise<ColumnInfo[]> {
     let cols = this.relCols.get(msg.relationOid);
-    if (cols && cols.length === msg.columns.length) return cols;
+    if (!fresh && cols && cols.length === msg.columns.length) return cols;
     const cat = this.meta ? await this.columnsOf(this.meta, msg.relationOid) : [];
     const byName = new Map(cat.map((c) => [c.name, c]));
-    cols = msg.columns.map((c: any) => {
+    cols = [];
+    for (const c of msg.columns) {
       const k = byName.get(c.name);
-      return { name: c.name, oid: c.typeOid, type: k?.type ?? 'text', key: k ? k.key : (c.flags & 1) === 1 };
-    });
+      // The type comes from the message (type oid + modifier), not from the table's catalog: a
+      // walsender can send a transaction an instant before other sessions see it, so a column added
+      // by that very transaction may be missing from the catalog still (it came out as text).
+      const type = (await this.typeName(c.typeOid, c.typeMod)) ?? k?.type ?? 'text';
+      cols.push({ name: c.name, oid: c.typeOid, type, key: k ? k.key : msg.replicaIdentity === 'default' && (c.flags & 1) === 1 });
+    }
     this.relCols.set(msg.relationOid, cols!);
     const t = this.tables.find((x) => x.oid === msg.relationOid);
     if (t) t.columns = cols!;
@@ -329,7 +348,7 @@ export class SourceRunner implements ChangeEventSource {
         this.tx = { xid: msg.xid, ts: Number(BigInt(msg.commitTime) / 1000n), lsn: msg.commitLsn ?? null, sources: new Map() };
         return;
       case 'relation':
-        await this.relationColumns(msg);
+        await this.relationColumns(msg, true);
         return;
       case 'insert': case 'update': case 'delete': {
         const rel = msg.relation;

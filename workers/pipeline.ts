@@ -1,4 +1,4 @@
-import { Kafka, Partitioners } from 'kafkajs';
+import { connectKafka, pipelineKafka } from './kafka-clients';
 import { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { SecretBox } from '../api/secrets';
@@ -62,22 +62,14 @@ export class PipelineRunner {
   async run(signal: AbortSignal): Promise<void> {
     const { p, o } = this;
     const log = o.log.child({ pipeline_id: p.id, source_id: p.source.id, destination_id: p.destination.id });
-    const kafka = new Kafka({ clientId: `sluice-${p.id.slice(0, 8)}`, brokers: o.kafkaBrokers, logLevel: 1, retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3000 } });
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 } });
-    const admin = kafka.admin();
-    const connectKafka = async () => {
-      for (let attempt = 1; !signal.aborted; attempt++) {
-        try { await producer.connect(); await admin.connect(); return; } catch (e) {
-          this.set('Broken', `kafka_unreachable: ${(e as Error).message}`);
-          log.warn({ err: (e as Error).message }, 'Kafka not reachable; retrying');
-          await new Promise((r) => setTimeout(r, Math.min(5000, 300 * attempt)));
-        }
-      }
-    };
+    const { kafka, producer, admin } = pipelineKafka(`sluice-${p.id.slice(0, 8)}`, o.kafkaBrokers);
     const report = setInterval(() => { this.report().catch((e) => log.warn({ err: (e as Error).message }, 'status report failed')); }, 1000);
     await this.report().catch(() => undefined);
     try {
-      await connectKafka();
+      await connectKafka({ producer, admin }, signal, (e) => {
+        this.set('Broken', `kafka_unreachable: ${e.message}`);
+        log.warn({ err: e.message }, 'Kafka not reachable; retrying');
+      });
       if (signal.aborted) return;
       const common = { pipelineId: p.id, sourceId: p.source.id, producer, admin, kafka, control: o.ds, log, signal, graceMs: o.graceMs, partitions: o.partitions };
       this.source = p.source.kind === 'mysql'

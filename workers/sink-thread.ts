@@ -14,7 +14,7 @@
  */
 import path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { Kafka, Partitioners } from 'kafkajs';
+import { connectKafka, pipelineKafka } from './kafka-clients';
 import { Pool } from 'pg';
 import { AggregatorRegistry, MetricObjectWithValues, MetricValue } from 'prom-client';
 import { Logger } from 'pino';
@@ -27,7 +27,7 @@ export type SinkThreadConfig = Omit<SinkRunnerOpts, 'kafka' | 'producer' | 'admi
   kafkaBrokers: string[]; databaseUrl: string; logLevel: string; logBindings: Record<string, unknown>;
 };
 
-type FromThread = { type: 'status'; status: SinkStatus } | { type: 'metrics'; metrics: MetricObjectWithValues<MetricValue<string>>[] } | { type: 'done' };
+type FromThread = { type: 'status'; status: SinkStatus } | { type: 'metrics'; metrics: MetricObjectWithValues<MetricValue<string>>[] };
 type ToThread = { type: 'stop' };
 
 export const sinkThreadEnabled = () => process.env.SLUICE_SINK_THREAD !== '0';
@@ -78,9 +78,7 @@ async function threadMain(c: SinkThreadConfig): Promise<void> {
   const abort = new AbortController();
   port.on('message', (m: ToThread) => { if (m.type === 'stop') abort.abort(); });
   const log = createLogger(c.logLevel).child(c.logBindings);
-  const kafka = new Kafka({ clientId: `sluice-sink-${c.pipelineId.slice(0, 8)}`, brokers: c.kafkaBrokers, logLevel: 1, retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3000 } });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 } });
-  const admin = kafka.admin();
+  const { kafka, producer, admin } = pipelineKafka(`sluice-sink-${c.pipelineId.slice(0, 8)}`, c.kafkaBrokers);
   const pool = new Pool({ connectionString: c.databaseUrl, max: 2, application_name: `sluice-sink-ctl-${c.pipelineId.slice(0, 8)}`, idleTimeoutMillis: 10000 });
   pool.on('error', () => undefined);
   const control = { query: async (sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows };
@@ -92,13 +90,10 @@ async function threadMain(c: SinkThreadConfig): Promise<void> {
   };
   const timer = setInterval(report, 500);
   try {
-    for (let attempt = 1; !abort.signal.aborted; attempt++) {
-      try { await producer.connect(); await admin.connect(); break; } catch (e) {
-        sink.status = { ...sink.status, reason: `kafka: ${(e as Error).message}` };
-        log.warn({ err: (e as Error).message }, 'Kafka not reachable from the sink; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(5000, 300 * attempt)));
-      }
-    }
+    await connectKafka({ producer, admin }, abort.signal, (e) => {
+      sink.status = { ...sink.status, reason: `kafka: ${e.message}` };
+      log.warn({ err: e.message }, 'Kafka not reachable from the sink; retrying');
+    });
     if (!abort.signal.aborted) await sink.run();
   } finally {
     clearInterval(timer);

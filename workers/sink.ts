@@ -30,6 +30,8 @@ class Aborted extends Error {}
 const RETRY_KEYS_IN_PARALLEL = 8;
 /** Records group by Kafka key for per-key order; keyless records (truncates, tables without a key) share one group. */
 const keyText = (r: Rec) => (r.key === null ? '' : r.key.toString());
+/** dlqByKey's key: a DLQ record and a later record of the same table and key meet here. */
+const dlqKey = (topic: string, key: string) => `${topic}\u0000${key}`;
 /** A record that changes rows of other keys: a truncate, a keyless record, an update of the primary key (deletes the old key's row). */
 function isBarrier(r: Rec): boolean {
   if (r.key === null) return true;
@@ -286,7 +288,7 @@ export class SinkRunner {
     const firstPoison = poison.length ? recs.findIndex((r) => known.has(r)) : recs.length;
     let from = 0;
     if (firstPoison > 0) {
-      const prefix = recs.slice(0, firstPoison);
+      const prefix = firstPoison === recs.length ? recs : recs.slice(0, firstPoison);
       let ok = false;
       try { await this.withConnRetry(() => this.write(prefix.map((g) => g.env!), prefix), heartbeat); ok = true; } catch (e) { if (e instanceof Aborted) throw e; }
       if (ok) { await this.supersede(prefix); from = firstPoison; }
@@ -304,13 +306,19 @@ export class SinkRunner {
       const g = groups.get(k);
       if (g) { g.push({ rec: r, err }); continue; }
       if (err) { if (barrier) tail = [{ rec: r, err }]; else groups.set(k, [{ rec: r, err }]); continue; }
-      let failed: Error | null = null;
-      try { await this.withConnRetry(() => this.write([r.env!], [r]), heartbeat); } catch (e) { if (e instanceof Aborted) throw e; failed = e as Error; }
-      if (!failed) { await this.supersede([r]); continue; }
+      const failed = await this.writeOne(r, heartbeat);
+      if (!failed) continue;
       if (barrier) tail = [{ rec: r, err: failed }]; else groups.set(k, [{ rec: r, err: failed }]);
     }
     await this.retryKeys([...groups.values()], heartbeat);
     if (tail) await this.retryKeys([tail], heartbeat);
+  }
+
+  /** Writes one record (connection errors retried without limit); the destination's rejection is returned, not thrown. */
+  private async writeOne(r: Rec, heartbeat: () => Promise<void>): Promise<Error | null> {
+    try { await this.withConnRetry(() => this.write([r.env!], [r]), heartbeat); } catch (e) { if (e instanceof Aborted) throw e; return e as Error; }
+    await this.supersede([r]);
+    return null;
   }
 
   /** Retries groups side by side (RETRY_KEYS_IN_PARALLEL at a time), each group's records in order; stops them all on the first hard error. */
@@ -322,9 +330,8 @@ export class SinkRunner {
           if (stop) return;
           try {
             if (err) { await this.retryThenDlq(rec, err, heartbeat); continue; }
-            let failed: Error | null = null;
-            try { await this.withConnRetry(() => this.write([rec.env!], [rec]), heartbeat); } catch (e) { if (e instanceof Aborted) throw e; failed = e as Error; }
-            if (failed) await this.retryThenDlq(rec, failed, heartbeat); else await this.supersede([rec]);
+            const failed = await this.writeOne(rec, heartbeat);
+            if (failed) await this.retryThenDlq(rec, failed, heartbeat);
           } catch (e) { stop = stop ?? e; return; }
         }
       }
@@ -340,7 +347,7 @@ export class SinkRunner {
     for (const r of rows) this.noteDlq(r.topic, r.record_key, Number(r.id), r.kafka_partition, BigInt(r.kafka_offset));
   }
   private noteDlq(topic: string, key: string, id: number, partition: number, offset: bigint) {
-    const k = `${topic}\u0000${key}`;
+    const k = dlqKey(topic, key);
     const list = this.dlqByKey.get(k) ?? [];
     list.push({ id, partition, offset });
     this.dlqByKey.set(k, list);
@@ -351,7 +358,7 @@ export class SinkRunner {
     const found: { k: string; older: { id: number; partition: number; offset: bigint }[] }[] = [];
     for (const r of written) {
       if (r.key === null) continue;
-      const k = `${r.topic}\u0000${r.key.toString()}`;
+      const k = dlqKey(r.topic, r.key.toString());
       const list = this.dlqByKey.get(k);
       if (!list) continue;
       // Only a newer record supersedes (after a restart, older records of the key can be read again).
@@ -455,7 +462,7 @@ export class SinkRunner {
       const rec: Rec = { topic: r.topic, partition: r.kafka_partition, offset: String(r.kafka_offset), key: r.record_key, raw: JSON.stringify(r.record_value), cols: null, env: null };
       try {
         // Superseded since the replay was requested (a newer change of the key was written): not replayed.
-        if (this.o.mode === 'upsert' && r.record_key !== null && !(this.dlqByKey.get(`${r.topic}\u0000${r.record_key}`) ?? []).some((d) => d.id === Number(r.id))) continue;
+        if (this.o.mode === 'upsert' && r.record_key !== null && !(this.dlqByKey.get(dlqKey(r.topic, r.record_key)) ?? []).some((d) => d.id === Number(r.id))) continue;
         const env = this.chain.apply(r.record_value as Envelope);
         if (env) await this.write([env], [rec]);
         await o.control.query(`UPDATE dlq_records SET status = 'replayed', updated_at = now() WHERE id = $1`, [r.id]);

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { Admin, Kafka } from 'kafkajs';
+import { sleep } from './pgconn';
 
 /**
  * The keys whose latest event in a table's topic is not a delete: the rows the destination holds
@@ -42,7 +43,7 @@ export async function liveKeys(kafka: Kafka, admin: Admin, topic: string, signal
     });
     while (remaining.size && !signal.aborted) {
       if (Date.now() - progressAt > stallMs) throw new Error(`reading the keys of topic ${topic} made no progress for ${stallMs} ms`);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50, signal);
     }
     if (signal.aborted) throw new Error('aborted');
     return live;

@@ -53,6 +53,7 @@ export class ChangeEventBuffer<P> {
   reset(seq: bigint) {
     this.clear();
     this.acked = seq;
+    this.lastCommitSeq = seq;
     this.generation++;
   }
   /** Bumped by reset(): a flush loop of an earlier session stops instead of taking the new session's events. */
@@ -88,18 +89,17 @@ export class ChangeEventBuffer<P> {
   /** Closes a transaction. Resolves at once, or after a drain when too much is buffered (flow control). */
   async commit(seq: bigint, pos: P): Promise<void> {
     this.buf.push({ kind: 'commit', seq, pos });
+    this.lastCommitSeq = seq;
     this.wake?.();
     if (this.bufMsgs > 20000) await this.drain();
   }
 
   /** Resolves once everything buffered so far is in Kafka and acknowledged. */
   drain(): Promise<void> {
-    for (let i = this.buf.length - 1; i >= 0; i--) {
-      const b = this.buf[i];
-      if (b.kind === 'commit') return this.waitAcked(b.seq);
-    }
-    return Promise.resolve();
+    // The newest commit pushed, not the newest still in `buf`: the flush loop may hold it in a retry.
+    return this.waitAcked(this.lastCommitSeq);
   }
+  private lastCommitSeq = 0n;
 
   waitAcked(seq: bigint): Promise<void> {
     if (this.acked >= seq) return Promise.resolve();

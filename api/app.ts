@@ -7,7 +7,7 @@ import { AuditEntryEntity } from './entities/audit-entry.entity';
 import { TokenVerifier } from './auth';
 import { hotReads } from './hot-reads';
 import { Problem } from './problem';
-import { SecretBox } from './secrets';
+import { SecretBox } from '../core/secrets';
 import { buildOpenApi } from './openapi';
 import { Readiness } from './readiness';
 import { ReadModel } from './read-model';
@@ -18,15 +18,9 @@ import { operationsRouter } from './routes/operations';
 import { paging } from './routes/common';
 import { exportDocument, exportHcl, importDocument } from './topology';
 
-export interface AppContext {
-  ds: DataSource;
-  secrets: SecretBox;
-  log: Logger;
-  readiness: Pick<Readiness, 'run'>;
-  reads: ReadModel;
-  changes: ChangeFeed;
-  bodyLimit?: string;
-}
+import type { AppContext } from './context';
+
+export type { AppContext } from './context';
 
 const bool = (v: unknown) => v === 'true' || v === '1';
 

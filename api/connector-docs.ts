@@ -1,5 +1,5 @@
-import { connectorSpecs, FieldSpec, resourceType } from './connectors';
-import { pipelineSpec } from './pipeline-spec';
+import { connectorSpecs, FieldSpec, resourceType } from '../connectors';
+import { pipelineSpec } from '../core/pipeline-spec';
 
 /** docs/connectors.md, rendered from the declarations (test/docs.test.ts keeps the file in sync). */
 export function renderConnectorDocs(): string {

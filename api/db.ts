@@ -4,13 +4,9 @@ import { ConnectorEntity } from './entities/connector.entity';
 import { PipelineEntity } from './entities/pipeline.entity';
 import { ApiTokenEntity } from './entities/api-token.entity';
 import { AuditEntryEntity } from './entities/audit-entry.entity';
-import { Initial1764300000000 } from '../migrations/1764300000000-initial';
-import { ListOrderIndexes1764300000001 } from '../migrations/1764300000001-list-order-indexes';
-import { Dataplane1764400000000 } from '../migrations/1764400000000-dataplane';
-import { ChangeNotify1764500000000 } from '../migrations/1764500000000-change-notify';
+import { migrate, migrations } from '../migrations';
 
 export const entities = [ConnectorEntity, PipelineEntity, ApiTokenEntity, AuditEntryEntity];
-export const migrations = [Initial1764300000000, ListOrderIndexes1764300000001, Dataplane1764400000000, ChangeNotify1764500000000];
 
 /** Opens the control DB and applies pending migrations (idempotent; safe with several API processes). */
 export async function openControlDb(url: string, opts: { poolSize?: number } = {}): Promise<DataSource> {
@@ -26,10 +22,6 @@ export async function openControlDb(url: string, opts: { poolSize?: number } = {
     extra: { max: opts.poolSize ?? 20, connectionTimeoutMillis: 5000 },
   });
   await ds.initialize();
-  // An advisory lock serialises migrations when several processes start at once.
-  await ds.transaction(async (m) => {
-    await m.query('SELECT pg_advisory_xact_lock(727274001)');
-    await ds.runMigrations({ transaction: 'each' });
-  });
+  await migrate(ds);
   return ds;
 }

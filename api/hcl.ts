@@ -1,6 +1,5 @@
 /** Minimal HCL writer for the export: exactly the value shapes Sluice objects have. */
 
-export const providerSource = 'sluice.local/sluice/sluice';
 
 /** A reference expression such as sluice_source_postgresql.orders.id, written without quotes. */
 export class Expr {

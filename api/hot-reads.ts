@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import querystring from 'node:querystring';
-import type { Category } from './connectors';
+import type { Category } from '../connectors';
 import type { TokenVerifier } from './auth';
 import type { ReadModel, Rendered } from './read-model';
 import { connectorFilters } from './routes/connectors';

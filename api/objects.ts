@@ -1,15 +1,15 @@
 import { isDeepStrictEqual } from 'node:util';
 import { EntityManager, QueryFailedError } from 'typeorm';
-import { Category, ConnectorSpec, FieldSpec, findSpec, specsOf } from './connectors';
-import { FieldError, validateFields, withDefaults } from './connectors/validate';
+import { Category, ConnectorSpec, FieldSpec, findSpec, specsOf } from '../connectors';
+import { FieldError, validateFields, withDefaults } from './validation';
 import { ConnectorEntity } from './entities/connector.entity';
 import { PipelineEntity } from './entities/pipeline.entity';
-import { pipelineSpec } from './pipeline-spec';
+import { pipelineSpec } from '../core/pipeline-spec';
 import { invalid, notFound, Problem } from './problem';
-import { SecretBox } from './secrets';
+import { SecretBox } from '../core/secrets';
 
-export { envelopeFields } from './envelope';
-import { envelopeFields } from './envelope';
+export { envelopeFields } from '../core/object-fields';
+import { envelopeFields } from '../core/object-fields';
 
 /** Sent back by clients that PUT what they GET; accepted and ignored. */
 const readOnly = new Set(['id', 'version', 'created_at', 'updated_at']);

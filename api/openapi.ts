@@ -1,5 +1,5 @@
-import { Category, collections, connectorSpecs, FieldSpec, specsOf } from './connectors';
-import { pipelineSpec } from './pipeline-spec';
+import { Category, collections, connectorSpecs, FieldSpec, specsOf } from '../connectors';
+import { pipelineSpec } from '../core/pipeline-spec';
 import { envelopeFields } from './objects';
 
 type Schema = Record<string, unknown>;

@@ -1,4 +1,4 @@
-import type { FieldError } from './connectors/validate';
+import type { FieldError } from './validation';
 
 /** An RFC 9457 problem; thrown anywhere in a handler and rendered as application/problem+json. */
 export class Problem extends Error {

@@ -1,4 +1,5 @@
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import { kafkajs } from '../patches';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 
@@ -25,6 +26,7 @@ export class Readiness {
       },
       kafka: async () => {
         if (!this.kafka) {
+          const { Kafka, logLevel } = kafkajs();
           const kafka = new Kafka({ clientId: 'sluice-readyz', brokers: this.kafkaBrokers, logLevel: logLevel.NOTHING, connectionTimeout: 2000, retry: { retries: 0 } });
           this.kafka = kafka.admin();
         }

@@ -4,13 +4,13 @@ import { DestinationStream, Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { createApp } from './app';
 import { ensureBootstrapToken } from './auth';
-import { loadConfig, SluiceConfig } from './config';
+import { loadConfig, SluiceConfig } from '../core/config';
 import { openControlDb } from './db';
-import { createLogger } from './log';
+import { createLogger } from '../core/log';
 import { Readiness } from './readiness';
 import { ReadModel } from './read-model';
 import { ChangeFeed } from './change-feed';
-import { SecretBox } from './secrets';
+import { SecretBox } from '../core/secrets';
 
 export interface RunningApi {
   url: string;

@@ -1,14 +1,15 @@
 import type { Request } from 'express';
 import { DataSource, EntityManager } from 'typeorm';
-import { Category, collections, findSpec, resourceType, secretFields } from './connectors';
+import { Category, collections, findSpec, resourceType, secretFields } from '../connectors';
 import { ConnectorEntity } from './entities/connector.entity';
 import { PipelineEntity } from './entities/pipeline.entity';
 import { applyConnector, applyPipeline, isUniqueViolation, parseConnector, parsePipeline } from './objects';
 import { audit } from './audit';
-import { block, Expr, HclValue, label, providerSource, uniqueLabels } from './hcl';
+import { block, Expr, HclValue, label, uniqueLabels } from './hcl';
+import { providerSource } from '../core/names';
 import { invalid, Problem } from './problem';
-import { SecretBox } from './secrets';
-import type { FieldError } from './connectors/validate';
+import { SecretBox } from '../core/secrets';
+import type { FieldError } from './validation';
 
 /**
  * The whole topology as a document: objects by name, references by name, secrets as

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { loadConfig } from '../api/config';
+import { loadConfig } from '../core/config';
 
 export interface BenchApi { url: string; token: string; close(): Promise<void> }
 

@@ -11,18 +11,17 @@
  * (/proc, the whole cluster: the destination upserts), plus wall time and the 1-minute load average.
  * The destination's final content is checked (row count and sum of the updated column).
  */
-import '../workers/kafkajs-patch';
-import '../workers/kafkajs-consume-patch';
 import fs from 'node:fs';
 import inspector from 'node:inspector';
 import os from 'node:os';
 import crypto from 'node:crypto';
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import { kafkajs } from '../patches';
 import pino from 'pino';
 import { Client } from 'pg';
 import { freshDatabase, env } from '../test/helpers';
 import { SinkRunner } from '../workers/sink';
-import { ColumnInfo } from '../workers/envelope';
+import { ColumnInfo } from '../core/change-event';
 
 const arg = (name: string, def: number) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : def; };
 const ROWS = arg('rows', 200000);
@@ -64,7 +63,7 @@ function row(i: number, a: number) {
 }
 
 async function produce(kafka: Kafka, topic: string, rows: number): Promise<number> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: kafkajs().Partitioners.DefaultPartitioner });
   await producer.connect();
   const cols = JSON.stringify(COLUMNS);
   const a = new Map<number, number>();
@@ -87,6 +86,7 @@ async function produce(kafka: Kafka, topic: string, rows: number): Promise<numbe
 }
 
 async function once(run: number) {
+  const { Kafka, logLevel } = kafkajs();
   const kafka = new Kafka({ clientId: 'bench-sink', brokers: env.kafkaBrokers, logLevel: logLevel.ERROR });
   const admin = kafka.admin(); await admin.connect();
   const topic = `bench_sink_${crypto.randomBytes(3).toString('hex')}`;

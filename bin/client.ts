@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { sluiceHome } from '../api/config';
+import { sluiceHome } from '../core/config';
 
 /** The CLI's view of the API: endpoint and token from SLUICE_ENDPOINT / SLUICE_TOKEN or the local defaults. */
 export class ApiClient {

@@ -1,13 +1,11 @@
-import '../workers/kafkajs-patch'; // before anything loads kafkajs (linear produce batching)
-import '../workers/kafkajs-consume-patch'; // before the first fetch (record batch decoding)
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import { loadConfig } from '../api/config';
-import { createLogger } from '../api/log';
+import { loadConfig } from '../core/config';
+import { createLogger } from '../core/log';
 import { startApi } from '../api/server';
 import { LocalStack } from '../stack/stack';
 import { runWorker } from '../workers';
-import { registerDataplaneCommands } from '../workers/cli';
+import { registerDataplaneCommands } from './dataplane-commands';
 import { ApiClient, CliError } from './client';
 import { devDown, devProcesses, devUp } from './dev';
 

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { providerSource } from '../api/hcl';
+import { providerSource } from '../core/names';
 import { installProvider } from './install';
 
 /**

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { sluiceHome } from '../api/config';
-import { providerSource } from '../api/hcl';
+import { sluiceHome } from '../core/config';
+import { providerSource } from '../core/names';
 
 /**
  * `sluice provider install`: puts terraform-provider-sluice into a filesystem mirror (unpacked

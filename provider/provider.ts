@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { sluiceHome } from '../api/config';
+import { sluiceHome } from '../core/config';
 import { ApiClient } from './client';
 import { readDataSource } from './data-sources';
 import { Diagnostic, error, fromError, warning } from './diagnostics';

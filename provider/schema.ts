@@ -1,6 +1,6 @@
-import { Category, collections, connectorSpecs, ConnectorSpec, FieldSpec, resourceType } from '../api/connectors';
-import { envelopeFields } from '../api/envelope';
-import { pipelineSpec } from '../api/pipeline-spec';
+import { Category, collections, connectorSpecs, ConnectorSpec, FieldSpec, resourceType } from '../connectors';
+import { envelopeFields } from '../core/object-fields';
+import { pipelineSpec } from '../core/pipeline-spec';
 import type { CtyType, Value } from './protocol/cty';
 
 /**

@@ -1,4 +1,4 @@
-import type { FieldSpec } from '../api/connectors';
+import type { FieldSpec } from '../connectors';
 import { UNKNOWN, Value } from './protocol/cty';
 import { Diagnostic, error, PathStep } from './diagnostics';
 import type { AttrDef } from './schema';

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import { Client } from 'pg';
-import { Kafka, logLevel } from 'kafkajs';
+import { kafkajs } from '../patches';
 import * as mysql from 'mysql2/promise';
 
 export interface StackEndpoints {
@@ -327,6 +327,7 @@ function redisPing(port: number, timeoutMs = 3000): Promise<void> {
 }
 
 async function kafkaCheck(brokers: string[]): Promise<void> {
+  const { Kafka, logLevel } = kafkajs();
   const kafka = new Kafka({
     clientId: 'sluice-stack-health',
     brokers,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { collections, connectorSpecs, secretFields } from '../api/connectors';
+import { collections, connectorSpecs, secretFields } from '../connectors';
 import { sampleConfigs, startTestApi, TestApi } from './helpers';
 
 let api: TestApi;

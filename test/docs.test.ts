@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { renderConnectorDocs } from '../api/connector-docs';
-import { connectorSpecs } from '../api/connectors';
+import { connectorSpecs } from '../connectors';
 
 describe('docs match the code', () => {
   it('docs/connectors.md is generated from the current declarations (run `npm run docs`)', () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Client } from 'pg';
 import { startApi, RunningApi } from '../api/server';
-import { loadConfig } from '../api/config';
+import { loadConfig } from '../core/config';
 import { withDatabase } from '../stack/stack';
 
 /** Services come from the environment test/run.sh sets up once per run (stack/ or external). */

@@ -1,8 +1,9 @@
 import { Logger } from 'pino';
-import { Message, Producer } from 'kafkajs';
-import { Envelope, encodeEnvelope } from './envelope';
-import { SourceStatus, setBroken } from './change-event-source';
-import { backoff, sleep } from './pgconn';
+import type { Message, Producer } from 'kafkajs';
+import { Envelope, encodeEnvelope } from '../core/change-event';
+import { HEADERS } from '../core/names';
+import { backoff, sleep } from '../core/retry';
+import { SourceStatus, setBroken } from './source-status';
 
 /**
  * A commit's place in the source's stream: `seq` orders commits (the Postgres LSN, or a counter for
@@ -81,7 +82,7 @@ export class ChangeEventBuffer<P> {
   /** The value is the envelope; column types travel in the `sluice.columns` header (one cached headers object per column list). */
   push(topic: string, key: string | null, env: Envelope) {
     let headers = this.colsHeaders.get(env.columns);
-    if (headers === undefined) { headers = { 'sluice.columns': Buffer.from(JSON.stringify(env.columns)) }; this.colsHeaders.set(env.columns, headers); }
+    if (headers === undefined) { headers = { [HEADERS.columns]: Buffer.from(JSON.stringify(env.columns)) }; this.colsHeaders.set(env.columns, headers); }
     this.buf.push({ kind: 'msg', topic, message: { key, value: encodeEnvelope(env), headers } });
     this.bufMsgs++;
   }
@@ -154,7 +155,7 @@ export class ChangeEventBuffer<P> {
           };
           for (const [topic, messages] of byTopic) {
             for (const m of messages) {
-              const size = (m.value as string).length + ((m.key as string | null)?.length ?? 0) + ((m.headers?.['sluice.columns'] as Buffer | undefined)?.length ?? 0) + 100;
+              const size = (m.value as string).length + ((m.key as string | null)?.length ?? 0) + ((m.headers?.[HEADERS.columns] as Buffer | undefined)?.length ?? 0) + 100;
               let e = req.get(topic);
               if (e && e.bytes + size > LIMIT) { await send(); e = undefined; }
               if (!e) req.set(topic, (e = { messages: [], bytes: 0 }));

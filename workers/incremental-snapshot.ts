@@ -1,44 +1,16 @@
 import { Logger } from 'pino';
-import { DataSource } from 'typeorm';
-import { ColumnInfo, Envelope, kafkaKey, keyString, topicFor } from './envelope';
+import { ColumnInfo, Envelope, kafkaKey, keyString } from '../core/change-event';
+import { topicFor } from '../core/names';
+import { sleep } from '../core/retry';
+import type { ChunkWindow, SnapshotReader, TableInfo } from '../connectors/module';
 import { ChangeEventBuffer } from './change-event-buffer';
-import { SourceStatus, TableInfo } from './change-event-source';
-import { sleep } from './pgconn';
+import type { ControlDb } from './control-db';
 import { metrics } from './metrics';
-
-/** One chunk's watermark window: the chunk rows, and the keys the stream changed while it was open. */
-export interface ChunkWindow {
-  id: string; snapshotId: string; table: string; columns: ColumnInfo[];
-  rows: Record<string, unknown>[] | null; changed: Set<string>; open: boolean;
-  /** A gap-delete window: key rows absent from the source when read; each becomes a delete event unless the stream changed it. */
-  deletes?: Record<string, unknown>[];
-  /** Resolves with the commit sequence after which the chunk's rows are in the buffer (binlog sources use it). */
-  closed: Promise<bigint>;
-  close: (seq: bigint) => void;
-  fail: (err: Error) => void;
-}
-
-/** The database side of an incremental snapshot: one connection, opened per snapshot run. */
-export interface SnapshotReader {
-  count(t: TableInfo, filter: string | null): Promise<number>;
-  columns(t: TableInfo): Promise<ColumnInfo[]>;
-  /**
-   * Rows in key order after `lastKey` (all rows when `limit` is 0), converted to envelope values,
-   * and the key of the last row in the form `lastKey` takes (it is stored in the progress JSON).
-   */
-  readChunk(t: TableInfo, cols: ColumnInfo[], lastKey: unknown[] | null, filter: string | null, limit: number): Promise<{ rows: Record<string, unknown>[]; lastKey: unknown[] | null }>;
-  /** Of the given key rows (key columns only, envelope value forms), the keyString()s of those present in the table now. */
-  presentKeys?(t: TableInfo, cols: ColumnInfo[], keys: Record<string, unknown>[]): Promise<Set<string>>;
-  /** Writes the low watermark into the change stream. */
-  lowWatermark(w: ChunkWindow): Promise<void>;
-  /** Writes the high watermark; resolves with the commit sequence to wait for before the chunk counts as done. */
-  highWatermark(w: ChunkWindow, signal: AbortSignal): Promise<bigint>;
-  close(): Promise<void>;
-}
+import type { SourceStatus } from './source-status';
 
 export interface IncrementalSnapshotterOpts {
   pipelineId: string;
-  control: DataSource;
+  control: ControlDb;
   log: Logger;
   status: SourceStatus;
   buffer: ChangeEventBuffer<unknown>;
@@ -261,7 +233,7 @@ export class IncrementalSnapshotter {
 }
 
 /** Schedules a snapshot of `tables` (the initial one, or the one that closes a gap after a lost position). */
-export async function scheduleSnapshot(control: DataSource, pipelineId: string, tables: TableInfo[], reason: string): Promise<void> {
+export async function scheduleSnapshot(control: ControlDb, pipelineId: string, tables: TableInfo[], reason: string): Promise<void> {
   await control.query(`INSERT INTO snapshots (pipeline_id, tables, mode, reason) VALUES ($1, $2, 'incremental', $3)`,
     [pipelineId, JSON.stringify(tables.map((t) => `${t.schema}.${t.table}`)), reason]);
 }

@@ -3,10 +3,11 @@ import os from 'node:os';
 import { Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { Logger } from 'pino';
-import { SluiceConfig } from '../api/config';
-import { openControlDb } from '../api/db';
-import { SecretBox } from '../api/secrets';
-import { sleep } from './pgconn';
+import { SluiceConfig } from '../core/config';
+import { sleep } from '../core/retry';
+import { SecretBox } from '../core/secrets';
+import { installedPatches, kafkajs, pgLogicalReplication } from '../patches';
+import { openControlDb } from './control-db';
 import { workerMetricsText } from './sink-thread';
 import { RunnerHost, RunnerJobData } from './runner-host';
 import { CONTROL_QUEUE, RUNNERS_QUEUE, Supervisor } from './supervisor';
@@ -75,7 +76,10 @@ export async function runWorker(cfg: SluiceConfig, log: Logger, signal: AbortSig
   const registerScheduler = () => controlQueue.upsertJobScheduler('reconcile', { every: tickMs }, { name: 'reconcile' })
     .then(() => true, (e) => { wlog.warn({ err: (e as Error).message }, 'could not register the reconcile scheduler; will retry'); return false; });
   let registered = await registerScheduler();
-  wlog.info({ kafka: cfg.kafkaBrokers, metrics_port: metricsPort || null, queue_prefix: prefix }, 'worker started');
+  // Patches install when a patched library is first loaded: load both now, so a mismatch stops the worker at once.
+  kafkajs();
+  pgLogicalReplication();
+  wlog.info({ kafka: cfg.kafkaBrokers, metrics_port: metricsPort || null, queue_prefix: prefix, patches: installedPatches() }, 'worker started');
 
   while (!signal.aborted) {
     if (!registered) registered = await registerScheduler();
@@ -90,7 +94,7 @@ export async function runWorker(cfg: SluiceConfig, log: Logger, signal: AbortSig
   await closing;
   await Promise.all([runnersQueue.close(), controlQueue.close()]);
   connection.disconnect();
-  await ds.destroy().catch(() => undefined);
+  await ds.close();
   metricsServer?.close();
   wlog.info('worker stopped');
 }

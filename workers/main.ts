@@ -1,8 +1,6 @@
-import './kafkajs-patch'; // before anything loads kafkajs
-import './kafkajs-consume-patch'; // before the first fetch (record batch decoding)
 /** Standalone worker entry (`node dist/workers/main.js`): what `sluice worker` runs; tests spawn it as a real process. */
-import { loadConfig } from '../api/config';
-import { createLogger } from '../api/log';
+import { loadConfig } from '../core/config';
+import { createLogger } from '../core/log';
 import { runWorker } from './index';
 
 const cfg = loadConfig();

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { installedPatches } from '../patches';
 
 /** Data-plane metrics of this worker process (exposed by `sluice worker --metrics-port`). */
 export const registry = new Registry();
@@ -10,4 +11,9 @@ export const metrics = {
   retries: new Counter({ name: 'sluice_write_retries_total', help: 'Destination write retries', labelNames: ['pipeline', 'kind'], registers: [registry] }),
   dlq: new Counter({ name: 'sluice_dlq_records_total', help: 'Records sent to the DLQ', labelNames: ['pipeline'], registers: [registry] }),
   lag: new Gauge({ name: 'sluice_replication_lag_bytes', help: 'Bytes of WAL the slot holds behind the server', labelNames: ['pipeline'], registers: [registry] }),
+  /** 1 per third-party patch in effect (patches/index.ts); `max` so a sink thread's copy does not add up. */
+  patches: new Gauge({
+    name: 'sluice_patch_active', help: 'Third-party library patches in effect in this worker (patches/)', labelNames: ['library', 'version', 'patch'], aggregator: 'max', registers: [registry],
+    collect() { for (const p of installedPatches()) for (const patch of p.patches) this.set({ library: p.library, version: p.version, patch }, 1); },
+  }),
 };

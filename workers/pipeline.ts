@@ -1,28 +1,28 @@
-import { connectKafka, pipelineKafka } from './kafka-clients';
 import { Logger } from 'pino';
-import { DataSource } from 'typeorm';
-import { SecretBox } from '../api/secrets';
-import { SourceConfig, SourceRunner } from './source';
-import { MysqlSourceConfig, MysqlSourceRunner } from './source-mysql';
-import { ChangeEventSource } from './change-event-source';
+import { topicFor } from '../core/names';
+import { backoff, sleep } from '../core/retry';
+import { UnknownConnectorKindError } from '../core/errors';
+import { SecretBox } from '../core/secrets';
+import { destinationModule, sourceModule, transformModule } from '../connectors';
+import type { ControlDb } from './control-db';
+import { connectKafka, pipelineKafka } from './kafka-clients';
+import { ChangeEventSource, SourceSession } from './source-session';
 import { DestConfig, SinkRunner } from './sink';
 import { SinkThread, sinkThreadEnabled } from './sink-thread';
 import { TransformDef } from './transforms';
-import { topicFor } from './envelope';
 import { metrics } from './metrics';
-import { backoff, sleep } from './pgconn';
 
 export interface LoadedPipeline {
   id: string; name: string; version: number; desired_state: string; tables: string[]; ingestion_mode: 'upsert' | 'append' | null;
   delivery: { max_retries: number; backoff_initial_ms: number; backoff_max_ms: number };
-  source: { id: string; kind: string; version: number; config: SourceConfig | MysqlSourceConfig };
+  source: { id: string; kind: string; version: number; config: Record<string, any> & { topic_prefix: string } };
   destination: { id: string; kind: string; version: number; config: DestConfig };
   transforms: TransformDef[];
   /** Changes whenever anything the runner depends on changes: the runner restarts then. */
   signature: string;
 }
 
-export async function loadPipeline(ds: DataSource, secrets: SecretBox, id: string): Promise<LoadedPipeline | null> {
+export async function loadPipeline(ds: ControlDb, secrets: SecretBox, id: string): Promise<LoadedPipeline | null> {
   const rows = await ds.query(`SELECT * FROM pipelines WHERE id = $1`, [id]);
   if (!rows.length) return null;
   const p = rows[0];
@@ -57,7 +57,7 @@ export class PipelineRunner {
   private since = new Date();
   readonly startedAt = new Date();
 
-  constructor(private p: LoadedPipeline, private o: { ds: DataSource; databaseUrl: string; logLevel: string; kafkaBrokers: string[]; log: Logger; workerId: string; token: string; graceMs: number; partitions: number }) {}
+  constructor(private p: LoadedPipeline, private o: { ds: ControlDb; databaseUrl: string; logLevel: string; kafkaBrokers: string[]; log: Logger; workerId: string; token: string; graceMs: number; partitions: number }) {}
 
   async run(signal: AbortSignal): Promise<void> {
     const { p, o } = this;
@@ -66,15 +66,24 @@ export class PipelineRunner {
     const report = setInterval(() => { this.report().catch((e) => log.warn({ err: (e as Error).message }, 'status report failed')); }, 1000);
     await this.report().catch(() => undefined);
     try {
+      // A kind this build does not know (stored by a newer version, or removed) stops here, loudly.
+      try {
+        sourceModule(p.source.kind); destinationModule(p.destination.kind);
+        for (const t of p.transforms) transformModule(t.kind);
+      } catch (e) {
+        if (!(e instanceof UnknownConnectorKindError)) throw e;
+        this.set('Broken', `unknown_connector_kind: ${e.message}`);
+        log.error({ err: e.message }, 'pipeline cannot run: unknown connector kind');
+        await sleep(0x7fffffff, signal); // the status reports go on, so the API shows the reason
+        return;
+      }
       await connectKafka({ producer, admin }, signal, (e) => {
         this.set('Broken', `kafka_unreachable: ${e.message}`);
         log.warn({ err: e.message }, 'Kafka not reachable; retrying');
       });
       if (signal.aborted) return;
       const common = { pipelineId: p.id, sourceId: p.source.id, producer, admin, kafka, control: o.ds, log, signal, graceMs: o.graceMs, partitions: o.partitions };
-      this.source = p.source.kind === 'mysql'
-        ? new MysqlSourceRunner({ ...common, cfg: p.source.config as MysqlSourceConfig })
-        : new SourceRunner({ ...common, cfg: p.source.config as SourceConfig });
+      this.source = new SourceSession(sourceModule(p.source.kind), { ...common, cfg: p.source.config });
       const sourceDone = this.source.run();
       await Promise.race([this.source.ready, new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }))]);
       let sinkDone: Promise<void> = Promise.resolve();

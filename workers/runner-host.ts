@@ -2,8 +2,8 @@ import crypto from 'node:crypto';
 import { Job, DelayedError } from 'bullmq';
 import { Client } from 'pg';
 import { Logger } from 'pino';
-import { DataSource } from 'typeorm';
-import { SecretBox } from '../api/secrets';
+import { SecretBox } from '../core/secrets';
+import type { ControlDb } from './control-db';
 import { PipelineRunner, loadPipeline } from './pipeline';
 
 export interface RunnerJobData { pipeline_id: string; source_id: string }
@@ -32,7 +32,7 @@ const FENCE_RETRY_MS = 1000;
 export class RunnerHost {
   private running = new Map<string, Running>();
 
-  constructor(private o: { ds: DataSource; secrets: SecretBox; databaseUrl: string; logLevel: string; kafkaBrokers: string[]; log: Logger; workerId: string; graceMs: number; partitions: number }) {}
+  constructor(private o: { ds: ControlDb; secrets: SecretBox; databaseUrl: string; logLevel: string; kafkaBrokers: string[]; log: Logger; workerId: string; graceMs: number; partitions: number }) {}
 
   get size() { return this.running.size; }
 

@@ -12,13 +12,12 @@
  * advisory locks, ends when the runner is stopped, and dies with the process on kill -9.
  * `SLUICE_SINK_THREAD=0` runs the sink on the main event loop instead (same SinkRunner).
  */
-import path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { connectKafka, pipelineKafka } from './kafka-clients';
 import { Pool } from 'pg';
 import { AggregatorRegistry, MetricObjectWithValues, MetricValue } from 'prom-client';
 import { Logger } from 'pino';
-import { createLogger } from '../api/log';
+import { createLogger } from '../core/log';
 import { registry } from './metrics';
 import { SinkRunner, SinkRunnerOpts, SinkStatus } from './sink';
 
@@ -50,7 +49,7 @@ export class SinkThread {
 
   run(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const worker = new Worker(path.join(__dirname, 'sink-thread-entry.js'), { workerData: { sinkThread: this.cfg } });
+      const worker = new Worker(__filename, { workerData: { sinkThread: this.cfg } });
       const threadId = worker.threadId;
       this.log.debug({ thread_id: threadId }, 'sink runner started in its own thread');
       const stop = () => worker.postMessage({ type: 'stop' } satisfies ToThread);

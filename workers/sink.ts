@@ -1,14 +1,16 @@
 import { Logger } from 'pino';
-import { Admin, Consumer, Kafka, Producer } from 'kafkajs';
-import { ColumnInfo, Envelope, kafkaKey } from './envelope';
-import { backoff, sleep } from './pgconn';
-import { TransformDef, TransformError, buildChain } from './transforms';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import { ColumnInfo, Envelope, kafkaKey } from '../core/change-event';
+import { TransformError } from '../core/errors';
+import { dlqTopicFor, groupIdFor, HEADERS } from '../core/names';
+import { backoff, sleep } from '../core/retry';
+import { destinationModule } from '../connectors';
+import type { DestinationWriter } from '../connectors/module';
+import { TransformDef, buildChain } from './transforms';
 import { metrics } from './metrics';
-import { DestConfig, DestinationWriter, PARTITIONS_CONCURRENTLY } from './destination';
-import { PostgresqlDestination } from './destination-postgresql';
-import { MysqlDestination } from './destination-mysql';
 
-export type { DestConfig } from './destination';
+/** The destination settings the sink itself reads; the rest of the config is the writer's. */
+export interface DestConfig { table_name_format?: string; batch_size?: number; ingestion_mode?: 'upsert' | 'append'; [field: string]: unknown }
 export interface Delivery { max_retries: number; backoff_initial_ms: number; backoff_max_ms: number }
 
 export interface SinkStatus { state: 'starting' | 'running' | 'broken' | 'stopped'; reason: string | null; lag: number | null; last_write_at: string | null; broken_since?: number | null; partitions?: Record<string, number> }
@@ -16,7 +18,7 @@ export interface SinkStatus { state: 'starting' | 'running' | 'broken' | 'stoppe
 export interface ControlQuery { query(sql: string, params?: unknown[]): Promise<any[]> }
 
 export interface SinkRunnerOpts {
-  pipelineId: string; /** Destination kind (postgresql | mysql): picks the writer. */ kind: string; cfg: DestConfig; mode: 'upsert' | 'append'; topics: string[]; kafka: Kafka; producer: Producer; admin: Admin;
+  pipelineId: string; /** Destination kind: its module (connectors/index.ts) supplies the writer. */ kind: string; cfg: DestConfig; mode: 'upsert' | 'append'; topics: string[]; kafka: Kafka; producer: Producer; admin: Admin;
   /** The control DB (DLQ records); only `query` is used, so a sink thread passes a plain pool. */
   control: ControlQuery; log: Logger; signal: AbortSignal; delivery: Delivery; transforms: TransformDef[]; graceMs: number; topicPrefix: string;
 }
@@ -25,6 +27,12 @@ export interface SinkRunnerOpts {
 interface Rec { topic: string; partition: number; offset: string; key: Buffer | string | null; raw: string; cols: string | null; env: Envelope | null }
 
 class Aborted extends Error {}
+
+/**
+ * Partitions of the pipeline's topics the sink writes at once (KafkaJS partitionsConsumedConcurrently),
+ * each on its own destination connection (writers size their pools from it).
+ */
+export const PARTITIONS_CONCURRENTLY = Math.max(1, Number(process.env.SLUICE_SINK_CONCURRENCY ?? 2));
 
 /** Keys whose rejected records retry at once (each on a destination connection from the writer's pool). */
 const RETRY_KEYS_IN_PARALLEL = 8;
@@ -41,18 +49,6 @@ function isBarrier(r: Rec): boolean {
   return e.op === 'u' && !!e.before && !!e.after && kafkaKey(e.columns, e.before) !== kafkaKey(e.columns, e.after);
 }
 
-export const groupIdFor = (pipelineId: string) => `sluice-${pipelineId}`;
-export const dlqTopicFor = (pipelineId: string) => `sluice.dlq.${pipelineId}`;
-
-/** The writer (SQL dialect) of a destination kind. */
-function writerFor(o: SinkRunnerOpts): DestinationWriter<unknown> {
-  const w = { pipelineId: o.pipelineId, cfg: o.cfg, mode: o.mode, log: o.log };
-  switch (o.kind) {
-    case 'postgresql': return new PostgresqlDestination(w);
-    case 'mysql': return new MysqlDestination(w);
-    default: throw new Error(`destination kind ${o.kind} has no writer`);
-  }
-}
 
 /**
  * Kafka -> transforms -> destination, for every destination kind (the dialect is the writer's).
@@ -60,13 +56,13 @@ function writerFor(o: SinkRunnerOpts): DestinationWriter<unknown> {
  */
 export class SinkRunner {
   status: SinkStatus = { state: 'starting', reason: null, lag: null, last_write_at: null, broken_since: null };
-  private writer: DestinationWriter<unknown>;
+  private writer: DestinationWriter;
   private chain: ReturnType<typeof buildChain>;
   private consumer: Consumer | null = null;
   private unreachableSince: number | null = null;
 
   constructor(private o: SinkRunnerOpts) {
-    this.writer = writerFor(o);
+    this.writer = destinationModule(o.kind).writer({ pipelineId: o.pipelineId, cfg: o.cfg, mode: o.mode, log: o.log, concurrency: PARTITIONS_CONCURRENTLY });
     this.chain = buildChain(o.transforms);
   }
 
@@ -108,7 +104,7 @@ export class SinkRunner {
     const k = `${schema}\u0000${table}`;
     let t = this.tableNames.get(k);
     if (t === undefined) {
-      t = this.o.cfg.table_name_format.replace(/\{schema\}/g, schema).replace(/\{table\}/g, table).replace(/\{topic_prefix\}/g, this.o.topicPrefix);
+      t = (this.o.cfg.table_name_format ?? '{table}').replace(/\{schema\}/g, schema).replace(/\{table\}/g, table).replace(/\{topic_prefix\}/g, this.o.topicPrefix);
       if (this.tableNames.size > 10000) this.tableNames.clear();
       this.tableNames.set(k, t);
     }
@@ -171,8 +167,8 @@ export class SinkRunner {
             partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
             eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
               const tp = `${batch.topic}/${batch.partition}`;
-              const recs: Rec[] = batch.messages.map((m) => ({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key ?? null, raw: m.value?.toString() ?? 'null', cols: this.colsHeader(m.headers?.['sluice.columns']), env: null }));
-              const size = Math.max(1, o.cfg.batch_size);
+              const recs: Rec[] = batch.messages.map((m) => ({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key ?? null, raw: m.value?.toString() ?? 'null', cols: this.colsHeader(m.headers?.[HEADERS.columns]), env: null }));
+              const size = Math.max(1, o.cfg.batch_size ?? 500);
               for (let i = 0; i < recs.length; i += size) {
                 if (failed || !isRunning() || isStale() || o.signal.aborted) return;
                 const slice = recs.slice(i, i + size);
@@ -407,9 +403,9 @@ export class SinkRunner {
       try {
         await o.producer.send({
           topic: dlqTopicFor(o.pipelineId), acks: -1,
-          messages: [{ key, value: rec.raw, headers: { ...(rec.cols ? { 'sluice.columns': rec.cols } : {}),
-            'sluice.error.class': cls, 'sluice.error.message': err.message.slice(0, 2000), 'sluice.attempts': String(attempts),
-            'sluice.original.topic': rec.topic, 'sluice.original.partition': String(rec.partition), 'sluice.original.offset': rec.offset } }],
+          messages: [{ key, value: rec.raw, headers: { ...(rec.cols ? { [HEADERS.columns]: rec.cols } : {}),
+            [HEADERS.errorClass]: cls, [HEADERS.errorMessage]: err.message.slice(0, 2000), [HEADERS.attempts]: String(attempts),
+            [HEADERS.originalTopic]: rec.topic, [HEADERS.originalPartition]: String(rec.partition), [HEADERS.originalOffset]: rec.offset } }],
         });
         const ins = await o.control.query(
           `INSERT INTO dlq_records (pipeline_id, topic, kafka_partition, kafka_offset, record_key, record_value, error_class, error_message, attempts)
@@ -449,8 +445,11 @@ export class SinkRunner {
     }
   }
 
-  private write(envs: Envelope[], recs: Rec[]): Promise<void> {
-    return this.writer.write(envs, recs.map((r) => r.offset), (schema, table) => this.tableFor(schema, table));
+  private async write(envs: Envelope[], recs: Rec[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    await this.writer.write(envs, recs.map((r) => r.offset), (schema, table) => this.tableFor(schema, table));
+    metrics.eventsOut.inc({ pipeline: this.o.pipelineId }, envs.length);
+    metrics.writeLatency.observe({ pipeline: this.o.pipelineId }, Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   // ---------- DLQ replay ----------

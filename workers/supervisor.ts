@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { Logger } from 'pino';
-import { DataSource } from 'typeorm';
+import type { ControlDb } from './control-db';
 import { RunnerJobData } from './runner-host';
 
 export const RUNNERS_QUEUE = 'runners';
@@ -14,7 +14,7 @@ export const runnerJobId = (pipelineId: string) => `pipeline-${pipelineId}`;
  * reconfigured, worker shut down) was removed, so the next tick adds it again when still wanted.
  */
 export class Supervisor {
-  constructor(private o: { ds: DataSource; runners: Queue<RunnerJobData>; log: Logger }) {}
+  constructor(private o: { ds: ControlDb; runners: Queue<RunnerJobData>; log: Logger }) {}
 
   async reconcile(): Promise<void> {
     const rows: { id: string; source_id: string; desired_state: string }[] = await this.o.ds.query(`SELECT id, source_id, desired_state FROM pipelines`);

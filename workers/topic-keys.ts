@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
-import { Admin, Kafka } from 'kafkajs';
-import { sleep } from './pgconn';
+import type { Admin, Kafka } from 'kafkajs';
+import { sleep } from '../core/retry';
 
 /**
  * The keys whose latest event in a table's topic is not a delete: the rows the destination holds

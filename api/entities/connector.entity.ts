@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn, VersionColumn } from 'typeorm';
-import type { Category } from '../connectors';
+import type { Category } from '../../connectors';
 
 /** A source, destination or transform: one table, told apart by category; names are unique per category. */
 @Entity({ name: 'connectors' })

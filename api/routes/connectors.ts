@@ -1,10 +1,10 @@
 import { Router } from 'express';
-import { collections, Category } from '../connectors';
+import { collections, Category } from '../../connectors';
 import { ConnectorEntity } from '../entities/connector.entity';
 import { applyConnector, conflictOnName, isUniqueViolation, parseConnector, pipelinesUsing, publicConnector } from '../objects';
 import { audit } from '../audit';
 import { Problem } from '../problem';
-import type { AppContext } from '../app';
+import type { AppContext } from '../context';
 import { checkIfMatch, idParam, paging, sendObject, sendRendered } from './common';
 import type { Filter } from '../read-model';
 

@@ -1,15 +1,16 @@
 import { Router } from 'express';
-import { Kafka } from 'kafkajs';
-import type { AppContext } from '../app';
-import { loadConfig } from '../config';
+import type { Kafka } from 'kafkajs';
+import { kafkajs } from '../../patches';
+import type { AppContext } from '../context';
+import { loadConfig } from '../../core/config';
 import { Problem } from '../problem';
 import { idParam, paging } from './common';
-import { topicFor } from '../../workers/envelope';
-import { CountingDatabase, destinationSchema, openCountingDatabase } from '../row-counts';
+import { groupIdFor, topicFor } from '../../core/names';
+import { destinationModule, sourceModule } from '../../connectors';
+import type { DestinationRowCounter, SourceRowCounter } from '../../connectors/module';
 
 const STALE_MS = Number(process.env.SLUICE_RUNNER_STALE_MS ?? 15000);
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const groupIdFor = (pipelineId: string) => `sluice-${pipelineId}`;
 
 function validation(field: string, message: string): Problem {
   return new Problem(400, 'Validation failed', `${field} ${message}`, [{ field, message }]);
@@ -57,6 +58,7 @@ async function loadConnectors(ctx: AppContext, id: string) {
 
 function kafkaOf(ctx: AppContext): Kafka {
   const brokers = (ctx as AppContext & { kafkaBrokers?: string[] }).kafkaBrokers ?? loadConfig().kafkaBrokers;
+  const { Kafka } = kafkajs();
   return new Kafka({ clientId: 'sluice-api', brokers, logLevel: 0, retry: { retries: 1 }, connectionTimeout: 3000, requestTimeout: 5000 });
 }
 
@@ -93,8 +95,8 @@ async function groupLag(kafka: Kafka, groups: { group: string; pipeline_id: stri
 /** The tables a pipeline delivers: its `tables`, or every table its source captures now. */
 async function tablesOf(p: any, sourceKind: string, source: Record<string, any>): Promise<string[]> {
   if (p.tables?.length) return p.tables;
-  const db = await openCountingDatabase(sourceKind, source);
-  try { return await db.capturedTables(source); } finally { await db.close(); }
+  const db = await sourceModule(sourceKind).openCounter(source);
+  try { return await db.capturedTables(); } finally { await db.close(); }
 }
 
 async function topicsOf(ctx: AppContext, id: string): Promise<string[]> {
@@ -215,27 +217,31 @@ export function operationsRouter(ctx: AppContext): Router {
     const lagOk = current === 0 || (current !== null && earlier !== null && current < earlier);
     checks.push({ check: 'lag_falling', pass: lagOk, detail: current === null ? 'Kafka not reachable: lag unknown' : `lag ${current} now (max ${earlier ?? 'n/a'} over the last ~10 s)` });
     checks.push({ check: 'dlq_empty', pass: st.dlq.count === 0, detail: `${st.dlq.count} record(s) in the DLQ` });
-    let sdb: CountingDatabase | null = null;
-    let ddb: CountingDatabase | null = null;
+    let sdb: SourceRowCounter | null = null;
+    let ddb: DestinationRowCounter | null = null;
     try {
-      sdb = await openCountingDatabase(sourceKind, source);
-      ddb = await openCountingDatabase(destinationKind, destination);
-      const tables: string[] = p.tables?.length ? p.tables : await sdb.capturedTables(source);
+      sdb = await sourceModule(sourceKind).openCounter(source);
+      const dmod = destinationModule(destinationKind);
+      ddb = dmod.openCounter ? await dmod.openCounter(destination) : null;
+      const tables: string[] = p.tables?.length ? p.tables : await sdb.capturedTables();
       const mode = p.ingestion_mode ?? destination.ingestion_mode ?? 'upsert';
-      const dschema = destinationSchema(destinationKind, destination);
       for (const t of tables) {
         const [schema, name] = t.split('.');
         const topic = topicFor(source.topic_prefix, schema, name);
         const tlag = parts.filter((x: any) => x.topic === topic).reduce((a: number, x: any) => a + x.lag, 0);
         checks.push({ check: 'freshness', table: t, pass: tlag === 0, detail: `${tlag} event(s) not yet written (last write ${st.sink.last_write_at ?? 'never'})` });
         const destTable = String(destination.table_name_format ?? '{table}').replace(/\{schema\}/g, schema).replace(/\{table\}/g, name).replace(/\{topic_prefix\}/g, source.topic_prefix);
-        const sN = await sdb.count(schema, name, false);
+        const sN = await sdb.count(schema, name);
+        if (!ddb) {
+          checks.push({ check: 'row_count', table: t, pass: true, detail: `source ${sN}; a ${destinationKind} destination cannot count what it holds (not compared)` });
+          continue;
+        }
         let dN: number | null = null;
         try {
           if (mode === 'append') {
             const keys = await sdb.primaryKey(schema, name);
-            dN = keys.length ? await ddb.countLatest(dschema, destTable, keys) : null;
-          } else dN = await ddb.count(dschema, destTable, destination.hard_delete === false);
+            dN = keys.length ? await ddb.countLatest(destTable, keys) : null;
+          } else dN = await ddb.count(destTable, destination.hard_delete === false);
         } catch { dN = null; }
         checks.push({ check: 'row_count', table: t, pass: dN === sN, detail: `source ${sN}, destination ${dN ?? 'n/a'}` });
       }

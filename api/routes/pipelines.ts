@@ -3,7 +3,7 @@ import { PipelineEntity } from '../entities/pipeline.entity';
 import { applyPipeline, conflictOnName, isUniqueViolation, parsePipeline, publicPipeline } from '../objects';
 import { audit } from '../audit';
 import { Problem } from '../problem';
-import type { AppContext } from '../app';
+import type { AppContext } from '../context';
 import { checkIfMatch, idParam, paging, sendObject, sendRendered } from './common';
 import type { Filter } from '../read-model';
 

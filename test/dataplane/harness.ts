@@ -8,6 +8,7 @@ import * as mysql from 'mysql2/promise';
 import { env, freshDatabase, startTestApi, TestApi } from '../helpers';
 import { freshMysqlDatabase, mysqlQuery } from '../mysql-helpers';
 import { workerNodeFlags } from '../../workers/node-flags';
+import { kafkajs } from '../../patches';
 
 export { env };
 
@@ -224,7 +225,7 @@ export async function status(s: Setup) {
 }
 /** Every record of `topic` from the beginning up to its current end, as parsed envelopes with their keys. */
 export async function topicRecords(topic: string): Promise<{ key: string | null; env: any }[]> {
-  const { Kafka } = await import('kafkajs');
+  const { Kafka } = kafkajs();
   const kafka = new Kafka({ brokers: env.kafkaBrokers, logLevel: 0 });
   const admin = kafka.admin();
   await admin.connect();

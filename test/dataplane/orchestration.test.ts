@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
-import { loadConfig } from '../../api/config';
+import { loadConfig } from '../../core/config';
 import { queuePrefix } from '../../workers';
 import { RUNNERS_QUEUE, runnerJobId } from '../../workers/supervisor';
 import { assertConverges, q, setupPipeline, Setup, sleep, spawnWorker, startLoad, status, teardown, waitFor, Worker } from './harness';

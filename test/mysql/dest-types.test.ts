@@ -2,7 +2,7 @@
 // round trip through real processes is in dest-stream.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mysqlColumnType, toMysqlParam, toUtcDatetime } from '../../workers/destination-mysql';
+import { mysqlColumnType, toMysqlParam, toUtcDatetime } from '../../connectors/destination-mysql/writer';
 
 test('column types: exact where MySQL can hold every value, text otherwise; key columns stay indexable', () => {
   const t = (type: string, key = false) => mysqlColumnType({ type, key });

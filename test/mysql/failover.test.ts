@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { assertConverges, q, rowsOf, setupPipeline, Setup, spawnWorker, startLoad, status, teardown, topicRecords, waitFor, Worker } from '../dataplane/harness';
 import { COLS, insertRows, MYSQL_EVENTS_DDL } from '../dataplane/scenarios';
 import { mariadbStack, mysqlQuery, mysqlUrlWithDatabase } from '../mysql-helpers';
-import { positionPortability } from '../../workers/source-mysql';
+import { positionPortability } from '../../connectors/source-mysql/position';
 
 interface Gtid { domain: number; server: number; seq: number }
 /** A single-domain MariaDB GTID position `D-S-N` (what this stack's pair uses: domain 0). */

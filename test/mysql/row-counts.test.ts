@@ -1,9 +1,9 @@
-// What GET /v1/pipelines/:id/verify counts on MySQL / MariaDB (api/row-counts.ts), on a real
+// What GET /v1/pipelines/:id/verify counts on MySQL / MariaDB (the mysql modules' row counters), on a real
 // MariaDB: a MySQL source's captured tables (database_include, table_include / table_exclude),
 // row counts, soft-deleted rows, primary keys and the latest-row count of append mode.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openCountingDatabase } from '../../api/row-counts';
+import { destinationModule, sourceModule } from '../../connectors';
 import { freshMysqlDatabase, mysqlQuery } from '../mysql-helpers';
 
 let a: string;
@@ -25,24 +25,27 @@ before(async () => {
 });
 
 test('a MySQL source captures the base tables of database_include, filtered by table_include / table_exclude', async () => {
-  const db = await openCountingDatabase('mysql', conn);
-  try {
-    assert.deepEqual(await db.capturedTables({ database_include: [a, b] }), [`${a}.audit_log`, `${a}.orders`, `${b}.items_log`, `${b}.pairs`]);
-    assert.deepEqual(await db.capturedTables({ database_include: [a, b], table_include: [`${a}\\..*`], table_exclude: ['.*\\.audit_.*'] }), [`${a}.orders`]);
-    assert.deepEqual(await db.capturedTables({ database_include: [] }), []);
-  } finally { await db.close(); }
+  const captured = async (cfg: Record<string, unknown>) => {
+    const db = await sourceModule('mysql').openCounter({ ...conn, ...cfg });
+    try { return await db.capturedTables(); } finally { await db.close(); }
+  };
+  assert.deepEqual(await captured({ database_include: [a, b] }), [`${a}.audit_log`, `${a}.orders`, `${b}.items_log`, `${b}.pairs`]);
+  assert.deepEqual(await captured({ database_include: [a, b], table_include: [`${a}\\..*`], table_exclude: ['.*\\.audit_.*'] }), [`${a}.orders`]);
+  assert.deepEqual(await captured({ database_include: [] }), []);
 });
 
 test('row counts, soft deletes, primary keys and the append-mode latest-row count', async () => {
-  const db = await openCountingDatabase('mysql', conn);
+  const src = await sourceModule('mysql').openCounter({ ...conn, database_include: [a, b] });
+  const dst = await destinationModule('mysql').openCounter!({ ...conn, database: b });
   try {
-    assert.equal(await db.count(a, 'orders', false), 3);
-    assert.equal(await db.count(b, 'pairs', false), 3);
-    assert.equal(await db.count(b, 'pairs', true), 2);
-    assert.deepEqual(await db.primaryKey(b, 'pairs'), ['b', 'a']);
-    assert.deepEqual(await db.primaryKey(b, 'items_log'), []);
+    assert.equal(await src.count(a, 'orders'), 3);
+    assert.equal(await dst.count('pairs', false), 3);
+    assert.equal(await dst.count('pairs', true), 2);
+    assert.deepEqual(await src.primaryKey(b, 'pairs'), ['b', 'a']);
+    assert.deepEqual(await src.primaryKey(b, 'items_log'), []);
     // Keys 1 (updated) and 3 (deleted, then inserted again) are live; 2 was deleted.
-    assert.equal(await db.countLatest(b, 'items_log', ['id']), 2);
-  } finally { await db.close(); }
-  await assert.rejects(openCountingDatabase('mysql', { ...conn, port: 1 }), /ECONNREFUSED/);
+    assert.equal(await dst.countLatest('items_log', ['id']), 2);
+  } finally { await src.close(); await dst.close(); }
+  await assert.rejects(sourceModule('mysql').openCounter({ ...conn, port: 1 }), /ECONNREFUSED/);
+  await assert.rejects(destinationModule('mysql').openCounter!({ ...conn, database: b, port: 1 }), /ECONNREFUSED/);
 });

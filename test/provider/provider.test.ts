@@ -4,11 +4,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connectorSpecs, resourceType } from '../../api/connectors';
-import { pipelineSpec } from '../../api/pipeline-spec';
+import { connectorSpecs, resourceType } from '../../connectors';
+import { pipelineSpec } from '../../core/pipeline-spec';
 import { sampleConfigs, startTestApi, TestApi } from '../helpers';
 import { findBinary, flat, mirror, ok, one, planCode, repoRoot, runTf, supportsWriteOnly, TfEnv, workdir } from './tf';
-import { providerSource } from '../../api/hcl';
+import { providerSource } from '../../core/names';
 
 /** The required_providers block every test configuration starts with. */
 const requireSluice = `terraform {\n  required_providers {\n    sluice = { source = "${providerSource}" }\n  }\n}\n`;

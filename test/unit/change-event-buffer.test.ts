@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import type { Producer } from 'kafkajs';
-import { newSourceStatus } from '../../workers/change-event-source';
-import { ColumnInfo, Envelope } from '../../workers/envelope';
+import { newSourceStatus } from '../../workers/source-status';
+import { ColumnInfo, Envelope } from '../../core/change-event';
 
 // Read when the buffer module loads: set before the dynamic import below.
 process.env.SLUICE_TX_SPILL_EVENTS = '1000';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ColumnInfo, Envelope, encodeEnvelope, kafkaKey, keyString } from '../../workers/envelope';
+import { ColumnInfo, Envelope, encodeEnvelope, kafkaKey, keyString } from '../../core/change-event';
 
 /** encodeEnvelope / kafkaKey / keyString build JSON by hand: the bytes must be what JSON.stringify gives. */
 const cols: ColumnInfo[] = [

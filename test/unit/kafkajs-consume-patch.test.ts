@@ -6,7 +6,7 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { makeBatchDecoder } from '../../workers/kafkajs-consume-patch';
+import { makeBatchDecoder } from '../../patches/kafkajs-consume';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const Decoder = require('kafkajs/src/protocol/decoder');

@@ -12,7 +12,7 @@ const originalProduceV3 = require('kafkajs/src/protocol/requests/produce/v3/requ
 const originalFraming = require('kafkajs/src/protocol/request');
 const originalMurmur2 = require('kafkajs/src/producer/partitioners/default/murmur2');
 const Long = require('kafkajs/src/utils/long');
-const patch = require('../../workers/kafkajs-patch') as typeof import('../../workers/kafkajs-patch');
+const patch = require('../../patches/kafkajs-produce') as typeof import('../../patches/kafkajs-produce');
 
 const rnd = (n: number) => crypto.randomInt(n);
 function randomText(len: number): string {

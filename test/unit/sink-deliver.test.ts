@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import { SinkRunner } from '../../workers/sink';
-import { ColumnInfo, Envelope, Op } from '../../workers/envelope';
+import { ColumnInfo, Envelope, Op } from '../../core/change-event';
 
 const cols: ColumnInfo[] = [{ name: 'id', type: 'integer', oid: 23, key: true }, { name: 'v', type: 'text', oid: 25, key: false }];
 const source: Envelope['source'] = { lsn: '0/1', tx_id: 1, ts_ms: 1, schema: 'public', table: 't', snapshot: false };

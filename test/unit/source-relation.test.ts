@@ -5,13 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
-import { SourceRunner } from '../../workers/source';
+import { PostgresqlSource } from '../../connectors/source-postgresql/source';
 
 test('a column missing from a lagging catalog still gets its declared type (format_type of the message\'s oid and modifier)', async () => {
-  const runner = new SourceRunner({
-    pipelineId: 'p', sourceId: 's', cfg: {} as never, producer: {} as never, admin: {} as never, control: {} as never,
-    log: pino({ level: 'silent' }), signal: new AbortController().signal, graceMs: 1000, partitions: 1,
-  });
+  const runner = new PostgresqlSource({ pipelineId: 'p', sourceId: 's', cfg: {}, offsets: {} as never, log: pino({ level: 'silent' }) });
   const asked: [number, number][] = [];
   (runner as any).meta = {
     query: async (sql: string, params: unknown[]) => {

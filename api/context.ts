@@ -1,0 +1,17 @@
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import type { ChangeFeed } from './change-feed';
+import type { Readiness } from './readiness';
+import type { ReadModel } from './read-model';
+import type { SecretBox } from '../core/secrets';
+
+/** What every route of the API is given: the control DB, secrets, logger, readiness, read model and change feed. */
+export interface AppContext {
+  ds: DataSource;
+  secrets: SecretBox;
+  log: Logger;
+  readiness: Pick<Readiness, 'run'>;
+  reads: ReadModel;
+  changes: ChangeFeed;
+  bodyLimit?: string;
+}

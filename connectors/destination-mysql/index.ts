@@ -1,0 +1,12 @@
+import type { DestinationModule } from '../module';
+import { declaration } from './declaration';
+
+// Runtime parts load on first use, so the registry stays free of database drivers.
+const writer = () => require('./writer') as typeof import('./writer');
+const counter = () => require('./row-counter') as typeof import('./row-counter');
+
+export const destinationMysql = {
+  declaration,
+  writer: (o) => new (writer().MysqlWriter)(o),
+  openCounter: (cfg) => counter().MysqlDestinationCounter.open(cfg as never),
+} satisfies DestinationModule;

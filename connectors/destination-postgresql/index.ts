@@ -1,0 +1,12 @@
+import type { DestinationModule } from '../module';
+import { declaration } from './declaration';
+
+// Runtime parts load on first use, so the registry stays free of database drivers.
+const writer = () => require('./writer') as typeof import('./writer');
+const counter = () => require('./row-counter') as typeof import('./row-counter');
+
+export const destinationPostgresql = {
+  declaration,
+  writer: (o) => new (writer().PostgresqlWriter)(o),
+  openCounter: (cfg) => counter().PgDestinationCounter.open(cfg as never),
+} satisfies DestinationModule;

@@ -1,0 +1,3 @@
+export { PositionLostError } from './position-lost';
+export { TransformError } from './transform-error';
+export { UnknownConnectorKindError } from './unknown-connector-kind';

@@ -6,7 +6,7 @@ export function renderConnectorDocs(): string {
   const out: string[] = [
     '# Connector reference',
     '',
-    '<!-- Generated from api/connectors/*.ts and api/pipeline-spec.ts by `npm run docs`; do not edit by hand. -->',
+    '<!-- Generated from connectors/*/declaration.ts and core/pipeline-spec.ts by `npm run docs`; do not edit by hand. -->',
     '',
     'Every object also has `name` (unique per collection, any Unicode text up to 200 characters) and `tags` (string map).',
     'In the API, connector fields live under `config`; in Terraform they are top-level attributes of the resource.',

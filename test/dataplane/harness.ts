@@ -60,7 +60,9 @@ const isMysql = (url: string) => url.startsWith('mysql:');
 
 export interface Setup {
   /** sourceKind / dstKind 'mysql': srcUrl / dstUrl is a mysql:// URL of a MariaDB database. */
-  sourceKind: 'postgresql' | 'mysql'; api: TestApi; srcUrl: string; dstUrl: string; dstKind: 'postgresql' | 'mysql'; pipelineId: string; sourceId: string; destinationId: string; prefix: string; slot: string;
+  sourceKind: 'postgresql' | 'mysql'; api: TestApi; srcUrl: string; dstUrl: string; dstKind: string; pipelineId: string; sourceId: string; destinationId: string; prefix: string; slot: string;
+  /** Reads a destination table back as text rows (a destination kind that is no SQL database supplies it); default rowsOf(dstUrl). */
+  dstRows?: (table: string, cols: string[], key: string, where: string) => Promise<Record<string, string | null>[]>;
 }
 
 /**
@@ -69,15 +71,18 @@ export interface Setup {
  */
 export async function setupPipeline(opts: {
   ddl: string; sourceKind?: 'postgresql' | 'mysql'; source?: Record<string, unknown>; destination?: Record<string, unknown>; pipeline?: Record<string, unknown>; transforms?: Record<string, unknown>[];
-  srcUrl?: string; dstUrl?: string; destinationKind?: 'postgresql' | 'mysql'; srcHostPort?: { host: string; port: number }; dstHostPort?: { host: string; port: number };
+  srcUrl?: string; dstUrl?: string; destinationKind?: string; srcHostPort?: { host: string; port: number }; dstHostPort?: { host: string; port: number };
+  /** The whole destination config (instead of one derived from dstUrl), for kinds that are no SQL database. */
+  destinationConfig?: Record<string, unknown>;
+  dstRows?: Setup['dstRows'];
 }): Promise<Setup> {
   const api = await startTestApi();
   const sourceKind = opts.sourceKind ?? 'postgresql';
   const srcUrl = opts.srcUrl ?? (sourceKind === 'mysql' ? await freshMysqlDatabase('dp_src') : await freshDatabase('dp_src'));
-  const dstUrl = opts.dstUrl ?? await freshDatabase('dp_dst');
+  const dstUrl = opts.dstUrl ?? (opts.destinationConfig ? '' : await freshDatabase('dp_dst'));
   await q(srcUrl, opts.ddl);
   const su = new URL(srcUrl);
-  const du = new URL(dstUrl);
+  const du = new URL(dstUrl || 'postgres://unused@localhost/unused');
   const tag = crypto.randomBytes(3).toString('hex');
   const slot = `dp_slot_${tag}`;
   const prefix = `dp${tag}`;
@@ -91,7 +96,7 @@ export async function setupPipeline(opts: {
   assert.equal(src.status, 201, src.text);
   const dst = await api.call('POST', '/v1/destinations', {
     name: `dst-${tag}`, kind: opts.destinationKind ?? 'postgresql',
-    config: { host: opts.dstHostPort?.host ?? du.hostname, port: opts.dstHostPort?.port ?? Number(du.port), database: du.pathname.slice(1), user: decodeURIComponent(du.username), password: decodeURIComponent(du.password), tls_mode: 'disable', ...opts.destination },
+    config: opts.destinationConfig ?? { host: opts.dstHostPort?.host ?? du.hostname, port: opts.dstHostPort?.port ?? Number(du.port), database: du.pathname.slice(1), user: decodeURIComponent(du.username), password: decodeURIComponent(du.password), tls_mode: 'disable', ...opts.destination },
   });
   assert.equal(dst.status, 201, dst.text);
   const transformIds: string[] = [];
@@ -105,7 +110,7 @@ export async function setupPipeline(opts: {
     delivery: { max_retries: 2, backoff_initial_ms: 50, backoff_max_ms: 200 }, ...opts.pipeline,
   });
   assert.equal(p.status, 201, p.text);
-  return { sourceKind, api, srcUrl, dstUrl, dstKind: opts.destinationKind ?? 'postgresql', pipelineId: p.body.id, sourceId: src.body.id, destinationId: dst.body.id, prefix, slot };
+  return { sourceKind, api, srcUrl, dstUrl, dstKind: opts.destinationKind ?? 'postgresql', pipelineId: p.body.id, sourceId: src.body.id, destinationId: dst.body.id, prefix, slot, dstRows: opts.dstRows };
 }
 
 /**
@@ -153,7 +158,7 @@ export async function assertConverges(s: Setup, table: string, cols: string[], o
   try {
     await waitFor(`destination ${table} == source`, async () => {
       src = await rowsOf(s.srcUrl, table, cols, opts.key, opts.srcWhere ?? '');
-      dst = await rowsOf(s.dstUrl, table, cols, opts.key, opts.dstWhere ?? '');
+      dst = s.dstRows ? await s.dstRows(table, cols, opts.key ?? 'id', opts.dstWhere ?? '') : await rowsOf(s.dstUrl, table, cols, opts.key, opts.dstWhere ?? '');
       return JSON.stringify(src) === JSON.stringify(dst);
     }, opts.timeoutMs ?? 60000, 500);
   } catch (e) {

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertConverges, q, rowsOf, setupPipeline, Setup, spawnWorker, startLoad, status, teardown, topicRecords, waitFor, Worker } from '../dataplane/harness';
-import { COLS, insertRows, MYSQL_EVENTS_DDL } from '../dataplane/scenarios';
+import { COLS, insertRows, MYSQL_EVENTS_DDL } from '../conformance/scenarios';
 import { mariadbStack, mysqlQuery, mysqlUrlWithDatabase } from '../mysql-helpers';
 import { positionPortability } from '../../connectors/source-mysql/position';
 

@@ -41,61 +41,6 @@ test('initial snapshot, then inserts, updates and deletes stream; status reports
   assert.match(upd.env.source.gtid, /^\d+-\d+-\d+$/);
 });
 
-/** Each column in a form both databases print the same way. */
-async function typedRows(url: string): Promise<Record<string, unknown>[]> {
-  const my = url.startsWith('mysql:');
-  const cols = my
-    ? `id, ti, si, mi, i, iu, CAST(bi AS CHAR) AS bi, CAST(bu AS CHAR) AS bu, CAST(d AS CHAR) AS d, vc, tx, CAST(dt AS CHAR) AS dt, CAST(dt6 AS CHAR) AS dt6,
-       UNIX_TIMESTAMP(ts) AS ts, CAST(dd AS CHAR) AS dd, j, LOWER(HEX(bl)) AS bl, LOWER(HEX(vb)) AS vb, CAST(e AS CHAR) AS e, f`
-    : `id, ti, si, mi, i, iu, bi::text AS bi, bu::text AS bu, d::text AS d, vc, tx, dt::text AS dt, dt6::text AS dt6,
-       extract(epoch FROM ts) AS ts, dd::text AS dd, j::text AS j, encode(bl, 'hex') AS bl, encode(vb, 'hex') AS vb, e, f`;
-  const rows = await q(url, `SELECT ${cols} FROM typed ORDER BY id`);
-  return rows.map((r: any) => ({
-    ...r, id: Number(r.id), ti: r.ti == null ? null : Number(r.ti), si: r.si == null ? null : Number(r.si), mi: r.mi == null ? null : Number(r.mi),
-    i: r.i == null ? null : Number(r.i), iu: r.iu == null ? null : Number(r.iu), f: r.f == null ? null : Number(r.f),
-    ts: r.ts == null ? null : Number(r.ts), j: typeof r.j === 'string' ? JSON.parse(r.j) : r.j,
-  }));
-}
-
-test('types round-trip exactly: integers, decimal, varchar/text, datetime/timestamp, date, json, blob, enum, NULLs', async () => {
-  await q(s.srcUrl, `INSERT INTO typed (ti, si, mi, i, iu, bi, bu, d, vc, tx, dt, dt6, ts, dd, j, bl, vb, e, f) VALUES
-    (-128, -32768, -8388608, -2147483648, 4294967295, 9007199254740993, 18446744073709551615, 12345678901234567890.0123456789,
-     'héllo ''quoted'' "x"', 'tab\\tend \\\\ ünïcode ✓', '2024-02-29 23:59:59', '1999-12-31 00:00:00.123456', '2024-01-01 12:00:00.5', '0001-01-01',
-     '{"a": [1, 2.50, "x"], "b": null}', X'00ff10', X'DEADBEEF', 'green', 1.0000000000000002),
-    (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-    (0, 0, 0, 0, 0, -1, 0, -0.5, '', '', '1970-01-01 00:00:01', '2038-01-19 03:14:07.999999', '1970-01-01 00:00:01', '2038-01-19', '[]', X'', X'', 'red', -1.5e-300)`);
-  let src: unknown[] = [];
-  let dst: unknown[] = [];
-  await waitFor('typed rows equal', async () => {
-    src = await typedRows(s.srcUrl);
-    dst = await typedRows(s.dstUrl);
-    return JSON.stringify(src) === JSON.stringify(dst);
-  }, 30000, 500).catch(() => undefined);
-  assert.deepEqual(dst, src);
-  assert.equal(src.length, 3);
-  // The destination columns carry the Postgres types of the MySQL columns.
-  const types = await q(s.dstUrl, `SELECT column_name, format_type(atttypid, atttypmod) AS t FROM information_schema.columns c JOIN pg_attribute a ON a.attrelid = 'typed'::regclass AND a.attname = c.column_name WHERE c.table_name = 'typed' ORDER BY ordinal_position`);
-  const byName = Object.fromEntries(types.map((t: any) => [t.column_name, t.t]));
-  assert.equal(byName.d, 'numeric(30,10)');
-  assert.equal(byName.bu, 'numeric(20,0)');
-  assert.equal(byName.vc, 'character varying(50)');
-  assert.equal(byName.dt, 'timestamp(0) without time zone');
-  assert.equal(byName.dt6, 'timestamp without time zone');
-  assert.equal(byName.ts, 'timestamp(3) with time zone');
-  assert.equal(byName.j, 'jsonb');
-  assert.equal(byName.bl, 'bytea');
-  // Updates of every type, and a delete.
-  await q(s.srcUrl, `UPDATE typed SET tx = 'changed', j = '{"v": 2}', d = 0.0000000001, e = 'blue', bl = X'01' WHERE ti = 0; DELETE FROM typed WHERE ti IS NULL`);
-  await waitFor('typed rows equal after updates', async () => JSON.stringify(await typedRows(s.srcUrl)) === JSON.stringify(await typedRows(s.dstUrl)), 30000, 500).catch(() => undefined);
-  assert.deepEqual(await typedRows(s.dstUrl), await typedRows(s.srcUrl));
-  const recs = await topicRecords(`${s.prefix}.${new URL(s.srcUrl).pathname.slice(1)}.typed`);
-  const e = recs.find((r) => r.env.op === 'c')!;
-  assert.equal(e.env.after.d, '12345678901234567890.0123456789', 'decimal exact as a string');
-  assert.equal(e.env.after.bi, '9007199254740993', 'bigint beyond 2^53 as a string');
-  assert.equal(e.env.after.ts, '2024-01-01 12:00:00.500+00', 'timestamp in UTC');
-  assert.equal(e.env.after.bl, '\\x00ff10');
-});
-
 test('an added column is carried through', async () => {
   await q(s.srcUrl, `ALTER TABLE orders ADD COLUMN extra varchar(20) NULL`);
   await q(s.srcUrl, `INSERT INTO orders (v, note, extra) VALUES (7, 'with extra', 'x1')`);
@@ -118,7 +63,8 @@ test('a restarted worker resumes from the persisted position: nothing lost, noth
 });
 
 test('TRUNCATE (a statement in the binlog) empties the destination table', async () => {
-  assert.ok((await q(s.dstUrl, `SELECT count(*)::int AS n FROM typed`))[0].n > 0);
+  await q(s.srcUrl, `INSERT INTO typed (ti, vc) VALUES (1, 'before'), (2, 'truncate')`);
+  await waitFor('typed rows arrive', async () => (await q(s.dstUrl, `SELECT count(*)::int AS n FROM typed`).catch(() => [{ n: 0 }]))[0].n === 2, 30000, 300);
   await q(s.srcUrl, `TRUNCATE TABLE typed`);
   await q(s.srcUrl, `INSERT INTO typed (ti, vc) VALUES (5, 'after truncate')`);
   await waitFor('destination typed holds only the new row', async () => {

@@ -2,9 +2,13 @@
 // `(ctx: ServiceContext, options?) => { ... } satisfies StackService`; the registry (registry.ts)
 // gives each instance its name. Everything a service knows about itself is re-derived from disk
 // (pid file, /proc, its data dir) on every call, so two handles of the same service agree.
-import type { MissingPackage } from './shared/packages';
-
-export type { MissingPackage };
+/** A system package a service needs and this machine lacks. */
+export interface MissingPackage {
+  /** What is missing, for messages: `postgresql>=15`, `java>=17`. */
+  what: string;
+  /** Debian packages that provide it, best first: the first one apt knows is installed. */
+  apt: readonly string[];
+}
 
 /** A port a service listens on and the environment variable that sets it. */
 export interface ServicePort {

@@ -2,19 +2,10 @@
 // runs `apt-get update` once and `apt-get install` for what is missing; otherwise it fails with the
 // exact command to run, so nothing is installed behind the user's back.
 import { spawn } from 'child_process';
+import type { MissingPackage, StackService } from '../service';
 import { isRoot, run, which } from './run';
 
-export interface MissingPackage {
-  /** What is missing, for messages: `postgresql>=15`, `java>=17`. */
-  what: string;
-  /** Debian packages that provide it, best first: the first one apt knows is installed. */
-  apt: readonly string[];
-}
-
-interface NeedsPackages {
-  readonly name: string;
-  missing(): MissingPackage[];
-}
+type NeedsPackages = Pick<StackService, 'name' | 'missing'>;
 
 const APT_OPTS = ['-o', 'DPkg::Lock::Timeout=600', '-q']; // wait for a concurrent apt/dpkg run
 

@@ -6,8 +6,7 @@ import { localUrl, mariadbServer, MYSQL_PASSWORD, MYSQL_USER, Row, withRoot } fr
 
 export function mariadbPrimary(ctx: ServiceContext) {
   const server = mariadbServer(ctx, { port: envPort('SLUICE_MARIADB_PORT', 13306), serverId: 1 });
-  const externalEnv = 'MYSQL_URL';
-  const url = () => envSet(externalEnv) ?? localUrl(server.service.ports[0]);
+  const url = () => envSet('MYSQL_URL') ?? localUrl(server.service.ports[0]);
 
   /**
    * The sluice accounts and demo databases. Only what is missing is written: every statement
@@ -38,7 +37,7 @@ export function mariadbPrimary(ctx: ServiceContext) {
 
   const service = {
     ...server.service,
-    externalEnv,
+    externalEnv: 'MYSQL_URL',
     start: () => server.launch([]),
     ready: ensureAccounts,
     address: () => hostPort(url(), 3306),

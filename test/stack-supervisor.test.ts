@@ -65,8 +65,15 @@ describe('stack supervisor over a registry of new services', () => {
     ports = [await freePort(), await freePort()];
     process.env.SUPERVISOR_TEST_A_PORT = String(ports[0]);
     const registry = {
-      first: { create: (ctx: ServiceContext) => httpService(ctx, { port: envPort('SUPERVISOR_TEST_A_PORT', 1), externalEnv: 'SUPERVISOR_TEST_A_URL' }) },
-      second: { create: (ctx: ServiceContext) => httpService(ctx, { port: { env: 'SUPERVISOR_TEST_B_PORT', port: ports[1] }, after: ['first'] }), enabledBy: 'SUPERVISOR_TEST_B' },
+      first: {
+        create: (ctx: ServiceContext) =>
+          httpService(ctx, { port: envPort('SUPERVISOR_TEST_A_PORT', 1), externalEnv: 'SUPERVISOR_TEST_A_URL' }),
+      },
+      second: {
+        create: (ctx: ServiceContext) =>
+          httpService(ctx, { port: { env: 'SUPERVISOR_TEST_B_PORT', port: ports[1] }, after: ['first'] }),
+        enabledBy: 'SUPERVISOR_TEST_B',
+      },
     } satisfies Registry;
     sv = new Supervisor(registry, { home, repo: findRepoRoot(), log: (l) => lines.push(l) });
   });

@@ -11,6 +11,7 @@ import { DEMO_DBS, hostPort, withDatabase } from '../shared/urls';
 import { appendLog, lastLines, lastOf } from '../shared/logs';
 import { readPidFile, isServiceProcess } from '../shared/proc';
 import { asUser, run, runAsync, spawnLogged, which } from '../shared/run';
+import { installHint } from '../shared/packages';
 import { chownFor, placement, Placement } from '../shared/unprivileged';
 
 export const CONTROL_DB = 'sluice';
@@ -95,7 +96,7 @@ export function postgres(ctx: ServiceContext) {
     throw new Error(
       major !== undefined
         ? `postgres: ${data} was created by PostgreSQL ${major}, whose binaries are not installed; install them or remove that directory`
-        : `postgres: no PostgreSQL ${MIN_MAJOR}+ binaries found (looked in /usr/lib/postgresql/*/bin and PATH); run node dist/stack/cli.js install postgres`,
+        : `postgres: no PostgreSQL ${MIN_MAJOR}+ binaries found (looked in /usr/lib/postgresql/*/bin and PATH); ${installHint(ctx.name)}`,
     );
   }
 
@@ -122,7 +123,8 @@ export function postgres(ctx: ServiceContext) {
     } finally {
       fs.rmSync(pwfile, { force: true });
     }
-    fs.appendFileSync(path.join(data, 'postgresql.conf'), `\n# Sluice local stack settings (rewritten on every start)\ninclude_if_exists = 'sluice.conf'\n`);
+    const include = `\n# Sluice local stack settings (rewritten on every start)\ninclude_if_exists = 'sluice.conf'\n`;
+    fs.appendFileSync(path.join(data, 'postgresql.conf'), include);
   }
 
   /** Rewritten on every start so port changes take effect. */

@@ -6,6 +6,7 @@ import type { ServiceContext, StackService } from '../service';
 import { Daemon } from '../shared/daemon';
 import { envPort, envSet } from '../shared/env';
 import { hostPort } from '../shared/urls';
+import { installHint } from '../shared/packages';
 import { which } from '../shared/run';
 
 function redisPing(port: number, timeoutMs = 3000): Promise<void> {
@@ -54,7 +55,7 @@ export function redis(ctx: ServiceContext) {
       '',
     ].join('\n'));
     const exe = which('redis-server');
-    if (!exe) throw new Error('redis: redis-server not found on PATH; run node dist/stack/cli.js install redis');
+    if (!exe) throw new Error(`${ctx.name}: redis-server not found on PATH; ${installHint(ctx.name)}`);
     return daemon.spawn(exe, [conf], ctx.dir);
   }
 

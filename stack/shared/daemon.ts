@@ -60,7 +60,9 @@ export class Daemon {
     const left = [...new Set([...tree, ...processTree(pid)])].filter((p) => isServiceProcess(p, this.spec.word));
     if (left.length) {
       sendSignal(left, 'SIGKILL');
-      if (!(await waitDead(left, 10_000))) throw new Error(`${this.ctx.name}: pid ${left.filter(pidAlive).join(' ')} still alive after SIGKILL`);
+      if (!(await waitDead(left, 10_000))) {
+        throw new Error(`${this.ctx.name}: pid ${left.filter(pidAlive).join(' ')} still alive after SIGKILL`);
+      }
     }
     fs.rmSync(this.spec.pidFile(), { force: true });
     this.ctx.log(`stopped in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
@@ -73,6 +75,8 @@ export class Daemon {
     const tree = processTree(pid);
     this.ctx.log(`SIGKILL pid ${tree.join(' ')}`);
     sendSignal(tree, 'SIGKILL');
-    if (!(await waitDead(tree, 10_000))) throw new Error(`${this.ctx.name}: pid ${tree.filter(pidAlive).join(' ')} survived SIGKILL`);
+    if (!(await waitDead(tree, 10_000))) {
+      throw new Error(`${this.ctx.name}: pid ${tree.filter(pidAlive).join(' ')} survived SIGKILL`);
+    }
   }
 }

@@ -7,6 +7,11 @@ import { isRoot, run, which } from './run';
 
 type NeedsPackages = Pick<StackService, 'name' | 'missing'>;
 
+/** The end of a "program not found" error: how to install what the service needs. */
+export function installHint(service: string): string {
+  return `run node dist/stack/cli.js install ${service}`;
+}
+
 const APT_OPTS = ['-o', 'DPkg::Lock::Timeout=600', '-q']; // wait for a concurrent apt/dpkg run
 
 export async function ensurePackages(services: readonly NeedsPackages[], log: (line: string) => void): Promise<void> {
@@ -22,7 +27,8 @@ export async function ensurePackages(services: readonly NeedsPackages[], log: (l
         (which('apt-get')
           ? `Install them with:\n  sudo apt-get update && sudo apt-get install -y ${pkgs}` +
             (alternatives.length ? `\n  (use ${alternatives.join(', ')} if your release lacks it)` : '')
-          : 'Install them with your package manager, or point Sluice at existing services with DATABASE_URL, REDIS_URL, KAFKA_BROKERS (and MYSQL_URL).'),
+          : 'Install them with your package manager, or point Sluice at existing services with ' +
+            'DATABASE_URL, REDIS_URL, KAFKA_BROKERS (and MYSQL_URL).'),
     );
   }
   log(`installing missing ${what} with apt-get (this takes a minute)...`);

@@ -41,7 +41,11 @@ export function run(cmd: string, args: string[]): RunResult {
  * Like run() but without blocking the event loop (other services start in parallel). stdin and
  * stdout may be files (dumps can be large); output not going to a file is collected.
  */
-export function runAsync(cmd: string, args: string[], opts: { cwd?: string; stdin?: string; stdout?: string } = {}): Promise<RunResult> {
+export function runAsync(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; stdin?: string; stdout?: string } = {},
+): Promise<RunResult> {
   const inFd = opts.stdin ? fs.openSync(opts.stdin, 'r') : 'ignore';
   const outFd = opts.stdout ? fs.openSync(opts.stdout, 'w', 0o600) : 'pipe';
   return new Promise<RunResult>((resolve) => {
@@ -63,7 +67,11 @@ export function asUser(runAs: string | undefined, exe: string, args: string[]): 
 }
 
 /** Spawns a detached program with stdout and stderr appended to `logFile`; resolves its exit code. */
-export function spawnLogged(cmd: string, args: string[], opts: { cwd: string; logFile: string; wait: boolean }): Promise<{ pid?: number; code: number | null }> {
+export function spawnLogged(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; logFile: string; wait: boolean },
+): Promise<{ pid?: number; code: number | null }> {
   const fd = fs.openSync(opts.logFile, 'a');
   try {
     fs.writeSync(fd, `\n==== ${new Date().toISOString()} sluice stack: ${cmd} ${args.join(' ')}\n`);

@@ -70,7 +70,10 @@ export function placement(ctx: ServiceContext, spec: PlacementSpec, create: bool
     }
     fs.mkdirSync(ctx.home, { recursive: true });
     if (!userIds(runAs)) {
-      throw new Error(`${ctx.name}: running as root needs a '${runAs}' system user to own its files (the server refuses root); install the server from your distribution's packages or create the user`);
+      throw new Error(
+        `${ctx.name}: running as root needs a '${runAs}' system user to own its files (the server refuses root); ` +
+          `install the server from your distribution's packages or create the user`,
+      );
     }
     if (!run('runuser', ['-u', runAs, '--', 'test', '-x', ctx.home]).ok) {
       ctx.log(`user '${runAs}' cannot reach ${ctx.home}; keeping the files in ${fallback} instead`);

@@ -10,6 +10,7 @@ import type { ServiceContext, ServicePort, StackService } from '../../service';
 import { Daemon } from '../../shared/daemon';
 import { envSet } from '../../shared/env';
 import { appendLog, lastOf } from '../../shared/logs';
+import { installHint } from '../../shared/packages';
 import { run, runAsync, which } from '../../shared/run';
 
 export interface KafkaOptions {
@@ -100,7 +101,8 @@ export function kafka(ctx: ServiceContext, opts: KafkaOptions) {
     const external = opts.externalEnv ? envSet(opts.externalEnv) : undefined;
     return external ? external.split(',').map((b) => b.trim()).filter(Boolean) : [`127.0.0.1:${port.port}`];
   };
-  const daemon = new Daemon(ctx, { pidFile: () => path.join(ctx.dir, `${ctx.name}.pid`), marker: () => props, word: 'java', stopTimeoutMs: 60_000 });
+  const pidFile = path.join(ctx.dir, `${ctx.name}.pid`);
+  const daemon = new Daemon(ctx, { pidFile: () => pidFile, marker: () => props, word: 'java', stopTimeoutMs: 60_000 });
 
   const javaArgs = () => [
     '-Xms256m',
@@ -150,12 +152,13 @@ export function kafka(ctx: ServiceContext, opts: KafkaOptions) {
     if (!fs.existsSync(path.join(data, 'meta.properties'))) {
       const clusterId = newClusterId();
       ctx.log(`formatting storage ${data} (cluster id ${clusterId}, first run only)...`);
-      const r = await runAsync('java', [...javaArgs(), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], { cwd: ctx.dir });
+      const format = ['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props];
+      const r = await runAsync('java', [...javaArgs(), ...format], { cwd: ctx.dir });
       appendLog(ctx.logFile, r.out);
       if (!r.ok) throw new Error(`${ctx.name}: storage format failed:\n${lastOf(r.out)}`);
     }
     const java = which('java');
-    if (!java) throw new Error(`${ctx.name}: java not found on PATH; run node dist/stack/cli.js install ${ctx.name}`);
+    if (!java) throw new Error(`${ctx.name}: java not found on PATH; ${installHint(ctx.name)}`);
     return daemon.spawn(java, [...javaArgs(), 'kafka.Kafka', props], ctx.dir);
   }
 

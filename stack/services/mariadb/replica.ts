@@ -8,6 +8,7 @@ import type { ServiceContext, StackService } from '../../service';
 import { envPort, envSet } from '../../shared/env';
 import { lastLines, lastOf, tailBytes } from '../../shared/logs';
 import { sleep } from '../../shared/proc';
+import { installHint } from '../../shared/packages';
 import { runAsync } from '../../shared/run';
 import { mariadbPrimary } from './primary';
 import { localUrl, mariadbProgram, mariadbServer, MYSQL_PASSWORD, MYSQL_USER, Row, withRoot } from './server';
@@ -78,7 +79,7 @@ export function mariadbReplica(ctx: ServiceContext, primaryCtx: ServiceContext) 
     if (primary.pid() === undefined) throw new Error(`${ctx.name}: the local primary (${primary.name}) must be running to seed the replica`);
     const dump = mariadbProgram('mariadb-dump', 'mysqldump');
     const client = mariadbProgram('mariadb', 'mysql');
-    if (!dump || !client) throw new Error(`${ctx.name}: mariadb-dump / mariadb client not found; run node dist/stack/cli.js install ${ctx.name}`);
+    if (!dump || !client) throw new Error(`${ctx.name}: mariadb-dump / mariadb client not found; ${installHint(ctx.name)}`);
     const file = path.join(ctx.dir, 'seed.sql');
     ctx.log(`seeding from the primary at ${primaryAt} (first run only)...`);
     try {
@@ -101,7 +102,8 @@ export function mariadbReplica(ctx: ServiceContext, primaryCtx: ServiceContext) 
         if (gtid !== '') await c.query('SET GLOBAL gtid_binlog_state = ?', [gtid]);
         await c.query('SET GLOBAL gtid_slave_pos = ?', [gtid]);
         await c.query(
-          'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1',
+          'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, ' +
+            'MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1',
           ['127.0.0.1', primaryPort, MYSQL_USER, MYSQL_PASSWORD],
         );
         await c.query('START SLAVE');
@@ -122,7 +124,8 @@ export function mariadbReplica(ctx: ServiceContext, primaryCtx: ServiceContext) 
       const err = [st?.Last_IO_Error, st?.Last_SQL_Error].filter(Boolean).join('; ');
       if (Date.now() > deadline || (st?.Slave_SQL_Running === 'No' && st?.Last_SQL_Error)) {
         throw new Error(
-          `${ctx.name}: replication not running after setup (IO ${st?.Slave_IO_Running}, SQL ${st?.Slave_SQL_Running}${err ? `: ${err}` : ''}). ` +
+          `${ctx.name}: replication not running after setup ` +
+            `(IO ${st?.Slave_IO_Running}, SQL ${st?.Slave_SQL_Running}${err ? `: ${err}` : ''}). ` +
             lastLines(ctx.logFile),
         );
       }

@@ -9,6 +9,7 @@ import * as mysql from 'mysql2/promise';
 import type { ServiceContext, ServicePort } from '../../service';
 import { Daemon } from '../../shared/daemon';
 import { appendLog, lastOf } from '../../shared/logs';
+import { installHint } from '../../shared/packages';
 import { findProgram, isRoot, runAsync } from '../../shared/run';
 
 export const MYSQL_USER = 'sluice';
@@ -67,7 +68,7 @@ export function mariadbServer(ctx: ServiceContext, opts: { port: ServicePort; se
 
   async function installDb(): Promise<void> {
     const installer = mariadbProgram('mariadb-install-db', 'mysql_install_db');
-    if (!installer) throw new Error(`${ctx.name}: mariadb-install-db not found; run node dist/stack/cli.js install ${ctx.name}`);
+    if (!installer) throw new Error(`${ctx.name}: mariadb-install-db not found; ${installHint(ctx.name)}`);
     ctx.log(`mariadb-install-db ${data} (first run only)...`);
     // Into a temporary dir first, so an interrupted install never looks like a datadir.
     const tmp = `${data}.tmp-${process.pid}`;
@@ -89,7 +90,7 @@ export function mariadbServer(ctx: ServiceContext, opts: { port: ServicePort; se
     fs.mkdirSync(files, { recursive: true, mode: 0o700 });
     if (!fs.existsSync(data)) await installDb();
     const exe = mariadbProgram('mariadbd', 'mysqld');
-    if (!exe) throw new Error(`${ctx.name}: mariadbd not found (looked on PATH and in /usr/sbin); run node dist/stack/cli.js install ${ctx.name}`);
+    if (!exe) throw new Error(`${ctx.name}: mariadbd not found (looked on PATH and in /usr/sbin); ${installHint(ctx.name)}`);
     const port = opts.port.port;
     const args = [
       '--no-defaults', // must come first

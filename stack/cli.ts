@@ -1,9 +1,9 @@
-// node dist/stack/cli.js start|stop [service...] | status | promote-replica | reset-mariadb [--json]
+// node dist/stack/cli.js start|stop|install [service...] | status | promote-replica | reset-mariadb [--json]
 // Progress goes to stderr, results to stdout, so `--json` output can be piped.
 import { LocalStack, OPTIONAL_SERVICES, SERVICES, ServiceName, ServiceStatus } from './stack';
 
 const USAGE =
-  'usage: node dist/stack/cli.js start|stop [service...] | status | promote-replica | reset-mariadb [--json]\n' +
+  'usage: node dist/stack/cli.js start|stop|install [service...] | status | promote-replica | reset-mariadb [--json]\n' +
   `  services: ${[...SERVICES, ...OPTIONAL_SERVICES].join(', ')} (none = the default set; MariaDB joins it with SLUICE_STACK_MARIADB=1)`;
 
 function printStatus(services: ServiceStatus[]): void {
@@ -19,12 +19,18 @@ async function main(argv: string[]): Promise<number> {
   const rest = argv.filter((a) => a !== '--json');
   const [cmd, ...names] = rest;
   const known = new Set<string>([...SERVICES, ...OPTIONAL_SERVICES]);
-  const takesNames = cmd === 'start' || cmd === 'stop';
-  if (!['start', 'stop', 'status', 'promote-replica', 'reset-mariadb'].includes(cmd) || (!takesNames && names.length) || names.some((n) => !known.has(n))) {
+  const takesNames = cmd === 'start' || cmd === 'stop' || cmd === 'install';
+  if (!['start', 'stop', 'install', 'status', 'promote-replica', 'reset-mariadb'].includes(cmd) || (!takesNames && names.length) || names.some((n) => !known.has(n))) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
   const stack = new LocalStack();
+
+  // System packages only (test/run.sh, a fresh machine); start does this for what it launches.
+  if (cmd === 'install') {
+    await stack.install(names.length ? (names as ServiceName[]) : undefined);
+    return 0;
+  }
 
   // Named services: one by one, in the order given (the replica after its primary).
   if (takesNames && names.length) {

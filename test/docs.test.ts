@@ -18,7 +18,9 @@ describe('docs match the code', () => {
       for (const f of fs.readdirSync(path.join(root, dir), { recursive: true }) as string[]) {
         if (!f.endsWith('.ts')) continue;
         const text = fs.readFileSync(path.join(root, dir, f), 'utf8');
-        for (const m of text.matchAll(/(?:env|process\.env)(?:\.|\[')((?:SLUICE|DATABASE|REDIS|KAFKA)_[A-Z0-9_]+)/g)) read.add(m[1]);
+        // process.env.X, env.X, and the stack's envPort('X', ...), envSet('X'), enabledBy: 'X', externalEnv: 'X'.
+        const reads = /(?:(?:env|process\.env)(?:\.|\[')|(?:envPort|envSet|envFlag)\('|(?:enabledBy|externalEnv): ')((?:SLUICE|DATABASE|REDIS|KAFKA|MYSQL)_[A-Z0-9_]+)/g;
+        for (const m of text.matchAll(reads)) read.add(m[1]);
       }
     }
     assert.ok(read.size > 5);

@@ -15,7 +15,6 @@ export SLUICE_MARIADB_PORT="${SLUICE_TEST_MARIADB_PORT:-23306}"
 export SLUICE_MARIADB_REPLICA_PORT="${SLUICE_TEST_MARIADB_REPLICA_PORT:-23307}"
 export SLUICE_LOG_LEVEL="${SLUICE_LOG_LEVEL:-warn}"
 
-bash stack/ensure-packages.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[test] installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund
@@ -23,6 +22,7 @@ fi
 echo "[test] compiling TypeScript"
 rm -rf dist
 npx tsc -p tsconfig.json
+node dist/stack/cli.js install # system packages of the default stack (apt-get as root)
 for hook in test/setup.d/*.sh; do [ -e "$hook" ] && bash "$hook"; done
 
 # Stop the stack on exit only if this run started it (a developer's running test stack is left alone).

@@ -38,3 +38,24 @@ export const common = {
     description: 'Destination table name; `{schema}`, `{table}` and `{topic_prefix}` are replaced.',
   },
 } satisfies Record<string, FieldSpec>;
+
+/** What every destination that writes rows into tables declares: table naming, ingestion mode, deletes, batching. */
+export const tableDestinationFields = {
+  table_name_format: common.tableNameFormat,
+  ingestion_mode: common.ingestionMode,
+  hard_delete: common.hardDelete,
+  batch_size: common.batchSize,
+  flush_interval_ms: common.flushIntervalMs,
+} satisfies Record<string, FieldSpec>;
+
+/** How a connector reaches its database server: host, port, the database (as each kind words it), user, password, TLS. */
+export function serverConnectionFields(defaultPort: number, database?: FieldSpec): Record<string, FieldSpec> {
+  return {
+    host: common.host,
+    port: { type: 'integer', default: defaultPort, min: 1, max: 65535, description: 'TCP port of the server.' },
+    ...(database ? { database } : {}),
+    user: common.user,
+    password: common.password,
+    tls_mode: common.tlsMode,
+  };
+}

@@ -1,5 +1,5 @@
 import type { ConnectorSpec } from '../../core/spec';
-import { common } from '../shared/fields';
+import { common, serverConnectionFields } from '../shared/fields';
 
 export const declaration: ConnectorSpec & { category: 'source' } = {
   category: 'source',
@@ -7,11 +7,7 @@ export const declaration: ConnectorSpec & { category: 'source' } = {
   title: 'MySQL / MariaDB source',
   description: 'Captures row changes from the binlog of MySQL 5.7+/8.x or MariaDB 10.5+. Needs binlog_format=ROW and binlog_row_image=FULL; GTIDs recommended.',
   fields: {
-    host: common.host,
-    port: { type: 'integer', default: 3306, min: 1, max: 65535, description: 'TCP port of the server.' },
-    user: common.user,
-    password: common.password,
-    tls_mode: common.tlsMode,
+    ...serverConnectionFields(3306),
     database_include: { type: 'list', required: true, description: 'Databases whose tables are captured.' },
     table_include: common.tableInclude,
     table_exclude: common.tableExclude,

@@ -1,6 +1,7 @@
 import type { SourceRowCounter } from '../module';
 import { MysqlConnConfig, openMysqlQuery, quoteMysqlIdent } from '../shared/mysql';
 import { tableFilter } from '../shared/table-filter';
+import { SIGNAL_TABLE } from './signal';
 
 type Conn = Awaited<ReturnType<typeof openMysqlQuery>>;
 
@@ -15,7 +16,7 @@ export class MysqlSourceCounter implements SourceRowCounter {
     if (!dbs.length) return [];
     const all = await this.c.rows(`SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (?) ORDER BY 1`, [dbs]);
     const wanted = tableFilter(this.cfg.table_include, this.cfg.table_exclude);
-    return all.map((x) => String(x.t)).filter(wanted);
+    return all.map((x) => String(x.t)).filter((t) => wanted(t) && t.slice(t.indexOf('.') + 1) !== SIGNAL_TABLE);
   }
   async primaryKey(schema: string, table: string) {
     const r = await this.c.rows(`SELECT COLUMN_NAME AS c FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION`, [schema, table]);

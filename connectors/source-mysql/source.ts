@@ -8,6 +8,7 @@ import { mysqlConnectionOptions } from '../shared/mysql';
 import { tableFilter } from '../shared/table-filter';
 import { classifyMysqlSourceFailure, PositionNotPortableError } from './errors';
 import { BinlogPosition, positionPortability, positionText, ServerIdentity } from './position';
+import { SIGNAL_TABLE } from './signal';
 import { convertRow, keyParam, MyColumn, num, pgTypeFor } from './types';
 
 export interface MysqlSourceConfig {
@@ -17,8 +18,7 @@ export interface MysqlSourceConfig {
   snapshot_mode: 'initial' | 'never' | 'initial_only'; snapshot_chunk_size: number; topic_prefix: string;
 }
 
-/** Sluice's signal table in the first included database: heartbeats and snapshot watermarks are rows in it. */
-export const SIGNAL_TABLE = '_sluice_signal';
+export { SIGNAL_TABLE } from './signal';
 
 const qi = (s: string) => '`' + s.replace(/`/g, '``') + '`';
 const qt = (db: string, t: string) => `${qi(db)}.${qi(t)}`;

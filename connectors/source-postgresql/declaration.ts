@@ -1,5 +1,5 @@
 import type { ConnectorSpec } from '../../core/spec';
-import { common } from '../shared/fields';
+import { common, serverConnectionFields } from '../shared/fields';
 
 const identifier = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -9,12 +9,7 @@ export const declaration: ConnectorSpec & { category: 'source' } = {
   title: 'PostgreSQL source',
   description: 'Captures row changes from PostgreSQL 10+ by logical replication (pgoutput). Needs wal_level=logical and a user with REPLICATION.',
   fields: {
-    host: common.host,
-    port: { type: 'integer', default: 5432, min: 1, max: 65535, description: 'TCP port of the server.' },
-    database: { type: 'string', required: true, forcesReplacement: true, maxLength: 63, description: 'Database to capture. A slot belongs to one database, so changing it means a new source.' },
-    user: common.user,
-    password: common.password,
-    tls_mode: common.tlsMode,
+    ...serverConnectionFields(5432, { type: 'string', required: true, forcesReplacement: true, maxLength: 63, description: 'Database to capture. A slot belongs to one database, so changing it means a new source.' }),
     schema_include: { type: 'list', default: ['public'], description: 'Schemas whose tables are captured.' },
     table_include: common.tableInclude,
     table_exclude: common.tableExclude,

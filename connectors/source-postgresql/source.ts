@@ -34,6 +34,9 @@ class RawPgoutput extends PgoutputPlugin {
   }
 }
 
+/** character(n): its text output keeps the blank padding, its cast to text does not. */
+const BPCHAR = 1042;
+
 /** End a node-postgres client politely, or destroy its socket when the network is stalled. */
 async function endClient(c: Client): Promise<void> {
   if (!(await Promise.race([c.end().then(() => true, () => true), sleep(3000).then(() => false)]))) (c as any).connection?.stream?.destroy();
@@ -322,7 +325,9 @@ export class PostgresqlSource implements SourceConnector<Lsn> {
         const keys = cols.filter((c) => c.key);
         const keyIdx = keys.map((k) => cols.indexOf(k));
         // Qualified with the alias t: an unqualified ORDER BY would sort by the ::text output columns.
-        const sel = cols.map((c) => `t.${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}`).join(', ');
+        // char(n) as it is: a cast to text strips its padding, which the stream (the output function) keeps;
+        // node-postgres leaves bpchar values as the server's text.
+        const sel = cols.map((c) => `t.${quoteIdent(c.name)}${c.oid === BPCHAR ? '' : '::text'} AS ${quoteIdent(c.name)}`).join(', ');
         const where: string[] = [];
         const params: unknown[] = [];
         if (limit && lastKey) {

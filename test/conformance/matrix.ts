@@ -1,14 +1,18 @@
 // The conformance matrix, declared in one place: which scenarios run for which (source kind,
-// destination kind). A new destination kind joins by adding a DestinationKit (kits.ts) and its row
-// here; a row lists what the kind supports (e.g. `e`, the network scenario, proxies Postgres only,
-// and `g`, the lost replication slot, exists for Postgres sources only).
-import { DestinationKit, destinations, SourceKit, sources } from './kits';
+// destination kind). A new destination kind joins with its kit (kits/destination-<kind>.ts) and its
+// row here; a row lists what the pair supports (`e`, the network scenario, proxies Postgres only;
+// `g`, the lost replication slot, exists for Postgres sources only).
+import type { DestinationKit, SourceKit } from './kits';
+import { destinationMysql } from './kits/destination-mysql';
+import { destinationPostgresql } from './kits/destination-postgresql';
+import { sourceMysql } from './kits/source-mysql';
+import { sourcePostgresql } from './kits/source-postgresql';
 import { mysqlToMysql, mysqlToPg, pgToMysql, pgToPg, TypeCase } from './type-cases';
 
 /**
  * a destination outage, b source outage, c Kafka outage, d worker kill -9 mid-stream and
- * mid-snapshot, e network cut and stall, f poison records / DLQ / replay, g lost source position,
- * types the type round-trip, storm per-key order under an update storm.
+ * mid-snapshot, e network cut and stall, f poison records / DLQ / replay / verify, g lost source
+ * position, types the type round-trip, storm per-key order under an update storm.
  */
 export type Scenario = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'types' | 'storm';
 
@@ -18,10 +22,10 @@ const row = (source: SourceKit, destination: DestinationKit, scenarios: Scenario
   ({ name: `${source.kind} -> ${destination.kind}`, source, destination, scenarios, types });
 
 export const MATRIX: MatrixRow[] = [
-  row(sources.postgresql, destinations.postgresql, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'types', 'storm'], pgToPg),
-  row(sources.postgresql, destinations.mysql, ['a', 'b', 'c', 'd', 'f', 'types', 'storm'], pgToMysql),
-  row(sources.mysql, destinations.postgresql, ['a', 'b', 'c', 'd', 'f', 'types', 'storm'], mysqlToPg),
-  row(sources.mysql, destinations.mysql, ['types'], mysqlToMysql),
+  row(sourcePostgresql, destinationPostgresql, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'types', 'storm'], pgToPg),
+  row(sourcePostgresql, destinationMysql, ['a', 'b', 'c', 'd', 'f', 'types', 'storm'], pgToMysql),
+  row(sourceMysql, destinationPostgresql, ['a', 'b', 'c', 'd', 'f', 'types', 'storm'], mysqlToPg),
+  row(sourceMysql, destinationMysql, ['types'], mysqlToMysql),
 ];
 
 export const rowsWith = (scenario: Scenario) => MATRIX.filter((r) => r.scenarios.includes(scenario));

@@ -6,7 +6,7 @@ import { rowsWith } from './matrix';
 import { typeRoundTrip } from './scenarios';
 
 for (const row of rowsWith('types')) {
-  onRow(row, { tables: [], extraDdl: row.types!.ddl }, (run) => {
+  onRow(row, { tables: [], extraDdl: `${row.types!.ddl}\n${row.types!.insert};` }, (run) => {
     test('types round-trip exactly (edge values, NULLs, updates of every type, a delete)', () => typeRoundTrip(run().s, row.types!));
   });
 }

@@ -8,9 +8,10 @@ import { Initial1764300000000 } from '../migrations/1764300000000-initial';
 import { ListOrderIndexes1764300000001 } from '../migrations/1764300000001-list-order-indexes';
 import { Dataplane1764400000000 } from '../migrations/1764400000000-dataplane';
 import { ChangeNotify1764500000000 } from '../migrations/1764500000000-change-notify';
+import { ConsoleAlerts1764610000000 } from '../migrations/1764610000000-console-alerts';
 
 export const entities = [ConnectorEntity, PipelineEntity, ApiTokenEntity, AuditEntryEntity];
-export const migrations = [Initial1764300000000, ListOrderIndexes1764300000001, Dataplane1764400000000, ChangeNotify1764500000000];
+export const migrations = [Initial1764300000000, ListOrderIndexes1764300000001, Dataplane1764400000000, ChangeNotify1764500000000, ConsoleAlerts1764610000000];
 
 /** Opens the control DB and applies pending migrations (idempotent; safe with several API processes). */
 export async function openControlDb(url: string, opts: { poolSize?: number } = {}): Promise<DataSource> {

@@ -380,6 +380,8 @@ export class SourceRunner implements ChangeEventSource {
         return;
       }
       case 'message': {
+        // A heartbeat counts as a source event (as in the MySQL source): alerts on a silent source rely on it.
+        if (msg.prefix === 'sluice_hb') { this.status.last_event_at = new Date().toISOString(); return; }
         if (msg.prefix !== 'sluice_wm') return;
         const wm = JSON.parse(Buffer.from(msg.content).toString('utf8')) as { id: string; kind: 'low' | 'high' };
         // High watermark: the chunk rows nobody changed inside the window go out here, in stream order.

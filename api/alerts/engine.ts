@@ -262,7 +262,7 @@ export class AlertEngine {
       const attempts = d.attempts + 1;
       const err = scrub(String((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message), cfg, secretFields);
       const wait = Math.min(BACKOFF_MAX_MS, 1000 * 2 ** (attempts - 1)) * (0.8 + Math.random() * 0.4);
-      await this.q(`UPDATE alert_deliveries SET attempts = $2, last_error = $3, status = CASE WHEN $2 >= $4 THEN 'failed' ELSE 'pending' END,
+      await this.q(`UPDATE alert_deliveries SET attempts = $2::int, last_error = $3, status = CASE WHEN $2::int >= $4::int THEN 'failed' ELSE 'pending' END,
                     next_attempt_at = now() + make_interval(secs => $5::float8 / 1000) WHERE id = $1`, [d.id, attempts, err, MAX_ATTEMPTS, wait]);
       this.o.log.warn({ delivery_id: Number(d.id), channel_id: d.channel_id, pipeline_id: d.pipeline_id, attempts, err }, 'alert delivery failed; will retry');
     }

@@ -1,6 +1,7 @@
 import { Category, collections, connectorSpecs, FieldSpec, specsOf } from './connectors';
 import { pipelineSpec } from './pipeline-spec';
 import { envelopeFields } from './objects';
+import { addAlertPaths } from './alerts/openapi';
 
 type Schema = Record<string, unknown>;
 
@@ -139,6 +140,7 @@ export function buildOpenApi(): Schema {
     },
   };
   paths['/v1/audit'] = { get: { summary: 'Who changed what, when and from where', parameters: [...pageParams, { name: 'object_id', in: 'query', schema: { type: 'string', format: 'uuid' } }], responses: { 200: json({ type: 'object' }), 401: errors[401] } } };
+  addAlertPaths(paths, schemas); // alert channels, rules, history; metrics; status list
   paths['/healthz'] = { get: { summary: 'Process up', security: [], responses: { 200: json({ type: 'object' }) } } };
   paths['/readyz'] = { get: { summary: 'Control DB, Redis and Kafka reachable', security: [], responses: { 200: json({ type: 'object' }), 503: json({ type: 'object' }, 'Names what is not reachable') } } };
   paths['/metrics'] = { get: { summary: 'Prometheus metrics', security: [], responses: { 200: { description: 'Prometheus text format' } } } };

@@ -92,6 +92,9 @@ export function openChannel(row: Pick<ChannelRow, 'config' | 'secrets'>, box: Se
   return cfg;
 }
 
+/** The row of an `INSERT/UPDATE ... RETURNING *` (TypeORM answers an UPDATE with [rows, count]). */
+export const returned = <T>(r: any): T => (Array.isArray(r[0]) ? r[0][0] : r[0]);
+
 export type RuleInput = Omit<ReturnType<typeof publicRule>, 'id' | 'version' | 'created_at' | 'updated_at'>;
 const ruleFields = { ...envelopeFields, ...alertRuleSpec.fields };
 

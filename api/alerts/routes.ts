@@ -6,7 +6,7 @@ import { isUniqueViolation } from '../objects';
 import { Problem } from '../problem';
 import { checkIfMatch, idParam, paging, pagingOf, sendObject } from '../routes/common';
 import {
-  applyChannel, ChannelRow, changedRuleFields, parseChannel, parseRule, publicChannel, publicRule, RULE_COLUMNS, RuleRow, ruleValues,
+  applyChannel, returned, ChannelRow, changedRuleFields, parseChannel, parseRule, publicChannel, publicRule, RULE_COLUMNS, RuleRow, ruleValues,
 } from './objects';
 
 const conflict = (what: string, name: string) => new Problem(409, 'Conflict', `An ${what} named ${JSON.stringify(name)} already exists: names are unique; pick another name or update that one.`, [{ field: 'name', message: 'already in use' }]);
@@ -66,8 +66,8 @@ export function alertChannelRouter(ctx: AppContext): Router {
           name = input.name;
           const changed = applyChannel(row, input, ctx.secrets);
           if (!changed.length) return row;
-          const [s] = await m.query(`UPDATE alert_channels SET name = $2, config = $3, secrets = $4, tags = $5, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`,
-            [id, row.name, JSON.stringify(row.config), JSON.stringify(row.secrets), JSON.stringify(row.tags)]);
+          const s = returned<any>(await m.query(`UPDATE alert_channels SET name = $2, config = $3, secrets = $4, tags = $5, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`,
+            [id, row.name, JSON.stringify(row.config), JSON.stringify(row.secrets), JSON.stringify(row.tags)]));
           await audit(m, req, 'update', 'alert_channel', s, changed);
           return s;
         });
@@ -138,7 +138,7 @@ export function alertRuleRouter(ctx: AppContext): Router {
           name = input.name;
           const changed = changedRuleFields(row, input);
           if (!changed.length) return row;
-          const [s] = await m.query(`UPDATE alert_rules SET ${RULE_COLUMNS.map((c, i) => `${c} = $${i + 2}`).join(', ')}, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`, [id, ...ruleValues(input)]);
+          const s = returned<any>(await m.query(`UPDATE alert_rules SET ${RULE_COLUMNS.map((c, i) => `${c} = $${i + 2}`).join(', ')}, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`, [id, ...ruleValues(input)]));
           await audit(m, req, 'update', 'alert_rule', s, changed);
           return s;
         });

@@ -5,7 +5,7 @@ import type { FieldError } from '../connectors/validate';
 import { block, Expr, HclValue, label, uniqueLabels } from '../hcl';
 import { Problem } from '../problem';
 import { SecretBox } from '../secrets';
-import { applyChannel, ChannelRow, changedRuleFields, parseChannel, parseRule, publicRule, RULE_COLUMNS, RuleRow, ruleValues } from './objects';
+import { applyChannel, returned, ChannelRow, changedRuleFields, parseChannel, parseRule, publicRule, RULE_COLUMNS, RuleRow, ruleValues } from './objects';
 import { channelKinds } from './spec';
 
 /**
@@ -116,9 +116,9 @@ export async function importAlerts(
     const changed = applyChannel(row, input, box);
     if (current && !changed.length) { changes.push({ action: 'unchanged', type: 'alert_channel', name: input.name, id: current.id }); continue; }
     const args = [row.name, row.kind, JSON.stringify(row.config), JSON.stringify(row.secrets), JSON.stringify(row.tags)];
-    const [s] = current
+    const s = returned<any>(current
       ? await m.query(`UPDATE alert_channels SET name = $2, kind = $3, config = $4, secrets = $5, tags = $6, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`, [current.id, ...args])
-      : await m.query(`INSERT INTO alert_channels (name, kind, config, secrets, tags) VALUES ($1, $2, $3, $4, $5) RETURNING *`, args);
+      : await m.query(`INSERT INTO alert_channels (name, kind, config, secrets, tags) VALUES ($1, $2, $3, $4, $5) RETURNING *`, args));
     chIds.set(s.name, s.id);
     await audit(m, req, current ? 'update' : 'create', 'alert_channel', s, changed, 'import');
     changes.push({ action: current ? 'update' : 'create', type: 'alert_channel', name: s.name, id: current ? s.id : undefined, fields: changed });
@@ -146,9 +146,9 @@ export async function importAlerts(
     keepRules.add(input.name);
     const changed = changedRuleFields(current, input);
     if (current && !changed.length) { changes.push({ action: 'unchanged', type: 'alert_rule', name: input.name, id: current.id }); continue; }
-    const [s] = current
+    const s = returned<any>(current
       ? await m.query(`UPDATE alert_rules SET ${RULE_COLUMNS.map((c, k) => `${c} = $${k + 2}`).join(', ')}, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`, [current.id, ...ruleValues(input)])
-      : await m.query(`INSERT INTO alert_rules (${RULE_COLUMNS.join(', ')}) VALUES (${RULE_COLUMNS.map((_, k) => `$${k + 1}`).join(', ')}) RETURNING *`, ruleValues(input));
+      : await m.query(`INSERT INTO alert_rules (${RULE_COLUMNS.join(', ')}) VALUES (${RULE_COLUMNS.map((_, k) => `$${k + 1}`).join(', ')}) RETURNING *`, ruleValues(input)));
     await audit(m, req, current ? 'update' : 'create', 'alert_rule', s, changed, 'import');
     changes.push({ action: current ? 'update' : 'create', type: 'alert_rule', name: s.name, id: current ? s.id : undefined, fields: changed });
   }

@@ -10,7 +10,7 @@ const NAV: [string, string][] = [
 ];
 export const REFRESH_S = 3;
 
-export function layout(title: string, body: Html, o: { active?: string; signedIn?: boolean; flash?: string | null; error?: string | null } = {}): string {
+export function layout(title: string, body: Html, o: { active?: string; signedIn?: boolean; flash?: string | null; error?: string | null; charts?: boolean } = {}): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -18,11 +18,11 @@ export function layout(title: string, body: Html, o: { active?: string; signedIn
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="htmx-config" content='{"includeIndicatorStyles": false, "defaultSwapStyle": "outerHTML"}'>
 <title>${title} · Sluice console</title>
-<link rel="stylesheet" href="/console/assets/uPlot.min.css">
-<link rel="stylesheet" href="/console/assets/console.css">
+${o.charts ? html`<link rel="stylesheet" href="/console/assets/uPlot.min.css">
+` : ''}<link rel="stylesheet" href="/console/assets/console.css">
 <script src="/console/assets/htmx.min.js" defer></script>
-<script src="/console/assets/uPlot.iife.min.js" defer></script>
-<script src="/console/assets/console.js" defer></script>
+${o.charts ? html`<script src="/console/assets/uPlot.iife.min.js" defer></script>
+` : ''}<script src="/console/assets/console.js" defer></script>
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>

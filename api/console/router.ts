@@ -89,8 +89,8 @@ export function consoleRouter(o: ConsoleOptions): Router {
       else res.status(e.status >= 500 ? 502 : e.status).type('html').send(layout('Error', errorBlock(msg), { signedIn: true }));
     }
   };
-  const send = (res: Response, title: string, body: Html, active: string, req: Request) =>
-    res.type('html').send(layout(title, body, { active, signedIn: true, flash: typeof req.query.msg === 'string' ? req.query.msg.slice(0, 300) : null, error: typeof req.query.err === 'string' ? req.query.err.slice(0, 500) : null }));
+  const send = (res: Response, title: string, body: Html, active: string, req: Request, charts = false) =>
+    res.type('html').send(layout(title, body, { active, charts, signedIn: true, flash: typeof req.query.msg === 'string' ? req.query.msg.slice(0, 300) : null, error: typeof req.query.err === 'string' ? req.query.err.slice(0, 500) : null }));
 
   // ---- Pipelines ----
   const statusList = async (api: ConsoleApi, req: Request) => {
@@ -123,7 +123,7 @@ export function consoleRouter(o: ConsoleOptions): Router {
       api.get(`/v1/pipelines/${id}`), api.get(`/v1/pipelines/${id}/status`), api.get(`/v1/pipelines/${id}/snapshots`),
       api.get(`/v1/pipelines/${id}/dlq?page_size=100`), api.get(`/v1/audit?object_id=${id}&page_size=10`),
     ]);
-    send(res, `Pipeline ${p.name}`, detailPage(p, s, snaps.items, dlq, audit.items), '/console', req);
+    send(res, `Pipeline ${p.name}`, detailPage(p, s, snaps.items, dlq, audit.items), '/console', req, true);
   }));
   r.get('/pipelines/:id/fragments/status', page(async (req, res, api) => {
     const id = pid(req);

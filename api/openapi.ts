@@ -39,16 +39,16 @@ export function fieldsSchema(fields: Record<string, FieldSpec>): Schema {
 }
 
 const pascal = (s: string) => s.split(/[_-]/).map((w) => w[0].toUpperCase() + w.slice(1)).join('');
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
-const json = (schema: Schema, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
-const ifMatch = { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' }, description: 'The version you last read ("3"); 412 if it changed since.' };
-const pageParams = [
+export const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+export const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+export const json = (schema: Schema, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
+export const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+export const ifMatch = { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' }, description: 'The version you last read ("3"); 412 if it changed since.' };
+export const pageParams = [
   { name: 'page', in: 'query', schema: { type: 'integer', minimum: 1, default: 1 } },
   { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
 ];
-const errors = { 400: problem('Invalid input; errors[] names each field'), 401: problem('Missing or invalid token'), 404: problem('Not found'), 409: problem('Name taken, or object in use'), 412: problem('Stale If-Match'), 413: problem('Body too large') };
+export const errors = { 400: problem('Invalid input; errors[] names each field'), 401: problem('Missing or invalid token'), 404: problem('Not found'), 409: problem('Name taken, or object in use'), 412: problem('Stale If-Match'), 413: problem('Body too large') };
 
 export function buildOpenApi(): Schema {
   const schemas: Schema = {

@@ -1,4 +1,4 @@
-import { fieldSchema, fieldsSchema } from '../openapi';
+import { errors, fieldSchema, fieldsSchema, idParam, ifMatch, json, pageParams, ref } from '../openapi';
 import { envelopeFields } from '../envelope';
 import { metricsSchema } from '../metrics-history';
 import { STATES } from '../status';
@@ -12,16 +12,8 @@ type Schema = Record<string, unknown>;
  * connectors.
  */
 export function addAlertPaths(paths: Schema, schemas: Schema): void {
-  const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-  const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
-  const json = (schema: Schema, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
-  const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
-  const ifMatch = { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' }, description: 'The version you last read ("3"); 412 if it changed since.' };
-  const page = [
-    { name: 'page', in: 'query', schema: { type: 'integer', minimum: 1, default: 1 } },
-    { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
-  ];
-  const e = { 400: problem('Invalid input; errors[] names each field'), 401: problem('Missing or invalid token'), 404: problem('Not found'), 409: problem('Name taken, or object in use'), 412: problem('Stale If-Match') };
+  const page = pageParams;
+  const e = errors;
   const meta = { id: { type: 'string', format: 'uuid', readOnly: true }, version: { type: 'integer', readOnly: true }, created_at: { type: 'string', format: 'date-time', readOnly: true }, updated_at: { type: 'string', format: 'date-time', readOnly: true } };
   const listOf = (item: Schema) => ({ type: 'object', required: ['items', 'total', 'page', 'page_size'], properties: { items: { type: 'array', items: item }, total: { type: 'integer' }, page: { type: 'integer' }, page_size: { type: 'integer' } } });
 

@@ -66,9 +66,15 @@ export interface StatusItem {
   dlq: { count: number }; throughput: { events_in_per_s: number; events_out_per_s: number } | null; desired_state: string; tags: Record<string, string>;
 }
 
-export function pipelineRows(items: StatusItem[], filter: { state?: string; name?: string }, total: number): Html {
+/** The part of the Pipelines page that refreshes itself: the summary line and the table. */
+export function pipelinesLive(items: StatusItem[], filter: { state?: string; name?: string }, total: number, counts: Record<string, number>): Html {
   const now = Date.now();
-  return html`<tbody id="pipeline-rows" hx-get="${url('/console/fragments/pipelines', filter)}" hx-trigger="every ${REFRESH_S}s" data-total="${total}">
+  return html`<div id="pipelines-live" hx-get="${url('/console/fragments/pipelines', filter)}" hx-trigger="every ${REFRESH_S}s" data-total="${total}">
+<p class="summary" id="pipeline-summary" aria-live="polite">${total} pipeline(s)${Object.entries(counts).filter(([, n]) => n).map(([s, n]) => html` · ${n} ${s}`)}</p>
+<table class="pipelines">
+<caption>Refreshes every ${REFRESH_S} s</caption>
+<thead><tr><th scope="col">Pipeline</th><th scope="col">State</th><th scope="col">Lag (records)</th><th scope="col">Events/s in</th><th scope="col">Events/s out</th><th scope="col">Last source event</th><th scope="col">DLQ</th></tr></thead>
+<tbody>
 ${items.length ? items.map((p) => html`<tr data-pipeline="${p.name}">
   <th scope="row"><a href="/console/pipelines/${p.id}">${p.name}</a></th>
   <td class="state-cell">${badge(p.state)}${p.reason ? html` <span class="reason">${p.reason}</span>` : ''}</td>
@@ -78,12 +84,13 @@ ${items.length ? items.map((p) => html`<tr data-pipeline="${p.name}">
   <td>${age(p.source.last_event_at, now)}</td>
   <td class="n">${p.dlq.count ? html`<a href="/console/pipelines/${p.id}#dlq">${num(p.dlq.count)}</a>` : '0'}</td>
 </tr>`) : html`<tr><td colspan="7">No pipeline matches.</td></tr>`}
-</tbody>`;
+</tbody>
+</table>
+</div>`;
 }
 
 export function pipelinesPage(items: StatusItem[], filter: { state?: string; name?: string }, total: number, counts: Record<string, number>): Html {
   return html`<h1>Pipelines</h1>
-<p class="summary" aria-live="polite">${total} pipeline(s)${Object.entries(counts).map(([s, n]) => html` · ${n} ${s}`)}</p>
 <form method="get" action="/console" class="filters" role="search">
   <label for="f-state">State</label>
   <select id="f-state" name="state">
@@ -94,11 +101,7 @@ export function pipelinesPage(items: StatusItem[], filter: { state?: string; nam
   <input id="f-name" name="name" value="${filter.name ?? ''}" type="search">
   <button type="submit">Filter</button>
 </form>
-<table class="pipelines">
-<caption>Refreshes every ${REFRESH_S} s</caption>
-<thead><tr><th scope="col">Pipeline</th><th scope="col">State</th><th scope="col">Lag (records)</th><th scope="col">Events/s in</th><th scope="col">Events/s out</th><th scope="col">Last source event</th><th scope="col">DLQ</th></tr></thead>
-${pipelineRows(items, filter, total)}
-</table>`;
+${pipelinesLive(items, filter, total, counts)}`;
 }
 
 // ---- Pipeline detail ----
@@ -112,7 +115,7 @@ export function statusPanel(id: string, s: StatusItem): Html {
 <dl>
   <dt>Source</dt><dd>${s.source.state}${s.source.reason ? html` (${s.source.reason})` : ''}</dd>
   <dt>Source position</dt><dd><code>${s.source.position === null ? '–' : typeof s.source.position === 'string' ? s.source.position : JSON.stringify(s.source.position)}</code></dd>
-  <dt>Replication lag</dt><dd>${s.source.replication_lag_bytes === null ? '–' : `${num(s.source.replication_lag_bytes)} bytes`}</dd>
+  <dt>Replication lag</dt><dd>${s.source.replication_lag_bytes === null || s.source.replication_lag_bytes < 0 ? '–' : `${num(s.source.replication_lag_bytes)} bytes`}</dd>
   <dt>Last source event</dt><dd>${age(s.source.last_event_at, now)}</dd>
 </dl>
 <dl>
@@ -262,7 +265,9 @@ ${channels.length ? html`<table class="compact"><thead><tr><th scope="col">Name<
 ${channels.map((c) => {
     const kind = channelKinds.find((k) => k.kind === c.kind);
     const secrets = Object.entries(kind?.fields ?? {}).filter(([, f]) => f.sensitive).map(([k]) => k);
-    return html`<tr><th scope="row">${c.name}</th><td>${c.kind}</td><td>${configList(c.config, secrets, c.secrets_set ?? [])}</td></tr>`;
+    // In declaration order (jsonb stores keys in its own order).
+    const ordered = Object.fromEntries(Object.keys(kind?.fields ?? c.config).filter((k) => k in c.config).map((k) => [k, c.config[k]]));
+    return html`<tr><th scope="row">${c.name}</th><td>${c.kind}</td><td>${configList(ordered, secrets, c.secrets_set ?? [])}</td></tr>`;
   })}</tbody></table>` : html`<p>No channel.</p>`}
 </section>
 <section aria-labelledby="rules-h"><h2 id="rules-h">Rules</h2>

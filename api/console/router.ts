@@ -7,7 +7,7 @@ import { STATES } from '../status';
 import { ApiFailure, ConsoleApi, explain } from './api-client';
 import { Html } from './html';
 import {
-  alertsPage, connectorsPage, detailPage, errorBlock, groupsPage, layout, loginPage, pipelineRows, pipelinesPage, snapshotsPanel, statusPanel, StatusItem, verifyPanel,
+  alertsPage, connectorsPage, detailPage, errorBlock, groupsPage, layout, loginPage, pipelinesLive, pipelinesPage, snapshotsPanel, statusPanel, StatusItem, verifyPanel,
 } from './pages';
 import { clearSession, sameOrigin, sessionToken, setSession } from './session';
 
@@ -108,7 +108,7 @@ export function consoleRouter(o: ConsoleOptions): Router {
   }));
   r.get('/fragments/pipelines', page(async (req, res, api) => {
     const l = await statusList(api, req);
-    res.type('html').send(pipelineRows(l.items, l.filter, l.total).text);
+    res.type('html').send(pipelinesLive(l.items, l.filter, l.total, l.counts).text);
   }));
 
   // ---- Pipeline detail ----

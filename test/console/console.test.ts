@@ -84,6 +84,7 @@ test('the pipeline shows Active; stopping the destination shows Broken with the 
   await waitFor('Broken on the page', async () => (await rowState()) === 'Broken', GRACE_MS + REFRESH_MS + 20000, 200);
   const tookMs = Date.now() - stopped;
   assert.match(await row().locator('.reason').textContent() ?? '', /destination_unreachable/);
+  await waitFor('the summary line refreshed too', async () => /1 Broken/.test(await page.locator('#pipeline-summary').textContent() ?? ''), REFRESH_MS * 3, 200);
   await shot('pipelines-broken');
   // The alert fired once to each channel.
   await waitFor('firing webhook and email', async () => hook.got.length >= 1 && smtp.mails.length >= 1, 30000, 200);

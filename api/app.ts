@@ -17,6 +17,10 @@ import { pipelineRouter } from './routes/pipelines';
 import { operationsRouter } from './routes/operations';
 import { paging } from './routes/common';
 import { exportDocument, exportHcl, importDocument } from './topology';
+import { statusListRouter } from './routes/status';
+import { metricsRouter } from './metrics-history';
+import { alertChannelRouter, alertHistoryRouter, alertRuleRouter } from './alerts/routes';
+import { consoleRouter } from './console/router';
 
 import type { AppContext } from './context';
 
@@ -92,8 +96,13 @@ export function createApp(ctx: AppContext): RequestListener {
   v1.use('/sources', connectorRouter(ctx, 'source'));
   v1.use('/destinations', connectorRouter(ctx, 'destination'));
   v1.use('/transforms', connectorRouter(ctx, 'transform'));
+  v1.use('/pipelines', statusListRouter(ctx)); // before /pipelines/:id
   v1.use('/pipelines', pipelineRouter(ctx));
   v1.use(operationsRouter(ctx)); // status, restart, snapshots, dlq, verify, consumer-groups
+  v1.use(metricsRouter(ctx));
+  v1.use('/alert-channels', alertChannelRouter(ctx));
+  v1.use('/alert-rules', alertRuleRouter(ctx));
+  v1.use('/alerts', alertHistoryRouter(ctx));
 
   v1.get('/export', async (req, res) => {
     const format = req.query.format ?? 'json';
@@ -115,6 +124,8 @@ export function createApp(ctx: AppContext): RequestListener {
   });
   v1.use((req) => { throw new Problem(404, 'Not found', `No route ${req.method} ${req.originalUrl}. See /openapi.json.`); });
   app.use('/v1', v1);
+  app.get('/', (_req, res) => { res.redirect(302, '/console'); });
+  app.use('/console', consoleRouter({ secrets: ctx.secrets, selfUrl: ctx.selfUrl ?? (() => 'http://127.0.0.1:8080') }));
   app.use((req) => { throw new Problem(404, 'Not found', `No route ${req.method} ${req.originalUrl}. See /openapi.json.`); });
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -1,12 +1,13 @@
 import { connectorSpecs, FieldSpec, resourceType } from '../connectors';
 import { pipelineSpec } from '../core/pipeline-spec';
+import { alertRuleSpec, channelKinds } from '../core/alert-spec';
 
 /** docs/connectors.md, rendered from the declarations (test/docs.test.ts keeps the file in sync). */
 export function renderConnectorDocs(): string {
   const out: string[] = [
     '# Connector reference',
     '',
-    '<!-- Generated from connectors/*/declaration.ts and core/pipeline-spec.ts by `npm run docs`; do not edit by hand. -->',
+    '<!-- Generated from connectors/*/declaration.ts, core/pipeline-spec.ts and api/alerts/spec.ts by `npm run docs`; do not edit by hand. -->',
     '',
     'Every object also has `name` (unique per collection, any Unicode text up to 200 characters) and `tags` (string map).',
     'In the API, connector fields live under `config`; in Terraform they are top-level attributes of the resource.',
@@ -33,5 +34,9 @@ export function renderConnectorDocs(): string {
     out.push(`## ${s.title}`, '', `\`${s.category}\` kind \`${s.kind}\` — Terraform resource \`${resourceType(s)}\`.`, '', s.description, '', ...table(s.fields), '');
   }
   out.push(`## ${pipelineSpec.title}`, '', 'Terraform resource `sluice_pipeline`; API collection `/v1/pipelines` (fields at the top level).', '', pipelineSpec.description, '', ...table(pipelineSpec.fields), '');
+  for (const k of channelKinds) {
+    out.push(`## Alert channel: ${k.title}`, '', `\`kind\` \`${k.kind}\` — Terraform resource \`sluice_alert_channel\` (with \`kind = "${k.kind}"\`); API collection \`/v1/alert-channels\` (fields under \`config\`). See [alerts.md](alerts.md).`, '', k.description, '', ...table(k.fields), '');
+  }
+  out.push(`## ${alertRuleSpec.title}`, '', 'Terraform resource `sluice_alert_rule`; API collection `/v1/alert-rules` (fields at the top level). See [alerts.md](alerts.md).', '', alertRuleSpec.description, '', ...table(alertRuleSpec.fields), '');
   return out.join('\n');
 }

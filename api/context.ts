@@ -14,4 +14,6 @@ export interface AppContext {
   reads: ReadModel;
   changes: ChangeFeed;
   bodyLimit?: string;
+  /** Base URL this process answers on over loopback: the console calls its /v1 API there. */
+  selfUrl?: () => string;
 }

@@ -12,7 +12,7 @@ export { envelopeFields } from '../core/object-fields';
 import { envelopeFields } from '../core/object-fields';
 
 /** Sent back by clients that PUT what they GET; accepted and ignored. */
-const readOnly = new Set(['id', 'version', 'created_at', 'updated_at']);
+const readOnly = new Set(['id', 'version', 'created_at', 'updated_at', 'secrets_set']);
 
 type Body = Record<string, unknown>;
 
@@ -31,7 +31,7 @@ function check(errors: FieldError[]): void {
   if (errors.length) throw invalid(errors);
 }
 
-function validateTags(tags: unknown): FieldError[] {
+export function validateTags(tags: unknown): FieldError[] {
   if (tags === undefined || tags === null) return [];
   const errs = validateFields({ tags: envelopeFields.tags }, { tags }, '', 'Tags', { requireAll: false });
   if (errs.length) return errs;
@@ -60,7 +60,8 @@ export interface ConnectorInput {
 }
 
 export function publicConnector(e: ConnectorEntity) {
-  return { id: e.id, name: e.name, kind: e.kind, config: e.config, tags: e.tags, version: e.version, ...isoDates(e) };
+  // secrets_set: which secret fields have a stored value (never the values), for read-only views like the console.
+  return { id: e.id, name: e.name, kind: e.kind, config: e.config, secrets_set: Object.keys(e.secrets ?? {}).sort(), tags: e.tags, version: e.version, ...isoDates(e) };
 }
 
 function kindError(category: Category, kind: unknown): FieldError {

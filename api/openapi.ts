@@ -1,53 +1,11 @@
-import { Category, collections, connectorSpecs, FieldSpec, specsOf } from '../connectors';
+import { Category, collections, connectorSpecs, specsOf } from '../connectors';
 import { pipelineSpec } from '../core/pipeline-spec';
 import { envelopeFields } from './objects';
+import { addAlertPaths } from './alerts/openapi';
 
-type Schema = Record<string, unknown>;
+import { errors, fieldSchema, fieldsSchema, idParam, ifMatch, json, pageParams, pascal, ref, Schema } from './openapi-parts';
 
-/** JSON Schema of one declared field. */
-export function fieldSchema(f: FieldSpec): Schema {
-  const s: Schema = { description: f.description };
-  switch (f.type) {
-    case 'string': s.type = 'string'; break;
-    case 'integer': s.type = 'integer'; break;
-    case 'boolean': s.type = 'boolean'; break;
-    case 'list': s.type = 'array'; s.items = { type: 'string', ...(f.references ? { format: 'uuid' } : {}) }; break;
-    case 'map': s.type = 'object'; s.additionalProperties = { type: 'string' }; break;
-    case 'object': Object.assign(s, fieldsSchema(f.fields ?? {})); break;
-  }
-  if (f.references && f.type === 'string') s.format = 'uuid';
-  if (f.enum) s.enum = [...f.enum];
-  if (f.min !== undefined) s.minimum = f.min;
-  if (f.max !== undefined) s.maximum = f.max;
-  if (f.maxLength !== undefined) s.maxLength = f.maxLength;
-  if (f.pattern) s.pattern = f.pattern.source;
-  if (f.default !== undefined && f.type !== 'object') s.default = f.default;
-  if (f.sensitive) s.writeOnly = true;
-  if (f.forcesReplacement) s['x-forces-replacement'] = true;
-  return s;
-}
-
-export function fieldsSchema(fields: Record<string, FieldSpec>): Schema {
-  const required = Object.entries(fields).filter(([, f]) => f.required).map(([k]) => k);
-  return {
-    type: 'object',
-    additionalProperties: false,
-    properties: Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, fieldSchema(f)])),
-    ...(required.length ? { required } : {}),
-  };
-}
-
-const pascal = (s: string) => s.split(/[_-]/).map((w) => w[0].toUpperCase() + w.slice(1)).join('');
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
-const json = (schema: Schema, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
-const ifMatch = { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' }, description: 'The version you last read ("3"); 412 if it changed since.' };
-const pageParams = [
-  { name: 'page', in: 'query', schema: { type: 'integer', minimum: 1, default: 1 } },
-  { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
-];
-const errors = { 400: problem('Invalid input; errors[] names each field'), 401: problem('Missing or invalid token'), 404: problem('Not found'), 409: problem('Name taken, or object in use'), 412: problem('Stale If-Match'), 413: problem('Body too large') };
+export { fieldSchema, fieldsSchema } from './openapi-parts';
 
 export function buildOpenApi(): Schema {
   const schemas: Schema = {
@@ -139,6 +97,7 @@ export function buildOpenApi(): Schema {
     },
   };
   paths['/v1/audit'] = { get: { summary: 'Who changed what, when and from where', parameters: [...pageParams, { name: 'object_id', in: 'query', schema: { type: 'string', format: 'uuid' } }], responses: { 200: json({ type: 'object' }), 401: errors[401] } } };
+  addAlertPaths(paths, schemas); // alert channels, rules, history; metrics; status list
   paths['/healthz'] = { get: { summary: 'Process up', security: [], responses: { 200: json({ type: 'object' }) } } };
   paths['/readyz'] = { get: { summary: 'Control DB, Redis and Kafka reachable', security: [], responses: { 200: json({ type: 'object' }), 503: json({ type: 'object' }, 'Names what is not reachable') } } };
   paths['/metrics'] = { get: { summary: 'Prometheus metrics', security: [], responses: { 200: { description: 'Prometheus text format' } } } };

@@ -15,7 +15,8 @@ import { CoherentCache } from './coherent-cache';
  */
 const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-const connectorJson = `json_build_object('id', id, 'name', name, 'kind', kind, 'config', config, 'tags', tags, 'version', version, 'created_at', ${ts('created_at')}, 'updated_at', ${ts('updated_at')})`;
+const connectorJson = `json_build_object('id', id, 'name', name, 'kind', kind, 'config', config,
+  'secrets_set', (SELECT coalesce(json_agg(k ORDER BY k), '[]'::json) FROM jsonb_object_keys(secrets) k), 'tags', tags, 'version', version, 'created_at', ${ts('created_at')}, 'updated_at', ${ts('updated_at')})`;
 const pipelineJson = `json_build_object('id', id, 'name', name, 'source_id', source_id, 'destination_id', destination_id, 'transform_ids', transform_ids, 'tables', tables,
   'ingestion_mode', ingestion_mode, 'snapshot_new_tables', snapshot_new_tables, 'delivery', delivery, 'desired_state', desired_state, 'tags', tags,
   'version', version, 'created_at', ${ts('created_at')}, 'updated_at', ${ts('updated_at')})`;

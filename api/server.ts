@@ -11,10 +11,13 @@ import { Readiness } from './readiness';
 import { ReadModel } from './read-model';
 import { ChangeFeed } from './change-feed';
 import { SecretBox } from '../core/secrets';
+import { AlertEngine } from './alerts/engine';
+import { verifyPipeline } from './routes/operations';
 
 export interface RunningApi {
   url: string;
   port: number;
+  alerts: AlertEngine;
   ds: DataSource;
   log: Logger;
   changes: ChangeFeed;
@@ -32,7 +35,9 @@ export async function startApi(overrides: Partial<SluiceConfig> = {}, logDestina
   const readiness = new Readiness(ds, cfg.redisUrl, cfg.kafkaBrokers);
   const changes = new ChangeFeed(cfg.databaseUrl, log);
   await changes.start();
-  const app = createApp({ ds, secrets, log, readiness, reads: new ReadModel(ds, changes), changes, bodyLimit: cfg.bodyLimit });
+  let selfUrl = '';
+  const appCtx = { ds, secrets, log, readiness, reads: new ReadModel(ds, changes), changes, bodyLimit: cfg.bodyLimit, selfUrl: () => selfUrl };
+  const app = createApp(appCtx);
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -41,10 +46,15 @@ export async function startApi(overrides: Partial<SluiceConfig> = {}, logDestina
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${cfg.apiHost}:${port}`;
-  log.info({ url }, 'api listening');
+  // The console calls this process's own /v1 routes over loopback.
+  selfUrl = `http://${['0.0.0.0', '::', ''].includes(cfg.apiHost) ? '127.0.0.1' : cfg.apiHost.includes(':') ? `[${cfg.apiHost}]` : cfg.apiHost}:${port}`;
+  const alerts = new AlertEngine({ databaseUrl: cfg.databaseUrl, secrets, log: log.child({ component: 'alerts' }), verify: (id) => verifyPipeline(appCtx, id), consoleUrl: cfg.consoleUrl });
+  alerts.start();
+  log.info({ url, console: `${url}/console` }, 'api listening');
   return {
-    url, port, ds, log, tokenFile, changes,
+    url, port, ds, log, tokenFile, changes, alerts,
     async close() {
+      await alerts.close();
       server.closeIdleConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await readiness.close();

@@ -10,6 +10,7 @@ import { providerSource } from '../core/names';
 import { invalid, Problem } from './problem';
 import { SecretBox } from '../core/secrets';
 import type { FieldError } from './validation';
+import { alertsHcl, exportAlerts, importAlerts, TopologyAlertChannel, TopologyAlertRule } from './alerts/topology';
 
 /**
  * The whole topology as a document: objects by name, references by name, secrets as
@@ -26,6 +27,8 @@ export interface TopologyDocument {
   destinations: TopologyConnector[];
   transforms: TopologyConnector[];
   pipelines: TopologyPipeline[];
+  alert_channels: TopologyAlertChannel[];
+  alert_rules: TopologyAlertRule[];
 }
 
 const categories: Category[] = ['source', 'destination', 'transform'];
@@ -71,7 +74,7 @@ export async function exportDocument(ds: DataSource): Promise<TopologyDocument> 
   const { connectors, pipelines } = await loadAll(ds.manager);
   const vars = secretVariables(connectors);
   const nameOf = new Map(connectors.map((c) => [c.id, c.name]));
-  const doc: TopologyDocument = { format: 'sluice/v1', sources: [], destinations: [], transforms: [], pipelines: [] };
+  const doc: TopologyDocument = { format: 'sluice/v1', sources: [], destinations: [], transforms: [], pipelines: [], alert_channels: [], alert_rules: [] };
   for (const c of [...connectors].sort(byName)) {
     const config = orderedConfig(c, (f) => ({ $secret: vars.get(`${c.id}/${f}`) }));
     doc[collections[c.category] as 'sources'].push({ name: c.name, kind: c.kind, config, tags: c.tags });
@@ -82,7 +85,7 @@ export async function exportDocument(ds: DataSource): Promise<TopologyDocument> 
       tables: p.tables, ingestion_mode: p.ingestion_mode, snapshot_new_tables: p.snapshot_new_tables, delivery: p.delivery, desired_state: p.desired_state, tags: p.tags,
     });
   }
-  return doc;
+  return Object.assign(doc, await exportAlerts(ds.manager));
 }
 
 /** The same topology as Terraform: resources of design.md, references as expressions, secrets as variables. */
@@ -129,6 +132,7 @@ export async function exportHcl(ds: DataSource, opts: { importBlocks?: boolean }
       tags: Object.keys(p.tags).length ? p.tags : undefined,
     }));
   }
+  out.push(...await alertsHcl(ds.manager, new Map(pipelines.map((p) => [p.id, `sluice_pipeline.${pipelineLabels.get(p.name)}`])), !!opts.importBlocks));
   if (opts.importBlocks) {
     for (const c of connectors) out.push(`import {\n  to = ${addr.get(c.id)}\n  id = "${c.id}"\n}\n`);
     for (const p of pipelines) out.push(`import {\n  to = sluice_pipeline.${pipelineLabels.get(p.name)}\n  id = "${p.id}"\n}\n`);
@@ -136,7 +140,7 @@ export async function exportHcl(ds: DataSource, opts: { importBlocks?: boolean }
   return out.join('\n');
 }
 
-export interface PlanEntry { action: 'create' | 'update' | 'delete' | 'unchanged'; type: Category | 'pipeline'; name: string; id?: string; fields?: string[] }
+export interface PlanEntry { action: 'create' | 'update' | 'delete' | 'unchanged'; type: Category | 'pipeline' | 'alert_channel' | 'alert_rule'; name: string; id?: string; fields?: string[] }
 export interface ImportResult { dry_run: boolean; changes: PlanEntry[]; summary: Record<PlanEntry['action'], number> }
 
 class Rollback extends Error {}
@@ -235,6 +239,8 @@ export async function importDocument(ds: DataSource, box: SecretBox, req: Reques
       keep.add(input.name);
     }
     if (errors.length) throw invalid(errors);
+    await importAlerts(m, req, box, doc, secretValues, opts.prune, changes, errors);
+    if (errors.length) throw invalid(errors);
 
     if (opts.prune) {
       for (const p of pipelines.filter((x) => !keep.has(x.name))) {
@@ -269,9 +275,9 @@ function checkShape(raw: unknown): Record<string, unknown> {
   const doc = raw as Record<string, unknown>;
   if (doc.format !== 'sluice/v1') errors.push({ field: 'format', message: 'format must be "sluice/v1"' });
   for (const k of Object.keys(doc)) {
-    if (!['format', 'sources', 'destinations', 'transforms', 'pipelines', 'secrets'].includes(k)) errors.push({ field: k, message: `unknown field ${k}: allowed are format, sources, destinations, transforms, pipelines, secrets` });
+    if (!['format', 'sources', 'destinations', 'transforms', 'pipelines', 'alert_channels', 'alert_rules', 'secrets'].includes(k)) errors.push({ field: k, message: `unknown field ${k}: allowed are format, sources, destinations, transforms, pipelines, alert_channels, alert_rules, secrets` });
   }
-  for (const k of ['sources', 'destinations', 'transforms', 'pipelines']) {
+  for (const k of ['sources', 'destinations', 'transforms', 'pipelines', 'alert_channels', 'alert_rules']) {
     if (doc[k] === undefined) doc[k] = [];
     else if (!Array.isArray(doc[k])) errors.push({ field: k, message: `${k} must be a list` });
   }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { loadConfig } from '../core/config';
 
-export interface BenchApi { url: string; token: string; close(): Promise<void> }
+export interface BenchApi { url: string; token: string; databaseUrl: string; close(): Promise<void> }
 
 /**
  * A real API for a benchmark: its own fresh database on the configured stack and its own process
@@ -41,5 +41,5 @@ export async function startBenchApi(opts: { profileDir?: string } = {}): Promise
     if (i > 200) { await close(); throw new Error('the API did not start within 20 s'); }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, token, close };
+  return { url, token, databaseUrl: u.toString(), close };
 }

@@ -119,8 +119,10 @@ export async function devUp(opts: { json?: boolean } = {}): Promise<void> {
   const created = plan.summary!.create > 0;
   say(`demo pipeline: ${created ? 'created' : 'already there'} (${JSON.stringify(plan.summary)})`);
 
+  const hint = tokenCommand(process.env, e.home);
   const summary = {
-    api: url, openapi: `${url}/openapi.json`, token_file: process.env.SLUICE_BOOTSTRAP_TOKEN ? '(SLUICE_BOOTSTRAP_TOKEN)' : path.join(e.home, 'token'), logs: e.logsDir,
+    api: url, console: `${url}/console`, openapi: `${url}/openapi.json`, token_command: hint,
+    token_file: process.env.SLUICE_BOOTSTRAP_TOKEN ? null : path.join(e.home, 'token'), logs: e.logsDir,
     control_db: e.databaseUrl.replace(/:[^:@/]*@/, ':***@'), demo_source: e.demoSourceUrl.replace(/:[^:@/]*@/, ':***@'), demo_destination: e.demoDestUrl.replace(/:[^:@/]*@/, ':***@'),
     redis: e.redisUrl, kafka: e.kafkaBrokers.join(','), seconds: Math.round((Date.now() - t0) / 100) / 10,
   };
@@ -128,18 +130,27 @@ export async function devUp(opts: { json?: boolean } = {}): Promise<void> {
   process.stdout.write([
     '',
     `Sluice is up (${summary.seconds} s).`,
+    `  Console      ${summary.console}   (sign in with the API token that \`${hint}\` prints)`,
     `  API          ${summary.api}   (ready: ${url}/readyz, reference: ${summary.openapi})`,
-    `  Token        ${summary.token_file}`,
+    `  Token        ${process.env.SLUICE_BOOTSTRAP_TOKEN ? 'the value of SLUICE_BOOTSTRAP_TOKEN' : summary.token_file}`,
     `  Logs         ${summary.logs}/{postgres,redis,kafka,api,worker}.log`,
     `  Control DB   ${summary.control_db}`,
     `  Demo         pipeline "demo": ${summary.demo_source} -> ${summary.demo_destination}`,
     '',
     'Try:',
-    `  curl -s -H "Authorization: Bearer $(cat ${summary.token_file})" ${url}/v1/pipelines`,
+    `  curl -s -H "Authorization: Bearer $(${hint})" ${url}/v1/pipelines`,
     '  bin/sluice status',
     '  npm stop            # stops everything started here',
     '',
   ].join('\n'));
+}
+
+/**
+ * A shell command that prints the admin token, for the sign-in hint: the bootstrap token when it
+ * comes from SLUICE_BOOTSTRAP_TOKEN (its value is never printed), else the token file.
+ */
+export function tokenCommand(env: NodeJS.ProcessEnv, home: string): string {
+  return env.SLUICE_BOOTSTRAP_TOKEN ? 'printenv SLUICE_BOOTSTRAP_TOKEN' : `cat ${path.join(home, 'token')}`;
 }
 
 export async function devDown(): Promise<void> {

@@ -8,6 +8,7 @@ import { runWorker } from '../workers';
 import { registerDataplaneCommands } from './dataplane-commands';
 import { ApiClient, CliError } from './client';
 import { devDown, devProcesses, devUp } from './dev';
+import { allPipelineStatuses, PipelineStatusLine, pipelineTable } from './status';
 
 const program = new Command();
 program
@@ -45,7 +46,7 @@ program
 
 program
   .command('status')
-  .description('Local services, API readiness and the pipelines with their desired state.')
+  .description('Local services, API readiness and every pipeline with its actual state, reason, lag and DLQ count.')
   .option('--json', 'machine-readable output')
   .action(async (o: { json?: boolean }) => {
     const stack = new LocalStack();
@@ -53,20 +54,49 @@ program
     const procs = devProcesses(stack.endpoints().home);
     const client = tryClient();
     let ready: unknown = 'unreachable';
-    let pipelines: { name: string; desired_state: string; id: string }[] = [];
+    let pipelines: PipelineStatusLine[] = [];
+    let error: string | undefined;
     if (client) {
       try {
         const r = await fetch(client.endpoint + '/readyz');
         ready = await r.json();
-        pipelines = (await client.request('GET', '/v1/pipelines?page_size=500')).body.items;
-      } catch { /* shown as unreachable */ }
+        pipelines = await allPipelineStatuses(client);
+      } catch (e) { error = (e as Error).message; }
     }
-    if (o.json) { print(JSON.stringify({ services, processes: procs, api: client?.endpoint, ready, pipelines }, null, 2)); return; }
+    if (o.json) { print(JSON.stringify({ services, processes: procs, api: client?.endpoint, console: client ? `${client.endpoint}/console` : undefined, ready, pipelines }, null, 2)); return; }
     for (const s of services) print(`${s.name.padEnd(9)} ${s.state.padEnd(9)} ${s.pid ? `pid ${s.pid}` : ''} ${s.address ?? ''}`.trimEnd());
     for (const [p, pid] of Object.entries(procs)) print(`${p.padEnd(9)} ${(pid ? 'running' : 'stopped').padEnd(9)} ${pid ? `pid ${pid}` : ''}`.trimEnd());
     const r = ready as { status?: string; detail?: string };
     print(`api       ${client?.endpoint ?? '(no token)'} ${typeof ready === 'string' ? ready : r.status}${r.detail ? ` (${r.detail})` : ''}`);
-    for (const p of pipelines) print(`pipeline  ${p.name} (${p.id}) desired ${p.desired_state}`);
+    if (client) print(`console   ${client.endpoint}/console`);
+    if (error) print(`pipelines not readable: ${error}`);
+    if (pipelines.length) print(pipelineTable(pipelines));
+  });
+
+program
+  .command('alerts')
+  .description('Alert rules (and what each is firing for now), channels, and the recent notifications with their delivery.')
+  .option('--limit <n>', 'notifications to show', '20')
+  .option('--json', 'machine-readable output')
+  .action(async (o: { limit: string; json?: boolean }) => {
+    const api = client();
+    const limit = Math.min(500, Math.max(1, Number(o.limit) || 20));
+    const [channels, rules, events] = await Promise.all([
+      api.request('GET', '/v1/alert-channels?page_size=500'), api.request('GET', '/v1/alert-rules?page_size=500'), api.request('GET', `/v1/alerts?page_size=${limit}`)]);
+    if (o.json) { print(JSON.stringify({ channels: channels.body.items, rules: rules.body.items, notifications: events.body.items }, null, 2)); return; }
+    const chName = new Map<string, string>(channels.body.items.map((c: any) => [c.id, c.name]));
+    print(`rules (${rules.body.total})`);
+    for (const r of rules.body.items) {
+      const watch = r.pipeline_id ? `pipeline ${r.pipeline_id}` : Object.keys(r.selector).length ? `tags ${Object.entries(r.selector).map(([k, v]) => `${k}=${v}`).join(',')}` : 'all pipelines';
+      print(`  ${r.firing.length ? 'FIRING ' : 'ok     '} ${r.name}: ${r.condition}${['lag_above', 'dlq_above'].includes(r.condition) ? ` > ${r.threshold}` : ''} for ${r.for_seconds} s, ${watch} -> ${r.channel_ids.map((id: string) => chName.get(id) ?? id).join(', ')}${r.enabled ? '' : ' (disabled)'}`);
+      for (const f of r.firing) print(`           firing for ${f.pipeline} since ${f.since}`);
+    }
+    print(`channels (${channels.body.total})`);
+    for (const c of channels.body.items) print(`  ${c.name} (${c.kind})`);
+    print(`notifications (latest ${events.body.items.length} of ${events.body.total})`);
+    for (const e of events.body.items) {
+      print(`  ${e.at} ${e.event.toUpperCase().padEnd(8)} ${e.rule} on ${e.pipeline}${e.value ? `: ${e.value}` : ''} [${e.deliveries.map((d: any) => `${d.channel} ${d.status}`).join(', ')}]`);
+    }
   });
 
 program

@@ -12,6 +12,8 @@ export interface SluiceConfig {
   secretKey?: string;
   logLevel: string;
   bodyLimit: string;
+  /** Public base URL of the API/console, for links in alert notifications. */
+  consoleUrl?: string;
 }
 
 export function repoRoot(): string {
@@ -37,5 +39,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     secretKey: env.SLUICE_SECRET_KEY || undefined,
     logLevel: env.SLUICE_LOG_LEVEL ?? 'info',
     bodyLimit: env.SLUICE_BODY_LIMIT ?? '1mb',
+    consoleUrl: env.SLUICE_CONSOLE_URL || undefined,
   };
 }

@@ -68,13 +68,15 @@ export function stateFromApi(def: ResourceDef, obj: Record<string, any>, prior: 
 export function apiBody(def: ResourceDef, planned: State, config: State): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   const cfg: Record<string, unknown> = {};
+  const mine = def.configFields?.(planned);
   for (const a of def.attrs) {
     if (readOnlyNames.has(a.name)) continue;
     const v = a.sensitive ? config[a.name] ?? null : planned[a.name];
-    if (a.inConfig) cfg[a.name] = v;
-    else body[a.name] = v;
+    // Another kind's attribute is sent only when set, so the API rejects it by name.
+    if (a.inConfig) { if (!mine || mine.has(a.name) || (v !== null && v !== undefined)) cfg[a.name] = v; } else body[a.name] = v;
   }
-  if (def.category !== 'pipeline') { body.kind = def.kind; body.config = cfg; }
+  if (def.kind) body.kind = def.kind;
+  if (def.attrs.some((a) => a.inConfig)) body.config = cfg;
   return body;
 }
 
@@ -98,7 +100,7 @@ export interface PlanResult { planned: State | null; requiresReplace: string[][]
  * change the stored ones; undefined when it cannot tell.
  */
 export async function secretsDiffer(api: ApiClient, def: ResourceDef, prior: State, config: State): Promise<boolean | undefined> {
-  if (def.category === 'pipeline') return undefined;
+  if (!['source', 'destination', 'transform'].includes(def.category)) return undefined;
   const cfg: Record<string, unknown> = {};
   const secrets: Record<string, string> = {};
   for (const a of def.attrs) {

@@ -1,6 +1,7 @@
 import { Category, collections, connectorSpecs, ConnectorSpec, FieldSpec, resourceType } from '../connectors';
 import { envelopeFields } from '../core/object-fields';
 import { pipelineSpec } from '../core/pipeline-spec';
+import { alertRuleSpec, channelKinds, channelSpec } from '../core/alert-spec';
 import type { CtyType, Value } from './protocol/cty';
 
 /**
@@ -31,13 +32,15 @@ export interface AttrDef {
 
 export interface ResourceDef {
   typeName: string;
-  category: Category | 'pipeline';
+  category: Category | 'pipeline' | 'alert_channel' | 'alert_rule';
   kind?: string;
   /** API collection path, e.g. sources. */
   collection: string;
   title: string;
   description: string;
   attrs: AttrDef[];
+  /** Config attributes that belong in the API body of this planned object (one resource for several kinds). */
+  configFields?: (planned: Record<string, unknown>) => Set<string>;
 }
 
 function ctyType(f: FieldSpec): CtyType {
@@ -105,8 +108,18 @@ export function connectorResource(spec: ConnectorSpec): ResourceDef {
 export const pipelineResource: ResourceDef = build('sluice_pipeline', 'pipeline', 'pipelines', pipelineSpec.title, pipelineSpec.description, pipelineSpec.fields, false);
 pipelineResource.attrs.push(pipelineStateAttr);
 
+/**
+ * Alert channels: one resource for every kind (`kind` attribute), whose attributes are the union of
+ * the kinds' fields (named uniquely across kinds, see api/alerts/spec.ts); only the planned kind's
+ * fields go to the API. Alert rules: top-level fields like the pipeline.
+ */
+export const alertChannelResource: ResourceDef = build('sluice_alert_channel', 'alert_channel', 'alert-channels', channelSpec.title, channelSpec.description, channelSpec.allFields, true);
+alertChannelResource.attrs.splice(readOnlyAttrs.length + Object.keys(envelopeFields).length, 0, attrFrom('kind', channelSpec.kindField, false));
+alertChannelResource.configFields = (planned) => new Set(Object.keys(channelKinds.find((k) => k.kind === planned.kind)?.fields ?? {}));
+export const alertRuleResource: ResourceDef = build('sluice_alert_rule', 'alert_rule', 'alert-rules', alertRuleSpec.title, alertRuleSpec.description, alertRuleSpec.fields, false);
+
 export const resources: Map<string, ResourceDef> = new Map(
-  [...connectorSpecs.map(connectorResource), pipelineResource].map((r) => [r.typeName, r]),
+  [...connectorSpecs.map(connectorResource), pipelineResource, alertChannelResource, alertRuleResource].map((r) => [r.typeName, r]),
 );
 
 /** Data sources: one per object kind, looked up by name (every attribute but name is computed; no secrets). */

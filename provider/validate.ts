@@ -13,13 +13,14 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 function checkScalar(f: FieldSpec, v: Value, path: PathStep[], out: Diagnostic[]): void {
   if (v === null || v === UNKNOWN) return;
   const name = String(path[path.length - 1]);
-  const bad = (message: string) => out.push(error(`Invalid value for ${path.join('.')}`, message, path));
+  const bad = (message: string) => out.push(error(`Invalid value for ${path.join('.')}`, f.sensitive ? message.replace(/; got .*$/s, '.') : message, path));
   if (typeof v === 'number') {
     if (f.type === 'integer' && !Number.isInteger(v)) bad(`${name} must be a whole number, got ${v}.`);
     if (f.min !== undefined && v < f.min) bad(`${name} must be at least ${f.min}, got ${v}.`);
     if (f.max !== undefined && v > f.max) bad(`${name} must be at most ${f.max}, got ${v}.`);
   }
   if (typeof v === 'string') {
+    // A sensitive value is never echoed back in a diagnostic (see `bad`).
     if (f.enum && !f.enum.includes(v)) bad(`${name} must be one of ${f.enum.join(', ')}; got ${JSON.stringify(v)}.`);
     if (f.maxLength !== undefined && [...v].length > f.maxLength) bad(`${name} must be at most ${f.maxLength} characters.`);
     if (f.pattern && !f.pattern.test(v)) bad(`${name} must be ${f.patternHint ?? `like ${f.pattern}`}; got ${JSON.stringify(v)}.`);

@@ -8,7 +8,7 @@ import type { ControlDb } from './control-db';
 import { connectKafka, pipelineKafka } from './kafka-clients';
 import { ChangeEventSource, SourceSession } from './source-session';
 import { DestConfig, SinkRunner } from './sink';
-import { SinkThread, sinkThreadEnabled } from './sink-thread';
+import { pipelineCounters, SinkThread, sinkThreadEnabled } from './sink-thread';
 import { TransformDef } from './transforms';
 import { metrics } from './metrics';
 
@@ -139,8 +139,9 @@ export class PipelineRunner {
     const s = this.source?.status;
     const k = this.sink?.status;
     if (s?.replication_lag_bytes != null) metrics.lag.set({ pipeline: this.p.id }, s.replication_lag_bytes);
-    const source = s ? { state: s.state, reason: s.reason, position: s.position, last_event_at: s.last_event_at, replication_lag_bytes: s.replication_lag_bytes } : { state: 'starting' };
-    const sink = k ? { state: k.state, reason: k.reason, lag: k.lag, last_write_at: k.last_write_at, partitions: k.partitions ?? {} } : { state: 'starting' };
+    const c = await pipelineCounters(this.p.id);
+    const source = { ...(s ? { state: s.state, reason: s.reason, position: s.position, last_event_at: s.last_event_at, replication_lag_bytes: s.replication_lag_bytes } : { state: 'starting' }), events_in_total: c.events_in };
+    const sink = { ...(k ? { state: k.state, reason: k.reason, lag: k.lag, last_write_at: k.last_write_at, partitions: k.partitions ?? {} } : { state: 'starting' }), events_out_total: c.events_out, errors_total: c.errors };
     // Only the fence holder writes (runner_token); a stale runner cannot overwrite its successor.
     await this.o.ds.query(
       `INSERT INTO pipeline_runtime (pipeline_id, state, reason, since, worker_id, runner_token, heartbeat_at, runner_started_at, source, sink, lag_history)

@@ -18,7 +18,7 @@ import { Pool } from 'pg';
 import { AggregatorRegistry, MetricObjectWithValues, MetricValue } from 'prom-client';
 import { Logger } from 'pino';
 import { createLogger } from '../core/log';
-import { registry } from './metrics';
+import { metrics, registry } from './metrics';
 import { SinkRunner, SinkRunnerOpts, SinkStatus } from './sink';
 
 /** What the thread needs to build its SinkRunner: plain data only (structured-clone). */
@@ -39,6 +39,17 @@ export async function workerMetricsText(): Promise<{ contentType: string; text: 
   if (!threadMetrics.size) return { contentType: registry.contentType, text: await registry.metrics() };
   const merged = AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), ...threadMetrics.values()]);
   return { contentType: merged.contentType, text: await merged.metrics() };
+}
+
+/**
+ * Cumulative event counters of one pipeline in this process (main thread plus its sink thread's last
+ * report), written into the runner's status row: the API samples them into the metrics history.
+ */
+export async function pipelineCounters(pipelineId: string): Promise<{ events_in: number; events_out: number; errors: number }> {
+  const values = [...await Promise.all([metrics.eventsIn.get(), metrics.eventsOut.get(), metrics.retries.get()]), ...[...threadMetrics.values()].flat()];
+  const sum = (name: string) => values.filter((m) => m.name === name).flatMap((m) => m.values)
+    .reduce((a, v) => a + (v.labels.pipeline === pipelineId ? Number(v.value) : 0), 0);
+  return { events_in: sum('sluice_events_in_total'), events_out: sum('sluice_events_out_total'), errors: sum('sluice_write_retries_total') };
 }
 
 /** Main-thread handle: the same `status` and `run()` as a SinkRunner. */

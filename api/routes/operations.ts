@@ -8,42 +8,19 @@ import { idParam, paging } from './common';
 import { groupIdFor, topicFor } from '../../core/names';
 import { destinationModule, sourceModule } from '../../connectors';
 import type { DestinationRowCounter, SourceRowCounter } from '../../connectors/module';
+import { statusFromRow, statusRows } from '../status';
 
-const STALE_MS = Number(process.env.SLUICE_RUNNER_STALE_MS ?? 15000);
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function validation(field: string, message: string): Problem {
   return new Problem(400, 'Validation failed', `${field} ${message}`, [{ field, message }]);
 }
 
-/** Pipeline status as the API reports it: the runner's report, corrected by desired state and staleness. */
+/** Pipeline status as the API reports it (api/status.ts), plus the runner's recent lag for verify. */
 export async function pipelineStatus(ctx: AppContext, id: string) {
-  const rows = await ctx.ds.query(`SELECT p.id, p.name, p.desired_state, r.* FROM pipelines p LEFT JOIN pipeline_runtime r ON r.pipeline_id = p.id WHERE p.id = $1`, [id]);
+  const rows = await statusRows(ctx.ds, [id]);
   if (!rows.length) throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
-  const r = rows[0];
-  const dlq = await ctx.ds.query(`SELECT count(*)::int AS n FROM dlq_records WHERE pipeline_id = $1 AND status IN ('pending','replay_requested')`, [id]);
-  const fresh = r.heartbeat_at && Date.now() - new Date(r.heartbeat_at).getTime() < STALE_MS;
-  let state: string = r.state ?? 'Starting';
-  let reason: string | null = r.reason ?? null;
-  let since: string = (r.since ? new Date(r.since) : new Date()).toISOString();
-  if (r.desired_state === 'paused') {
-    if (!fresh || state === 'Paused') { state = 'Paused'; reason = null; }
-  } else if (!r.heartbeat_at || state === 'Paused') {
-    state = 'Starting'; reason = 'waiting for a worker to take the pipeline';
-  } else if (!fresh) {
-    state = 'Broken'; reason = `no_worker: no runner has reported for ${Math.round((Date.now() - new Date(r.heartbeat_at).getTime()) / 1000)} s`;
-    since = new Date(new Date(r.heartbeat_at).getTime() + STALE_MS).toISOString();
-  }
-  const src = r.source ?? {};
-  const sink = r.sink ?? {};
-  return {
-    id, name: r.name, state, reason, since,
-    worker_id: r.worker_id ?? null,
-    source: { state: src.state ?? 'stopped', position: src.position ?? null, last_event_at: src.last_event_at ?? null, replication_lag_bytes: src.replication_lag_bytes ?? null, reason: src.reason ?? null },
-    sink: { state: sink.state ?? 'stopped', lag: sink.lag ?? null, last_write_at: sink.last_write_at ?? null, reason: sink.reason ?? null },
-    dlq: { count: dlq[0].n },
-    _lag_history: (r.lag_history ?? []) as { at: string; lag: number | null }[],
-  };
+  return { ...statusFromRow(rows[0]), _lag_history: (rows[0].lag_history ?? []) as { at: string; lag: number | null }[] };
 }
 
 async function loadConnectors(ctx: AppContext, id: string) {
@@ -103,6 +80,57 @@ async function topicsOf(ctx: AppContext, id: string): Promise<string[]> {
   const { p, source, sourceKind } = await loadConnectors(ctx, id);
   const tables = await tablesOf(p, sourceKind, source).catch(() => [] as string[]);
   return tables.map((t) => { const [s, n] = t.split('.'); return topicFor(source.topic_prefix, s, n); });
+}
+
+/** The post-outage checklist (GET /v1/pipelines/:id/verify); also run by the alert rule verify_failing. */
+export async function verifyPipeline(ctx: AppContext, id: string) {
+  const st = await pipelineStatus(ctx, id);
+  const checks: { check: string; pass: boolean; detail: string; table?: string }[] = [];
+  checks.push({ check: 'state', pass: st.state === 'Active', detail: `${st.state}${st.reason ? ` (${st.reason})` : ''}` });
+  const { p, source, sourceKind, destination, destinationKind } = await loadConnectors(ctx, id);
+  let groups: any[] = [];
+  const topics = await topicsOf(ctx, id).catch(() => [] as string[]);
+  try { groups = await groupLag(kafkaOf(ctx), [{ group: groupIdFor(id), pipeline_id: id, pipeline: p.name, topics }]); } catch { groups = []; }
+  const parts = groups[0]?.partitions ?? [];
+  // Lag now (read from Kafka) against what the runner reported over the last minute.
+  const hist = st._lag_history.map((h) => h.lag).filter((x): x is number => typeof x === 'number');
+  const current: number | null = groups.length ? groups[0].lag : null;
+  const earlier = hist.length ? Math.max(...hist.slice(-10)) : null;
+  const lagOk = current === 0 || (current !== null && earlier !== null && current < earlier);
+  checks.push({ check: 'lag_falling', pass: lagOk, detail: current === null ? 'Kafka not reachable: lag unknown' : `lag ${current} now (max ${earlier ?? 'n/a'} over the last ~10 s)` });
+  checks.push({ check: 'dlq_empty', pass: st.dlq.count === 0, detail: `${st.dlq.count} record(s) in the DLQ` });
+  let sdb: SourceRowCounter | null = null;
+  let ddb: DestinationRowCounter | null = null;
+  try {
+    sdb = await sourceModule(sourceKind).openCounter(source);
+    const dmod = destinationModule(destinationKind);
+    ddb = dmod.openCounter ? await dmod.openCounter(destination) : null;
+    const tables: string[] = p.tables?.length ? p.tables : await sdb.capturedTables();
+    const mode = p.ingestion_mode ?? destination.ingestion_mode ?? 'upsert';
+    for (const t of tables) {
+      const [schema, name] = t.split('.');
+      const topic = topicFor(source.topic_prefix, schema, name);
+      const tlag = parts.filter((x: any) => x.topic === topic).reduce((a: number, x: any) => a + x.lag, 0);
+      checks.push({ check: 'freshness', table: t, pass: tlag === 0, detail: `${tlag} event(s) not yet written (last write ${st.sink.last_write_at ?? 'never'})` });
+      const destTable = String(destination.table_name_format ?? '{table}').replace(/\{schema\}/g, schema).replace(/\{table\}/g, name).replace(/\{topic_prefix\}/g, source.topic_prefix);
+      const sN = await sdb.count(schema, name);
+      if (!ddb) {
+        checks.push({ check: 'row_count', table: t, pass: true, detail: `source ${sN}; a ${destinationKind} destination cannot count what it holds (not compared)` });
+        continue;
+      }
+      let dN: number | null = null;
+      try {
+        if (mode === 'append') {
+          const keys = await sdb.primaryKey(schema, name);
+          dN = keys.length ? await ddb.countLatest(destTable, keys) : null;
+        } else dN = await ddb.count(destTable, destination.hard_delete === false);
+      } catch { dN = null; }
+      checks.push({ check: 'row_count', table: t, pass: dN === sN, detail: `source ${sN}, destination ${dN ?? 'n/a'}` });
+    }
+  } catch (e) {
+    checks.push({ check: 'databases_reachable', pass: false, detail: (e as Error).message });
+  } finally { await sdb?.close(); await ddb?.close(); }
+  return { pipeline_id: id, pass: checks.every((c) => c.pass), checks, checked_at: new Date().toISOString() };
 }
 
 /** Data-plane operations: status, restart, snapshots, DLQ, verify, consumer groups. */
@@ -201,54 +229,7 @@ export function operationsRouter(ctx: AppContext): Router {
 
   // ---- verify: the post-outage checklist ----
   r.get('/pipelines/:id/verify', async (req, res) => {
-    const id = idParam(req, 'pipeline');
-    const st = await pipelineStatus(ctx, id);
-    const checks: { check: string; pass: boolean; detail: string; table?: string }[] = [];
-    checks.push({ check: 'state', pass: st.state === 'Active', detail: `${st.state}${st.reason ? ` (${st.reason})` : ''}` });
-    const { p, source, sourceKind, destination, destinationKind } = await loadConnectors(ctx, id);
-    let groups: any[] = [];
-    const topics = await topicsOf(ctx, id).catch(() => [] as string[]);
-    try { groups = await groupLag(kafkaOf(ctx), [{ group: groupIdFor(id), pipeline_id: id, pipeline: p.name, topics }]); } catch { groups = []; }
-    const parts = groups[0]?.partitions ?? [];
-    // Lag now (read from Kafka) against what the runner reported over the last minute.
-    const hist = st._lag_history.map((h) => h.lag).filter((x): x is number => typeof x === 'number');
-    const current: number | null = groups.length ? groups[0].lag : null;
-    const earlier = hist.length ? Math.max(...hist.slice(-10)) : null;
-    const lagOk = current === 0 || (current !== null && earlier !== null && current < earlier);
-    checks.push({ check: 'lag_falling', pass: lagOk, detail: current === null ? 'Kafka not reachable: lag unknown' : `lag ${current} now (max ${earlier ?? 'n/a'} over the last ~10 s)` });
-    checks.push({ check: 'dlq_empty', pass: st.dlq.count === 0, detail: `${st.dlq.count} record(s) in the DLQ` });
-    let sdb: SourceRowCounter | null = null;
-    let ddb: DestinationRowCounter | null = null;
-    try {
-      sdb = await sourceModule(sourceKind).openCounter(source);
-      const dmod = destinationModule(destinationKind);
-      ddb = dmod.openCounter ? await dmod.openCounter(destination) : null;
-      const tables: string[] = p.tables?.length ? p.tables : await sdb.capturedTables();
-      const mode = p.ingestion_mode ?? destination.ingestion_mode ?? 'upsert';
-      for (const t of tables) {
-        const [schema, name] = t.split('.');
-        const topic = topicFor(source.topic_prefix, schema, name);
-        const tlag = parts.filter((x: any) => x.topic === topic).reduce((a: number, x: any) => a + x.lag, 0);
-        checks.push({ check: 'freshness', table: t, pass: tlag === 0, detail: `${tlag} event(s) not yet written (last write ${st.sink.last_write_at ?? 'never'})` });
-        const destTable = String(destination.table_name_format ?? '{table}').replace(/\{schema\}/g, schema).replace(/\{table\}/g, name).replace(/\{topic_prefix\}/g, source.topic_prefix);
-        const sN = await sdb.count(schema, name);
-        if (!ddb) {
-          checks.push({ check: 'row_count', table: t, pass: true, detail: `source ${sN}; a ${destinationKind} destination cannot count what it holds (not compared)` });
-          continue;
-        }
-        let dN: number | null = null;
-        try {
-          if (mode === 'append') {
-            const keys = await sdb.primaryKey(schema, name);
-            dN = keys.length ? await ddb.countLatest(destTable, keys) : null;
-          } else dN = await ddb.count(destTable, destination.hard_delete === false);
-        } catch { dN = null; }
-        checks.push({ check: 'row_count', table: t, pass: dN === sN, detail: `source ${sN}, destination ${dN ?? 'n/a'}` });
-      }
-    } catch (e) {
-      checks.push({ check: 'databases_reachable', pass: false, detail: (e as Error).message });
-    } finally { await sdb?.close(); await ddb?.close(); }
-    res.json({ pipeline_id: id, pass: checks.every((c) => c.pass), checks, checked_at: new Date().toISOString() });
+    res.json(await verifyPipeline(ctx, idParam(req, 'pipeline')));
   });
 
   // ---- consumer groups ----

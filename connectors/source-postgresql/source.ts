@@ -292,7 +292,9 @@ export class PostgresqlSource implements SourceConnector<Lsn> {
         return;
       }
       case 'message': {
-        if (msg.prefix !== 'sluice_wm') return; // sluice_hb: a heartbeat, it only moves the position
+        // A heartbeat counts as a source event (as in the MySQL source): alerts on a silent source rely on it.
+        if (msg.prefix === 'sluice_hb') { events.alive(); return; }
+        if (msg.prefix !== 'sluice_wm') return;
         const wm = JSON.parse(Buffer.from(msg.content).toString('utf8')) as { id: string; kind: 'low' | 'high' };
         // High watermark: the chunk rows nobody changed inside the window go out here, in stream order.
         events.watermark(wm.id, wm.kind, 0n);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Sluice vs Debezium + Kafka Connect, from a fresh clone:  npm run bench:peer-debezium -- [flags]
+# Installs what is missing (Postgres, Redis, Java 17, Maven: stack/ensure-packages.sh; npm ci),
+# builds, starts the test stack's services if they are not running (same home and ports as
+# test/run.sh, or the SLUICE_TEST_* overrides it honours), runs bench/peer-debezium/main.ts with the
+# flags given, and stops the stack again if it started it. Kafka Connect's jars are fetched by Maven
+# on the first run and cached under ${XDG_CACHE_HOME:-~/.cache}/sluice/peer-debezium/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+export SLUICE_HOME="${SLUICE_TEST_HOME:-$PWD/.sluice-test}"
+export SLUICE_PG_PORT="${SLUICE_TEST_PG_PORT:-25432}"
+export SLUICE_REDIS_PORT="${SLUICE_TEST_REDIS_PORT:-26379}"
+export SLUICE_KAFKA_PORT="${SLUICE_TEST_KAFKA_PORT:-29092}"
+export SLUICE_KAFKA_CONTROLLER_PORT="${SLUICE_TEST_KAFKA_CONTROLLER_PORT:-29093}"
+export SLUICE_LOG_LEVEL="${SLUICE_LOG_LEVEL:-warn}"
+
+bash stack/ensure-packages.sh
+# The stack needs Maven only until the broker's jars are cached; this bench needs it for Connect's.
+if ! command -v mvn >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get -o DPkg::Lock::Timeout=600 -q update
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q install -y --no-install-recommends --no-upgrade maven
+  else
+    echo "peer-debezium: Maven (mvn) is needed to fetch Kafka Connect and Debezium from Maven Central; install it (apt-get install maven)" >&2
+    exit 1
+  fi
+fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+npx tsc -p tsconfig.json
+
+started_here=0
+if ! node dist/stack/cli.js status --json | node -e 'const s=JSON.parse(require("fs").readFileSync(0,"utf8"));process.exit(s.services.every(x=>x.state!=="stopped")?0:1)'; then
+  started_here=1
+fi
+cleanup() { if [ "$started_here" = 1 ]; then node dist/stack/cli.js stop || true; fi; }
+trap cleanup EXIT
+node dist/stack/cli.js start >/dev/null
+
+node dist/bench/peer-debezium/main.js "$@"

@@ -8,12 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-export SLUICE_HOME="${SLUICE_TEST_HOME:-$PWD/.sluice-test}"
-export SLUICE_PG_PORT="${SLUICE_TEST_PG_PORT:-25432}"
-export SLUICE_REDIS_PORT="${SLUICE_TEST_REDIS_PORT:-26379}"
-export SLUICE_KAFKA_PORT="${SLUICE_TEST_KAFKA_PORT:-29092}"
-export SLUICE_KAFKA_CONTROLLER_PORT="${SLUICE_TEST_KAFKA_CONTROLLER_PORT:-29093}"
-export SLUICE_LOG_LEVEL="${SLUICE_LOG_LEVEL:-warn}"
+source test/stack-env.sh
 
 bash stack/ensure-packages.sh
 # The stack needs Maven only until the broker's jars are cached; this bench needs it for Connect's.
@@ -26,17 +21,9 @@ if ! command -v mvn >/dev/null 2>&1; then
     exit 1
   fi
 fi
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
-fi
+ensure_node_modules peer-debezium
 npx tsc -p tsconfig.json
 
-started_here=0
-if ! node dist/stack/cli.js status --json | node -e 'const s=JSON.parse(require("fs").readFileSync(0,"utf8"));process.exit(s.services.every(x=>x.state!=="stopped")?0:1)'; then
-  started_here=1
-fi
-cleanup() { if [ "$started_here" = 1 ]; then node dist/stack/cli.js stop || true; fi; }
-trap cleanup EXIT
-node dist/stack/cli.js start >/dev/null
+start_test_stack
 
 node dist/bench/peer-debezium/main.js "$@"

@@ -212,6 +212,11 @@ export class ConnectWorker {
     return s.connector.state === 'RUNNING' && s.tasks?.length > 0 && s.tasks.every((x: any) => x.state === 'RUNNING');
   }
 
+  /** Ends the JVM at once (the bench is being interrupted). */
+  kill(): void {
+    this.proc?.kill('SIGKILL');
+  }
+
   async stop(): Promise<void> {
     const p = this.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;

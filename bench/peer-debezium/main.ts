@@ -124,15 +124,24 @@ async function deleteTopics(match: (topic: string) => boolean) {
   } catch (e) { log(`could not delete topics: ${(e as Error).message}`); } finally { await admin.disconnect(); }
 }
 
+/** Child processes to kill if the bench is interrupted (Ctrl-C), so no worker or JVM outlives it. */
+const onInterruptKill = new Set<() => void>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => { for (const kill of onInterruptKill) kill(); process.exit(130); });
+}
+function onInterrupt(kill: () => void): () => void {
+  onInterruptKill.add(kill);
+  return () => onInterruptKill.delete(kill);
+}
+
 async function runSluice(run: number): Promise<RunResult> {
   const t0 = Date.now();
   const { s, w } = await startSluicePipeline(workload, { SLUICE_LOG_LEVEL: 'warn' });
-  const stopOnSignal = () => { w.proc.kill('SIGKILL'); };
-  process.once('SIGINT', stopOnSignal);
+  const untrack = onInterrupt(() => w.proc.kill('SIGKILL'));
   try {
     return await measure(run, 'sluice', { srcUrl: s.srcUrl, dstUrl: s.dstUrl, pid: w.proc.pid! }, (Date.now() - t0) / 1000);
   } finally {
-    process.removeListener('SIGINT', stopOnSignal);
+    untrack();
     await teardown(s, [w]);
     await dropDatabases([s.srcUrl, s.dstUrl, s.api.databaseUrl]);
     await deleteTopics((x) => x.startsWith(s.prefix));
@@ -154,8 +163,7 @@ async function runDebezium(run: number, jars: { classpath: string; pluginPath: s
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic: benchTopic(prefix), numPartitions: 1, replicationFactor: 1 }] }).finally(() => admin.disconnect());
   const worker = new ConnectWorker({ port: opts.connectPort, brokers: env.kafkaBrokers, home: env.home, tag, ...jars });
-  const stopOnSignal = () => { void worker.stop(); };
-  process.once('SIGINT', stopOnSignal);
+  const untrack = onInterrupt(() => worker.kill());
   try {
     await worker.start();
     await worker.createConnector(`src-${prefix}`, sourceConfig(pgConn(srcUrl), { prefix, slot, publication: `pd_pub_${tag}` }));
@@ -169,7 +177,7 @@ async function runDebezium(run: number, jars: { classpath: string; pluginPath: s
     log(`run ${run} debezium failed; Kafka Connect's log: ${worker.logFile}`);
     throw e;
   } finally {
-    process.removeListener('SIGINT', stopOnSignal);
+    untrack();
     await worker.stop();
     await q(srcUrl, 'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [slot]).catch(() => undefined);
     await dropDatabases([srcUrl, dstUrl]);

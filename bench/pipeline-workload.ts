@@ -20,6 +20,18 @@ export const benchRow = (i: number, now: string) =>
   `(${i % 1000}, ${i * 7}, ${(i % 10000) / 100}, 'name ${i}', 'some longer text value for row ${i}', ${i % 2 === 0}, ${now}, '{"k": ${i}}')`;
 export const BENCH_INSERT = 'INSERT INTO bench (a, b, c, d, e, f, g, h) VALUES ';
 
+/** The Postgres columns of `bench` (source and, plus `arrived_at`, destination). */
+export const BENCH_COLS = `id bigserial PRIMARY KEY, a int, b bigint, c numeric(12,2), d text, e text, f boolean, g timestamptz DEFAULT clock_timestamp(), h jsonb, src_ts timestamptz DEFAULT clock_timestamp()`;
+
+/** Postgres source (bench/pipeline's default, and both sides of bench/peer-debezium). */
+export const postgresWorkload: BenchWorkload = {
+  kind: 'postgresql',
+  sourceDdl: `CREATE TABLE bench (${BENCH_COLS})`,
+  destinationDdl: `CREATE TABLE bench (${BENCH_COLS}, arrived_at timestamptz DEFAULT clock_timestamp())`,
+  insert: (from, n) => BENCH_INSERT + Array.from({ length: n }, (_, k) => benchRow(from + k, 'clock_timestamp()')).join(','),
+  update: `UPDATE bench SET a = a + 1 WHERE id IN (SELECT id FROM bench ORDER BY id DESC LIMIT 200)`,
+};
+
 /**
  * MariaDB: the same columns in MySQL types. TIMESTAMP(6) (not DATETIME) because the MySQL source
  * sends TIMESTAMP as a UTC instant (timestamptz at the destination), so src_ts compares with the

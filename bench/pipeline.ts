@@ -20,8 +20,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { Client } from 'pg';
 import { freshDatabase } from '../test/helpers';
-import { loadConn, q, setupPipeline, Setup, sleep, spawnWorker, stopWorker, teardown, waitFor, Worker } from '../test/dataplane/harness';
-import { BENCH_INSERT, BenchWorkload, benchRow, mariadbWorkload } from './pipeline-workload';
+import { q, setupPipeline, Setup, spawnWorker, stopWorker, teardown, waitFor, Worker } from '../test/dataplane/harness';
+import { latency, load1, MeasureTarget, processCpuMs, startSluicePipeline, throughput } from './pipeline-measure';
+import { BENCH_COLS, BENCH_INSERT, benchRow, mariadbWorkload, postgresWorkload } from './pipeline-workload';
 
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.indexOf('--only');
@@ -37,84 +38,19 @@ for (const p of ['recvlogical', 'snapshot']) {
 }
 const workerEnv = { SLUICE_LOG_LEVEL: 'warn', ...(process.env.SLUICE_WORKER_NODE_ARGS ? { SLUICE_WORKER_NODE_ARGS: process.env.SLUICE_WORKER_NODE_ARGS } : {}) };
 
-/** CPU milliseconds (user + system, all threads) the worker process used so far. */
-function workerCpuMs(w: Worker): number {
-  const stat = fs.readFileSync(`/proc/${w.proc.pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10; // utime, stime in clock ticks (100 Hz)
-}
-const load1 = () => +require('node:os').loadavg()[0].toFixed(2);
+const workerCpuMs = (w: Worker) => processCpuMs(w.proc.pid!);
+const target = (s: Setup, w: Worker): MeasureTarget => ({ srcUrl: s.srcUrl, dstUrl: s.dstUrl, pid: w.proc.pid! });
 /** Stops the worker politely when profiling (the profile is written at exit), then tears down. */
 async function finish(s: Setup, w: Worker) {
   if (workerEnv.SLUICE_WORKER_NODE_ARGS) await stopWorker(w, 'SIGTERM');
   await teardown(s, [w]);
 }
-const COLS = `id bigserial PRIMARY KEY, a int, b bigint, c numeric(12,2), d text, e text, f boolean, g timestamptz DEFAULT clock_timestamp(), h jsonb, src_ts timestamptz DEFAULT clock_timestamp()`;
+const COLS = BENCH_COLS;
 const row = (i: number) => benchRow(i, 'clock_timestamp()');
 const INSERT = BENCH_INSERT;
-const postgresWorkload: BenchWorkload = {
-  kind: 'postgresql',
-  sourceDdl: `CREATE TABLE bench (${COLS})`,
-  destinationDdl: `CREATE TABLE bench (${COLS}, arrived_at timestamptz DEFAULT clock_timestamp())`,
-  insert: (from, n) => INSERT + Array.from({ length: n }, (_, k) => row(from + k)).join(','),
-  update: `UPDATE bench SET a = a + 1 WHERE id IN (SELECT id FROM bench ORDER BY id DESC LIMIT 200)`,
-};
 const workload = sourceKind === 'mysql' ? mariadbWorkload : postgresWorkload;
 
 async function count(url: string, sql: string) { return Number((await q(url, sql))[0].n); }
-
-async function pipelineFor(name: string, extraSource: Record<string, unknown> = {}): Promise<{ s: Setup; w: Worker }> {
-  const s = await setupPipeline({ ddl: workload.sourceDdl, sourceKind: workload.kind, source: { snapshot_chunk_size: 5000, ...extraSource }, destination: { batch_size: 5000 } });
-  // The destination table gets an arrival timestamp the source does not have: latency = arrived_at - src_ts.
-  await q(s.dstUrl, workload.destinationDdl);
-  const w = spawnWorker(s.api, workerEnv);
-  await waitFor(`${name} Active`, async () => (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/status`)).body.state === 'Active', 60000);
-  return { s, w };
-}
-
-async function throughput(s: Setup, w: Worker, rows: number) {
-  const c = await loadConn(s.srcUrl);
-  const before = await count(s.dstUrl, 'SELECT count(*) AS n FROM bench');
-  const load1Before = load1();
-  const cpu0 = workerCpuMs(w);
-  const t0 = Date.now();
-  const per = 1000;
-  for (let i = 0; i < rows; i += per) {
-    await c.query(workload.insert(i, per));
-    if (i % 5000 === 0) await c.query(workload.update); // updates in the mix
-  }
-  const tWritten = Date.now();
-  await c.end();
-  await waitFor('all rows delivered', async () => (await count(s.dstUrl, 'SELECT count(*) AS n FROM bench')) >= before + rows, 600000, 100);
-  const tDone = Date.now();
-  const workerCpuUsPerRow = Math.round((workerCpuMs(w) - cpu0) * 1000 / rows);
-  return { rows, workerCpuUsPerRow, load1Before, load1After: load1(), sourceRowsPerS: Math.round(rows / ((tWritten - t0) / 1000)), e2eRowsPerS: Math.round(rows / ((tDone - t0) / 1000)), seconds: (tDone - t0) / 1000 };
-}
-
-async function latency(s: Setup, rate: number, seconds: number) {
-  const c = await loadConn(s.srcUrl);
-  await q(s.dstUrl, 'TRUNCATE bench');
-  await c.query('TRUNCATE bench');
-  const tickMs = 20;
-  const perTick = rate * tickMs / 1000;
-  const load1Before = load1();
-  const t0 = Date.now();
-  let sent = 0;
-  let carry = 0;
-  while (Date.now() - t0 < seconds * 1000) {
-    const tick = Date.now();
-    carry += perTick;
-    const n = Math.floor(carry); carry -= n;
-    if (n) { await c.query(workload.insert(sent, n)); sent += n; }
-    await sleep(Math.max(0, tickMs - (Date.now() - tick)));
-  }
-  const achieved = Math.round(sent / ((Date.now() - t0) / 1000));
-  await c.end();
-  await waitFor('latency rows delivered', async () => (await count(s.dstUrl, 'SELECT count(*) AS n FROM bench')) >= sent, 120000, 100);
-  const r = await q(s.dstUrl, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max
-    FROM (SELECT extract(epoch FROM arrived_at - src_ts) * 1000 AS ms FROM bench) x`);
-  return { target: rate, achieved, rows: sent, load1Before, load1After: load1(), p50_ms: Math.round(r[0].p50), p99_ms: Math.round(r[0].p99), max_ms: Math.round(r[0].max) };
-}
 
 async function recvlogical(rows: number) {
   const url = await freshDatabase('bench_raw');
@@ -164,16 +100,16 @@ async function snapshot(rows: number) {
 async function main() {
   const out: Record<string, unknown> = { machine: `${require('node:os').cpus().length} cores, ${Math.round(require('node:os').totalmem() / 2 ** 30)} GiB`, node: process.version, source: workload.kind };
   if (parts.has('throughput') || parts.has('latency')) {
-    const { s, w } = await pipelineFor('bench');
+    const { s, w } = await startSluicePipeline(workload, workerEnv);
     try {
       if (parts.has('throughput')) {
-        out.throughput = await throughput(s, w, quick ? 50000 : 200000);
+        out.throughput = await throughput(target(s, w), workload, quick ? 50000 : 200000);
         console.log('throughput', out.throughput);
       }
       if (parts.has('latency')) {
-        out.latency_1000 = await latency(s, 1000, quick ? 10 : 30);
+        out.latency_1000 = await latency(target(s, w), workload, 1000, quick ? 10 : 30);
         console.log('latency @1000/s', out.latency_1000);
-        out.latency_5000 = await latency(s, 5000, quick ? 10 : 30);
+        out.latency_5000 = await latency(target(s, w), workload, 5000, quick ? 10 : 30);
         console.log('latency @5000/s', out.latency_5000);
       }
     } finally { await finish(s, w); }

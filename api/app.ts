@@ -15,6 +15,7 @@ import { ChangeFeed } from './change-feed';
 import { connectorRouter } from './routes/connectors';
 import { pipelineRouter } from './routes/pipelines';
 import { operationsRouter } from './routes/operations';
+import { schemaRouter } from './routes/schema';
 import { paging } from './routes/common';
 import { exportDocument, exportHcl, importDocument } from './topology';
 import { statusListRouter } from './routes/status';
@@ -99,6 +100,7 @@ export function createApp(ctx: AppContext): RequestListener {
   v1.use('/pipelines', statusListRouter(ctx)); // before /pipelines/:id
   v1.use('/pipelines', pipelineRouter(ctx));
   v1.use(operationsRouter(ctx)); // status, restart, snapshots, dlq, verify, consumer-groups
+  v1.use(schemaRouter(ctx)); // schema history, acknowledging held schema changes
   v1.use(metricsRouter(ctx));
   v1.use('/alert-channels', alertChannelRouter(ctx));
   v1.use('/alert-rules', alertRuleRouter(ctx));

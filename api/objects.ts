@@ -171,14 +171,13 @@ export async function pipelinesUsing(m: EntityManager, id: string): Promise<stri
 // ---------------------------------------------------------------------------------------------
 // Pipelines
 
-export type PipelineInput = Pick<PipelineEntity, 'name' | 'source_id' | 'destination_id' | 'transform_ids' | 'tables' | 'ingestion_mode' | 'snapshot_new_tables' | 'delivery' | 'desired_state' | 'tags'>;
+/** The fields a pipeline is written with: `name`, `tags` and the declaration's (core/pipeline-spec.ts), in its order. */
+export const pipelineFieldNames = ['name', ...Object.keys(pipelineSpec.fields), 'tags'] as (keyof PipelineEntity)[];
+
+export type PipelineInput = Pick<PipelineEntity, 'name' | 'source_id' | 'destination_id' | 'transform_ids' | 'tables' | 'ingestion_mode' | 'snapshot_new_tables' | 'schema_changes' | 'delivery' | 'desired_state' | 'tags'>;
 
 export function publicPipeline(p: PipelineEntity) {
-  return {
-    id: p.id, name: p.name, source_id: p.source_id, destination_id: p.destination_id, transform_ids: p.transform_ids, tables: p.tables,
-    ingestion_mode: p.ingestion_mode, snapshot_new_tables: p.snapshot_new_tables, delivery: p.delivery, desired_state: p.desired_state,
-    tags: p.tags, version: p.version, ...isoDates(p),
-  };
+  return { id: p.id, ...Object.fromEntries(pipelineFieldNames.map((k) => [k, p[k]])), version: p.version, ...isoDates(p) } as Record<string, unknown> & { id: string; version: number };
 }
 
 const pipelineFields: Record<string, FieldSpec> = { ...envelopeFields, ...pipelineSpec.fields };

@@ -79,6 +79,8 @@ export function buildOpenApi(): Schema {
   paths['/v1/pipelines/{id}/dlq'] = op('Dead-letter records (?status=pending|replay_requested|replayed|discarded|superseded|all)', 'get');
   paths['/v1/pipelines/{id}/dlq/replay'] = op('Replay DLQ records through the current transforms and destination: {ids[]} or {all:true}', 'post', 202, true);
   paths['/v1/pipelines/{id}/dlq/discard'] = op('Discard DLQ records: {ids[]} or {all:true}', 'post', 200, true);
+  paths['/v1/pipelines/{id}/schema'] = op('Schema history per source table: current columns and types, every change with the source position at which it took effect, held changes', 'get');
+  paths['/v1/pipelines/{id}/schema/ack'] = op('Release tables held by a schema change: {table?, resolution?: resnapshot|new_column} (an incompatible type change needs a resolution)', 'post', 200, true);
   paths['/v1/pipelines/{id}/verify'] = op('Post-outage checklist: state, lag falling, freshness per table, DLQ count, row counts, each pass/fail', 'get');
   paths['/v1/consumer-groups'] = { get: { summary: 'Consumer groups: pipeline, state, lag per partition and total', responses: { 200: json({ type: 'object' }), 401: errors[401] } } };
   paths['/v1/export'] = {

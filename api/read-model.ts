@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { ChangeFeed } from './change-feed';
 import { CoherentCache } from './coherent-cache';
+import { pipelineFieldNames } from './objects';
 
 /**
  * The read path of the collections. Postgres renders the JSON (in C) and Node passes the bytes
@@ -17,8 +18,8 @@ const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH
 
 const connectorJson = `json_build_object('id', id, 'name', name, 'kind', kind, 'config', config,
   'secrets_set', (SELECT coalesce(json_agg(k ORDER BY k), '[]'::json) FROM jsonb_object_keys(secrets) k), 'tags', tags, 'version', version, 'created_at', ${ts('created_at')}, 'updated_at', ${ts('updated_at')})`;
-const pipelineJson = `json_build_object('id', id, 'name', name, 'source_id', source_id, 'destination_id', destination_id, 'transform_ids', transform_ids, 'tables', tables,
-  'ingestion_mode', ingestion_mode, 'snapshot_new_tables', snapshot_new_tables, 'delivery', delivery, 'desired_state', desired_state, 'tags', tags,
+// The pipeline's columns are named like its declared fields (core/pipeline-spec.ts).
+const pipelineJson = `json_build_object('id', id, ${pipelineFieldNames.map((f) => `'${f}', ${f}`).join(', ')},
   'version', version, 'created_at', ${ts('created_at')}, 'updated_at', ${ts('updated_at')})`;
 
 export type Table = 'connectors' | 'pipelines';

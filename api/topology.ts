@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Category, collections, findSpec, resourceType, secretFields } from '../connectors';
 import { ConnectorEntity } from './entities/connector.entity';
 import { PipelineEntity } from './entities/pipeline.entity';
-import { applyConnector, applyPipeline, isUniqueViolation, parseConnector, parsePipeline } from './objects';
+import { applyConnector, applyPipeline, isUniqueViolation, parseConnector, parsePipeline, pipelineFieldNames } from './objects';
 import { audit } from './audit';
 import { block, Expr, HclValue, label, uniqueLabels } from './hcl';
 import { providerSource } from '../core/names';
@@ -17,10 +17,11 @@ import { alertsHcl, exportAlerts, importAlerts, TopologyAlertChannel, TopologyAl
  * {"$secret": "<variable>"}. Export -> import into an empty instance -> export gives the same document.
  */
 export interface TopologyConnector { name: string; kind: string; config: Record<string, unknown>; tags: Record<string, string> }
-export interface TopologyPipeline {
-  name: string; source: string; destination: string; transforms: string[]; tables: string[];
-  ingestion_mode: string | null; snapshot_new_tables: boolean; delivery: Record<string, number>; desired_state: string; tags: Record<string, string>;
-}
+/** A pipeline: its declared fields (core/pipeline-spec.ts), with the references by name (`source`, `destination`, `transforms`). */
+export interface TopologyPipeline { name: string; source: string; destination: string; transforms: string[]; tags: Record<string, string>; [field: string]: unknown }
+
+/** The reference fields of a pipeline and their names in a topology document. */
+const pipelineRefs: Record<string, 'source' | 'destination' | 'transforms'> = { source_id: 'source', destination_id: 'destination', transform_ids: 'transforms' };
 export interface TopologyDocument {
   format: 'sluice/v1';
   sources: TopologyConnector[];
@@ -80,10 +81,13 @@ export async function exportDocument(ds: DataSource): Promise<TopologyDocument> 
     doc[collections[c.category] as 'sources'].push({ name: c.name, kind: c.kind, config, tags: c.tags });
   }
   for (const p of [...pipelines].sort(byName)) {
-    doc.pipelines.push({
-      name: p.name, source: nameOf.get(p.source_id)!, destination: nameOf.get(p.destination_id)!, transforms: p.transform_ids.map((id) => nameOf.get(id)!),
-      tables: p.tables, ingestion_mode: p.ingestion_mode, snapshot_new_tables: p.snapshot_new_tables, delivery: p.delivery, desired_state: p.desired_state, tags: p.tags,
-    });
+    const entry: Record<string, unknown> = {};
+    for (const f of pipelineFieldNames) {
+      const v = p[f] as unknown;
+      if (pipelineRefs[f]) entry[pipelineRefs[f]] = Array.isArray(v) ? v.map((id) => nameOf.get(id)) : nameOf.get(v as string);
+      else entry[f] = v;
+    }
+    doc.pipelines.push(entry as TopologyPipeline);
   }
   return Object.assign(doc, await exportAlerts(ds.manager));
 }
@@ -119,18 +123,14 @@ export async function exportHcl(ds: DataSource, opts: { importBlocks?: boolean }
     }
   }
   for (const p of [...pipelines].sort(byName)) {
-    out.push(block(`resource "sluice_pipeline" "${pipelineLabels.get(p.name)}"`, {
-      name: p.name,
-      source_id: new Expr(`${addr.get(p.source_id)}.id`),
-      destination_id: new Expr(`${addr.get(p.destination_id)}.id`),
-      transform_ids: p.transform_ids.map((id) => new Expr(`${addr.get(id)}.id`)),
-      tables: p.tables,
-      ingestion_mode: p.ingestion_mode ?? undefined,
-      snapshot_new_tables: p.snapshot_new_tables,
-      delivery: p.delivery,
-      desired_state: p.desired_state,
-      tags: Object.keys(p.tags).length ? p.tags : undefined,
-    }));
+    const attrs: Record<string, HclValue | undefined> = {};
+    for (const f of pipelineFieldNames) {
+      const v = p[f] as unknown;
+      if (pipelineRefs[f]) attrs[f] = Array.isArray(v) ? v.map((id) => new Expr(`${addr.get(id)}.id`)) : new Expr(`${addr.get(v as string)}.id`);
+      else if (f === 'tags') attrs[f] = Object.keys(p.tags).length ? p.tags : undefined;
+      else attrs[f] = (v ?? undefined) as HclValue | undefined;
+    }
+    out.push(block(`resource "sluice_pipeline" "${pipelineLabels.get(p.name)}"`, attrs));
   }
   out.push(...await alertsHcl(ds.manager, new Map(pipelines.map((p) => [p.id, `sluice_pipeline.${pipelineLabels.get(p.name)}`])), !!opts.importBlocks));
   if (opts.importBlocks) {

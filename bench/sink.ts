@@ -100,7 +100,7 @@ async function once(run: number) {
   const ac = new AbortController();
   const pipelineId = crypto.randomUUID();
   const sink = new SinkRunner({
-    pipelineId, kind: 'postgresql', mode: 'upsert', topics: [topic], kafka, producer, admin, signal: ac.signal, graceMs: 30000, topicPrefix: 'bench', transforms: [],
+    pipelineId, kind: 'postgresql', mode: 'upsert', topics: [topic], kafka, producer, admin, signal: ac.signal, graceMs: 30000, topicPrefix: 'bench', transforms: [], schemaChanges: 'propagate',
     cfg: { host: u.hostname, port: Number(u.port), database: u.pathname.slice(1), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), tls_mode: 'disable', schema: 'public', table_name_format: '{table}', ingestion_mode: 'upsert', hard_delete: true, batch_size: BATCH, flush_interval_ms: 500 },
     control: { query: async () => [] } as never, log: pino({ level: 'warn' }), delivery: { max_retries: 2, backoff_initial_ms: 50, backoff_max_ms: 200 },
   });

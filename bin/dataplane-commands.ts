@@ -20,7 +20,7 @@ export function progressBar(percent: number, width = 30): string {
   return `[${'#'.repeat(full)}${'-'.repeat(width - full)}] ${String(Math.floor(p)).padStart(3)}%`;
 }
 
-/** `sluice snapshot`, `sluice dlq list|replay|discard`, `sluice verify`, `sluice restart`. */
+/** `sluice snapshot`, `sluice dlq list|replay|discard`, `sluice schema show|ack`, `sluice verify`, `sluice restart`. */
 export function registerDataplaneCommands(program: Command, client: () => CliClient): void {
   program
     .command('snapshot')
@@ -90,6 +90,34 @@ export function registerDataplaneCommands(program: Command, client: () => CliCli
       if (o.json) out(JSON.stringify(r.body, null, 2));
       else for (const x of r.body.checks) out(`${x.pass ? 'PASS' : 'FAIL'}  ${x.check}${x.table ? ` ${x.table}` : ''}: ${x.detail}`);
       if (!r.body.pass) process.exitCode = 1;
+    });
+
+  const schema = program.command('schema').description('Schema changes of a pipeline\'s tables: the history, and acknowledging a table held by one (schema_changes = fail, or an incompatible type change).');
+  schema.command('show')
+    .description('Current columns and types of each table, and every change with the source position at which it took effect.')
+    .argument('<pipeline>', 'pipeline name or id')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, o: { json?: boolean }) => {
+      const c = client();
+      const r = await c.request('GET', `/v1/pipelines/${await pipelineId(c, ref)}/schema`);
+      if (o.json) { out(JSON.stringify(r.body, null, 2)); return; }
+      out(`schema_changes: ${r.body.schema_changes}`);
+      for (const t of r.body.tables) {
+        out(`${t.table} (version ${t.version}): ${t.columns.map((col: any) => `${col.name} ${col.type}${col.key ? ' key' : ''}`).join(', ')}`);
+        for (const h of t.history.slice(1)) out(`  v${h.version} ${h.status} at ${h.position ?? '?'}: ${h.changes.map((x: any) => `${x.kind} ${x.column}${x.new_type ? ` ${x.old_type ?? ''}->${x.new_type}` : ''}`).join(', ')}${h.reason ? `\n    ${h.reason}` : ''}`);
+      }
+    });
+  schema.command('ack')
+    .description('Release the tables a schema change holds; the change is applied and delivery goes on. An incompatible type change needs --resolution.')
+    .argument('<pipeline>', 'pipeline name or id')
+    .option('--table <schema.table>', 'only this table')
+    .option('--resolution <resolution>', 'for an incompatible type change: resnapshot (recreate the column with the new type, snapshot the table again) or new_column (write into <column>_v<n> from now on)')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, o: { table?: string; resolution?: string; json?: boolean }) => {
+      const c = client();
+      const r = await c.request('POST', `/v1/pipelines/${await pipelineId(c, ref)}/schema/ack`, { ...(o.table ? { table: o.table } : {}), ...(o.resolution ? { resolution: o.resolution } : {}) });
+      if (o.json) out(JSON.stringify(r.body, null, 2));
+      else for (const a of r.body.acknowledged) out(`acknowledged ${a.table} version ${a.version}${a.resolution ? ` (${a.resolution})` : ''}`);
     });
 
   program

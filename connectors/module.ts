@@ -116,6 +116,12 @@ export interface SourceConnector<P> {
   open(fail: (e: Error) => void): Promise<void>;
   /** The tables to capture now (include/exclude rules applied), with the server prepared for them (e.g. a publication). */
   tables(): Promise<TableInfo[]>;
+  /**
+   * The tables to capture now, while streaming (called every few seconds): the ones `tables()` gave plus
+   * any created since that the include rules match, with the server prepared for them. Must not disturb
+   * the running stream; returns the known TableInfo objects as they are.
+   */
+  discover?(): Promise<TableInfo[]>;
   /** Where streaming starts: the stored position, or a new one (first start, or a lost position under on_slot_loss=resnapshot). */
   startPosition(): Promise<StartPosition<P>>;
   /**
@@ -186,7 +192,26 @@ export interface DestinationWriter {
   isConnectionError(e: unknown): boolean;
   /** DLQ error class of an error the destination raised (e.g. `pg_23514`). */
   errorClass(e: unknown): string;
+  /**
+   * Applies a schema change to a destination table before the records that need it are written
+   * (kinds whose schemaChanges say 'alter' or 'nullable'): widen a column's type in place, make a
+   * column nullable (the source dropped it), or replace a column by one of a new type (a resolution
+   * of an incompatible change). `column` carries the new type.
+   */
+  alterColumn?(table: string, kind: 'widen' | 'nullable' | 'replace', column: ColumnInfo): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What a destination kind can do with a source table's schema changes (the sink asks it; docs/connectors.md shows it). */
+export interface SchemaChangeSupport {
+  /** New columns: 'alter' the writer adds them to the table; 'free' later records simply carry them (schemaless). */
+  add: 'alter' | 'free';
+  /** A dropped column: 'nullable' kept, made nullable, NULL in new rows; 'free' later records simply lack it. */
+  drop: 'nullable' | 'free';
+  /** A widened type (int -> bigint, varchar(n) -> longer or text, numeric precision up): 'alter' in place; 'free' nothing to do; 'no' impossible (incompatible). */
+  widen: 'alter' | 'free' | 'no';
+  /** Any other type change: 'free' nothing to do (schemaless); 'no' incompatible: the table is held until resolved. */
+  retype: 'free' | 'no';
 }
 
 /** Row counts of a destination, for `verify`; tables are destination table names. */
@@ -204,6 +229,8 @@ export interface DestinationModule extends KindModule<'destination'> {
   writer(o: WriterOpts): DestinationWriter;
   /** For `verify` (control plane); absent when the kind cannot count what it holds (verify says so). */
   openCounter?(cfg: Record<string, any>): Promise<DestinationRowCounter>;
+  /** What the kind does with schema changes (data plane and docs). */
+  schemaChanges: SchemaChangeSupport;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,9 +11,11 @@ import { DestConfig, SinkRunner } from './sink';
 import { pipelineCounters, SinkThread, sinkThreadEnabled } from './sink-thread';
 import { TransformDef } from './transforms';
 import { metrics } from './metrics';
+import type { SchemaPolicy } from './schema-tracker';
 
 export interface LoadedPipeline {
   id: string; name: string; version: number; desired_state: string; tables: string[]; ingestion_mode: 'upsert' | 'append' | null;
+  schema_changes: SchemaPolicy; snapshot_new_tables: boolean;
   delivery: { max_retries: number; backoff_initial_ms: number; backoff_max_ms: number };
   source: { id: string; kind: string; version: number; config: Record<string, any> & { topic_prefix: string } };
   destination: { id: string; kind: string; version: number; config: DestConfig };
@@ -41,6 +43,7 @@ export async function loadPipeline(ds: ControlDb, secrets: SecretBox, id: string
   const signature = [p.version, src.version, dst.version, ...(p.transform_ids as string[]).map((t) => `${t}:${byId.get(t)?.version}`)].join('|');
   return {
     id: p.id, name: p.name, version: p.version, desired_state: p.desired_state, tables: p.tables ?? [], ingestion_mode: p.ingestion_mode,
+    schema_changes: p.schema_changes ?? 'propagate', snapshot_new_tables: p.snapshot_new_tables !== false,
     delivery: p.delivery, source: { id: src.id, kind: src.kind, version: src.version, config: open(src) }, destination: { id: dst.id, kind: dst.kind, version: dst.version, config: open(dst) },
     transforms, signature,
   };
@@ -83,18 +86,27 @@ export class PipelineRunner {
       });
       if (signal.aborted) return;
       const common = { pipelineId: p.id, sourceId: p.source.id, producer, admin, kafka, control: o.ds, log, signal, graceMs: o.graceMs, partitions: o.partitions };
-      this.source = new SourceSession(sourceModule(p.source.kind), { ...common, cfg: p.source.config });
+      const delivered = (t: { schema: string; table: string }) => !p.tables.length || p.tables.includes(`${t.schema}.${t.table}`);
+      let sinkTopics: string[] = [];
+      this.source = new SourceSession(sourceModule(p.source.kind), {
+        ...common, cfg: p.source.config, snapshotNewTables: p.snapshot_new_tables,
+        // A new table at the source: its topic joins the sink's subscription (rebuilt sinks get it too).
+        onNewTables: (added) => {
+          const topics = added.filter(delivered).map((t) => t.topic);
+          sinkTopics.push(...topics);
+          this.sink?.addTopics(topics);
+        },
+      });
       const sourceDone = this.source.run();
       await Promise.race([this.source.ready, new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }))]);
       let sinkDone: Promise<void> = Promise.resolve();
       if (!signal.aborted) {
-        const wanted = p.tables.length ? this.source.tables.filter((t) => p.tables.includes(`${t.schema}.${t.table}`)) : this.source.tables;
-        const topics = wanted.map((t) => topicFor(p.source.config.topic_prefix, t.schema, t.table));
+        sinkTopics = this.source.tables.filter(delivered).map((t) => topicFor(p.source.config.topic_prefix, t.schema, t.table));
         const mode = p.ingestion_mode ?? p.destination.config.ingestion_mode ?? 'upsert';
-        const sinkCfg = { pipelineId: p.id, kind: p.destination.kind, cfg: p.destination.config, mode, topics, delivery: p.delivery, transforms: p.transforms, graceMs: o.graceMs, topicPrefix: p.source.config.topic_prefix };
+        const sinkCfg = { pipelineId: p.id, kind: p.destination.kind, cfg: p.destination.config, mode, topics: sinkTopics, delivery: p.delivery, transforms: p.transforms, graceMs: o.graceMs, topicPrefix: p.source.config.topic_prefix, schemaChanges: p.schema_changes };
         const newSink = () => sinkThreadEnabled()
-          ? new SinkThread({ ...sinkCfg, kafkaBrokers: o.kafkaBrokers, databaseUrl: o.databaseUrl, logLevel: o.logLevel, logBindings: log.bindings() }, log, signal)
-          : new SinkRunner({ ...sinkCfg, kafka, producer, admin, control: o.ds, log, signal });
+          ? new SinkThread({ ...sinkCfg, topics: [...sinkTopics], kafkaBrokers: o.kafkaBrokers, databaseUrl: o.databaseUrl, logLevel: o.logLevel, logBindings: log.bindings() }, log, signal)
+          : new SinkRunner({ ...sinkCfg, topics: [...sinkTopics], kafka, producer, admin, control: o.ds, log, signal });
         // A sink that dies (its thread crashed, the control DB was down when it started) is rebuilt
         // with backoff, from the committed offsets, and the pipeline shows Broken meanwhile.
         sinkDone = (async () => {

@@ -27,7 +27,7 @@ export type SinkThreadConfig = Omit<SinkRunnerOpts, 'kafka' | 'producer' | 'admi
 };
 
 type FromThread = { type: 'status'; status: SinkStatus } | { type: 'metrics'; metrics: MetricObjectWithValues<MetricValue<string>>[] };
-type ToThread = { type: 'stop' };
+type ToThread = { type: 'stop' } | { type: 'topics'; topics: string[] };
 
 export const sinkThreadEnabled = () => process.env.SLUICE_SINK_THREAD !== '0';
 
@@ -56,11 +56,20 @@ export async function pipelineCounters(pipelineId: string): Promise<{ events_in:
 export class SinkThread {
   status: SinkStatus = { state: 'starting', reason: null, lag: null, last_write_at: null, broken_since: null };
 
+  private worker: Worker | null = null;
+
   constructor(private cfg: SinkThreadConfig, private log: Logger, private signal: AbortSignal) {}
+
+  /** New tables' topics join the thread's subscription. */
+  addTopics(topics: string[]) {
+    this.cfg = { ...this.cfg, topics: [...new Set([...this.cfg.topics, ...topics])] };
+    this.worker?.postMessage({ type: 'topics', topics } satisfies ToThread);
+  }
 
   run(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const worker = new Worker(__filename, { workerData: { sinkThread: this.cfg } });
+      this.worker = worker;
       const threadId = worker.threadId;
       this.log.debug({ thread_id: threadId }, 'sink runner started in its own thread');
       const stop = () => worker.postMessage({ type: 'stop' } satisfies ToThread);
@@ -86,14 +95,20 @@ export class SinkThread {
 async function threadMain(c: SinkThreadConfig): Promise<void> {
   const port = parentPort!;
   const abort = new AbortController();
-  port.on('message', (m: ToThread) => { if (m.type === 'stop') abort.abort(); });
+  let sink: SinkRunner | null = null;
+  const early: string[] = [];
+  port.on('message', (m: ToThread) => {
+    if (m.type === 'stop') abort.abort();
+    else if (sink) sink.addTopics(m.topics); else early.push(...m.topics);
+  });
   const log = createLogger(c.logLevel).child(c.logBindings);
   const { kafka, producer, admin } = pipelineKafka(`sluice-sink-${c.pipelineId.slice(0, 8)}`, c.kafkaBrokers);
   const pool = new Pool({ connectionString: c.databaseUrl, max: 2, application_name: `sluice-sink-ctl-${c.pipelineId.slice(0, 8)}`, idleTimeoutMillis: 10000 });
   pool.on('error', () => undefined);
   const control = { query: async (sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows };
   const { kafkaBrokers: _b, databaseUrl: _d, logLevel: _l, logBindings: _lb, ...opts } = c;
-  const sink = new SinkRunner({ ...opts, kafka, producer, admin, control, log, signal: abort.signal });
+  sink = new SinkRunner({ ...opts, kafka, producer, admin, control, log, signal: abort.signal });
+  if (early.length) sink.addTopics(early);
   const report = () => {
     port.postMessage({ type: 'status', status: sink.status } satisfies FromThread);
     registry.getMetricsAsJSON().then((metrics) => port.postMessage({ type: 'metrics', metrics } satisfies FromThread), () => undefined);

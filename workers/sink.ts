@@ -8,6 +8,7 @@ import { destinationModule } from '../connectors';
 import type { DestinationWriter } from '../connectors/module';
 import { TransformDef, buildChain } from './transforms';
 import { metrics } from './metrics';
+import { SchemaHoldAborted, SchemaPolicy, SchemaTracker } from './schema-tracker';
 
 /** The destination settings the sink itself reads; the rest of the config is the writer's. */
 export interface DestConfig { table_name_format?: string; batch_size?: number; ingestion_mode?: 'upsert' | 'append'; [field: string]: unknown }
@@ -21,12 +22,19 @@ export interface SinkRunnerOpts {
   pipelineId: string; /** Destination kind: its module (connectors/index.ts) supplies the writer. */ kind: string; cfg: DestConfig; mode: 'upsert' | 'append'; topics: string[]; kafka: Kafka; producer: Producer; admin: Admin;
   /** The control DB (DLQ records); only `query` is used, so a sink thread passes a plain pool. */
   control: ControlQuery; log: Logger; signal: AbortSignal; delivery: Delivery; transforms: TransformDef[]; graceMs: number; topicPrefix: string;
+  /** The pipeline's schema_changes policy. */
+  schemaChanges: SchemaPolicy;
 }
 
-/** `key` stays the fetched Buffer until the DLQ needs it as text. */
-interface Rec { topic: string; partition: number; offset: string; key: Buffer | string | null; raw: string; cols: string | null; env: Envelope | null }
+/**
+ * `key` stays the fetched Buffer until the DLQ needs it as text. `schema`: the decoded envelope of a
+ * record whose column list is a schema change, to settle before it is transformed and written.
+ */
+interface Rec { topic: string; partition: number; offset: string; key: Buffer | string | null; raw: string; cols: string | null; env: Envelope | null; schema?: Envelope }
+type Prepared = { good: Rec[]; poison: { rec: Rec; err: Error }[]; schema: Rec[] };
 
 class Aborted extends Error {}
+class TopicsChanged extends Error {}
 
 /**
  * Partitions of the pipeline's topics the sink writes at once (KafkaJS partitionsConsumedConcurrently),
@@ -60,10 +68,13 @@ export class SinkRunner {
   private chain: ReturnType<typeof buildChain>;
   private consumer: Consumer | null = null;
   private unreachableSince: number | null = null;
+  private schema: SchemaTracker;
 
   constructor(private o: SinkRunnerOpts) {
-    this.writer = destinationModule(o.kind).writer({ pipelineId: o.pipelineId, cfg: o.cfg, mode: o.mode, log: o.log, concurrency: PARTITIONS_CONCURRENTLY });
+    const module = destinationModule(o.kind);
+    this.writer = module.writer({ pipelineId: o.pipelineId, cfg: o.cfg, mode: o.mode, log: o.log, concurrency: PARTITIONS_CONCURRENTLY });
     this.chain = buildChain(o.transforms);
+    this.schema = new SchemaTracker({ pipelineId: o.pipelineId, policy: o.schemaChanges ?? 'propagate', support: module.schemaChanges, control: o.control, log: o.log });
   }
 
   /** The `sluice.columns` header as a string; the same bytes as the previous record's give the same string (no new one per record). */
@@ -115,6 +126,7 @@ export class SinkRunner {
     const o = this.o;
     await this.ensureDlqTopic();
     await this.loadDlqKeys();
+    await this.schema.load();
     const consumer = o.kafka.consumer({ groupId: groupIdFor(o.pipelineId), maxBytesPerPartition: 2 * 1024 * 1024, maxBytes: 8 * 1024 * 1024, sessionTimeout: Number(process.env.SLUICE_CONSUMER_SESSION_TIMEOUT_MS ?? 10000), heartbeatInterval: 1000, maxWaitTimeInMs: 50, retry: { retries: 1000000, initialRetryTime: 300, maxRetryTime: 5000 } });
     this.consumer = consumer;
     let crashed: Error | null = null;
@@ -182,7 +194,7 @@ export class SinkRunner {
                     commitAfterWrite(tp, batch.topic, batch.partition, (BigInt(last) + 1n).toString());
                     heartbeat().catch(() => undefined);
                   } catch (e) {
-                    if (e instanceof Aborted) return;
+                    if (e instanceof Aborted || e instanceof SchemaHoldAborted) return;
                     // Offsets were resolved past this slice: refetch from the committed offsets.
                     fail(e as Error);
                   }
@@ -192,12 +204,21 @@ export class SinkRunner {
             },
           });
           this.status.state = 'running';
-          // consumer.run returns once fetching started; watch for a crash or shutdown.
-          while (!o.signal.aborted && !crashed) await sleep(200, o.signal);
+          // consumer.run returns once fetching started; watch for a crash, new topics or shutdown.
+          while (!o.signal.aborted && !crashed && !this.newTopics) await sleep(200, o.signal);
           if (crashed) throw crashed;
+          if (this.newTopics) throw new TopicsChanged();
         } catch (e) {
           await settle();
           if (o.signal.aborted) break;
+          if (e instanceof TopicsChanged) {
+            // A KafkaJS consumer subscribes once: rejoin with the new topics, from the committed offsets.
+            this.newTopics = false;
+            o.log.info({ topics: o.topics.length }, 'sink resubscribing: new tables are captured');
+            await consumer.stop().catch(() => undefined);
+            await consumer.disconnect().catch(() => undefined);
+            continue;
+          }
           this.status.reason = `kafka: ${(e as Error).message}`;
           o.log.warn({ err: (e as Error).message }, 'sink consumer failed; restarting it');
           await consumer.disconnect().catch(() => undefined);
@@ -254,18 +275,73 @@ export class SinkRunner {
     this.status.last_write_at = new Date().toISOString();
   }
 
-  /** Decodes and transforms a slice (CPU only): the records to write and those a transform rejected. */
-  private prepare(recs: Rec[]): { good: Rec[]; poison: { rec: Rec; err: Error }[] } {
+  /**
+   * Decodes and transforms a slice (CPU only): the records to write, those a transform rejected, and
+   * those whose column list is a schema change (settled in order by deliver, then transformed).
+   */
+  private prepare(recs: Rec[]): Prepared {
     const good: Rec[] = [];
     const poison: { rec: Rec; err: Error }[] = [];
+    const schema: Rec[] = [];
     for (const r of recs) {
       try {
         const env = this.decode(r);
-        r.env = env ? this.chain.apply(env) : null;
+        if (env && this.schema.verdict(env, r.offset).kind === 'changed') { r.schema = env; schema.push(r); continue; }
+        r.env = env ? this.transform(env, r) : null;
         if (r.env) good.push(r);
       } catch (e) { poison.push({ rec: r, err: e as Error }); }
     }
-    return { good, poison };
+    return { good, poison, schema };
+  }
+
+  /** A decoded envelope shaped for its table's accepted schema (ignored columns out, remapped ones renamed), then through the transforms. */
+  private transform(env: Envelope, r: Pick<Rec, 'offset'>): Envelope | null {
+    const v = this.schema.verdict(env, r.offset);
+    return this.chain.apply(v.kind === 'same' && v.adjust ? v.adjust(env) : env);
+  }
+
+  /**
+   * A slice with schema changes: walked in offset order; the records before a change are delivered,
+   * the change is settled (applied downstream, or held until acknowledged), and the walk goes on.
+   */
+  private async deliverWithSchema(p: Prepared, heartbeat: () => Promise<void>): Promise<void> {
+    const poisonOf = new Map(p.poison.map((x) => [x.rec, x.err]));
+    const all = [...p.good, ...p.poison.map((x) => x.rec), ...p.schema].sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+    let seg: Prepared = { good: [], poison: [], schema: [] };
+    const flush = async () => { if (seg.good.length || seg.poison.length) await this.deliver(seg, heartbeat); seg = { good: [], poison: [], schema: [] }; };
+    for (const r of all) {
+      const err = poisonOf.get(r);
+      if (err) { seg.poison.push({ rec: r, err }); continue; }
+      if (r.schema) {
+        if (this.schema.verdict(r.schema, r.offset).kind === 'changed') {
+          await flush();
+          await this.schema.settle(r.schema, { partition: r.partition, offset: BigInt(r.offset) }, {
+            writer: this.writer, tableFor: (s, t) => this.tableFor(s, t), heartbeat, signal: this.o.signal,
+            held: (reason) => { if (reason) this.setHeld(reason); else this.markHealthy(); },
+          });
+        }
+        try { r.env = this.transform(r.schema, r); } catch (e) { seg.poison.push({ rec: r, err: e as Error }); continue; }
+        r.schema = undefined;
+        if (!r.env) continue;
+      }
+      seg.good.push(r);
+    }
+    await flush();
+  }
+
+  private newTopics = false;
+  /** Tables that started to be captured while streaming: their topics join the subscription (the consumer rejoins). */
+  addTopics(topics: string[]) {
+    const add = topics.filter((t) => !this.o.topics.includes(t));
+    if (!add.length) return;
+    this.o.topics = [...this.o.topics, ...add];
+    this.newTopics = true;
+  }
+
+  private setHeld(reason: string) {
+    if (this.status.state !== 'broken') this.status.broken_since = Date.now();
+    this.status.state = 'broken';
+    this.status.reason = reason;
   }
 
   /**
@@ -277,7 +353,9 @@ export class SinkRunner {
    * other keys (a truncate, a keyless record, an update that changes the primary key) is a barrier:
    * it and everything after it wait, in order, until every earlier failure is settled.
    */
-  private async deliver({ good, poison }: { good: Rec[]; poison: { rec: Rec; err: Error }[] }, heartbeat: () => Promise<void>): Promise<void> {
+  private async deliver(prepared: Prepared, heartbeat: () => Promise<void>): Promise<void> {
+    if (prepared.schema.length) return this.deliverWithSchema(prepared, heartbeat);
+    const { good, poison } = prepared;
     const known = new Map<Rec, Error>(poison.map((p) => [p.rec, p.err]));
     const recs = poison.length ? [...good, ...poison.map((p) => p.rec)].sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1)) : good;
     // Fast path: every record up to the first transform failure in one write.
@@ -385,7 +463,7 @@ export class SinkRunner {
       await heartbeat().catch(() => undefined);
       attempts++;
       try {
-        const env = this.chain.apply(this.decode(rec)!);
+        const env = this.transform(this.decode(rec)!, rec);
         if (env) await this.withConnRetry(() => this.write([env], [rec]), heartbeat);
         if (env) await this.supersede([rec]);
         return;
@@ -462,7 +540,7 @@ export class SinkRunner {
       try {
         // Superseded since the replay was requested (a newer change of the key was written): not replayed.
         if (this.o.mode === 'upsert' && r.record_key !== null && !(this.dlqByKey.get(dlqKey(r.topic, r.record_key)) ?? []).some((d) => d.id === Number(r.id))) continue;
-        const env = this.chain.apply(r.record_value as Envelope);
+        const env = this.transform(r.record_value as Envelope, rec);
         if (env) await this.write([env], [rec]);
         await o.control.query(`UPDATE dlq_records SET status = 'replayed', updated_at = now() WHERE id = $1`, [r.id]);
         o.log.info({ dlq_id: Number(r.id) }, 'DLQ record replayed');

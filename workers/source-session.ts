@@ -38,7 +38,14 @@ export interface SourceSessionOpts {
   signal: AbortSignal;
   graceMs: number;
   partitions: number;
+  /** Backfill tables that start to be captured while streaming (the pipeline's snapshot_new_tables). */
+  snapshotNewTables?: boolean;
+  /** Tables that started to be captured while streaming (their topics exist already). */
+  onNewTables?: (tables: TableInfo[]) => void;
 }
+
+/** How often a streaming source looks for new tables its include rules match. */
+const DISCOVERY_MS = Math.max(500, Number(process.env.SLUICE_TABLE_DISCOVERY_MS ?? 5000));
 
 /** Topics accept record batches this large, so one produce request carries thousands of events. */
 export const TOPIC_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
@@ -164,6 +171,14 @@ export class SourceSession<P> implements ChangeEventSource {
         probing = true;
         try { this.status.replication_lag_bytes = await c.lag(); } catch (e) { if (e instanceof PositionLostError) fail(e); } finally { probing = false; }
       }, 1000));
+      if (c.discover) {
+        let discovering = false;
+        timers.push(setInterval(async () => {
+          if (discovering) return;
+          discovering = true;
+          try { await this.discoverTables(c); } catch (e) { o.log.warn({ err: (e as Error).message }, 'looking for new tables failed; will try again'); } finally { discovering = false; }
+        }, DISCOVERY_MS));
+      }
       this.snapshots.start(abort.signal);
       const initial = cfg.snapshot_mode === 'initial_only' ? initialOnly.watch(o.control, o.pipelineId, () => this.snapshots.active, abort) : null;
       if (initial) timers.push(initial.timer);
@@ -192,6 +207,19 @@ export class SourceSession<P> implements ChangeEventSource {
       await stream?.stop().catch(() => undefined);
       await c.close();
     }
+  }
+
+  /** New tables at the source: their topics, a snapshot when the pipeline backfills new tables, and the sink told. */
+  private async discoverTables(c: SourceConnector<P>): Promise<void> {
+    const o = this.o;
+    const known = new Set(this.tables.map((t) => `${t.schema}.${t.table}`));
+    const added = (await c.discover!()).filter((t) => !known.has(`${t.schema}.${t.table}`));
+    if (!added.length) return;
+    await ensureTopics(o.admin, added.map((t) => t.topic), o.partitions, o.log);
+    this.tables = [...this.tables, ...added];
+    if (o.snapshotNewTables) await scheduleSnapshot(o.control, o.pipelineId, added, 'new_table');
+    o.log.info({ tables: added.map((t) => `${t.schema}.${t.table}`), snapshot: !!o.snapshotNewTables }, 'new tables captured');
+    o.onNewTables?.(added);
   }
 
   /** Where the connector's decoded events go. */

@@ -8,5 +8,7 @@ const counter = () => require('./row-counter') as typeof import('./row-counter')
 export const destinationMysql = {
   declaration,
   writer: (o) => new (writer().MysqlWriter)(o),
+  // Tables of typed columns: new columns and widened types are altered in, dropped columns kept nullable.
+  schemaChanges: { add: 'alter', drop: 'nullable', widen: 'alter', retype: 'no' },
   openCounter: (cfg) => counter().MysqlDestinationCounter.open(cfg as never),
 } satisfies DestinationModule;

@@ -214,6 +214,20 @@ export class MysqlWriter extends SqlTableWriter<Conn> {
     await this.q(c, soft ? `UPDATE ${this.target(table)} SET \`_sluice_deleted\` = TRUE` : `DELETE FROM ${this.target(table)}`);
   }
 
+  protected async widenColumn(c: Conn, table: string, col: ColumnInfo) {
+    await this.q(c, `ALTER TABLE ${this.target(table)} MODIFY ${quoteMysqlIdent(col.name)} ${mysqlColumnType(col)}${col.key ? ' NOT NULL' : ''}`);
+  }
+
+  protected async dropNotNull(c: Conn, table: string, column: string) {
+    const [rows] = await this.q(c, 'SELECT COLUMN_TYPE AS t, IS_NULLABLE AS n, COLUMN_KEY AS k FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?', [this.cfg.database, table, column]);
+    const r = (rows as { t: string; n: string; k: string }[])[0];
+    if (r && r.n === 'NO' && r.k !== 'PRI') await this.q(c, `ALTER TABLE ${this.target(table)} MODIFY ${quoteMysqlIdent(column)} ${r.t} NULL`);
+  }
+
+  protected async replaceColumn(c: Conn, table: string, col: ColumnInfo) {
+    await this.q(c, `ALTER TABLE ${this.target(table)} DROP COLUMN ${quoteMysqlIdent(col.name)}, ADD COLUMN ${quoteMysqlIdent(col.name)} ${mysqlColumnType({ ...col, key: false })}`);
+  }
+
   protected isCatalogError(e: unknown) { return ['ER_NO_SUCH_TABLE', 'ER_BAD_FIELD_ERROR', 'ER_BAD_DB_ERROR'].includes((e as { code?: string })?.code ?? ''); }
   isConnectionError(e: unknown) { return isMysqlConnectionError(e); }
   errorClass(e: unknown) { return mysqlErrorClass(e); }

@@ -8,5 +8,7 @@ const counter = () => require('./row-counter') as typeof import('./row-counter')
 export const destinationPostgresql = {
   declaration,
   writer: (o) => new (writer().PostgresqlWriter)(o),
+  // Tables of typed columns: new columns and widened types are altered in, dropped columns kept nullable.
+  schemaChanges: { add: 'alter', drop: 'nullable', widen: 'alter', retype: 'no' },
   openCounter: (cfg) => counter().PgDestinationCounter.open(cfg as never),
 } satisfies DestinationModule;

@@ -101,6 +101,21 @@ export class PostgresqlWriter extends SqlTableWriter<PoolClient> {
     await c.query(soft ? `UPDATE ${this.target(table)} SET _sluice_deleted = true` : `DELETE FROM ${this.target(table)}`);
   }
 
+  protected async widenColumn(c: PoolClient, table: string, col: ColumnInfo) {
+    await c.query(`ALTER TABLE ${this.target(table)} ALTER COLUMN ${quoteIdent(col.name)} TYPE ${col.type} USING ${quoteIdent(col.name)}::${col.type}`);
+  }
+
+  protected async dropNotNull(c: PoolClient, table: string, column: string) {
+    const r = await c.query(`SELECT is_nullable FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3`, [this.schema, table, column]);
+    // A primary-key column keeps its NOT NULL (Postgres refuses to drop it); rows without it cannot exist anyway.
+    const key = await c.query(`SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = $1::regclass AND i.indisprimary AND a.attname = $2`, [this.target(table), column]);
+    if (r.rows[0]?.is_nullable === 'NO' && !key.rows.length) await c.query(`ALTER TABLE ${this.target(table)} ALTER COLUMN ${quoteIdent(column)} DROP NOT NULL`);
+  }
+
+  protected async replaceColumn(c: PoolClient, table: string, col: ColumnInfo) {
+    await c.query(`ALTER TABLE ${this.target(table)} DROP COLUMN ${quoteIdent(col.name)}, ADD COLUMN ${quoteIdent(col.name)} ${col.type}`);
+  }
+
   protected isCatalogError(e: unknown) { const code = (e as { code?: string })?.code; return code === '42P01' || code === '42703'; }
   isConnectionError(e: unknown) { return isPgConnectionError(e); }
   errorClass(e: unknown) { return pgErrorClass(e); }

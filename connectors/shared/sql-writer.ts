@@ -52,6 +52,12 @@ export abstract class SqlTableWriter<C> implements DestinationWriter {
   protected abstract deleteRows(c: C, table: string, rows: Record<string, unknown>[], keys: ColumnInfo[]): Promise<void>;
   /** Truncate event: delete (or soft-delete) every row. */
   protected abstract deleteAll(c: C, table: string, soft: boolean): Promise<void>;
+  /** Alters a column's type in place to `col.type` (a widening: every value fits). */
+  protected abstract widenColumn(c: C, table: string, col: ColumnInfo): Promise<void>;
+  /** Drops a NOT NULL constraint of the column, if it has one (the source dropped the column). */
+  protected abstract dropNotNull(c: C, table: string, column: string): Promise<void>;
+  /** Drops the column and adds it again with `col.type` (its values are gone: a snapshot fills them again). */
+  protected abstract replaceColumn(c: C, table: string, col: ColumnInfo): Promise<void>;
   /** True when the error means our cached catalog is stale (table or column dropped behind our back). */
   protected abstract isCatalogError(e: unknown): boolean;
   /** Whether the error means "the server is not reachable now" (retry without limit) rather than a rejected record. */
@@ -61,6 +67,26 @@ export abstract class SqlTableWriter<C> implements DestinationWriter {
   abstract close(): Promise<void>;
 
   // ---------- the algorithm ----------
+
+  /** A schema change, applied before the records that need it (the table may not exist yet: then there is nothing to alter). */
+  async alterColumn(table: string, kind: 'widen' | 'nullable' | 'replace', col: ColumnInfo): Promise<void> {
+    const c = await this.acquire();
+    let broken = false;
+    try {
+      const have = await this.existingColumns(c, table);
+      if (!have.has(col.name)) return;
+      if (kind === 'widen') await this.widenColumn(c, table, col);
+      else if (kind === 'nullable') await this.dropNotNull(c, table, col.name);
+      else await this.replaceColumn(c, table, col);
+      this.o.log.info({ table, column: col.name, change: kind, type: col.type }, 'destination column altered for a schema change');
+    } catch (e) {
+      broken = this.isConnectionError(e);
+      throw e;
+    } finally {
+      this.known.delete(table);
+      this.release(c, broken);
+    }
+  }
 
   /** Writes the events (in order; offsets[i] belongs to envs[i]) in one destination transaction. */
   async write(envs: Envelope[], offsets: string[], tableFor: (schema: string, table: string) => string): Promise<void> {

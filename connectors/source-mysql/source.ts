@@ -138,6 +138,23 @@ export class MysqlSource implements SourceConnector<BinlogPosition> {
     return out;
   }
 
+  /** Tables created since: their columns are read first, then they are captured (the binlog already carries them). */
+  async discover(): Promise<TableInfo[]> {
+    const meta = this.meta!;
+    const cfg = this.cfg;
+    const [rows] = await meta.query<any[]>(
+      `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (?) ORDER BY 1, 2`, [cfg.database_include]);
+    const wanted = tableFilter(cfg.table_include, cfg.table_exclude);
+    for (const r of rows) {
+      const name = `${r.s}.${r.t}`;
+      if (r.t === SIGNAL_TABLE || !wanted(name) || this.captured.has(name)) continue;
+      const columns = await this.loadColumns(meta, r.s, r.t);
+      this.tablesNow = [...this.tablesNow, { schema: r.s, table: r.t, oid: 0, columns, topic: topicFor(cfg.topic_prefix, r.s, r.t) }];
+      this.captured.add(name);
+    }
+    return this.tablesNow;
+  }
+
   private async loadColumns(conn: mysql.Connection, db: string, table: string): Promise<MyColumn[]> {
     const [rows] = await conn.query<any[]>(
       `SELECT COLUMN_NAME AS name, DATA_TYPE AS data_type, COLUMN_TYPE AS column_type, COLUMN_KEY AS column_key, NUMERIC_PRECISION AS np, NUMERIC_SCALE AS ns,

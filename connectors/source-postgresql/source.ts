@@ -78,6 +78,23 @@ export class PostgresqlSource implements SourceConnector<Lsn> {
   // ---------- catalog ----------
 
   async tables(): Promise<TableInfo[]> {
+    this.tablesNow = await this.catalogTables();
+    await this.ensurePublication(this.meta!, this.tablesNow);
+    return this.tablesNow;
+  }
+
+  /** New tables join the publication: changes after that are streamed (a snapshot covers what came before). */
+  async discover(): Promise<TableInfo[]> {
+    const added = await this.catalogTables(new Set(this.tablesNow.map((t) => t.oid)));
+    if (added.length) {
+      await this.ensurePublication(this.meta!, [...this.tablesNow, ...added]);
+      this.tablesNow = [...this.tablesNow, ...added];
+    }
+    return this.tablesNow;
+  }
+
+  /** The tables the include rules match, with their columns (read only for tables not in `skip`, by oid). */
+  private async catalogTables(skip: Set<number> = new Set()): Promise<TableInfo[]> {
     const meta = this.meta!;
     const cfg = this.cfg;
     const r = await meta.query(
@@ -86,12 +103,10 @@ export class PostgresqlSource implements SourceConnector<Lsn> {
     const wanted = tableFilter(cfg.table_include, cfg.table_exclude);
     const out: TableInfo[] = [];
     for (const row of r.rows) {
-      if (!wanted(`${row.schema}.${row.table}`)) continue;
+      if (!wanted(`${row.schema}.${row.table}`) || skip.has(row.oid)) continue;
       out.push({ schema: row.schema, table: row.table, oid: row.oid, columns: await this.columnsOf(meta, row.oid), topic: topicFor(cfg.topic_prefix, row.schema, row.table) });
     }
-    if (!out.length) throw new Error('no tables to capture: check schema_include / table_include');
-    this.tablesNow = out;
-    await this.ensurePublication(meta, out);
+    if (!out.length && !skip.size) throw new Error('no tables to capture: check schema_include / table_include');
     return out;
   }
 

@@ -12,9 +12,11 @@ import { mysqlToMysql, mysqlToPg, pgToMysql, pgToPg, TypeCase } from './type-cas
 /**
  * a destination outage, b source outage, c Kafka outage, d worker kill -9 mid-stream and
  * mid-snapshot, e network cut and stall, f poison records / DLQ / replay / verify, g lost source
- * position, types the type round-trip, storm per-key order under an update storm.
+ * position, types the type round-trip, storm per-key order under an update storm, schema the
+ * schema_changes policies (add, drop, rename, widen, incompatible; ignore_new_columns; fail),
+ * new_tables a table created while streaming, captured and backfilled.
  */
-export type Scenario = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'types' | 'storm';
+export type Scenario = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'types' | 'storm' | 'schema' | 'new_tables';
 
 export interface MatrixRow { name: string; source: SourceKit; destination: DestinationKit; scenarios: Scenario[]; types?: TypeCase }
 
@@ -22,9 +24,9 @@ const row = (source: SourceKit, destination: DestinationKit, scenarios: Scenario
   ({ name: `${source.kind} -> ${destination.kind}`, source, destination, scenarios, types });
 
 export const MATRIX: MatrixRow[] = [
-  row(sourcePostgresql, destinationPostgresql, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'types', 'storm'], pgToPg),
-  row(sourcePostgresql, destinationMysql, ['a', 'b', 'c', 'd', 'f', 'types', 'storm'], pgToMysql),
-  row(sourceMysql, destinationPostgresql, ['a', 'b', 'c', 'd', 'f', 'types', 'storm'], mysqlToPg),
+  row(sourcePostgresql, destinationPostgresql, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'types', 'storm', 'schema', 'new_tables'], pgToPg),
+  row(sourcePostgresql, destinationMysql, ['a', 'b', 'c', 'd', 'f', 'types', 'storm', 'schema'], pgToMysql),
+  row(sourceMysql, destinationPostgresql, ['a', 'b', 'c', 'd', 'f', 'types', 'storm', 'schema', 'new_tables'], mysqlToPg),
   row(sourceMysql, destinationMysql, ['types'], mysqlToMysql),
 ];
 

@@ -3,10 +3,12 @@
 // takes a pipeline set up by conformance.ts on the kits' `events` / `big` tables and asserts
 // destination == source at the end, reading the destination back through its kit.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { LocalStack } from '../../stack/stack';
-import { assertConverges, q, rowsOf, Setup, sleep, spawnWorker, startLoad, status, topicRecords, waitFor, Worker } from '../dataplane/harness';
+import { assertConverges, q, repo, rowsOf, Setup, sleep, spawnWorker, startLoad, status, topicRecords, waitFor, Worker } from '../dataplane/harness';
 import type { TcpProxy } from '../dataplane/tcp-proxy';
-import type { DestinationKit } from './kits';
+import type { DestinationKit, SourceKit } from './kits';
 import type { TypeCase } from './type-cases';
 
 /** The MySQL source tables (kept for tests outside the matrix, e.g. the failover drill). */
@@ -335,4 +337,133 @@ export async function updateStorm(s: Setup) {
     for (let i = 1; i < updates.length; i++) assert.ok(updates[i] > updates[i - 1], `key ${k} out of order at ${i}: ${updates.slice(i - 2, i + 2)}`);
     assert.equal(updates[updates.length - 1], 100);
   }
+}
+
+/**
+ * Schema changes under each policy of `schema_changes`, rows written before, during and after each
+ * change compared with the source. propagate: a column added in the same transaction as inserts
+ * (they land with it), a dropped column (kept downstream, nullable, NULL in new rows), a rename (a
+ * drop plus an add), a widened type (altered downstream), an incompatible one (Broken
+ * schema_incompatible naming table, column and types until resolved with a resnapshot);
+ * ignore_new_columns: a new column stays out; fail: any change holds the table (Broken
+ * schema_changed) until acknowledged.
+ */
+export async function schemaChanges(s: Setup, kit: SourceKit) {
+  const ddl = kit.schema;
+  const table = `${sourceSchema(s)}.sc`;
+  let n = 0;
+  const rows = (count: number, extra: Record<string, string> = {}) => Array.from({ length: count }, () => {
+    n++;
+    // Prices with one decimal: the narrowing below changes the type, not these values.
+    return `INSERT INTO sc (id, v, note, ${['price', ...Object.keys(extra)].join(', ')}) VALUES (${n}, ${n}, 'r${n}', ${n % 97}.5${Object.values(extra).map((v) => `, '${v}${n}'`).join('')})`;
+  });
+  const converge = (cols: string[]) => assertConverges(s, 'sc', cols, { timeoutMs: 90000 });
+  const history = async () => (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/schema`)).body.tables.find((t: any) => t.table === table);
+  await waitFor('Active', async () => (await status(s)).state === 'Active', 60000);
+  for (const q1 of rows(20)) await q(s.srcUrl, q1);
+  await converge(['id', 'v', 'note', 'price']);
+
+  // propagate: added in the same transaction as inserts before and after it.
+  await q(s.srcUrl, ddl.transaction([...rows(5), ddl.add('added'), ...rows(5, { added: 'a' })]));
+  for (const q1 of rows(5, { added: 'a' })) await q(s.srcUrl, q1);
+  await converge(['id', 'v', 'note', 'price', 'added']);
+  const h1 = await history();
+  assert.ok(h1.history.some((v: any) => v.changes.some((c: any) => c.kind === 'added' && c.column === 'added') && v.position), JSON.stringify(h1.history));
+  // Dropped: kept downstream, NULL in new rows. Renamed: a drop plus an add (the source cannot tell a
+  // rename apart): the old column keeps its values downstream, the new one fills from now on.
+  const lastAdded = n;
+  await q(s.srcUrl, ddl.drop('note2'));
+  await q(s.srcUrl, ddl.rename('added', 'renamed'));
+  const afterRename = n + 1;
+  for (const q1 of rows(5, { renamed: 'x' })) await q(s.srcUrl, q1);
+  await converge(['id', 'v', 'note', 'price']);
+  await assertConverges(s, 'sc', ['id', 'renamed'], { srcWhere: `WHERE id >= ${afterRename}`, dstWhere: `WHERE id >= ${afterRename}` });
+  const fresh = await s.dstRows!('sc', ['id', 'note2', 'added'], 'id', `WHERE id >= ${afterRename}`);
+  assert.ok(fresh.length === 5 && fresh.every((r) => r.note2 === null && r.added === null), `dropped columns are NULL in new rows: ${JSON.stringify(fresh)}`);
+  const kept = await s.dstRows!('sc', ['id', 'added'], 'id', `WHERE id > 25 AND id <= ${lastAdded}`);
+  const renamedAtSource = await rowsOf(s.srcUrl, 'sc', ['id', 'renamed'], 'id', `WHERE id > 25 AND id <= ${lastAdded}`);
+  assert.deepEqual(kept.map((r) => [r.id, r.added]), renamedAtSource.map((r) => [r.id, r.renamed]), 'the renamed column\'s old values are kept in the old column');
+  // Widened: int -> bigint, then a value beyond 32 bits.
+  await q(s.srcUrl, ddl.widen);
+  await q(s.srcUrl, `UPDATE sc SET v = 5000000000 WHERE id = 1`);
+  await converge(['id', 'v', 'note', 'price']);
+  // Incompatible: numeric(10,2) -> numeric(6,1) changes values; the table is held until resolved.
+  await q(s.srcUrl, ddl.narrow);
+  const before = n;
+  for (const q1 of rows(3)) await q(s.srcUrl, q1);
+  const broken = await waitFor('Broken schema_incompatible', async () => { const x = await status(s); return x.state === 'Broken' && /^schema_incompatible/.test(x.reason) ? x : null; }, 60000);
+  assert.match(broken.reason, new RegExp(`table ${table.replace('.', '\\.')}: column price changed from numeric\\(10,2\\) to numeric\\(6,1\\)`));
+  assert.match(broken.reason, /resnapshot/);
+  assert.match(broken.reason, /new_column/);
+  const v = (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/verify`)).body;
+  assert.ok(v.checks.some((c: any) => c.check === 'state' && !c.pass && c.detail.includes('schema_incompatible')), JSON.stringify(v.checks));
+  const cli = await sluiceCli(s, ['status', '--json']);
+  const line = JSON.parse(cli).pipelines.find((p: any) => p.id === s.pipelineId);
+  assert.match(String(line?.reason), /^schema_incompatible: table /, `sluice status shows the reason: ${cli.slice(0, 2000)}`);
+  assert.equal((await s.dstRows!('sc', ['id'], 'id', `WHERE id > ${before}`)).length, 0, 'nothing of the held table was written');
+  const bad = await s.api.call('POST', `/v1/pipelines/${s.pipelineId}/schema/ack`, {});
+  assert.equal(bad.status, 400, bad.text);
+  assert.match(bad.text, /resolution/);
+  const ack = await s.api.call('POST', `/v1/pipelines/${s.pipelineId}/schema/ack`, { table, resolution: 'resnapshot' });
+  assert.equal(ack.status, 200, ack.text);
+  // The resnapshot refills the recreated column (and every other column of the table).
+  await converge(['id', 'v', 'note', 'price', 'renamed']);
+  await waitFor('Active after the resolution', async () => (await status(s)).state === 'Active', 60000);
+
+  // ignore_new_columns: the destination's columns stay as they are.
+  await setPolicy(s, 'ignore_new_columns');
+  await q(s.srcUrl, ddl.add('ignored'));
+  for (const q1 of rows(5, { ignored: 'i' })) await q(s.srcUrl, q1);
+  await converge(['id', 'v', 'note', 'price', 'renamed']);
+  await assert.rejects(s.dstRows!('sc', ['id', 'ignored'], 'id', ''), 'the ignored column is not at the destination');
+
+  // fail: any change holds the table until acknowledged; then it is applied.
+  await setPolicy(s, 'fail');
+  await q(s.srcUrl, ddl.add('held'));
+  const beforeHeld = n;
+  for (const q1 of rows(5, { ignored: 'i', held: 'h' })) await q(s.srcUrl, q1);
+  const held = await waitFor('Broken schema_changed', async () => { const x = await status(s); return x.state === 'Broken' && /^schema_changed/.test(x.reason) ? x : null; }, 60000);
+  assert.match(held.reason, /column held added/);
+  assert.equal((await s.dstRows!('sc', ['id'], 'id', `WHERE id > ${beforeHeld}`)).length, 0, 'nothing of the held table was written');
+  const ok = await s.api.call('POST', `/v1/pipelines/${s.pipelineId}/schema/ack`, {});
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.body.acknowledged.length, 1);
+  await converge(['id', 'v', 'note', 'price', 'renamed', 'held']);
+  const final = await history();
+  assert.ok(final.history.length >= 7, `every change is in the history: ${JSON.stringify(final.history.map((x: any) => [x.version, x.status, x.changes.map((c: any) => c.kind + ' ' + c.column)]))}`);
+  assert.equal((await status(s)).dlq.count, 0);
+}
+
+/** Changes the pipeline's schema_changes; the runner restarts with it. */
+async function setPolicy(s: Setup, policy: string) {
+  const sinceBefore = (await status(s)).since;
+  const r = await s.api.call('PATCH', `/v1/pipelines/${s.pipelineId}`, { schema_changes: policy });
+  assert.equal(r.status, 200, r.text);
+  await waitFor(`runner restarted with schema_changes ${policy}`, async () => { const st = await status(s); return st.state === 'Active' && st.since !== sinceBefore; }, 60000);
+}
+
+/**
+ * A table created at the source while the pipeline streams is captured without a restart, and (with
+ * snapshot_new_tables) backfilled: rows written before it was captured arrive, then its changes stream.
+ */
+export async function newTables(s: Setup) {
+  await waitFor('Active', async () => (await status(s)).state === 'Active', 60000);
+  await q(s.srcUrl, 'CREATE TABLE late (id int PRIMARY KEY, v varchar(100))');
+  await insertRows(s.srcUrl, 'late', 50, (g) => ({ id: g, v: `before ${g}` }));
+  await assertConverges(s, 'late', ['id', 'v'], { timeoutMs: 90000 });
+  await insertRows(s.srcUrl, 'late', 10, (g) => ({ id: 100 + g, v: `after ${g}` }));
+  await q(s.srcUrl, `UPDATE late SET v = 'changed' WHERE id <= 5`);
+  await q(s.srcUrl, `DELETE FROM late WHERE id > 105`);
+  await assertConverges(s, 'late', ['id', 'v'], { timeoutMs: 60000 });
+  const snaps = (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/snapshots`)).body.items;
+  assert.ok(snaps.some((x: any) => x.reason === 'new_table' && x.status === 'done' && x.tables.includes(`${sourceSchema(s)}.late`)), JSON.stringify(snaps.map((x: any) => [x.reason, x.status, x.tables])));
+  assert.equal((await status(s)).dlq.count, 0);
+}
+
+/** `bin/sluice <args>` against the test's API (its token), as a user runs it. */
+function sluiceCli(s: Setup, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [path.join(repo, 'dist', 'bin', 'sluice.js'), ...args], { encoding: 'utf8', env: { ...process.env, SLUICE_ENDPOINT: s.api.url, SLUICE_TOKEN: s.api.token } },
+      (err, stdout, stderr) => (err ? reject(new Error(`sluice ${args.join(' ')}: ${err.message} ${stderr}`)) : resolve(stdout)));
+  });
 }

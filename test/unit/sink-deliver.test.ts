@@ -28,7 +28,7 @@ function harness() {
     mode: 'upsert', topics: ['p.public.t'], kafka: {} as never, admin: {} as never,
     producer: { send: async (m: { messages: { value: string }[] }) => { const env = JSON.parse(m.messages[0].value); events.push(`dlq k${env.after.id}`); } } as never,
     control: { query: async () => [{ id: '1' }] }, log: pino({ level: 'silent' }), signal: new AbortController().signal,
-    delivery: { max_retries: 1, backoff_initial_ms: 1, backoff_max_ms: 2 }, transforms: [], graceMs: 1000, topicPrefix: 'p',
+    delivery: { max_retries: 1, backoff_initial_ms: 1, backoff_max_ms: 2 }, transforms: [], graceMs: 1000, topicPrefix: 'p', schemaChanges: 'propagate',
   });
   (sink as any).writer = writer;
   let offset = 0;
@@ -36,7 +36,7 @@ function harness() {
     const env: Envelope = { op, before: null, after: id === null ? null : { id, v }, source, columns: cols, ts_ms: 1 };
     return { topic: 'p.public.t', partition: 0, offset: String(offset++), key: id === null ? null : Buffer.from(JSON.stringify({ id })), raw: JSON.stringify(env), cols: null, env };
   };
-  const deliver = (recs: unknown[]) => (sink as any).deliver({ good: recs, poison: [] }, async () => undefined) as Promise<void>;
+  const deliver = (recs: unknown[]) => (sink as any).deliver({ good: recs, poison: [], schema: [] }, async () => undefined) as Promise<void>;
   return { events, rec, deliver };
 }
 

@@ -24,6 +24,19 @@ export interface SourceKit {
   database(stoppable: boolean): Promise<Database>;
   /** The source's schema name for the tables (Postgres schema, MySQL database). */
   schemaOf(url: string): string;
+  /** DDL of the schema-change scenario in the source's dialect: table `sc` and the changes made to it. */
+  schema: {
+    table: string;
+    add(column: string): string;
+    drop(column: string): string;
+    rename(from: string, to: string): string;
+    /** `v` from int to bigint. */
+    widen: string;
+    /** `price` from numeric(10,2) to numeric(6,1): values change, incompatible. */
+    narrow: string;
+    /** Statements run in one transaction with the DDL (Postgres), or right around it (MySQL: DDL commits implicitly). */
+    transaction(statements: string[]): string;
+  };
 }
 
 export interface DestinationKit {

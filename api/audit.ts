@@ -3,9 +3,9 @@ import { EntityManager } from 'typeorm';
 import { AuditEntryEntity } from './entities/audit-entry.entity';
 import { res_locals } from './auth';
 
-const origins = new Set(['api', 'terraform', 'import', 'cli']);
+const origins = new Set(['api', 'terraform', 'import', 'cli', 'console']);
 
-/** Where a change came from: the X-Sluice-Origin header (set by the provider and CLI), else api. */
+/** Where a change came from: the X-Sluice-Origin header (set by the provider, CLI and console), else api. */
 export function originOf(req: Request): string {
   const h = String(req.headers['x-sluice-origin'] ?? '').toLowerCase();
   return origins.has(h) ? h : 'api';

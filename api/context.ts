@@ -14,4 +14,6 @@ export interface AppContext {
   reads: ReadModel;
   changes: ChangeFeed;
   bodyLimit?: string;
+  /** Failed authentications per client address before it gets 429, and the window they count in. */
+  authFailures?: { max: number; windowMs: number };
 }

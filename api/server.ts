@@ -32,7 +32,8 @@ export async function startApi(overrides: Partial<SluiceConfig> = {}, logDestina
   const readiness = new Readiness(ds, cfg.redisUrl, cfg.kafkaBrokers);
   const changes = new ChangeFeed(cfg.databaseUrl, log);
   await changes.start();
-  const app = createApp({ ds, secrets, log, readiness, reads: new ReadModel(ds, changes), changes, bodyLimit: cfg.bodyLimit });
+  const app = createApp({ ds, secrets, log, readiness, reads: new ReadModel(ds, changes), changes, bodyLimit: cfg.bodyLimit,
+    authFailures: { max: cfg.authFailuresMax, windowMs: cfg.authFailuresWindowMs } });
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {

@@ -12,6 +12,8 @@ export interface SluiceConfig {
   secretKey?: string;
   logLevel: string;
   bodyLimit: string;
+  authFailuresMax: number;
+  authFailuresWindowMs: number;
 }
 
 export function repoRoot(): string {
@@ -37,5 +39,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     secretKey: env.SLUICE_SECRET_KEY || undefined,
     logLevel: env.SLUICE_LOG_LEVEL ?? 'info',
     bodyLimit: env.SLUICE_BODY_LIMIT ?? '1mb',
+    authFailuresMax: Number(env.SLUICE_AUTH_FAILURES_MAX ?? 20),
+    authFailuresWindowMs: Number(env.SLUICE_AUTH_FAILURES_WINDOW_MS ?? 60_000),
   };
 }

@@ -3,9 +3,10 @@ import { Initial1764300000000 } from './1764300000000-initial';
 import { ListOrderIndexes1764300000001 } from './1764300000001-list-order-indexes';
 import { Dataplane1764400000000 } from './1764400000000-dataplane';
 import { ChangeNotify1764500000000 } from './1764500000000-change-notify';
+import { TokenRoles1764620000000 } from './1764620000000-token-roles';
 
 /** Every migration of the control DB, in order. */
-export const migrations = [Initial1764300000000, ListOrderIndexes1764300000001, Dataplane1764400000000, ChangeNotify1764500000000];
+export const migrations = [Initial1764300000000, ListOrderIndexes1764300000001, Dataplane1764400000000, ChangeNotify1764500000000, TokenRoles1764620000000];
 
 /** The advisory lock that serialises migrations when several API and worker processes start at once. */
 export const MIGRATION_LOCK = 727274001;

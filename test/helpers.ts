@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Client } from 'pg';
 import { startApi, RunningApi } from '../api/server';
-import { loadConfig } from '../core/config';
+import { loadConfig, SluiceConfig } from '../core/config';
 import { withDatabase } from '../stack/stack';
 
 /** Services come from the environment test/run.sh sets up once per run (stack/ or external). */
@@ -35,13 +35,13 @@ export interface TestApi extends RunningApi {
 }
 
 /** Starts the real API (real Postgres, Redis, Kafka) on a random port with its own DB and home. */
-export async function startTestApi(opts: { databaseUrl?: string; kafkaBrokers?: string[]; bodyLimit?: string } = {}): Promise<TestApi> {
+export async function startTestApi(opts: { databaseUrl?: string; kafkaBrokers?: string[]; bodyLimit?: string; config?: Partial<SluiceConfig> } = {}): Promise<TestApi> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-test-'));
   const token = 'test_' + crypto.randomBytes(16).toString('hex');
   const databaseUrl = opts.databaseUrl ?? (await freshDatabase('sluice_t'));
   const logLines: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(...String(chunk).split('\n').filter(Boolean)); cb(); } });
-  const api = await startApi({ home, apiPort: 0, databaseUrl, bootstrapToken: token, logLevel: 'debug', ...(opts.kafkaBrokers ? { kafkaBrokers: opts.kafkaBrokers } : {}), ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}) }, sink);
+  const api = await startApi({ home, apiPort: 0, databaseUrl, bootstrapToken: token, logLevel: 'debug', ...(opts.kafkaBrokers ? { kafkaBrokers: opts.kafkaBrokers } : {}), ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}), ...opts.config }, sink);
   const call: TestApi['call'] = async (method, p, body, headers = {}) => {
     const res = await fetch(api.url + p, {
       method,

@@ -1,12 +1,13 @@
 import { connectorSpecs, FieldSpec, resourceType } from '../connectors';
 import { pipelineSpec } from '../core/pipeline-spec';
+import { tokenSpec } from '../core/token-spec';
 
 /** docs/connectors.md, rendered from the declarations (test/docs.test.ts keeps the file in sync). */
 export function renderConnectorDocs(): string {
   const out: string[] = [
     '# Connector reference',
     '',
-    '<!-- Generated from connectors/*/declaration.ts and core/pipeline-spec.ts by `npm run docs`; do not edit by hand. -->',
+    '<!-- Generated from connectors/*/declaration.ts, core/pipeline-spec.ts and core/token-spec.ts by `npm run docs`; do not edit by hand. -->',
     '',
     'Every object also has `name` (unique per collection, any Unicode text up to 200 characters) and `tags` (string map).',
     'In the API, connector fields live under `config`; in Terraform they are top-level attributes of the resource.',
@@ -33,5 +34,6 @@ export function renderConnectorDocs(): string {
     out.push(`## ${s.title}`, '', `\`${s.category}\` kind \`${s.kind}\` — Terraform resource \`${resourceType(s)}\`.`, '', s.description, '', ...table(s.fields), '');
   }
   out.push(`## ${pipelineSpec.title}`, '', 'Terraform resource `sluice_pipeline`; API collection `/v1/pipelines` (fields at the top level).', '', pipelineSpec.description, '', ...table(pipelineSpec.fields), '');
+  out.push(`## ${tokenSpec.title}`, '', 'Terraform resource `sluice_api_token`; API collection `/v1/tokens` (admin role). The secret (`token`) is returned once, by the create.', '', tokenSpec.description, '', ...table(tokenSpec.fields), '');
   return out.join('\n');
 }

@@ -23,6 +23,10 @@ export { fieldSchema, fieldsSchema };
 const pascal = (s: string) => s.split(/[_-]/).map((w) => w[0].toUpperCase() + w.slice(1)).join('');
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const nullable = (type: string, extra: Schema = {}) => ({ type: [type, 'null'], ...extra });
+const str = { type: 'string' };
+const bool = { type: 'boolean' };
+const oneOfStrings = (...values: string[]) => ({ type: 'string', enum: values });
+const array = (items: Schema) => ({ type: 'array', items });
 const dateTime = { type: 'string', format: 'date-time' };
 const uuid = { type: 'string', format: 'uuid' };
 const int = (minimum?: number) => ({ type: 'integer', ...(minimum !== undefined ? { minimum } : {}) });
@@ -83,7 +87,12 @@ function operation(method: string, path: string, d: OperationDecl): Schema {
     const { description, ...s } = schema as Schema;
     params.push({ name, in: 'query', required: false, description, schema: s });
   }
-  if (d.ifMatch) params.push({ name: 'If-Match', in: 'header', required: false, description: 'The version you last read ("3", its ETag), several separated by commas, or *; 412 if the object changed since.', schema: { type: 'string', pattern: IF_MATCH.source } });
+  if (d.ifMatch) {
+    params.push({
+      name: 'If-Match', in: 'header', required: false, schema: { type: 'string', pattern: IF_MATCH.source },
+      description: 'The version you last read ("3", its ETag), several separated by commas, or *; 412 if the object changed since.',
+    });
+  }
   const errors = new Set<number>(d.errors ?? []);
   if (secured) [401, 403, 429].forEach((s) => errors.add(s));
   if (d.body || d.query || d.ifMatch) errors.add(400);
@@ -161,42 +170,45 @@ function pipelineSchemas(schemas: Schema): void {
   const { source_id: _s, destination_id: _d, transform_ids: _t, ...rest } = fields;
   const name = { type: 'string', minLength: 1, pattern: TEXT_PATTERN, description: 'Name of an object in the document or the instance.' };
   const tResp = fieldsSchema(rest, 'response') as { properties: Schema; required: string[] };
-  schemas.TopologyPipeline = obj({ ...tResp.properties, source: { type: 'string' }, destination: { type: 'string' }, transforms: { type: 'array', items: { type: 'string' } } });
+  schemas.TopologyPipeline = obj({ ...tResp.properties, source: str, destination: str, transforms: array(str) });
   const tIn = fieldsSchema(rest, 'request') as { properties: Schema };
-  schemas.TopologyPipelineInput = obj({ ...tIn.properties, source: name, destination: name, transforms: nullable('array', { items: name }) }, { optional: Object.keys(tIn.properties).filter((k) => k !== 'name').concat('transforms') });
+  schemas.TopologyPipelineInput = obj(
+    { ...tIn.properties, source: name, destination: name, transforms: nullable('array', { items: name }) },
+    { optional: Object.keys(tIn.properties).filter((k) => k !== 'name').concat('transforms') },
+  );
 }
 
 function dataPlaneSchemas(schemas: Schema): void {
-  const worker = (more: Schema) => obj({ state: { type: 'string' }, reason: nullable('string'), ...more });
+  const worker = (more: Schema) => obj({ state: str, reason: nullable('string'), ...more });
   schemas.PipelineStatus = obj({
-    id: uuid, name: { type: 'string' }, state: { type: 'string', enum: ['Starting', 'Snapshotting', 'Active', 'Paused', 'Broken'] },
+    id: uuid, name: str, state: oneOfStrings('Starting', 'Snapshotting', 'Active', 'Paused', 'Broken'),
     reason: nullable('string'), since: dateTime, worker_id: nullable('string'),
     source: worker({ position: nullable('string'), last_event_at: nullable('string'), replication_lag_bytes: nullable('integer') }),
     sink: worker({ lag: nullable('integer'), last_write_at: nullable('string') }),
     dlq: obj({ count: int(0) }),
   });
-  const progress = obj({ rows: int(0), total_estimate: nullable('integer'), done: { type: 'boolean' }, gap_deletes: int(0), error: { type: 'string' } }, { optional: ['gap_deletes', 'error'] });
+  const progress = obj({ rows: int(0), total_estimate: nullable('integer'), done: bool, gap_deletes: int(0), error: str }, { optional: ['gap_deletes', 'error'] });
   schemas.Snapshot = obj({
-    id: uuid, pipeline_id: uuid, status: { type: 'string', enum: ['pending', 'running', 'done', 'failed'] }, mode: { type: 'string', enum: ['incremental', 'blocking'] },
-    filter: nullable('string'), reason: { type: 'string' }, tables: { type: 'array', items: { type: 'string' } },
+    id: uuid, pipeline_id: uuid, status: oneOfStrings('pending', 'running', 'done', 'failed'), mode: oneOfStrings('incremental', 'blocking'),
+    filter: nullable('string'), reason: str, tables: array(str),
     progress: { type: 'object', additionalProperties: progress }, rows_done: int(0), rows_total: int(0), percent: { type: 'integer', minimum: 0, maximum: 100 },
     error: nullable('string'), created_at: dateTime, finished_at: nullable('string', { format: 'date-time' }),
   });
   schemas.SnapshotInput = fieldsSchema(snapshotRequestFields, 'request');
   schemas.DlqRecord = obj({
-    id: int(1), status: { type: 'string', enum: dlqStatuses }, topic: { type: 'string' }, partition: int(0), offset: int(0), key: nullable('string'),
-    error_class: { type: 'string' }, error_message: { type: 'string' }, attempts: int(0), record: { description: 'The record as consumed (JSON), or null.' }, created_at: dateTime,
+    id: int(1), status: { type: 'string', enum: dlqStatuses }, topic: str, partition: int(0), offset: int(0), key: nullable('string'),
+    error_class: str, error_message: str, attempts: int(0), record: { description: 'The record as consumed (JSON), or null.' }, created_at: dateTime,
   });
   schemas.DlqSelection = dlqSelectionSchema;
-  const done = (key: string) => obj({ [key]: int(0), ids: { type: 'array', items: int(1) } });
+  const done = (key: string) => obj({ [key]: int(0), ids: array(int(1)) });
   schemas.DlqReplayResult = done('replay_requested');
   schemas.DlqDiscardResult = done('discarded');
   schemas.Verify = obj({
-    pipeline_id: uuid, pass: { type: 'boolean' }, checked_at: dateTime,
-    checks: { type: 'array', items: obj({ check: { type: 'string', enum: ['state', 'lag_falling', 'dlq_empty', 'freshness', 'row_count', 'databases_reachable'] }, pass: { type: 'boolean' }, detail: { type: 'string' }, table: { type: 'string' } }, { optional: ['table'] }) },
+    pipeline_id: uuid, pass: bool, checked_at: dateTime,
+    checks: { type: 'array', items: obj({ check: oneOfStrings('state', 'lag_falling', 'dlq_empty', 'freshness', 'row_count', 'databases_reachable'), pass: bool, detail: str, table: str }, { optional: ['table'] }) },
   });
-  const partition = obj({ topic: { type: 'string' }, partition: int(0), committed_offset: { type: 'integer' }, end_offset: int(0), lag: int(0) });
-  schemas.ConsumerGroups = obj({ items: { type: 'array', items: obj({ group: { type: 'string' }, pipeline_id: uuid, pipeline: { type: 'string' }, state: { type: 'string' }, members: int(0), partitions: { type: 'array', items: partition }, lag: int(0) }) } });
+  const partition = obj({ topic: str, partition: int(0), committed_offset: { type: 'integer' }, end_offset: int(0), lag: int(0) });
+  schemas.ConsumerGroups = obj({ items: { type: 'array', items: obj({ group: str, pipeline_id: uuid, pipeline: str, state: str, members: int(0), partitions: array(partition), lag: int(0) }) } });
 }
 
 export function buildOpenApi(): Schema {
@@ -204,8 +216,8 @@ export function buildOpenApi(): Schema {
     Problem: {
       type: 'object', required: ['type', 'title', 'status', 'detail'],
       properties: {
-        type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' },
-        errors: { type: 'array', items: obj({ field: { type: 'string' }, message: { type: 'string' } }) },
+        type: str, title: str, status: { type: 'integer' }, detail: str,
+        errors: { type: 'array', items: obj({ field: str, message: str }) },
       },
     },
     SecretRef: { ...obj({ $secret: { type: 'string', minLength: 1, pattern: TEXT_PATTERN } }), description: 'A secret field in a topology document: the name of an entry of `secrets` (or, on import, keep the stored value).' },
@@ -244,7 +256,7 @@ export function buildOpenApi(): Schema {
   add('/v1/pipelines/{id}/status', 'get', { summary: 'Pipeline state (Starting|Snapshotting|Active|Paused|Broken), source, sink and DLQ', ok: { 200: json(ref('PipelineStatus')) } });
   add('/v1/pipelines/{id}/restart', 'post', { summary: 'Restart the pipeline runner', role: 'operator', ok: { 202: json(obj({ status: { type: 'string', const: 'restart requested' } }), 'Accepted') } });
   add('/v1/pipelines/{id}/snapshots', 'post', { summary: 'Start an incremental (watermark) or blocking snapshot', role: 'operator', body: ref('SnapshotInput'), ok: { 202: json(ref('Snapshot'), 'Accepted') }, errors: [409] });
-  add('/v1/pipelines/{id}/snapshots', 'get', { summary: 'The pipeline\'s latest 100 snapshots', ok: { 200: json(obj({ items: { type: 'array', items: ref('Snapshot') }, total: int(0) })) } });
+  add('/v1/pipelines/{id}/snapshots', 'get', { summary: 'The pipeline\'s latest 100 snapshots', ok: { 200: json(obj({ items: array(ref('Snapshot')), total: int(0) })) } });
   add('/v1/pipelines/{id}/snapshots/{sid}', 'get', { summary: 'Snapshot progress', ok: { 200: json(ref('Snapshot')) } });
   const dlqStatus = { type: 'string', pattern: `^(all|(${dlqStatuses.join('|')})(,(${dlqStatuses.join('|')}))*)$`, default: 'pending', description: `Records in these states (comma-separated: ${dlqStatuses.join(', ')}), or all.` };
   add('/v1/pipelines/{id}/dlq', 'get', { summary: 'Dead-letter records', query: { ...pageParams, status: dlqStatus }, ok: { 200: json(list(ref('DlqRecord'))) } });
@@ -255,21 +267,21 @@ export function buildOpenApi(): Schema {
 
   schemas.TopologyDocument = obj({
     format: { type: 'string', const: 'sluice/v1' },
-    sources: { type: 'array', items: ref('TopologySource') }, destinations: { type: 'array', items: ref('TopologyDestination') },
-    transforms: { type: 'array', items: ref('TopologyTransform') }, pipelines: { type: 'array', items: ref('TopologyPipeline') },
+    sources: array(ref('TopologySource')), destinations: array(ref('TopologyDestination')),
+    transforms: array(ref('TopologyTransform')), pipelines: array(ref('TopologyPipeline')),
   });
   schemas.TopologyImport = obj({
     format: { type: 'string', const: 'sluice/v1' },
-    sources: { type: 'array', items: ref('TopologySourceInput') }, destinations: { type: 'array', items: ref('TopologyDestinationInput') },
-    transforms: { type: 'array', items: ref('TopologyTransformInput') }, pipelines: { type: 'array', items: ref('TopologyPipelineInput') },
+    sources: array(ref('TopologySourceInput')), destinations: array(ref('TopologyDestinationInput')),
+    transforms: array(ref('TopologyTransformInput')), pipelines: array(ref('TopologyPipelineInput')),
     secrets: { type: 'object', additionalProperties: { type: 'string', pattern: TEXT_PATTERN }, description: 'Values of the {"$secret": name} placeholders.' },
   }, { optional: ['sources', 'destinations', 'transforms', 'pipelines', 'secrets'] });
-  const change = obj({ action: { type: 'string', enum: ['create', 'update', 'delete', 'unchanged'] }, type: { type: 'string', enum: ['source', 'destination', 'transform', 'pipeline'] }, name: { type: 'string' }, id: uuid, fields: { type: 'array', items: { type: 'string' } } }, { optional: ['id', 'fields'] });
-  schemas.ImportResult = obj({ dry_run: { type: 'boolean' }, changes: { type: 'array', items: change }, summary: obj({ create: int(0), update: int(0), delete: int(0), unchanged: int(0) }) });
+  const change = obj({ action: oneOfStrings('create', 'update', 'delete', 'unchanged'), type: oneOfStrings('source', 'destination', 'transform', 'pipeline'), name: str, id: uuid, fields: array(str) }, { optional: ['id', 'fields'] });
+  schemas.ImportResult = obj({ dry_run: bool, changes: array(change), summary: obj({ create: int(0), update: int(0), delete: int(0), unchanged: int(0) }) });
   add('/v1/export', 'get', {
     summary: 'Export the whole topology (secrets become variables)',
     query: { format: { type: 'string', enum: ['json', 'hcl'], default: 'json', description: 'json (a topology document) or hcl (Terraform).' }, import_blocks: boolParam('HCL only: add import {} blocks so Terraform adopts the existing objects.') },
-    ok: { 200: { description: 'The topology', content: { 'application/json': { schema: ref('TopologyDocument') }, 'text/plain': { schema: { type: 'string' } } } } },
+    ok: { 200: { description: 'The topology', content: { 'application/json': { schema: ref('TopologyDocument') }, 'text/plain': { schema: str } } } },
   });
   add('/v1/import', 'post', {
     summary: 'Import a topology document, idempotent by name',
@@ -277,13 +289,13 @@ export function buildOpenApi(): Schema {
     body: ref('TopologyImport'), ok: { 200: json(ref('ImportResult'), 'The plan (dry run) or what was done') }, errors: [409],
   });
   schemas.AuditEntry = obj({
-    id: int(1), at: dateTime, actor: { type: 'string' }, origin: { type: 'string', enum: ['api', 'terraform', 'import', 'cli', 'console'] }, remote_addr: nullable('string'),
-    action: { type: 'string' }, object_type: { type: 'string' }, object_id: nullable('string', { format: 'uuid' }), object_name: nullable('string'), changed_fields: { type: 'array', items: { type: 'string' } },
+    id: int(1), at: dateTime, actor: str, origin: oneOfStrings('api', 'terraform', 'import', 'cli', 'console'), remote_addr: nullable('string'),
+    action: str, object_type: str, object_id: nullable('string', { format: 'uuid' }), object_name: nullable('string'), changed_fields: array(str),
   });
   add('/v1/audit', 'get', { summary: 'Who changed what, when and from where (newest first)', query: { ...pageParams, object_id: { ...uuid, description: 'Only changes of this object.' } }, ok: { 200: json(list(ref('AuditEntry'))) } });
 
   const tokenOut = {
-    id: uuid, name: { type: 'string' }, role: { type: 'string', enum: [...roles] }, created_at: dateTime, expires_in: nullable('integer', { minimum: 60 }),
+    id: uuid, name: str, role: { type: 'string', enum: [...roles] }, created_at: dateTime, expires_in: nullable('integer', { minimum: 60 }),
     expires_at: nullable('string', { format: 'date-time' }), last_used_at: nullable('string', { format: 'date-time' }),
   };
   schemas.Token = { ...obj(tokenOut), title: tokenSpec.title, description: tokenSpec.description };
@@ -295,9 +307,9 @@ export function buildOpenApi(): Schema {
   add('/v1/tokens/{id}', 'delete', { summary: 'Revoke an API token: it stops working at once (not the token of this request)', ok: { 204: { description: 'Revoked' } }, errors: [409] });
 
   add('/healthz', 'get', { summary: 'Process up', security: false, ok: { 200: json(obj({ status: { type: 'string', const: 'ok' } })) } });
-  const ready = obj({ status: { type: 'string', enum: ['ready', 'not ready'] }, detail: { type: 'string' }, checks: { type: 'object', additionalProperties: obj({ ok: { type: 'boolean' }, error: { type: 'string' } }, { optional: ['error'] }) } }, { optional: ['detail'] });
+  const ready = obj({ status: oneOfStrings('ready', 'not ready'), detail: str, checks: { type: 'object', additionalProperties: obj({ ok: bool, error: str }, { optional: ['error'] }) } }, { optional: ['detail'] });
   add('/readyz', 'get', { summary: 'Control DB, Redis and Kafka reachable', security: false, ok: { 200: json(ready), 503: json(ready, 'Names what is not reachable') } });
-  add('/metrics', 'get', { summary: 'Prometheus metrics', security: false, ok: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } });
+  add('/metrics', 'get', { summary: 'Prometheus metrics', security: false, ok: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: str } } } } });
 
   return {
     openapi: '3.1.0',

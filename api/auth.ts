@@ -126,6 +126,9 @@ export class TokenVerifier {
   }
 }
 
-export function res_locals(req: Request): { principal?: Principal } {
-  return (req as unknown as { sluice: { principal?: Principal } }).sluice ??= {};
+/** What Sluice's middleware learned about a request: who makes it (auth) and its checked input (request-guard). */
+export interface RequestState { principal?: Principal; query?: Record<string, unknown>; hasBody?: boolean }
+
+export function res_locals(req: Request): RequestState {
+  return (req as unknown as { sluice: RequestState }).sluice ??= {};
 }

@@ -100,36 +100,32 @@ export function accessGuard(index: OperationIndex, bodyLimit: string) {
       if (op) {
         const { values, errors: bad } = parseQuery(op, raw);
         errors.push(...bad);
-        sluice(req).query = values;
+        res_locals(req).query = values;
       } else {
         for (const [k, v] of Object.entries(raw)) textErrors(v, k, errors);
       }
       if (errors.length) throw invalidInput(errors);
-      sluice(req).hasBody = op ? op.body : ['POST', 'PUT', 'PATCH'].includes(req.method);
+      res_locals(req).hasBody = op ? op.body : ['POST', 'PUT', 'PATCH'].includes(req.method);
       next();
     },
     (req: Request, res: Response, next: NextFunction) => {
-      if (!sluice(req).hasBody) return next();
+      if (!res_locals(req).hasBody) return next();
       const sent = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
       if (sent && !req.is('application/json')) throw new Problem(415, 'Unsupported media type', 'Send the body as JSON with Content-Type: application/json.');
       json(req, res, next);
     },
     (req: Request, _res: Response, next: NextFunction) => {
       const errors: FieldError[] = [];
-      if (sluice(req).hasBody) textErrors(req.body, '', errors);
+      if (res_locals(req).hasBody) textErrors(req.body, '', errors);
       if (errors.length) throw invalidInput(errors);
       next();
     },
   ];
 }
 
-function sluice(req: Request): { query?: Record<string, unknown>; hasBody?: boolean } {
-  return res_locals(req) as { query?: Record<string, unknown>; hasBody?: boolean };
-}
-
 /** The declared query parameters, converted to their types with defaults applied (accessGuard checked them). */
 export function queryOf(req: Request): Record<string, any> {
-  return sluice(req).query ?? {};
+  return res_locals(req).query ?? {};
 }
 
 const invalidInput = (errors: FieldError[]) =>

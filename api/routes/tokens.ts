@@ -7,7 +7,7 @@ import { invalid, Problem } from '../problem';
 import { isUniqueViolation } from '../objects';
 import { tokenSpec } from '../../core/token-spec';
 import type { Role } from '../../core/roles';
-import type { AppContext } from '../app';
+import type { AppContext } from '../context';
 import { idParam, paging } from './common';
 
 export function publicToken(t: ApiTokenEntity) {

@@ -36,7 +36,8 @@ export function mirror(): Installed {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-mirror-'));
   created.push(tmp);
   const snap = path.join(tmp, 'snapshot');
-  for (const d of ['dist/provider', 'dist/api', 'provider/proto']) fs.cpSync(path.join(repoRoot, d), path.join(snap, d), { recursive: true });
+  // Everything the provider loads: its declarations come from connectors/ and core/.
+  for (const d of ['dist/provider', 'dist/api', 'dist/core', 'dist/connectors', 'dist/patches', 'provider/proto']) fs.cpSync(path.join(repoRoot, d), path.join(snap, d), { recursive: true });
   fs.copyFileSync(path.join(repoRoot, 'package.json'), path.join(snap, 'package.json'));
   fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(snap, 'node_modules'));
   installed = installProvider({ dir: path.join(tmp, 'mirror'), entry: path.join(snap, 'dist/provider/main.js') });

@@ -2,9 +2,10 @@ import type { RequestListener } from 'node:http';
 import express, { NextFunction, Request, Response } from 'express';
 import { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { DataSource } from 'typeorm';
+import { DataSource, QueryFailedError } from 'typeorm';
 import { AuditEntryEntity } from './entities/audit-entry.entity';
 import { TokenVerifier } from './auth';
+import { AuthFailures } from './auth-failures';
 import { hotReads } from './hot-reads';
 import { Problem } from './problem';
 import { SecretBox } from '../core/secrets';
@@ -16,7 +17,9 @@ import { connectorRouter } from './routes/connectors';
 import { pipelineRouter } from './routes/pipelines';
 import { operationsRouter } from './routes/operations';
 import { schemaRouter } from './routes/schema';
+import { tokenRouter } from './routes/tokens';
 import { paging } from './routes/common';
+import { accessGuard, methodGuard, OperationIndex, queryOf } from './request-guard';
 import { exportDocument, exportHcl, importDocument } from './topology';
 import { statusListRouter } from './routes/status';
 import { metricsRouter } from './metrics-history';
@@ -26,8 +29,6 @@ import { consoleRouter } from './console/router';
 import type { AppContext } from './context';
 
 export type { AppContext } from './context';
-
-const bool = (v: unknown) => v === 'true' || v === '1';
 
 /** The API as a request listener: cached reads (hot-reads.ts) first, then Express. */
 export function createApp(ctx: AppContext): RequestListener {
@@ -49,9 +50,12 @@ export function createApp(ctx: AppContext): RequestListener {
     },
   });
 
-  const tokens = new TokenVerifier(ctx.ds, ctx.changes);
+  const openapi = buildOpenApi();
+  const operations = new OperationIndex(openapi as { paths: Record<string, Record<string, unknown>> });
+  const failures = new AuthFailures(ctx.authFailures?.max ?? 20, ctx.authFailures?.windowMs ?? 60_000);
+  const tokens = new TokenVerifier(ctx.ds, ctx.changes, failures);
   const hotTimers = new Map<string, { observe(seconds: number): void }>();
-  const hot = hotReads(ctx.reads, tokens, (route, seconds, path) => {
+  const hot = hotReads(ctx.reads, tokens, operations, (route, seconds, path) => {
     let timer = hotTimers.get(route);
     if (!timer) hotTimers.set(route, timer = httpDuration.labels({ method: 'GET', route, status: '200' }));
     timer.observe(seconds);
@@ -72,6 +76,7 @@ export function createApp(ctx: AppContext): RequestListener {
     });
     next();
   });
+  app.use(methodGuard(operations));
 
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   app.get('/readyz', async (_req, res) => {
@@ -83,17 +88,11 @@ export function createApp(ctx: AppContext): RequestListener {
     res.setHeader('Content-Type', registry.contentType);
     res.send(await registry.metrics());
   });
-  const openapi = buildOpenApi();
   app.get('/openapi.json', (_req, res) => { res.json(openapi); });
 
   const v1 = express.Router();
   v1.use(tokens.middleware());
-  v1.use(express.json({ limit: ctx.bodyLimit ?? '1mb', strict: false }));
-  v1.use((req, _res, next) => {
-    const hasBody = ['POST', 'PUT', 'PATCH'].includes(req.method) && Number(req.headers['content-length'] ?? 0) > 0;
-    if (hasBody && !req.is('application/json')) throw new Problem(415, 'Unsupported media type', 'Send the body as JSON with Content-Type: application/json.');
-    next();
-  });
+  v1.use(...accessGuard(operations, ctx.bodyLimit ?? '1mb'));
   v1.use('/sources', connectorRouter(ctx, 'source'));
   v1.use('/destinations', connectorRouter(ctx, 'destination'));
   v1.use('/transforms', connectorRouter(ctx, 'transform'));
@@ -105,22 +104,24 @@ export function createApp(ctx: AppContext): RequestListener {
   v1.use('/alert-channels', alertChannelRouter(ctx));
   v1.use('/alert-rules', alertRuleRouter(ctx));
   v1.use('/alerts', alertHistoryRouter(ctx));
+  v1.use('/tokens', tokenRouter(ctx));
 
   v1.get('/export', async (req, res) => {
-    const format = req.query.format ?? 'json';
-    if (format === 'json') res.json(await exportDocument(ctx.ds));
-    else if (format === 'hcl') res.type('text/plain; charset=utf-8').send(await exportHcl(ctx.ds, { importBlocks: bool(req.query.import_blocks) }));
-    else throw new Problem(400, 'Validation failed', 'format must be json or hcl', [{ field: 'format', message: 'must be json or hcl' }]);
+    const q = queryOf(req);
+    if (q.format === 'hcl') res.type('text/plain; charset=utf-8').send(await exportHcl(ctx.ds, { importBlocks: q.import_blocks }));
+    else res.json(await exportDocument(ctx.ds));
   });
   v1.post('/import', async (req, res) => {
-    const result = await importDocument(ctx.ds, ctx.secrets, req, req.body, { dryRun: bool(req.query.dry_run), prune: bool(req.query.prune) });
+    const q = queryOf(req);
+    const result = await importDocument(ctx.ds, ctx.secrets, req, req.body, { dryRun: q.dry_run, prune: q.prune });
     ctx.reads.written('connectors', '*');
     ctx.reads.written('pipelines', '*');
     res.json(result);
   });
   v1.get('/audit', async (req, res) => {
     const { page, pageSize } = paging(req);
-    const where = typeof req.query.object_id === 'string' && /^[0-9a-f-]{36}$/i.test(req.query.object_id) ? { object_id: req.query.object_id } : {};
+    const objectId = queryOf(req).object_id as string | undefined;
+    const where = objectId ? { object_id: objectId } : {};
     const [rows, total] = await ctx.ds.getRepository(AuditEntryEntity).findAndCount({ where, order: { id: 'DESC' }, skip: (page - 1) * pageSize, take: pageSize });
     res.json({ items: rows.map((r) => ({ ...r, id: Number(r.id), at: r.at.toISOString() })), total, page, page_size: pageSize });
   });
@@ -138,12 +139,32 @@ export function createApp(ctx: AppContext): RequestListener {
     else if (e?.type === 'entity.too.large') p = new Problem(413, 'Payload too large', `The body exceeds the ${ctx.bodyLimit ?? '1mb'} limit (SLUICE_BODY_LIMIT).`);
     else if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') p = new Problem(415, 'Unsupported media type', e.message ?? 'unsupported encoding');
     else {
-      // Unexpected: log the error (never the body) and answer without internals.
-      ctx.log.error({ err: { message: e?.message, stack: (err as Error)?.stack }, method: req.method, path: req.path }, 'unhandled error');
-      p = new Problem(500, 'Internal error', 'The server failed to handle the request; see the API log.');
+      const refused = databaseRefusal(err);
+      if (refused) {
+        // A safety net, not the validation: the request guard and the declarations should have refused the input.
+        ctx.log.warn({ code: (err as { code?: string }).code, method: req.method, path: req.path, status: refused.status }, 'input refused by the database');
+        p = refused;
+      } else {
+        // Unexpected: log the error (never the body) and answer without internals.
+        ctx.log.error({ err: { message: e?.message, stack: (err as Error)?.stack }, method: req.method, path: req.path }, 'unhandled error');
+        p = new Problem(500, 'Internal error', 'The server failed to handle the request; see the API log.');
+      }
     }
     res.status(p.status).setHeader('Content-Type', 'application/problem+json');
     res.end(JSON.stringify(p.body()));
   });
   return (req, res) => { if (!hot(req, res)) app(req, res); };
+}
+
+/**
+ * Postgres errors that can only come from what the client sent: data exceptions (class 22: a value
+ * out of range, text Postgres cannot store) are 400, integrity violations (a name taken, a
+ * reference to nothing, an object in use) 409. Never the statement or the values in the answer.
+ */
+function databaseRefusal(err: unknown): Problem | undefined {
+  if (!(err instanceof QueryFailedError)) return undefined;
+  const code = String((err as unknown as { code?: string }).code ?? '');
+  if (code.startsWith('22')) return new Problem(400, 'Validation failed', 'The database refused a value of the request (out of range, or text it cannot store): check the values you sent.');
+  if (code === '23505' || code === '23503') return new Problem(409, 'Conflict', 'The change conflicts with what is stored (a name taken, a reference to nothing, or an object still in use).');
+  return undefined;
 }

@@ -2,13 +2,14 @@ import { connectorModules, connectorSpecs, FieldSpec, resourceType } from '../co
 import type { DestinationModule, SchemaChangeSupport } from '../connectors/module';
 import { pipelineSpec } from '../core/pipeline-spec';
 import { alertRuleSpec, channelKinds } from '../core/alert-spec';
+import { tokenSpec } from '../core/token-spec';
 
 /** docs/connectors.md, rendered from the declarations (test/docs.test.ts keeps the file in sync). */
 export function renderConnectorDocs(): string {
   const out: string[] = [
     '# Connector reference',
     '',
-    '<!-- Generated from connectors/*/declaration.ts, core/pipeline-spec.ts and api/alerts/spec.ts by `npm run docs`; do not edit by hand. -->',
+    '<!-- Generated from connectors/*/declaration.ts, core/pipeline-spec.ts, core/alert-spec.ts and core/token-spec.ts by `npm run docs`; do not edit by hand. -->',
     '',
     'Every object also has `name` (unique per collection, any Unicode text up to 200 characters) and `tags` (string map).',
     'In the API, connector fields live under `config`; in Terraform they are top-level attributes of the resource.',
@@ -40,6 +41,7 @@ export function renderConnectorDocs(): string {
     out.push(`## Alert channel: ${k.title}`, '', `\`kind\` \`${k.kind}\` — Terraform resource \`sluice_alert_channel\` (with \`kind = "${k.kind}"\`); API collection \`/v1/alert-channels\` (fields under \`config\`). See [alerts.md](alerts.md).`, '', k.description, '', ...table(k.fields), '');
   }
   out.push(`## ${alertRuleSpec.title}`, '', 'Terraform resource `sluice_alert_rule`; API collection `/v1/alert-rules` (fields at the top level). See [alerts.md](alerts.md).', '', alertRuleSpec.description, '', ...table(alertRuleSpec.fields), '');
+  out.push(`## ${tokenSpec.title}`, '', 'Terraform resource `sluice_api_token`; API collection `/v1/tokens` (admin role). The secret (`token`) is returned once, by the create.', '', tokenSpec.description, '', ...table(tokenSpec.fields), '');
   return out.join('\n');
 }
 

@@ -16,4 +16,6 @@ export interface AppContext {
   bodyLimit?: string;
   /** Base URL this process answers on over loopback: the console calls its /v1 API there. */
   selfUrl?: () => string;
+  /** Failed authentications per client address before it gets 429, and the window they count in. */
+  authFailures?: { max: number; windowMs: number };
 }

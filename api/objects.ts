@@ -5,7 +5,7 @@ import { FieldError, validateFields, withDefaults } from './validation';
 import { ConnectorEntity } from './entities/connector.entity';
 import { PipelineEntity } from './entities/pipeline.entity';
 import { pipelineSpec } from '../core/pipeline-spec';
-import { invalid, notFound, Problem } from './problem';
+import { conflict, invalid, notFound, Problem } from './problem';
 import { SecretBox } from '../core/secrets';
 
 export { envelopeFields } from '../core/object-fields';
@@ -23,7 +23,17 @@ function asObject(body: unknown, what = 'body'): Body {
   return body as Body;
 }
 
+/** Drops the read-only fields a client sent back; they must still look like what it read. */
 function stripReadOnly(body: Body): Body {
+  const errors: FieldError[] = [];
+  for (const k of readOnly) {
+    const v = body[k];
+    if (v === undefined) continue;
+    if (k === 'version' ? !Number.isInteger(v) : typeof v !== 'string') {
+      errors.push({ field: k, message: `${k} is read-only: leave it out, or send back the ${k === 'version' ? 'integer' : 'string'} you read` });
+    }
+  }
+  check(errors);
   return Object.fromEntries(Object.entries(body).filter(([k]) => !readOnly.has(k)));
 }
 
@@ -33,10 +43,7 @@ function check(errors: FieldError[]): void {
 
 export function validateTags(tags: unknown): FieldError[] {
   if (tags === undefined || tags === null) return [];
-  const errs = validateFields({ tags: envelopeFields.tags }, { tags }, '', 'Tags', { requireAll: false });
-  if (errs.length) return errs;
-  return Object.entries(tags as Record<string, string>).flatMap(([k, v]) =>
-    k.length === 0 || k.length > 64 || v.length > 256 ? [{ field: `tags.${k}`, message: 'tag keys must be 1-64 characters and values at most 256' }] : []);
+  return validateFields({ tags: envelopeFields.tags }, { tags }, '', 'Tags', { requireAll: false });
 }
 
 export function isUniqueViolation(e: unknown): boolean {
@@ -83,9 +90,32 @@ function splitConfig(spec: ConnectorSpec, config: Body): { config: Body; secrets
   return { config: withDefaults(Object.fromEntries(Object.entries(spec.fields).filter(([, f]) => !f.sensitive)), publicPart), secrets };
 }
 
+/** Errors of `config` as a patch of `spec` on its own: each field valid, no required field set to null. */
+function patchErrors(spec: ConnectorSpec, config: Body, category: Category): FieldError[] {
+  const errors = validateFields(spec.fields, config, 'config', `Config_${category}_${spec.kind}`, { requireAll: false });
+  for (const [k, f] of Object.entries(spec.fields)) {
+    if (f.required && config[k] === null) errors.push({ field: `config.${k}`, message: `${k} cannot be null: it is required (${f.description})` });
+  }
+  return errors;
+}
+
+/**
+ * Whether a body the stored object's kind rejects would be a valid body for some other kind of the
+ * category: then it matches the OpenAPI document and the answer is 409 (it conflicts with what is
+ * stored), not 400. Returns that kind.
+ */
+function fitsOtherKind(category: Category, body: Body, mode: 'replace' | 'patch', existing: ConnectorEntity): string | undefined {
+  const config = (body.config ?? {}) as Body;
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) return undefined;
+  return specsOf(category).find((spec) => spec.kind !== existing.kind && (body.kind === undefined || body.kind === spec.kind) && !(mode === 'patch'
+    ? patchErrors(spec, config, category)
+    : validateFields(spec.fields, config, 'config', `Config_${category}_${spec.kind}`, { requireAll: true })).length)?.kind;
+}
+
 /**
  * Validates a create (existing undefined), replace or patch body of a connector. Returns what to
- * store; throws a 400 Problem naming every bad field.
+ * store; throws a 400 Problem naming every bad field, or 409 when the body is valid for another
+ * kind than the stored object's (kind cannot change).
  */
 export function parseConnector(category: Category, raw: unknown, mode: 'create' | 'replace' | 'patch', existing?: ConnectorEntity): { input: ConnectorInput; spec: ConnectorSpec } {
   const body = stripReadOnly(asObject(raw));
@@ -94,20 +124,24 @@ export function parseConnector(category: Category, raw: unknown, mode: 'create' 
     if (!['name', 'kind', 'config', 'tags'].includes(k)) errors.push({ field: k, message: `unknown field ${k}: allowed are name, kind, config, tags` });
   }
   const nameErrs = validateFields({ name: envelopeFields.name }, { name: body.name }, '', 'Envelope', { requireAll: mode !== 'patch' });
+  if (mode === 'patch' && body.name === null) nameErrs.push({ field: 'name', message: 'name cannot be null: send a new name or leave it out' });
   errors.push(...nameErrs, ...validateTags(body.tags));
+  check(errors);
 
+  if (mode === 'patch' && body.kind === null) errors.push({ field: 'kind', message: `kind cannot be null: leave it out (it is ${existing!.kind})` });
   const kind = mode === 'patch' ? (body.kind ?? existing!.kind) : body.kind;
   const spec = typeof kind === 'string' ? findSpec(category, kind) : undefined;
-  if (!spec) {
-    errors.push(kindError(category, kind));
-    check(errors);
-  }
-  if (existing && kind !== existing.kind) {
-    errors.push({ field: 'kind', message: `kind cannot change (it is ${existing.kind}): create a new ${category} instead` });
-  }
+  if (!spec) errors.push(kindError(category, kind));
   if (body.config !== undefined && (body.config === null || typeof body.config !== 'object' || Array.isArray(body.config))) {
     errors.push({ field: 'config', message: 'config must be a JSON object' });
-    check(errors);
+  }
+  check(errors);
+  const kindChange = (other: string) => new Problem(409, 'Conflict',
+    `${category} ${JSON.stringify(existing!.name)} is of kind ${existing!.kind}; this body is for kind ${other}, and the kind of an object cannot change: create a new ${category} instead.`,
+    [{ field: 'kind', message: `kind cannot change (it is ${existing!.kind})` }]);
+  if (existing && mode !== 'create' && spec!.kind !== existing.kind) {
+    if (fitsOtherKind(category, body, mode, existing) === spec!.kind) throw kindChange(spec!.kind);
+    errors.push({ field: 'kind', message: `kind cannot change (it is ${existing.kind}): create a new ${category} instead` });
   }
 
   const sent = (body.config as Body | undefined) ?? (mode === 'patch' ? {} : undefined);
@@ -120,6 +154,10 @@ export function parseConnector(category: Category, raw: unknown, mode: 'create' 
   const storedSecrets = new Set(Object.keys(existing?.secrets ?? {}));
   for (const [k, v] of Object.entries(sent!)) if (v === null) storedSecrets.delete(k);
   errors.push(...validateFields(spec!.fields, merged, 'config', `Config_${category}_${spec!.kind}`, { requireAll: true, present: storedSecrets }));
+  if (errors.length && existing && mode === 'patch') {
+    const other = fitsOtherKind(category, body, mode, existing);
+    if (other) throw kindChange(other);
+  }
   check(errors);
 
   const { config, secrets } = splitConfig(spec!, merged);
@@ -196,10 +234,8 @@ export async function parsePipeline(m: EntityManager, raw: unknown, mode: 'creat
   check(errors);
 
   const input = withDefaults(pipelineFields, merged) as unknown as PipelineInput;
-  if (input.delivery.backoff_initial_ms > input.delivery.backoff_max_ms) {
-    errors.push({ field: 'delivery.backoff_initial_ms', message: `backoff_initial_ms (${input.delivery.backoff_initial_ms}) must not exceed backoff_max_ms (${input.delivery.backoff_max_ms})` });
-  }
-  // References must point at existing objects of the right category.
+  // References must point at existing objects of the right category: the body is well formed, so a
+  // dangling or wrong reference conflicts with what is stored (409).
   const refs: [string, string, Category][] = [
     ['source_id', input.source_id, 'source'],
     ['destination_id', input.destination_id, 'destination'],
@@ -212,8 +248,7 @@ export async function parsePipeline(m: EntityManager, raw: unknown, mode: 'creat
     const c = byId.get(id);
     if (c !== category) errors.push({ field, message: c ? `${id} is a ${c}, not a ${category}` : `no ${category} with id ${id}: create it first or fix the id` });
   }
-  if (new Set(input.transform_ids).size !== input.transform_ids.length) errors.push({ field: 'transform_ids', message: 'a transform may appear only once in a pipeline' });
-  check(errors);
+  if (errors.length) throw conflict(errors);
   return input;
 }
 

@@ -36,7 +36,8 @@ export async function startApi(overrides: Partial<SluiceConfig> = {}, logDestina
   const changes = new ChangeFeed(cfg.databaseUrl, log);
   await changes.start();
   let selfUrl = '';
-  const appCtx = { ds, secrets, log, readiness, reads: new ReadModel(ds, changes), changes, bodyLimit: cfg.bodyLimit, selfUrl: () => selfUrl };
+  const appCtx = { ds, secrets, log, readiness, reads: new ReadModel(ds, changes), changes, bodyLimit: cfg.bodyLimit, selfUrl: () => selfUrl,
+    authFailures: { max: cfg.authFailuresMax, windowMs: cfg.authFailuresWindowMs } };
   const app = createApp(appCtx);
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;

@@ -7,7 +7,7 @@ import { applyConnector, applyPipeline, isUniqueViolation, parseConnector, parse
 import { audit } from './audit';
 import { block, Expr, HclValue, label, uniqueLabels } from './hcl';
 import { providerSource } from '../core/names';
-import { invalid, Problem } from './problem';
+import { conflict, invalid, Problem } from './problem';
 import { SecretBox } from '../core/secrets';
 import type { FieldError } from './validation';
 import { alertsHcl, exportAlerts, importAlerts, TopologyAlertChannel, TopologyAlertRule } from './alerts/topology';
@@ -154,7 +154,15 @@ export async function importDocument(ds: DataSource, box: SecretBox, req: Reques
   const secretValues = (doc.secrets ?? {}) as Record<string, unknown>;
   const changes: PlanEntry[] = [];
   const run = async (m: EntityManager) => {
+    // 400 when the document does not match the OpenAPI document, else 409 (conflicts with the instance).
     const errors: FieldError[] = [];
+    let malformed = false;
+    const collect = (e: unknown, path: string) => {
+      if (!(e instanceof Problem && e.errors)) throw e;
+      if (e.status === 400) malformed = true;
+      errors.push(...e.errors.map((x) => ({ ...x, field: x.field ? `${path}.${x.field}` : path })));
+    };
+    const fail = () => { throw malformed ? invalid(errors) : conflict(errors); };
     const existing = await m.find(ConnectorEntity, { lock: { mode: 'pessimistic_write' } });
     const ids = new Map<string, string>(); // `${category}/${name}` -> id
     for (const category of categories) {
@@ -162,25 +170,28 @@ export async function importDocument(ds: DataSource, box: SecretBox, req: Reques
       for (const [i, item] of list.entries()) {
         const path = `${collections[category]}[${i}]`;
         const obj = item as Record<string, unknown>;
+        const extra = obj && typeof obj === 'object' ? Object.keys(obj).filter((k) => !['name', 'kind', 'config', 'tags'].includes(k)) : [];
+        if (extra.length) { collect(invalid(extra.map((k) => ({ field: k, message: `unknown field ${k}: allowed are name, kind, config, tags` }))), path); continue; }
         const current = existing.find((e) => e.category === category && e.name === obj?.name);
-        // Replace {"$secret": var} by its value; without one an existing secret is kept.
-        const config = obj && typeof obj.config === 'object' && obj.config !== null ? { ...(obj.config as Record<string, unknown>) } : obj?.config;
-        if (config && typeof config === 'object') {
-          for (const [k, v] of Object.entries(config)) {
-            if (v && typeof v === 'object' && '$secret' in (v as object)) {
-              const varName = String((v as { $secret: unknown }).$secret);
-              if (typeof secretValues[varName] === 'string') (config as Record<string, unknown>)[k] = secretValues[varName];
-              else if (current?.secrets?.[k]) delete (config as Record<string, unknown>)[k];
-              else { errors.push({ field: `secrets.${varName}`, message: `no value for secret ${varName} (${path}.config.${k}): pass it in "secrets"` }); delete (config as Record<string, unknown>)[k]; }
-            }
+        // Replace {"$secret": var} in secret fields by its value; without one an existing secret is kept.
+        const spec = obj && typeof obj.kind === 'string' ? findSpec(category, obj.kind) : undefined;
+        const config = obj && typeof obj.config === 'object' && obj.config !== null && !Array.isArray(obj.config) ? { ...(obj.config as Record<string, unknown>) } : obj?.config;
+        if (spec && config && typeof config === 'object') {
+          for (const k of secretFields(spec)) {
+            const v = (config as Record<string, unknown>)[k];
+            const varName = secretRef(v);
+            if (varName === undefined) continue;
+            if (typeof secretValues[varName] === 'string') (config as Record<string, unknown>)[k] = secretValues[varName];
+            else if (current?.secrets?.[k]) delete (config as Record<string, unknown>)[k];
+            else { errors.push({ field: `secrets.${varName}`, message: `no value for secret ${varName} (${path}.config.${k}): pass it in "secrets"` }); delete (config as Record<string, unknown>)[k]; }
           }
         }
         let parsed;
         try {
           parsed = parseConnector(category, { ...obj, config }, current ? 'replace' : 'create', current);
         } catch (e) {
-          if (e instanceof Problem && e.errors) { errors.push(...e.errors.map((x) => ({ ...x, field: `${path}.${x.field}` }))); continue; }
-          throw e;
+          collect(e, path);
+          continue;
         }
         const entity = current ?? m.create(ConnectorEntity, { category });
         const changed = applyConnector(entity, parsed.input, box);
@@ -194,22 +205,30 @@ export async function importDocument(ds: DataSource, box: SecretBox, req: Reques
         ids.set(`${category}/${entity.name}`, entity.id);
       }
     }
-    if (errors.length) throw invalid(errors);
+    if (errors.length) fail();
 
     const pipelines = await m.find(PipelineEntity, { lock: { mode: 'pessimistic_write' } });
     const keep = new Set<string>();
     for (const [i, item] of (doc.pipelines as unknown[]).entries()) {
       const path = `pipelines[${i}]`;
-      const p = (item ?? {}) as Record<string, unknown>;
+      if (!item || typeof item !== 'object' || Array.isArray(item)) { collect(invalid([{ field: '', message: 'each pipeline must be a JSON object' }]), path); continue; }
+      const p = item as Record<string, unknown>;
       const { source, destination, transforms, ...rest } = p;
+      const shape: FieldError[] = [];
+      for (const k of ['source_id', 'destination_id', 'transform_ids']) if (k in rest) shape.push({ field: k, message: `unknown field ${k}: a topology document names the ${k.replace(/_ids?$/, '')} instead (${k.replace(/_id$/, '').replace(/_ids$/, 's')})` });
+      for (const [k, v] of [['source', source], ['destination', destination]] as const) if (typeof v !== 'string' || !v) shape.push({ field: k, message: `${k} must be the name of a ${k}` });
+      if (transforms !== undefined && transforms !== null && !(Array.isArray(transforms) && transforms.every((t) => typeof t === 'string' && t))) shape.push({ field: 'transforms', message: 'transforms must be a list of transform names' });
+      if (shape.length) { collect(invalid(shape), path); continue; }
       const ref = (cat: Category, n: unknown, field: string) => {
-        const id = ids.get(`${cat}/${n}`) ?? existing.find((e) => e.category === cat && e.name === n)?.id;
+        const inDoc = ids.get(`${cat}/${n}`);
+        const id = inDoc ?? existing.find((e) => e.category === cat && e.name === n)?.id;
         if (!id) errors.push({ field: `${path}.${field}`, message: `no ${cat} named ${JSON.stringify(n)} in the document or the instance` });
+        else if (!inDoc && opts.prune) errors.push({ field: `${path}.${field}`, message: `${cat} ${JSON.stringify(n)} is not in the document, and prune=true would delete it: add it to the document` });
         return id ?? '00000000-0000-0000-0000-000000000000';
       };
       const body = {
         ...rest, source_id: ref('source', source, 'source'), destination_id: ref('destination', destination, 'destination'),
-        transform_ids: Array.isArray(transforms) ? transforms.map((t, j) => ref('transform', t, `transforms[${j}]`)) : transforms,
+        transform_ids: Array.isArray(transforms) ? transforms.map((t, j) => ref('transform', t, `transforms[${j}]`)) : [],
       };
       if (errors.length) continue;
       const current = pipelines.find((x) => x.name === p.name);
@@ -217,8 +236,8 @@ export async function importDocument(ds: DataSource, box: SecretBox, req: Reques
       try {
         input = await parsePipeline(m, body, current ? 'replace' : 'create', current);
       } catch (e) {
-        if (e instanceof Problem && e.errors) { errors.push(...e.errors.map((x) => ({ ...x, field: `${path}.${x.field}` }))); continue; }
-        throw e;
+        collect(e, path);
+        continue;
       }
       if (current && current.source_id !== input.source_id) {
         // A new source means new offsets: replace the pipeline, as Terraform would.
@@ -238,9 +257,9 @@ export async function importDocument(ds: DataSource, box: SecretBox, req: Reques
       }
       keep.add(input.name);
     }
-    if (errors.length) throw invalid(errors);
+    if (errors.length) fail();
     await importAlerts(m, req, box, doc, secretValues, opts.prune, changes, errors);
-    if (errors.length) throw invalid(errors);
+    if (errors.length) fail();
 
     if (opts.prune) {
       for (const p of pipelines.filter((x) => !keep.has(x.name))) {
@@ -269,6 +288,14 @@ export async function importDocument(ds: DataSource, box: SecretBox, req: Reques
   return { dry_run: opts.dryRun, changes, summary };
 }
 
+/** The variable of a {"$secret": "<variable>"} placeholder (exactly that shape), else undefined. */
+function secretRef(v: unknown): string | undefined {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const keys = Object.keys(v);
+  const name = (v as { $secret?: unknown }).$secret;
+  return keys.length === 1 && typeof name === 'string' && name.length > 0 ? name : undefined;
+}
+
 function checkShape(raw: unknown): Record<string, unknown> {
   const errors: FieldError[] = [];
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid([{ field: '(body)', message: 'the import body must be a topology document (as GET /v1/export?format=json returns)' }]);
@@ -281,7 +308,9 @@ function checkShape(raw: unknown): Record<string, unknown> {
     if (doc[k] === undefined) doc[k] = [];
     else if (!Array.isArray(doc[k])) errors.push({ field: k, message: `${k} must be a list` });
   }
-  if (doc.secrets !== undefined && (doc.secrets === null || typeof doc.secrets !== 'object' || Array.isArray(doc.secrets))) errors.push({ field: 'secrets', message: 'secrets must be an object of variable name to value' });
+  if (doc.secrets !== undefined && (doc.secrets === null || typeof doc.secrets !== 'object' || Array.isArray(doc.secrets) || Object.values(doc.secrets).some((v) => typeof v !== 'string'))) {
+    errors.push({ field: 'secrets', message: 'secrets must be an object of variable name to value (a string)' });
+  }
   if (errors.length) throw invalid(errors);
   return doc;
 }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { plainToInstance, Type } from 'class-transformer';
 import {
-  IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min,
+  ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Matches, Max, Min,
   ValidateBy, ValidateNested, ValidationError, validateSync,
 } from 'class-validator';
 import { FieldSpec } from '../core/spec';
@@ -9,6 +9,36 @@ import { FieldSpec } from '../core/spec';
 export interface FieldError { field: string; message: string }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const unpairedSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * What is wrong with a text value that no field may hold, or undefined: NUL cannot be stored by
+ * Postgres (text or jsonb), and an unpaired surrogate (JSON allows "\ud800") is not Unicode and
+ * would silently become U+FFFD on the way to the database.
+ */
+export function textProblem(s: string): string | undefined {
+  if (s.includes('\u0000')) return 'must not contain NUL (U+0000) characters: remove them';
+  if (unpairedSurrogate.test(s)) return 'must be valid Unicode text: it contains an unpaired surrogate (a lone \\uD800-\\uDFFF escape)';
+  return undefined;
+}
+
+/** Characters as JSON Schema counts them (code points), not UTF-16 units. */
+const length = (s: string) => { let n = 0; for (const _ of s) n++; return n; };
+
+function textRule(key: string, f: FieldSpec, each: boolean): PropertyDecorator {
+  return ValidateBy({
+    name: 'text',
+    validator: {
+      validate: (v: unknown) => typeof v !== 'string' || (!textProblem(v) && (f.maxLength === undefined || length(v) <= f.maxLength)),
+      defaultMessage: (a) => {
+        const v = a?.value as unknown;
+        const bad = each && Array.isArray(v) ? v.find((x) => typeof x === 'string' && (textProblem(x) || length(x) > (f.maxLength ?? Infinity))) : v;
+        const problem = typeof bad === 'string' ? textProblem(bad) : undefined;
+        return `${each ? `each item of ${key}` : key} ${problem ?? `must be at most ${f.maxLength} characters`}`;
+      },
+    },
+  }, { each });
+}
 
 /**
  * Builds a class-validator class from field declarations. Decorators are plain functions, so
@@ -25,7 +55,7 @@ function buildClass(fields: Record<string, FieldSpec>, name: string): new () => 
     const each = { each: true };
     switch (f.type) {
       case 'string':
-        apply(IsString({ message: `${key} must be a string` }));
+        apply(IsString({ message: `${key} must be a string` }), textRule(key, f, false));
         if (f.required) apply(IsNotEmpty({ message: `${key} must not be empty` }));
         break;
       case 'integer':
@@ -37,8 +67,10 @@ function buildClass(fields: Record<string, FieldSpec>, name: string): new () => 
         apply(IsBoolean({ message: `${key} must be true or false` }));
         break;
       case 'list':
-        apply(IsArray({ message: `${key} must be a list of strings` }), IsString({ ...each, message: `each item of ${key} must be a string` }));
+        apply(IsArray({ message: `${key} must be a list of strings` }), IsString({ ...each, message: `each item of ${key} must be a string` }), textRule(key, f, true));
         if (f.references) apply(Matches(uuidPattern, { ...each, message: `each item of ${key} must be the id (uuid) of a ${f.references}` }));
+        if (f.minItems !== undefined) apply(ArrayMinSize(f.minItems, { message: `${key} must list at least ${f.minItems} item(s)` }));
+        if (f.uniqueItems) apply(ArrayUnique({ message: `${key} must not list an item twice` }));
         break;
       case 'map':
         apply(
@@ -46,8 +78,8 @@ function buildClass(fields: Record<string, FieldSpec>, name: string): new () => 
           ValidateBy({
             name: 'stringMap',
             validator: {
-              validate: (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v as object).every((x) => typeof x === 'string'),
-              defaultMessage: () => `${key} must be an object whose values are strings`,
+              validate: (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v) && !mapProblem(f, v as object),
+              defaultMessage: (a) => `${key} ${mapProblem(f, a?.value as object) ?? 'must be an object whose values are strings'}`,
             },
           }),
         );
@@ -59,11 +91,24 @@ function buildClass(fields: Record<string, FieldSpec>, name: string): new () => 
       }
     }
     if (f.enum) apply(IsIn(f.enum as string[], { message: `${key} must be one of: ${f.enum.join(', ')}` }));
-    if (f.maxLength !== undefined) apply(MaxLength(f.maxLength, { ...(f.type === 'list' ? each : {}), message: `${key} must be at most ${f.maxLength} characters` }));
     if (f.pattern) apply(Matches(f.pattern, { ...(f.type === 'list' ? each : {}), message: `${key} must be ${f.patternHint ?? `like ${f.pattern}`}` }));
     if (f.references && f.type === 'string') apply(Matches(uuidPattern, { message: `${key} must be the id (uuid) of a ${f.references}` }));
   }
   return cls;
+}
+
+function mapProblem(f: FieldSpec, v: object | null | undefined): string | undefined {
+  if (!v || typeof v !== 'object') return undefined;
+  for (const [k, x] of Object.entries(v)) {
+    const key = JSON.stringify(k);
+    if (!k.length || length(k) > (f.keyMaxLength ?? Infinity)) return `keys must be 1-${f.keyMaxLength ?? '…'} characters; ${key} is not`;
+    const kp = textProblem(k);
+    if (kp) return `key ${key} ${kp}`;
+    if (typeof x !== 'string') return `must be an object whose values are strings; ${key} is not`;
+    const vp = textProblem(x) ?? (length(x) > (f.maxLength ?? Infinity) ? `must be at most ${f.maxLength} characters` : undefined);
+    if (vp) return `value of ${key} ${vp}`;
+  }
+  return undefined;
 }
 
 const classCache = new WeakMap<Record<string, FieldSpec>, new () => object>();

@@ -7,6 +7,7 @@ import { LocalStack } from '../stack/stack';
 import { runWorker } from '../workers';
 import { registerDataplaneCommands } from './dataplane-commands';
 import { ApiClient, CliError } from './client';
+import { roles } from '../core/roles';
 import { devDown, devProcesses, devUp } from './dev';
 import { allPipelineStatuses, PipelineStatusLine, pipelineTable } from './status';
 
@@ -154,6 +155,55 @@ program
   });
 
 registerDataplaneCommands(program, () => client()); // snapshot, dlq, verify, restart (workers/cli.ts)
+
+const token = program.command('token').description('API tokens with roles (viewer, operator, admin): create (prints the secret once), list, revoke. Needs an admin token.');
+token.command('create')
+  .argument('<name>', 'unique name; the audit log shows it as the actor')
+  .addOption(new Option('--role <role>', 'what the token may do').choices([...roles]).makeOptionMandatory())
+  .option('--expires-in <duration>', 'lifetime: seconds, or with a unit: 30m, 12h, 90d (default: never expires)')
+  .option('--json', 'machine-readable output')
+  .action(async (name: string, o: { role: string; expiresIn?: string; json?: boolean }) => {
+    const r = await client().request('POST', '/v1/tokens', { name, role: o.role, ...(o.expiresIn ? { expires_in: seconds(o.expiresIn) } : {}) });
+    if (o.json) { print(JSON.stringify(r.body, null, 2)); return; }
+    process.stderr.write(`created ${r.body.role} token ${JSON.stringify(r.body.name)} (${r.body.id})${r.body.expires_at ? `, expires ${r.body.expires_at}` : ''}; the secret is shown only now:\n`);
+    print(r.body.token);
+  });
+token.command('list')
+  .option('--json', 'machine-readable output')
+  .action(async (o: { json?: boolean }) => {
+    const items = await allTokens(client());
+    if (o.json) { print(JSON.stringify(items, null, 2)); return; }
+    for (const t of items) print(`${t.id}  ${String(t.role).padEnd(8)} ${String(t.name).padEnd(24)} expires ${t.expires_at ?? 'never'}  last used ${t.last_used_at ?? 'never'}`);
+  });
+token.command('revoke')
+  .argument('<token>', 'id or name of the token')
+  .action(async (ref: string) => {
+    const c = client();
+    let id = ref;
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref)) {
+      const found = (await allTokens(c)).find((t) => t.name === ref);
+      if (!found) throw new CliError(`no token named ${JSON.stringify(ref)}: see \`sluice token list\``);
+      id = String(found.id);
+    }
+    await c.request('DELETE', `/v1/tokens/${id}`);
+    print(`revoked token ${ref}`);
+  });
+
+async function allTokens(c: ApiClient): Promise<Record<string, string | null>[]> {
+  const items: Record<string, string | null>[] = [];
+  for (let page = 1; ; page++) {
+    const r = await c.request('GET', `/v1/tokens?page=${page}&page_size=500`);
+    items.push(...r.body.items);
+    if (items.length >= r.body.total || !r.body.items.length) return items;
+  }
+}
+
+/** "90d", "12h", "30m", "45s" or plain seconds. */
+function seconds(text: string): number {
+  const m = /^(\d+)\s*([smhd]?)$/.exec(text.trim());
+  if (!m) throw new CliError(`--expires-in must be seconds or a number with s, m, h or d (e.g. 90d), not ${JSON.stringify(text)}`);
+  return Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
+}
 
 function print(line: string) { process.stdout.write(line + '\n'); }
 function client() { return new ApiClient(); }

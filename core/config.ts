@@ -14,6 +14,8 @@ export interface SluiceConfig {
   bodyLimit: string;
   /** Public base URL of the API/console, for links in alert notifications. */
   consoleUrl?: string;
+  authFailuresMax: number;
+  authFailuresWindowMs: number;
 }
 
 export function repoRoot(): string {
@@ -40,5 +42,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     logLevel: env.SLUICE_LOG_LEVEL ?? 'info',
     bodyLimit: env.SLUICE_BODY_LIMIT ?? '1mb',
     consoleUrl: env.SLUICE_CONSOLE_URL || undefined,
+    authFailuresMax: Number(env.SLUICE_AUTH_FAILURES_MAX ?? 20),
+    authFailuresWindowMs: Number(env.SLUICE_AUTH_FAILURES_WINDOW_MS ?? 60_000),
   };
 }

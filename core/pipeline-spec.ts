@@ -10,7 +10,7 @@ export const pipelineSpec: Omit<ConnectorSpec, 'category' | 'kind'> = {
   fields: {
     source_id: { type: 'string', required: true, references: 'source', forcesReplacement: true, description: 'Source to capture from. Changing it means a new pipeline (new consumer group and offsets).' },
     destination_id: { type: 'string', required: true, references: 'destination', description: 'Destination to write into.' },
-    transform_ids: { type: 'list', default: [], references: 'transform', description: 'Transforms applied in this order to every record.' },
+    transform_ids: { type: 'list', default: [], references: 'transform', uniqueItems: true, description: 'Transforms applied in this order to every record; each at most once.' },
     tables: { type: 'list', default: [], description: 'Tables (`schema.table`) this pipeline delivers. Empty means every table the source captures.' },
     ingestion_mode: { type: 'string', enum: ['upsert', 'append'], description: 'Overrides the destination\'s ingestion_mode when set. upsert merges on the primary key; append inserts every change with metadata columns (_sluice_op, _sluice_source_ts, _sluice_offset, _sluice_ingested_at).' },
     snapshot_new_tables: { type: 'boolean', default: true, description: 'Backfill a table with an incremental snapshot when it starts to be captured: a new table at the source that the source\'s include rules match, or a table added to `tables`. The stream does not stop.' },

@@ -23,7 +23,13 @@ export interface FieldSpec {
   /** For strings (and each list item): a regular expression the value must match. */
   pattern?: RegExp;
   patternHint?: string;
+  /** In characters (code points), like JSON Schema; for lists each item, for maps each value. */
   maxLength?: number;
+  /** For lists: the fewest items, and whether an item may appear twice. */
+  minItems?: number;
+  uniqueItems?: boolean;
+  /** For maps: the longest key (keys are never empty). */
+  keyMaxLength?: number;
   /** Hint for renderers: a multi-line program text. */
   multiline?: boolean;
   /** For type object: its attributes. */

@@ -3,11 +3,15 @@ import { Initial1764300000000 } from './1764300000000-initial';
 import { ListOrderIndexes1764300000001 } from './1764300000001-list-order-indexes';
 import { Dataplane1764400000000 } from './1764400000000-dataplane';
 import { ChangeNotify1764500000000 } from './1764500000000-change-notify';
+import { TokenRoles1764620000000 } from './1764620000000-token-roles';
 import { ConsoleAlerts1764610000000 } from './1764610000000-console-alerts';
 import { SchemaChanges1764630000000 } from './1764630000000-schema-changes';
 
 /** Every migration of the control DB, in order. */
-export const migrations = [Initial1764300000000, ListOrderIndexes1764300000001, Dataplane1764400000000, ChangeNotify1764500000000, ConsoleAlerts1764610000000, SchemaChanges1764630000000];
+export const migrations = [
+  Initial1764300000000, ListOrderIndexes1764300000001, Dataplane1764400000000, ChangeNotify1764500000000,
+  ConsoleAlerts1764610000000, TokenRoles1764620000000, SchemaChanges1764630000000,
+];
 
 /** The advisory lock that serialises migrations when several API and worker processes start at once. */
 export const MIGRATION_LOCK = 727274001;

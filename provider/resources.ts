@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { ApiClient, ApiError } from './client';
 import { conform, UNKNOWN, Value } from './protocol/cty';
 import type { AttrDef, ResourceDef } from './schema';
-import { objectType, readOnlyNames } from './schema';
+import { isReadOnly, objectType } from './schema';
 
 /**
  * Resource lifecycle on the API, the same code for every connector kind and the pipeline:
@@ -20,7 +20,8 @@ export interface Mode {
 
 interface PrivateData { s?: Record<string, string> }
 
-const secretAttrs = (def: ResourceDef) => def.attrs.filter((a) => a.sensitive);
+/** Configured secrets (write-only), not the ones the API produces. */
+const secretAttrs = (def: ResourceDef) => def.attrs.filter((a) => a.sensitive && !a.produced);
 
 export function decodePrivate(b?: Uint8Array | null): PrivateData {
   if (!b || !b.length) return {};
@@ -56,7 +57,8 @@ export function stateFromApi(def: ResourceDef, obj: Record<string, any>, prior: 
   const state: State = {};
   for (const a of def.attrs) {
     let v: unknown;
-    if (a.sensitive) v = mode.writeOnly ? null : prior?.[a.name] ?? null;
+    if (a.produced) v = obj[a.name] ?? prior?.[a.name] ?? null;
+    else if (a.sensitive) v = mode.writeOnly ? null : prior?.[a.name] ?? null;
     else if (a.inConfig) v = obj.config?.[a.name];
     else v = obj[a.name];
     state[a.name] = conform(v, a.nested ? objectType(a.nested) : a.type);
@@ -70,7 +72,7 @@ export function apiBody(def: ResourceDef, planned: State, config: State): Record
   const cfg: Record<string, unknown> = {};
   const mine = def.configFields?.(planned);
   for (const a of def.attrs) {
-    if (readOnlyNames.has(a.name)) continue;
+    if (isReadOnly(a)) continue;
     const v = a.sensitive ? config[a.name] ?? null : planned[a.name];
     // Another kind's attribute is sent only when set, so the API rejects it by name.
     if (a.inConfig) { if (!mine || mine.has(a.name) || (v !== null && v !== undefined)) cfg[a.name] = v; } else body[a.name] = v;
@@ -131,9 +133,7 @@ export function hasFingerprints(priorPrivate: Uint8Array | null | undefined): bo
 
 /** Marks a planned update (computed attributes that an update changes become unknown). */
 export function markChanged(planned: State): void {
-  planned.version = UNKNOWN;
-  planned.updated_at = UNKNOWN;
-  if ('state' in planned) planned.state = UNKNOWN;
+  for (const k of ['version', 'updated_at', 'state']) if (k in planned) planned[k] = UNKNOWN;
 }
 
 export function plan(def: ResourceDef, prior: State | null, config: State | null, priorPrivate: Uint8Array | null | undefined, mode: Mode): PlanResult {
@@ -141,7 +141,7 @@ export function plan(def: ResourceDef, prior: State | null, config: State | null
   if (!config) return { planned: null, requiresReplace: [], private: encodePrivate(priv) };
   const planned: State = {};
   for (const a of def.attrs) {
-    if (readOnlyNames.has(a.name)) planned[a.name] = prior ? prior[a.name] : UNKNOWN;
+    if (isReadOnly(a)) planned[a.name] = prior ? prior[a.name] : UNKNOWN;
     else if (a.sensitive) planned[a.name] = mode.writeOnly ? null : config[a.name] ?? null;
     else planned[a.name] = withDefault(a, config[a.name]);
   }
@@ -149,7 +149,7 @@ export function plan(def: ResourceDef, prior: State | null, config: State | null
   if (prior) {
     let changed = false;
     for (const a of def.attrs) {
-      if (readOnlyNames.has(a.name)) continue;
+      if (isReadOnly(a)) continue;
       if (!isDeepStrictEqual(prior[a.name], planned[a.name])) {
         changed = true;
         if (a.forcesReplacement) requiresReplace.push([a.name]);

@@ -2,6 +2,7 @@ import { Category, collections, connectorSpecs, ConnectorSpec, FieldSpec, resour
 import { envelopeFields } from '../core/object-fields';
 import { pipelineSpec } from '../core/pipeline-spec';
 import { alertRuleSpec, channelKinds, channelSpec } from '../core/alert-spec';
+import { tokenSpec } from '../core/token-spec';
 import type { CtyType, Value } from './protocol/cty';
 
 /**
@@ -28,11 +29,16 @@ export interface AttrDef {
   nested?: AttrDef[];
   /** Where the value lives in the API object: config.<name> for connector fields, else top level. */
   inConfig: boolean;
+  /** Computed from the create response only and kept from then on (an API token's secret). */
+  produced?: boolean;
 }
+
+/** Set by Sluice, never by the configuration: planned unknown on create, carried over otherwise. */
+export const isReadOnly = (a: AttrDef) => a.computed && !a.optional && !a.required;
 
 export interface ResourceDef {
   typeName: string;
-  category: Category | 'pipeline' | 'alert_channel' | 'alert_rule';
+  category: Category | 'pipeline' | 'alert_channel' | 'alert_rule' | 'token';
   kind?: string;
   /** API collection path, e.g. sources. */
   collection: string;
@@ -89,11 +95,11 @@ export const readOnlyAttrs: AttrDef[] = [
 ];
 /** The pipeline's live state (GET /v1/pipelines/{id}/status), refreshed with every plan. */
 export const pipelineStateAttr = computedAttr('state', 'string', 'Live state reported by Sluice, refreshed on every plan: Starting, Snapshotting, Active, Paused or Broken. Details: data source sluice_pipeline_status.');
-export const readOnlyNames = new Set([...readOnlyAttrs, pipelineStateAttr].map((a) => a.name));
 
-function build(typeName: string, category: ResourceDef['category'], collection: string, title: string, description: string, fields: Record<string, FieldSpec>, inConfig: boolean, kind?: string): ResourceDef {
-  const attrs: AttrDef[] = [...readOnlyAttrs];
-  for (const [k, f] of Object.entries(envelopeFields)) attrs.push(attrFrom(k, f, false));
+function build(typeName: string, category: ResourceDef['category'], collection: string, title: string, description: string, fields: Record<string, FieldSpec>, inConfig: boolean, kind?: string,
+  common: { readOnly: AttrDef[]; envelope: Record<string, FieldSpec> } = { readOnly: readOnlyAttrs, envelope: envelopeFields }): ResourceDef {
+  const attrs: AttrDef[] = [...common.readOnly];
+  for (const [k, f] of Object.entries(common.envelope)) attrs.push(attrFrom(k, f, false));
   for (const [k, f] of Object.entries(fields)) {
     if (attrs.some((a) => a.name === k)) throw new Error(`${typeName}: field ${k} collides with a common attribute`);
     attrs.push(attrFrom(k, f, inConfig));
@@ -118,8 +124,23 @@ alertChannelResource.attrs.splice(readOnlyAttrs.length + Object.keys(envelopeFie
 alertChannelResource.configFields = (planned) => new Set(Object.keys(channelKinds.find((k) => k.kind === planned.kind)?.fields ?? {}));
 export const alertRuleResource: ResourceDef = build('sluice_alert_rule', 'alert_rule', 'alert-rules', alertRuleSpec.title, alertRuleSpec.description, alertRuleSpec.fields, false);
 
+
+/**
+ * sluice_api_token: every field forces a new token. Its secret is produced by the API, not
+ * configured: a sensitive computed attribute, in the state from the create on, so a configuration
+ * can pass it on (an output, a secret store) once.
+ */
+export const tokenResource: ResourceDef = build('sluice_api_token', 'token', 'tokens', tokenSpec.title, tokenSpec.description, tokenSpec.fields, false, undefined, {
+  envelope: {},
+  readOnly: [
+    readOnlyAttrs[0], readOnlyAttrs[2],
+    computedAttr('expires_at', 'string', 'When the token stops working (RFC 3339), or null if never.'),
+    { ...computedAttr('token', 'string', 'The secret bearer token. Known only after the create (it is never read back): kept in the state, so protect the state; an imported token has none.'), sensitive: true, produced: true },
+  ],
+});
+
 export const resources: Map<string, ResourceDef> = new Map(
-  [...connectorSpecs.map(connectorResource), pipelineResource, alertChannelResource, alertRuleResource].map((r) => [r.typeName, r]),
+  [...connectorSpecs.map(connectorResource), pipelineResource, alertChannelResource, alertRuleResource, tokenResource].map((r) => [r.typeName, r]),
 );
 
 /** Data sources: one per object kind, looked up by name (every attribute but name is computed; no secrets). */
@@ -149,8 +170,9 @@ export const pipelineStatusSource: ResourceDef = {
   description: 'The live status of a pipeline (GET /v1/pipelines/{id}/status).', attrs: statusAttrs,
 };
 
+/** Tokens have no data source: they are not looked up by name, and their secret cannot be read back. */
 export const dataSources: Map<string, ResourceDef> = new Map(
-  [...[...resources.values()].map(dataSourceOf), pipelineStatusSource].map((r) => [r.typeName, r]),
+  [...[...resources.values()].filter((r) => r !== tokenResource).map(dataSourceOf), pipelineStatusSource].map((r) => [r.typeName, r]),
 );
 
 export function objectType(attrs: AttrDef[]): CtyType {

@@ -123,7 +123,9 @@ describe('validation names the field', () => {
     assert.equal(r.status, 400, r.text);
     const fields = r.body.errors.map((e: { field: string }) => e.field);
     assert.ok(fields.includes('delivery.max_retries'), JSON.stringify(fields));
+    // A well-formed body whose references point at nothing (or at the wrong kind) conflicts with what is stored.
     const r2 = await api.call('POST', '/v1/pipelines', { name: 'bad-pipe', source_id: crypto.randomUUID(), destination_id: t.id, transform_ids: [d.id] });
+    assert.equal(r2.status, 409, r2.text);
     const fields2 = r2.body.errors.map((e: { field: string }) => e.field);
     assert.deepEqual(fields2.sort(), ['destination_id', 'source_id', 'transform_ids[0]']);
     assert.match(r2.body.errors.find((e: { field: string }) => e.field === 'destination_id').message, /is a transform, not a destination/);
@@ -159,11 +161,13 @@ describe('auth', () => {
     assert.match(metrics, /sluice_objects\{type="source"\}/);
     const doc = (await (await fetch(api.url + '/openapi.json')).json()) as any;
     for (const s of connectorSpecs) {
-      const name = [s.category, ...s.kind.split('_')].map((w) => w[0].toUpperCase() + w.slice(1)).join('') + 'Config';
-      const schema = doc.components.schemas[name];
-      assert.ok(schema, `no schema ${name}`);
-      assert.deepEqual(Object.keys(schema.properties), Object.keys(s.fields));
-      for (const f of secretFields(s)) assert.equal(schema.properties[f].writeOnly, true);
+      const name = [s.category, ...s.kind.split('_')].map((w) => w[0].toUpperCase() + w.slice(1)).join('');
+      const input = doc.components.schemas[`${name}Input`]?.properties.config;
+      assert.ok(input, `no schema ${name}Input`);
+      assert.deepEqual(Object.keys(input.properties), Object.keys(s.fields));
+      for (const f of secretFields(s)) assert.equal(input.properties[f].writeOnly, true);
+      // Responses never carry secrets.
+      assert.deepEqual(Object.keys(doc.components.schemas[`${name}Config`].properties), Object.keys(s.fields).filter((f) => !s.fields[f].sensitive));
     }
     assert.ok(doc.paths['/v1/pipelines/{id}']);
   });
@@ -236,7 +240,7 @@ describe('concurrency, conflicts, pagination', () => {
     // Changing the source in place is refused (it forces a new pipeline).
     const s2 = await create('source', 'postgresql', 'used-src-2');
     const move = await api.call('PATCH', `/v1/pipelines/${p.body.id}`, { source_id: s2.id });
-    assert.equal(move.status, 400);
+    assert.equal(move.status, 409);
     assert.equal(move.body.errors[0].field, 'source_id');
     // pause/resume
     const paused = await api.call('POST', `/v1/pipelines/${p.body.id}/pause`);

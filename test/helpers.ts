@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Client } from 'pg';
 import { startApi, RunningApi } from '../api/server';
-import { loadConfig } from '../core/config';
+import { loadConfig, SluiceConfig } from '../core/config';
 import { withDatabase } from '../stack/stack';
 
 /** Services come from the environment test/run.sh sets up once per run (stack/ or external). */
@@ -31,17 +31,21 @@ export interface TestApi extends RunningApi {
   home: string;
   logLines: string[];
   databaseUrl: string;
+  /** Every response call() received (status, headers, body), for tests that search them (test/secrets.test.ts). */
+  responses: string[];
   call(method: string, p: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string; headers: Headers }>;
 }
 
 /** Starts the real API (real Postgres, Redis, Kafka) on a random port with its own DB and home. */
-export async function startTestApi(opts: { databaseUrl?: string; kafkaBrokers?: string[]; bodyLimit?: string } = {}): Promise<TestApi> {
+export async function startTestApi(opts: { databaseUrl?: string; kafkaBrokers?: string[]; bodyLimit?: string; config?: Partial<SluiceConfig>; token?: string } = {}): Promise<TestApi> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-test-'));
-  const token = 'test_' + crypto.randomBytes(16).toString('hex');
+  // Processes sharing a control DB share the bootstrap token: a different one replaces it.
+  const token = opts.token ?? 'test_' + crypto.randomBytes(16).toString('hex');
   const databaseUrl = opts.databaseUrl ?? (await freshDatabase('sluice_t'));
   const logLines: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(...String(chunk).split('\n').filter(Boolean)); cb(); } });
-  const api = await startApi({ home, apiPort: 0, databaseUrl, bootstrapToken: token, logLevel: 'debug', ...(opts.kafkaBrokers ? { kafkaBrokers: opts.kafkaBrokers } : {}), ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}) }, sink);
+  const api = await startApi({ home, apiPort: 0, databaseUrl, bootstrapToken: token, logLevel: 'debug', ...(opts.kafkaBrokers ? { kafkaBrokers: opts.kafkaBrokers } : {}), ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}), ...opts.config }, sink);
+  const responses: string[] = [];
   const call: TestApi['call'] = async (method, p, body, headers = {}) => {
     const res = await fetch(api.url + p, {
       method,
@@ -49,11 +53,12 @@ export async function startTestApi(opts: { databaseUrl?: string; kafkaBrokers?: 
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
+    responses.push(`${method} ${p} -> ${res.status} ${JSON.stringify([...res.headers])}\n${text}`);
     let parsed: unknown = undefined;
     try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
     return { status: res.status, body: parsed, text, headers: res.headers };
   };
-  return Object.assign(api, { token, home, logLines, databaseUrl, call });
+  return Object.assign(api, { token, home, logLines, databaseUrl, call, responses });
 }
 
 /** A valid config for every declared kind; the suite checks that each kind has one. */

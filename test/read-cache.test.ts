@@ -14,7 +14,7 @@ let a: TestApi;
 let b: TestApi;
 before(async () => {
   a = await startTestApi();
-  b = await startTestApi({ databaseUrl: a.databaseUrl }); // a second API process on the same DB
+  b = await startTestApi({ databaseUrl: a.databaseUrl, token: a.token }); // a second API process on the same DB
 });
 after(async () => { await b.close(); await a.close(); });
 
@@ -152,7 +152,7 @@ describe('read cache', () => {
 
   it('a revoked (deleted) token stops working on every process', async () => {
     const token = 'revoke_' + crypto.randomBytes(16).toString('hex');
-    await a.ds.query(`INSERT INTO api_tokens (name, token_hash) VALUES ('short-lived', $1)`, [hashToken(token)]);
+    await a.ds.query(`INSERT INTO api_tokens (name, token_hash, role) VALUES ('short-lived', $1, 'viewer')`, [hashToken(token)]);
     const auth = { authorization: `Bearer ${token}` };
     for (const api of [a, b]) assert.equal((await api.call('GET', '/v1/sources', undefined, auth)).status, 200);
     for (const api of [a, b]) assert.equal((await api.call('GET', '/v1/sources', undefined, auth)).status, 200); // cached now

@@ -6,7 +6,7 @@ export class AuditEntryEntity {
   @PrimaryGeneratedColumn('identity', { type: 'bigint' }) id: string;
   @CreateDateColumn({ type: 'timestamptz' }) at: Date;
   @Column({ type: 'text' }) actor: string;
-  /** api | terraform | import | cli */
+  /** api | terraform | import | cli | console */
   @Column({ type: 'text' }) origin: string;
   @Column({ name: 'remote_addr', type: 'text', nullable: true }) remote_addr: string | null;
   @Column({ type: 'text' }) action: string;

@@ -7,6 +7,7 @@ import { Problem } from '../problem';
 import type { AppContext } from '../context';
 import { checkIfMatch, idParam, paging, sendObject, sendRendered } from './common';
 import type { Filter } from '../read-model';
+import { queryOf } from '../request-guard';
 
 export function connectorFilters(category: Category, query: Record<string, unknown>): Filter[] {
   const filters: Filter[] = [{ column: 'category', value: category }];
@@ -28,7 +29,7 @@ export function connectorRouter(ctx: AppContext, category: Category): Router {
 
   r.get('/', async (req, res) => {
     const { page, pageSize } = paging(req);
-    sendRendered(res, await ctx.reads.list('connectors', connectorFilters(category, req.query), page, pageSize));
+    sendRendered(res, await ctx.reads.list('connectors', connectorFilters(category, queryOf(req)), page, pageSize));
   });
 
   r.post('/', async (req, res) => {
@@ -65,8 +66,8 @@ export function connectorRouter(ctx: AppContext, category: Category): Router {
       try {
         const saved = await ctx.ds.transaction(async (m) => {
           const e = await load(m, id);
-          checkIfMatch(req, e.version, `${category} ${e.name}`);
           const { input } = parseConnector(category, req.body, mode, e);
+          checkIfMatch(req, e.version, `${category} ${e.name}`);
           name = input.name;
           const changed = applyConnector(e, input, ctx.secrets);
           if (!changed.length) return e;

@@ -9,6 +9,36 @@ import { groupIdFor, topicFor } from '../../core/names';
 import { destinationModule, sourceModule } from '../../connectors';
 import type { DestinationRowCounter, SourceRowCounter } from '../../connectors/module';
 import { statusFromRow, statusRows } from '../status';
+import type { FieldSpec } from '../../core/spec';
+import { FieldError, validateFields, withDefaults } from '../validation';
+import { invalid } from '../problem';
+import { queryOf } from '../request-guard';
+
+/** POST /v1/pipelines/:id/snapshots: validation and its OpenAPI schema (openapi.ts) come from here. */
+export const snapshotRequestFields: Record<string, FieldSpec> = {
+  tables: { type: 'list', required: true, minItems: 1, pattern: /^[^.\x00\x09-\x0d\x20]+\.[^.\x00\x09-\x0d\x20]+$/, patternHint: '"schema.table" (no spaces)', description: 'Tables to snapshot, as "schema.table".' },
+  filter: { type: 'string', maxLength: 2000, pattern: /^[^;]*$/, patternHint: 'one SQL predicate (no ";")', description: 'SQL predicate limiting the rows, e.g. "created_at > now() - interval \'7 days\'".' },
+  mode: { type: 'string', default: 'incremental', enum: ['incremental', 'blocking'], description: 'incremental: in watermarked chunks while streaming continues; blocking: the stream waits.' },
+};
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** The DLQ records a replay or discard applies to: {"ids": [...]} or {"all": true}. */
+export const dlqSelectionSchema = {
+  oneOf: [
+    { type: 'object', additionalProperties: false, required: ['ids'], properties: { ids: { type: 'array', minItems: 1, maxItems: 10000, items: { type: 'integer', minimum: 1, maximum: MAX_SAFE }, description: 'DLQ record ids.' } } },
+    { type: 'object', additionalProperties: false, required: ['all'], properties: { all: { type: 'boolean', const: true, description: 'Every pending record.' } } },
+  ],
+};
+
+function dlqSelection(b: unknown): { all: true } | { ids: number[] } {
+  const keys = b && typeof b === 'object' && !Array.isArray(b) ? Object.keys(b) : null;
+  const body = b as { ids?: unknown; all?: unknown };
+  if (keys?.length === 1 && body.all === true) return { all: true };
+  if (keys?.length === 1 && Array.isArray(body.ids) && body.ids.length >= 1 && body.ids.length <= 10000 && body.ids.every((x) => Number.isInteger(x) && x >= 1 && x <= MAX_SAFE)) {
+    return { ids: body.ids as number[] };
+  }
+  throw validation('ids', 'must be a list of 1 to 10000 DLQ record ids (integers from 1), or send {"all": true} instead (not both)');
+}
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -166,11 +196,10 @@ export function operationsRouter(ctx: AppContext): Router {
   };
   r.post('/pipelines/:id/snapshots', async (req, res) => {
     const id = idParam(req, 'pipeline');
-    const b = req.body ?? {};
-    if (!Array.isArray(b.tables) || !b.tables.length || !b.tables.every((t: unknown) => typeof t === 'string' && /^[^.\s]+\.[^.\s]+$/.test(t))) throw validation('tables', 'must be a non-empty list of "schema.table"');
-    const mode = b.mode ?? 'incremental';
-    if (!['incremental', 'blocking'].includes(mode)) throw validation('mode', 'must be incremental or blocking');
-    if (b.filter !== undefined && b.filter !== null && (typeof b.filter !== 'string' || b.filter.length > 2000 || /;/.test(b.filter))) throw validation('filter', 'must be one SQL predicate (no ";", at most 2000 characters)');
+    const errors: FieldError[] = validateFields(snapshotRequestFields, req.body, '', 'SnapshotRequest', { requireAll: true });
+    if (errors.length) throw invalid(errors);
+    const b = withDefaults(snapshotRequestFields, req.body) as { tables: string[]; filter: string | null; mode: string };
+    const mode = b.mode;
     const found = await ctx.ds.query(
       `SELECT c.name AS source_name, c.config->>'snapshot_mode' AS snapshot_mode, st.source_id IS NOT NULL AND st.slot_established_at IS NULL AS released
        FROM pipelines p JOIN connectors c ON c.id = p.source_id LEFT JOIN source_state st ON st.source_id = c.id WHERE p.id = $1`, [id]);
@@ -202,7 +231,7 @@ export function operationsRouter(ctx: AppContext): Router {
   r.get('/pipelines/:id/dlq', async (req, res) => {
     const id = idParam(req, 'pipeline');
     const { page, pageSize } = paging(req);
-    const st = typeof req.query.status === 'string' ? req.query.status : 'pending';
+    const st = queryOf(req).status as string;
     const statuses = st === 'all' ? ['pending', 'replay_requested', 'replayed', 'discarded', 'superseded'] : st.split(',');
     const rows = await ctx.ds.query(`SELECT * FROM dlq_records WHERE pipeline_id = $1 AND status = ANY($2) ORDER BY id LIMIT $3 OFFSET $4`, [id, statuses, pageSize, (page - 1) * pageSize]);
     const total = await ctx.ds.query(`SELECT count(*)::int AS n FROM dlq_records WHERE pipeline_id = $1 AND status = ANY($2)`, [id, statuses]);
@@ -215,10 +244,8 @@ export function operationsRouter(ctx: AppContext): Router {
   for (const [op, to] of [['replay', 'replay_requested'], ['discard', 'discarded']] as const) {
     r.post(`/pipelines/:id/dlq/${op}`, async (req, res) => {
       const id = idParam(req, 'pipeline');
-      const b = req.body ?? {};
-      const all = b.all === true;
-      if (!all && (!Array.isArray(b.ids) || !b.ids.length || !b.ids.every((x: unknown) => Number.isInteger(x)))) throw validation('ids', 'must be a non-empty list of DLQ record ids, or send {"all": true}');
-      const rows = all
+      const b = dlqSelection(req.body);
+      const rows = 'all' in b
         ? await ctx.ds.query(`UPDATE dlq_records SET status = $2, updated_at = now() WHERE pipeline_id = $1 AND status = 'pending' RETURNING id`, [id, to])
         : await ctx.ds.query(`UPDATE dlq_records SET status = $2, updated_at = now() WHERE pipeline_id = $1 AND status = 'pending' AND id = ANY($3) RETURNING id`, [id, to, b.ids]);
       const ids = (Array.isArray(rows[0]) ? rows[0] : rows).map((x: any) => Number(x.id));

@@ -6,6 +6,7 @@ import { Problem } from '../problem';
 import type { AppContext } from '../context';
 import { checkIfMatch, idParam, paging, sendObject, sendRendered } from './common';
 import type { Filter } from '../read-model';
+import { queryOf } from '../request-guard';
 
 export function pipelineFilters(query: Record<string, unknown>): Filter[] {
   return typeof query.name === 'string' ? [{ column: 'name', value: query.name }] : [];
@@ -22,7 +23,7 @@ export function pipelineRouter(ctx: AppContext): Router {
 
   r.get('/', async (req, res) => {
     const { page, pageSize } = paging(req);
-    sendRendered(res, await ctx.reads.list('pipelines', pipelineFilters(req.query), page, pageSize));
+    sendRendered(res, await ctx.reads.list('pipelines', pipelineFilters(queryOf(req)), page, pageSize));
   });
 
   r.post('/', async (req, res) => {
@@ -61,11 +62,11 @@ export function pipelineRouter(ctx: AppContext): Router {
       try {
         const saved = await ctx.ds.transaction(async (m) => {
           const p = await load(m, id);
-          checkIfMatch(req, p.version, `pipeline ${p.name}`);
           const input = await parsePipeline(m, req.body, mode, p);
+          checkIfMatch(req, p.version, `pipeline ${p.name}`);
           name = input.name;
           if (input.source_id !== p.source_id) {
-            throw new Problem(400, 'Validation failed', `source_id cannot change in place: a pipeline's offsets belong to its source. Create a new pipeline (Terraform plans a replacement).`, [{ field: 'source_id', message: 'forces a new pipeline' }]);
+            throw new Problem(409, 'Conflict', `source_id cannot change in place: a pipeline's offsets belong to its source. Create a new pipeline (Terraform plans a replacement).`, [{ field: 'source_id', message: 'forces a new pipeline' }]);
           }
           const changed = applyPipeline(p, input);
           if (!changed.length) return p;

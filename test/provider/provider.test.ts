@@ -212,16 +212,16 @@ describe('terraform provider', () => {
     assert.match(r.out, /on main\.tf line 11, in resource "sluice_source_postgresql" "bad":\n\s*11:\s+port\s+= 70000/);
     assert.match(r.out, /on main\.tf line 12, in resource "sluice_source_postgresql" "bad":\n\s*12:\s+slot_name = "Not-A-Slot"/);
 
-    // A rule only the API knows (backoff_initial_ms <= backoff_max_ms) comes back as a diagnostic on delivery.
+    // A rule only the API knows (the referenced object must exist and be of the right category) comes back as a diagnostic on the attribute.
     const src = await one(a, 'sources', 'shop');
     const dst = await one(a, 'destinations', 'warehouse');
     fs.writeFileSync(path.join(dir, 'main.tf'), `${requireSluice}resource "sluice_pipeline" "p" {
-  name           = "bad-backoff"
+  name           = "bad-reference"
   source_id      = "${src.id}"
-  destination_id = "${dst.id}"
+  destination_id = "${src.id}"
   delivery = {
     backoff_initial_ms = 5000
-    backoff_max_ms     = 1000
+    backoff_max_ms     = 10000
   }
 }
 resource "sluice_destination_postgresql" "dup" {
@@ -233,11 +233,11 @@ resource "sluice_destination_postgresql" "dup" {
 `);
     const r2 = await runTf(tf!, dir, ['apply', '-auto-approve', '-input=false'], envA());
     assert.equal(r2.code, 1);
-    assert.match(flat(r2.out), /backoff_initial_ms \(5000\) must not exceed backoff_max_ms \(1000\)/);
-    assert.match(r2.out, /on main\.tf line 10, in resource "sluice_pipeline" "p":\n\s*10:\s+delivery = \{/);
+    assert.match(flat(r2.out), new RegExp(`${src.id} is a source, not a destination`));
+    assert.match(r2.out, /on main\.tf line 9, in resource "sluice_pipeline" "p":\n\s*9:\s+destination_id = "/);
     assert.match(flat(r2.out), /A destination named "warehouse" already exists/);
     assert.match(r2.out, /in resource "sluice_destination_postgresql" "dup":\n\s*\d+:\s+name\s+= "warehouse"/);
-    assert.equal((await a.call('GET', '/v1/pipelines?name=bad-backoff')).body.total, 0);
+    assert.equal((await a.call('GET', '/v1/pipelines?name=bad-reference')).body.total, 0);
   });
 
   it('a wrong token and an API that is down give clear diagnostics and leave the state unharmed', async () => {

@@ -3,6 +3,10 @@
 # (its own Postgres, Redis and Kafka under .sluice-test/, other ports than `sluice dev`) once for
 # the whole run, runs every test file with node's test runner, and stops what it started.
 # Set DATABASE_URL / REDIS_URL / KAFKA_BROKERS to test against external services instead.
+#
+# Files run in two lanes: most beside each other (SLUICE_TEST_CONCURRENCY at a time, default 3:
+# they wait on databases and Kafka more than they compute), then, one at a time, the files marked
+# `// test-lane: exclusive` because they stop or kill a service of the shared stack.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +21,19 @@ for hook in test/setup.d/*.sh; do [ -e "$hook" ] && bash "$hook"; done
 
 start_test_stack
 
-files=$(find dist/test -name '*.test.js' | sort)
-echo "[test] running $(echo "$files" | wc -l) test files"
-# Files run one at a time: they share one stack, and fault tests stop and start its services.
-node --test --test-concurrency=1 --test-timeout=600000 ${SLUICE_TEST_FILTER:+--test-name-pattern="$SLUICE_TEST_FILTER"} $files
+all=$(find dist/test -name '*.test.js' | sort)
+exclusive=$(grep -l '^// test-lane: exclusive' $all || true)
+shared=$(comm -23 <(echo "$all") <(echo "$exclusive" | sort))
+echo "[test] running $(echo "$all" | wc -l) test files: $(echo "$shared" | wc -l) side by side, $(echo "$exclusive" | grep -c . || true) alone"
+pattern=${SLUICE_TEST_FILTER:+--test-name-pattern=$SLUICE_TEST_FILTER}
+logs=$(mktemp -d)
+status=0
+node --test --test-concurrency="${SLUICE_TEST_CONCURRENCY:-3}" --test-timeout=900000 ${pattern:+"$pattern"} $shared 2>&1 | tee "$logs/shared.tap" || status=1
+if [ -n "$exclusive" ]; then
+  node --test --test-concurrency=1 --test-timeout=900000 ${pattern:+"$pattern"} $exclusive 2>&1 | tee "$logs/exclusive.tap" || status=1
+fi
+# One summary for both lanes (CI reads it).
+sum() { grep -h "^# $1 " "$logs"/*.tap | awk '{ n += $3 } END { print n + 0 }'; }
+echo "[test] ${SECONDS} s: $(sum tests) tests, $(sum pass) passed, $(sum fail) failed, $(sum skipped) skipped, $(sum cancelled) cancelled"
+echo "$(sum pass) passed, $(sum fail) failed"
+exit $status

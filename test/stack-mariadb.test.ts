@@ -1,3 +1,4 @@
+// test-lane: exclusive (starts and removes the stack MariaDB pair; test/run.sh runs it alone)
 // The optional MariaDB pair of the local stack: what the MySQL source and its failover acceptance
 // test build on. Starts (and at the end removes) its own primary and replica in the run's
 // SLUICE_HOME; the default stack test/run.sh started is left alone.

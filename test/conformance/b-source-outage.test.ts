@@ -1,3 +1,4 @@
+// test-lane: exclusive (stops the stack MariaDB (the MySQL source row); test/run.sh runs it alone)
 // b. The source database is stopped: Broken (source_unreachable), reconnects by itself, resumes
 // from the acknowledged position, nothing lost.
 import { test } from 'node:test';

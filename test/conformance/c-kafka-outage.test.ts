@@ -1,3 +1,4 @@
+// test-lane: exclusive (kills the stack Kafka; test/run.sh runs it alone)
 // c. The Kafka broker is killed and restarted: the source stops acknowledging its position while
 // Kafka is down, nothing is lost.
 import { after, test } from 'node:test';

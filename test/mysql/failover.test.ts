@@ -1,3 +1,4 @@
+// test-lane: exclusive (stops, promotes and resets the stack MariaDB pair; test/run.sh runs it alone)
 // Issue 5, failover: a MariaDB primary and its GTID replica on loopback, a MySQL source on the
 // primary streaming into Postgres in upsert mode under a steady write load. The primary is stopped
 // mid-load, the replica promoted, the source's host switched to it through the API; the source

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { EntityManager, QueryFailedError } from 'typeorm';
-import { Category, ConnectorSpec, FieldSpec, findSpec, specsOf } from '../connectors';
+import { Category, ConnectorSpec, FieldSpec, specsOf } from '../connectors';
 import { FieldError, validateFields, withDefaults } from './validation';
 import { ConnectorEntity } from './entities/connector.entity';
 import { PipelineEntity } from './entities/pipeline.entity';
@@ -11,30 +11,39 @@ import { SecretBox } from '../core/secrets';
 export { envelopeFields } from '../core/object-fields';
 import { envelopeFields } from '../core/object-fields';
 
-/** Sent back by clients that PUT what they GET; accepted and ignored. */
-const readOnly = new Set(['id', 'version', 'created_at', 'updated_at', 'secrets_set']);
+/**
+ * Sent back by clients that PUT what they GET; accepted and ignored, but they must still look like
+ * what was read (the OpenAPI document describes them the same way: openapi.ts, ignoredMeta).
+ */
+export const readOnlyFields: Record<string, { type: string; check: (v: unknown) => boolean }> = {
+  id: { type: 'string', check: (v) => typeof v === 'string' },
+  version: { type: 'integer', check: (v) => Number.isInteger(v) },
+  created_at: { type: 'string', check: (v) => typeof v === 'string' },
+  updated_at: { type: 'string', check: (v) => typeof v === 'string' },
+  secrets_set: { type: 'list of strings', check: (v) => Array.isArray(v) && v.every((x) => typeof x === 'string') },
+  firing: { type: 'list', check: (v) => Array.isArray(v) },
+};
 
 type Body = Record<string, unknown>;
 
-function asObject(body: unknown, what = 'body'): Body {
+export function asObject(body: unknown, what = 'body'): Body {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw invalid([{ field: '(body)', message: `${what} must be a JSON object` }]);
   }
   return body as Body;
 }
 
-/** Drops the read-only fields a client sent back; they must still look like what it read. */
-function stripReadOnly(body: Body): Body {
+/** Drops the read-only fields (of `names`) a client sent back; they must still look like what it read. */
+export function stripReadOnly(body: Body, names: readonly string[] = ['id', 'version', 'created_at', 'updated_at']): Body {
   const errors: FieldError[] = [];
-  for (const k of readOnly) {
+  for (const k of names) {
     const v = body[k];
-    if (v === undefined) continue;
-    if (k === 'version' ? !Number.isInteger(v) : typeof v !== 'string') {
-      errors.push({ field: k, message: `${k} is read-only: leave it out, or send back the ${k === 'version' ? 'integer' : 'string'} you read` });
+    if (v !== undefined && !readOnlyFields[k].check(v)) {
+      errors.push({ field: k, message: `${k} is read-only: leave it out, or send back the ${readOnlyFields[k].type} you read` });
     }
   }
   check(errors);
-  return Object.fromEntries(Object.entries(body).filter(([k]) => !readOnly.has(k)));
+  return Object.fromEntries(Object.entries(body).filter(([k]) => !names.includes(k)));
 }
 
 function check(errors: FieldError[]): void {
@@ -55,7 +64,19 @@ export function isoDates<T extends { created_at: Date; updated_at: Date }>(o: T)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Connectors (sources, destinations, transforms)
+// Objects of a kind: connectors (sources, destinations, transforms) and alert channels
+
+/** One kind's declaration, as connectors and alert channels declare them. */
+export interface KindDecl { kind: string; title?: string; description?: string; fields: Record<string, FieldSpec> }
+
+/** A family of kinds whose objects are name, kind, config (secrets apart) and tags. */
+export interface KindFamily { what: string; kinds: readonly KindDecl[] }
+
+/** What such an object has stored. */
+export interface KindedObject { name: string; kind: string; config: Body; secrets?: Record<string, string> | null; tags: Record<string, string> }
+
+/** A parsed create/replace/patch body: the envelope and the validated, merged config (secrets still in it). */
+export interface KindedBody { spec: KindDecl; name: string; config: Body; tags: Record<string, string> }
 
 export interface ConnectorInput {
   name: string;
@@ -71,13 +92,13 @@ export function publicConnector(e: ConnectorEntity) {
   return { id: e.id, name: e.name, kind: e.kind, config: e.config, secrets_set: Object.keys(e.secrets ?? {}).sort(), tags: e.tags, version: e.version, ...isoDates(e) };
 }
 
-function kindError(category: Category, kind: unknown): FieldError {
-  const kinds = specsOf(category).map((s) => s.kind).join(', ');
-  return { field: 'kind', message: kind === undefined ? `kind is required: one of ${kinds}` : `unknown ${category} kind ${JSON.stringify(kind)}: use one of ${kinds}` };
+function kindError(family: KindFamily, kind: unknown): FieldError {
+  const kinds = family.kinds.map((s) => s.kind).join(', ');
+  return { field: 'kind', message: kind === undefined ? `kind is required: one of ${kinds}` : `unknown ${family.what} kind ${JSON.stringify(kind)}: use one of ${kinds}` };
 }
 
 /** Splits a validated config into stored (non-secret, defaults applied) and secret parts. */
-function splitConfig(spec: ConnectorSpec, config: Body): { config: Body; secrets: Record<string, string | null> } {
+export function splitConfig(spec: KindDecl, config: Body): { config: Body; secrets: Record<string, string | null> } {
   const publicPart: Body = {};
   const secrets: Record<string, string | null> = {};
   for (const [k, f] of Object.entries(spec.fields)) {
@@ -90,9 +111,11 @@ function splitConfig(spec: ConnectorSpec, config: Body): { config: Body; secrets
   return { config: withDefaults(Object.fromEntries(Object.entries(spec.fields).filter(([, f]) => !f.sensitive)), publicPart), secrets };
 }
 
+const configClass = (family: KindFamily, spec: KindDecl) => `Config_${family.what.replace(/\W/g, '_')}_${spec.kind}`;
+
 /** Errors of `config` as a patch of `spec` on its own: each field valid, no required field set to null. */
-function patchErrors(spec: ConnectorSpec, config: Body, category: Category): FieldError[] {
-  const errors = validateFields(spec.fields, config, 'config', `Config_${category}_${spec.kind}`, { requireAll: false });
+function patchErrors(family: KindFamily, spec: KindDecl, config: Body): FieldError[] {
+  const errors = validateFields(spec.fields, config, 'config', configClass(family, spec), { requireAll: false });
   for (const [k, f] of Object.entries(spec.fields)) {
     if (f.required && config[k] === null) errors.push({ field: `config.${k}`, message: `${k} cannot be null: it is required (${f.description})` });
   }
@@ -101,24 +124,24 @@ function patchErrors(spec: ConnectorSpec, config: Body, category: Category): Fie
 
 /**
  * Whether a body the stored object's kind rejects would be a valid body for some other kind of the
- * category: then it matches the OpenAPI document and the answer is 409 (it conflicts with what is
+ * family: then it matches the OpenAPI document and the answer is 409 (it conflicts with what is
  * stored), not 400. Returns that kind.
  */
-function fitsOtherKind(category: Category, body: Body, mode: 'replace' | 'patch', existing: ConnectorEntity): string | undefined {
+function fitsOtherKind(family: KindFamily, body: Body, mode: 'replace' | 'patch', existing: KindedObject): string | undefined {
   const config = (body.config ?? {}) as Body;
   if (typeof config !== 'object' || config === null || Array.isArray(config)) return undefined;
-  return specsOf(category).find((spec) => spec.kind !== existing.kind && (body.kind === undefined || body.kind === spec.kind) && !(mode === 'patch'
-    ? patchErrors(spec, config, category)
-    : validateFields(spec.fields, config, 'config', `Config_${category}_${spec.kind}`, { requireAll: true })).length)?.kind;
+  return family.kinds.find((spec) => spec.kind !== existing.kind && (body.kind === undefined || body.kind === spec.kind) && !(mode === 'patch'
+    ? patchErrors(family, spec, config)
+    : validateFields(spec.fields, config, 'config', configClass(family, spec), { requireAll: true })).length)?.kind;
 }
 
 /**
- * Validates a create (existing undefined), replace or patch body of a connector. Returns what to
- * store; throws a 400 Problem naming every bad field, or 409 when the body is valid for another
- * kind than the stored object's (kind cannot change).
+ * Validates a create (existing undefined), replace or patch body of an object of a kind family.
+ * Returns the envelope and the merged config; throws a 400 Problem naming every bad field, or 409
+ * when the body is valid for another kind than the stored object's (kind cannot change).
  */
-export function parseConnector(category: Category, raw: unknown, mode: 'create' | 'replace' | 'patch', existing?: ConnectorEntity): { input: ConnectorInput; spec: ConnectorSpec } {
-  const body = stripReadOnly(asObject(raw));
+export function parseKinded(family: KindFamily, raw: unknown, mode: 'create' | 'replace' | 'patch', existing?: KindedObject): KindedBody {
+  const body = stripReadOnly(asObject(raw), ['id', 'version', 'created_at', 'updated_at', 'secrets_set']);
   const errors: FieldError[] = [];
   for (const k of Object.keys(body)) {
     if (!['name', 'kind', 'config', 'tags'].includes(k)) errors.push({ field: k, message: `unknown field ${k}: allowed are name, kind, config, tags` });
@@ -130,47 +153,59 @@ export function parseConnector(category: Category, raw: unknown, mode: 'create' 
 
   if (mode === 'patch' && body.kind === null) errors.push({ field: 'kind', message: `kind cannot be null: leave it out (it is ${existing!.kind})` });
   const kind = mode === 'patch' ? (body.kind ?? existing!.kind) : body.kind;
-  const spec = typeof kind === 'string' ? findSpec(category, kind) : undefined;
-  if (!spec) errors.push(kindError(category, kind));
+  const spec = typeof kind === 'string' ? family.kinds.find((k) => k.kind === kind) : undefined;
+  if (!spec) errors.push(kindError(family, kind));
   if (body.config !== undefined && (body.config === null || typeof body.config !== 'object' || Array.isArray(body.config))) {
     errors.push({ field: 'config', message: 'config must be a JSON object' });
   }
   check(errors);
   const kindChange = (other: string) => new Problem(409, 'Conflict',
-    `${category} ${JSON.stringify(existing!.name)} is of kind ${existing!.kind}; this body is for kind ${other}, and the kind of an object cannot change: create a new ${category} instead.`,
+    `${family.what} ${JSON.stringify(existing!.name)} is of kind ${existing!.kind}; this body is for kind ${other}, and the kind of an object cannot change: create a new ${family.what} instead.`,
     [{ field: 'kind', message: `kind cannot change (it is ${existing!.kind})` }]);
   if (existing && mode !== 'create' && spec!.kind !== existing.kind) {
-    if (fitsOtherKind(category, body, mode, existing) === spec!.kind) throw kindChange(spec!.kind);
-    errors.push({ field: 'kind', message: `kind cannot change (it is ${existing.kind}): create a new ${category} instead` });
+    if (fitsOtherKind(family, body, mode, existing) === spec!.kind) throw kindChange(spec!.kind);
+    errors.push({ field: 'kind', message: `kind cannot change (it is ${existing.kind}): create a new ${family.what} instead` });
   }
 
   const sent = (body.config as Body | undefined) ?? (mode === 'patch' ? {} : undefined);
   if (sent === undefined) {
-    errors.push({ field: 'config', message: `config is required: the settings of a ${spec!.kind} ${category}` });
+    errors.push({ field: 'config', message: `config is required: the settings of a ${spec!.kind} ${family.what}` });
     check(errors);
   }
   // A patch merges into the stored config; null resets a field to its default (or clears a secret).
   const merged: Body = mode === 'patch' ? { ...existing!.config, ...sent } : { ...sent };
   const storedSecrets = new Set(Object.keys(existing?.secrets ?? {}));
   for (const [k, v] of Object.entries(sent!)) if (v === null) storedSecrets.delete(k);
-  errors.push(...validateFields(spec!.fields, merged, 'config', `Config_${category}_${spec!.kind}`, { requireAll: true, present: storedSecrets }));
+  errors.push(...validateFields(spec!.fields, merged, 'config', configClass(family, spec!), { requireAll: true, present: storedSecrets }));
   if (errors.length && existing && mode === 'patch') {
-    const other = fitsOtherKind(category, body, mode, existing);
+    const other = fitsOtherKind(family, body, mode, existing);
     if (other) throw kindChange(other);
   }
   check(errors);
-
-  const { config, secrets } = splitConfig(spec!, merged);
   return {
     spec: spec!,
-    input: {
-      name: (body.name as string | undefined) ?? existing!.name,
-      kind: spec!.kind,
-      config,
-      secrets,
-      tags: (body.tags as Record<string, string> | undefined | null) ?? (mode === 'patch' ? existing!.tags : {}),
-    },
+    name: (body.name as string | undefined) ?? existing!.name,
+    config: merged,
+    tags: (body.tags as Record<string, string> | undefined | null) ?? (mode === 'patch' ? existing!.tags : {}),
   };
+}
+
+const connectorFamilies = new Map<Category, KindFamily>();
+const familyOf = (category: Category) => {
+  let f = connectorFamilies.get(category);
+  if (!f) connectorFamilies.set(category, f = { what: category, kinds: specsOf(category) });
+  return f;
+};
+
+/**
+ * Validates a create (existing undefined), replace or patch body of a connector. Returns what to
+ * store; throws a 400 Problem naming every bad field, or 409 when the body is valid for another
+ * kind than the stored object's (kind cannot change).
+ */
+export function parseConnector(category: Category, raw: unknown, mode: 'create' | 'replace' | 'patch', existing?: ConnectorEntity): { input: ConnectorInput; spec: ConnectorSpec } {
+  const parsed = parseKinded(familyOf(category), raw, mode, existing);
+  const { config, secrets } = splitConfig(parsed.spec, parsed.config);
+  return { spec: parsed.spec as ConnectorSpec, input: { name: parsed.name, kind: parsed.spec.kind, config, secrets, tags: parsed.tags } };
 }
 
 /** Applies parsed input to an entity; returns the names of the fields that changed (for audit). */

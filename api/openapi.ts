@@ -7,6 +7,10 @@ import { defaultRole, Role, ROLE_EXTENSION, roles } from '../core/roles';
 import { snapshotRequestFields, dlqSelectionSchema } from './routes/operations';
 import { IF_MATCH } from './routes/common';
 import { addAlertPaths } from './alerts/openapi';
+import {
+  array, bool, boolParam, dateTime, int, json, kindedSchemas, list, meta, nullable, obj, oneOfStrings, operation, OperationDecl, pageParams,
+  dlqStatuses, ignoredMeta, pascal, ref, str, textParam, uuid,
+} from './openapi-parts';
 
 export { fieldSchema, fieldsSchema };
 
@@ -20,146 +24,6 @@ export { fieldSchema, fieldsSchema };
  * Status rules: 400 = the request does not match this document; 409 = it does, but conflicts with
  * what is stored (a name taken, an object in use or of another kind, a reference to nothing).
  */
-
-const pascal = (s: string) => s.split(/[_-]/).map((w) => w[0].toUpperCase() + w.slice(1)).join('');
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const nullable = (type: string, extra: Schema = {}) => ({ type: [type, 'null'], ...extra });
-const str = { type: 'string' };
-const bool = { type: 'boolean' };
-const oneOfStrings = (...values: string[]) => ({ type: 'string', enum: values });
-const array = (items: Schema) => ({ type: 'array', items });
-const dateTime = { type: 'string', format: 'date-time' };
-const uuid = { type: 'string', format: 'uuid' };
-const int = (minimum?: number) => ({ type: 'integer', ...(minimum !== undefined ? { minimum } : {}) });
-const obj = (properties: Schema, opts: { optional?: string[]; open?: boolean } = {}): Schema => ({
-  type: 'object',
-  additionalProperties: !!opts.open,
-  required: Object.keys(properties).filter((k) => !opts.optional?.includes(k)),
-  properties,
-});
-const list = (items: Schema) => obj({ items: { type: 'array', items }, total: int(0), page: int(1), page_size: int(1) });
-
-const statusText: Record<number, string> = {
-  400: 'The request does not match this document; errors[] names each field and what to send instead',
-  401: 'Missing, invalid or expired bearer token',
-  403: 'The token\'s role may not do this; the problem names the role needed',
-  404: 'No such object (ids are UUIDs)',
-  409: 'Conflicts with what is stored: a name taken, an object in use or of another kind, a reference to nothing',
-  412: 'If-Match names a version that is no longer current',
-  413: 'Body larger than SLUICE_BODY_LIMIT',
-  415: 'Body is not application/json',
-  429: 'Too many failed authentications from this address; retry after Retry-After seconds',
-  503: 'A service the operation needs (Kafka) is not reachable',
-};
-const problem = (status: number) => ({
-  description: statusText[status],
-  ...(status === 429 ? { headers: { 'Retry-After': { description: 'Seconds until this address may try again', schema: int(1) } } } : {}),
-  content: { 'application/problem+json': { schema: ref('Problem') } },
-});
-const json = (schema: Schema, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
-
-const pageParams: Schema = {
-  page: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 1, description: 'Page number, from 1.' },
-  page_size: { type: 'integer', minimum: 1, maximum: 500, default: 50, description: 'Items per page.' },
-};
-const textParam = (description: string, maxLength = 200) => ({ type: 'string', pattern: TEXT_PATTERN, maxLength, description });
-const boolParam = (description: string) => ({ type: 'boolean', default: false, description });
-const dlqStatuses = ['pending', 'replay_requested', 'replayed', 'discarded', 'superseded'];
-
-interface OperationDecl {
-  summary: string;
-  role?: Role;
-  /** Query parameters: name -> JSON Schema (a scalar; request-guard.ts validates and converts them). */
-  query?: Schema;
-  ifMatch?: boolean;
-  body?: Schema;
-  /** Success responses. */
-  ok: Record<number, unknown>;
-  /** Error statuses beyond the ones the shape implies (401/403/429 on /v1, 400 with input, 404 with ids, 413/415 with a body). */
-  errors?: number[];
-  security?: false;
-}
-
-function operation(method: string, path: string, d: OperationDecl): Schema {
-  const secured = d.security !== false;
-  const role = d.role ?? defaultRole(method.toUpperCase());
-  const params: Schema[] = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: uuid }));
-  for (const [name, schema] of Object.entries(d.query ?? {})) {
-    const { description, ...s } = schema as Schema;
-    params.push({ name, in: 'query', required: false, description, schema: s });
-  }
-  if (d.ifMatch) {
-    params.push({
-      name: 'If-Match', in: 'header', required: false, schema: { type: 'string', pattern: IF_MATCH.source },
-      description: 'The version you last read ("3", its ETag), several separated by commas, or *; 412 if the object changed since.',
-    });
-  }
-  const errors = new Set<number>(d.errors ?? []);
-  if (secured) [401, 403, 429].forEach((s) => errors.add(s));
-  if (d.body || d.query || d.ifMatch) errors.add(400);
-  if (params.some((p) => p.in === 'path')) errors.add(404);
-  if (d.body) { errors.add(413); errors.add(415); }
-  return {
-    summary: d.summary,
-    ...(secured ? { description: `Needs a token with role ${role} or higher.`, [ROLE_EXTENSION]: role } : { security: [] }),
-    ...(params.length ? { parameters: params } : {}),
-    ...(d.body ? { requestBody: { required: true, content: { 'application/json': { schema: d.body } } } } : {}),
-    responses: { ...d.ok, ...Object.fromEntries([...errors].sort().map((s) => [s, problem(s)])) },
-  };
-}
-
-/** Accepted and ignored in request bodies, so a client may PUT what it GET. */
-const ignoredMeta = Object.fromEntries((['id', 'version', 'created_at', 'updated_at'] as const).map((k) => [k, {
-  ...(k === 'version' ? { type: 'integer' } : { type: 'string', pattern: TEXT_PATTERN }), description: 'Ignored (read-only; sent back by clients that PUT what they GET).',
-}]));
-const meta = { id: uuid, version: int(1), created_at: dateTime, updated_at: dateTime };
-
-/** The config of one kind, in a shape; in topology documents secrets may be {"$secret": variable}. */
-function configSchema(spec: ConnectorSpec, shape: Shape, secretRefs = false): Schema {
-  const s = fieldsSchema(spec.fields, shape) as { properties: Record<string, Schema> };
-  if (secretRefs) {
-    for (const [k, f] of Object.entries(spec.fields)) {
-      if (!f.sensitive) continue;
-      if (shape === 'response') s.properties[k] = ref('SecretRef');
-      else s.properties[k] = { anyOf: [s.properties[k], ref('SecretRef')], description: f.description };
-    }
-    if (shape === 'response') (s as Schema).required = ((s as Schema).required as string[] ?? []).filter((k) => !spec.fields[k].sensitive);
-  }
-  return s as Schema;
-}
-
-function connectorSchemas(category: Category, schemas: Schema): void {
-  const one = pascal(category);
-  const variants = (prefix: string, suffix: string) => specsOf(category).map((spec) => `${prefix}${one}${pascal(spec.kind)}${suffix}`);
-  const oneOf = (prefix: string, suffix: string) => ({
-    oneOf: variants(prefix, suffix).map(ref),
-    discriminator: { propertyName: 'kind', mapping: Object.fromEntries(specsOf(category).map((spec) => [spec.kind, `#/components/schemas/${prefix}${one}${pascal(spec.kind)}${suffix}`])) },
-  });
-  for (const spec of specsOf(category)) {
-    const name = `${one}${pascal(spec.kind)}`;
-    const kind = { type: 'string', const: spec.kind };
-    const described = { title: spec.title, description: spec.description };
-    schemas[`${name}Config`] = { ...configSchema(spec, 'response'), ...described };
-    schemas[name] = obj({
-      ...meta, name: fieldSchema(envelopeFields.name, 'response'), kind, config: ref(`${name}Config`), tags: fieldSchema(envelopeFields.tags, 'response'),
-      secrets_set: { ...array(str), description: 'The sensitive fields that have a stored value (never their values).' },
-    });
-    schemas[`${name}Input`] = obj({
-      name: fieldSchema(envelopeFields.name), kind, config: { ...configSchema(spec, 'request'), ...described }, tags: fieldSchema(envelopeFields.tags), ...ignoredMeta,
-    }, { optional: ['tags', ...Object.keys(ignoredMeta)] });
-    schemas[`${name}Patch`] = obj({
-      name: fieldSchema(envelopeFields.name, 'patch'), kind, config: configSchema(spec, 'patch'), tags: fieldSchema(envelopeFields.tags, 'patch'), ...ignoredMeta,
-    }, { optional: ['name', 'kind', 'config', 'tags', ...Object.keys(ignoredMeta)] });
-    schemas[`Topology${name}`] = obj({ name: fieldSchema(envelopeFields.name, 'response'), kind, config: configSchema(spec, 'response', true), tags: fieldSchema(envelopeFields.tags, 'response') });
-    schemas[`Topology${name}Input`] = obj({ name: fieldSchema(envelopeFields.name), kind, config: configSchema(spec, 'request', true), tags: fieldSchema(envelopeFields.tags) }, { optional: ['tags'] });
-  }
-  schemas[one] = oneOf('', '');
-  schemas[`${one}Input`] = oneOf('', 'Input');
-  // A patch need not name its kind: it must fit one kind (the object's own, or it is a 409).
-  schemas[`${one}Patch`] = { anyOf: variants('', 'Patch').map(ref), description: 'Fields to change; config is merged into the stored one and null resets a field to its default (or clears a secret).' };
-  schemas[`Topology${one}`] = oneOf('Topology', '');
-  schemas[`Topology${one}Input`] = oneOf('Topology', 'Input');
-}
 
 function pipelineSchemas(schemas: Schema): void {
   const fields = { ...envelopeFields, ...pipelineSpec.fields };
@@ -184,12 +48,18 @@ function pipelineSchemas(schemas: Schema): void {
 
 function dataPlaneSchemas(schemas: Schema): void {
   const worker = (more: Schema) => obj({ state: str, reason: nullable('string'), ...more });
+  // As api/status.ts reports it (one function for this route, the status list, the console and alerts).
   schemas.PipelineStatus = obj({
-    id: uuid, name: str, state: oneOfStrings('Starting', 'Snapshotting', 'Active', 'Paused', 'Broken'),
+    id: uuid, name: str, tags: { type: 'object', additionalProperties: str }, desired_state: oneOfStrings('running', 'paused'),
+    state: oneOfStrings('Starting', 'Snapshotting', 'Active', 'Paused', 'Broken'),
     reason: nullable('string'), since: dateTime, worker_id: nullable('string'),
-    source: worker({ position: nullable('string'), last_event_at: nullable('string'), replication_lag_bytes: nullable('integer') }),
-    sink: worker({ lag: nullable('integer'), last_write_at: nullable('string') }),
+    source: worker({
+      position: { description: 'The source position (kind-specific: a Postgres LSN, a MySQL GTID set or binlog file and position), or null.' },
+      last_event_at: nullable('string'), replication_lag_bytes: nullable('integer'),
+    }),
+    sink: worker({ lag: nullable('integer'), last_write_at: nullable('string'), partitions: array(obj({ topic: str, partition: int(0), lag: { type: 'integer' } })) }),
     dlq: obj({ count: int(0) }),
+    throughput: { anyOf: [obj({ events_in_per_s: { type: 'number' }, events_out_per_s: { type: 'number' }, at: dateTime }), { type: 'null' }], description: 'From the newest metrics sample; null before the first.' },
   });
   const progress = obj({ rows: int(0), total_estimate: nullable('integer'), done: bool, gap_deletes: int(0), error: str }, { optional: ['gap_deletes', 'error'] });
   schemas.Snapshot = obj({
@@ -230,7 +100,7 @@ export function buildOpenApi(): Schema {
   const add = (path: string, method: string, d: OperationDecl) => { (paths[path] ??= {})[method] = operation(method, path, d); };
 
   for (const category of ['source', 'destination', 'transform'] as Category[]) {
-    connectorSchemas(category, schemas);
+    kindedSchemas(pascal(category), specsOf(category), schemas);
     const one = pascal(category);
     const coll = `/v1/${collections[category]}`;
     schemas[`${one}List`] = list(ref(one));
@@ -279,14 +149,16 @@ export function buildOpenApi(): Schema {
     format: { type: 'string', const: 'sluice/v1' },
     sources: array(ref('TopologySource')), destinations: array(ref('TopologyDestination')),
     transforms: array(ref('TopologyTransform')), pipelines: array(ref('TopologyPipeline')),
+    alert_channels: array(ref('TopologyAlertChannel')), alert_rules: array(ref('TopologyAlertRule')),
   });
   schemas.TopologyImport = obj({
     format: { type: 'string', const: 'sluice/v1' },
     sources: array(ref('TopologySourceInput')), destinations: array(ref('TopologyDestinationInput')),
     transforms: array(ref('TopologyTransformInput')), pipelines: array(ref('TopologyPipelineInput')),
+    alert_channels: array(ref('TopologyAlertChannelInput')), alert_rules: array(ref('TopologyAlertRuleInput')),
     secrets: { type: 'object', additionalProperties: { type: 'string', pattern: TEXT_PATTERN }, description: 'Values of the {"$secret": name} placeholders.' },
-  }, { optional: ['sources', 'destinations', 'transforms', 'pipelines', 'secrets'] });
-  const change = obj({ action: oneOfStrings('create', 'update', 'delete', 'unchanged'), type: oneOfStrings('source', 'destination', 'transform', 'pipeline'), name: str, id: uuid, fields: array(str) }, { optional: ['id', 'fields'] });
+  }, { optional: ['sources', 'destinations', 'transforms', 'pipelines', 'alert_channels', 'alert_rules', 'secrets'] });
+  const change = obj({ action: oneOfStrings('create', 'update', 'delete', 'unchanged'), type: oneOfStrings('source', 'destination', 'transform', 'pipeline', 'alert_channel', 'alert_rule'), name: str, id: uuid, fields: array(str) }, { optional: ['id', 'fields'] });
   schemas.ImportResult = obj({ dry_run: bool, changes: array(change), summary: obj({ create: int(0), update: int(0), delete: int(0), unchanged: int(0) }) });
   add('/v1/export', 'get', {
     summary: 'Export the whole topology (secrets become variables)',
@@ -317,7 +189,7 @@ export function buildOpenApi(): Schema {
   add('/v1/tokens/{id}', 'delete', { summary: 'Revoke an API token: it stops working at once (not the token of this request)', ok: { 204: { description: 'Revoked' } }, errors: [409] });
 
   // The console's and alerts' routes (api/alerts/openapi.ts).
-  addAlertPaths(paths, schemas);
+  addAlertPaths(add, schemas);
   add('/healthz', 'get', { summary: 'Process up', security: false, ok: { 200: json(obj({ status: { type: 'string', const: 'ok' } })) } });
   const ready = obj({ status: oneOfStrings('ready', 'not ready'), detail: str, checks: { type: 'object', additionalProperties: obj({ ok: bool, error: str }, { optional: ['error'] }) } }, { optional: ['detail'] });
   add('/readyz', 'get', { summary: 'Control DB, Redis and Kafka reachable', security: false, ok: { 200: json(ready), 503: json(ready, 'Names what is not reachable') } });

@@ -63,10 +63,18 @@ export const alertRuleSpec = {
     selector: { type: 'map', default: {}, description: 'With pipeline_id unset: the tags a pipeline must have (all of them) to be watched. Empty: every pipeline.' },
     threshold: { type: 'integer', default: 0, min: 0, max: 1_000_000_000_000, description: 'lag_above: records; dlq_above: records. Ignored by the other conditions.' },
     for_seconds: { type: 'integer', default: 60, min: 0, max: 604_800, description: 'How long the condition must hold before the rule fires (no_source_event: how long the source must be silent).' },
-    channel_ids: { type: 'list', required: true, pattern: uuid, patternHint: 'ids (uuid) of alert channels', description: 'Alert channels notified when the rule fires and when it resolves.' },
+    channel_ids: {
+      type: 'list', required: true, minItems: 1, uniqueItems: true, pattern: uuid, patternHint: 'ids (uuid) of alert channels',
+      description: 'Alert channels notified when the rule fires and when it resolves (at least one, each once).',
+    },
     enabled: { type: 'boolean', default: true, description: 'false: the rule is not evaluated (a firing alert resolves).' },
   } satisfies Record<string, FieldSpec>,
+  /** Pairs of fields of which at most one may be set (a map is set when it has an entry). */
+  exclusive: [['pipeline_id', 'selector']] as const,
 };
+
+/** Whether a value of a rule field counts as set, for `exclusive`. */
+export const isSet = (v: unknown) => v !== undefined && v !== null && !(typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length);
 
 export const channelSpec = {
   title: 'Alert channel',

@@ -45,6 +45,18 @@ export async function seed(api: TestApi): Promise<Record<string, string[]>> {
        SELECT $1, 'seed.public.orders', 0, n, 'k' || n, jsonb_build_object('after', jsonb_build_object('id', n)), 'constraint', 'seeded record', 3 FROM generate_series(1, 3) n`, [p]);
     await api.ds.query(`INSERT INTO snapshots (pipeline_id, tables) VALUES ($1, '["public.orders"]')`, [p]);
   }
+  // Alert channels (one per kind) and rules, on 127.0.0.1:9 (discard): nothing is delivered anywhere.
+  const channelConfigs: Record<string, Record<string, unknown>> = {
+    webhook: { webhook_url: 'http://127.0.0.1:9/hook', webhook_secret: 'seed-secret' },
+    slack: { slack_webhook_url: 'http://127.0.0.1:9/slack' },
+    email: { smtp_host: '127.0.0.1', smtp_port: 9, smtp_tls: 'none', email_from: 'sluice@example.com', email_to: ['oncall@example.com'] },
+  };
+  ids.channels = [];
+  for (const [kind, config] of Object.entries(channelConfigs)) ids.channels.push(await created(api, '/v1/alert-channels', { name: `seed-channel-${kind}`, kind, config }));
+  ids.rules = [
+    await created(api, '/v1/alert-rules', { name: 'seed-rule-pipeline', condition: 'lag_above', threshold: 100, pipeline_id: ids.pipelines[0], channel_ids: ids.channels.slice(0, 1), enabled: false }),
+    await created(api, '/v1/alert-rules', { name: 'seed-rule-selector', condition: 'broken', selector: { seeded: 'yes' }, channel_ids: ids.channels.slice(1), enabled: false }),
+  ];
   ids.dlq = (await api.ds.query(`SELECT id::text FROM dlq_records`)).map((r: { id: string }) => r.id);
   ids.snapshots = (await api.ds.query(`SELECT id::text FROM snapshots`)).map((r: { id: string }) => r.id);
   return ids;
@@ -66,7 +78,11 @@ function configWith(ids: Record<string, string[]>): string {
     bind('^/v1/pipelines$', { 'body.source_id': 'sources', 'body.destination_id': 'destinations' }),
     bind('^/v1/pipelines/\\{id\\}/snapshots/\\{sid\\}$', { 'path.id': 'pipelines', 'path.sid': 'snapshots' }),
     bind('^/v1/pipelines/\\{id\\}/dlq/(replay|discard)$', { 'path.id': 'pipelines', 'body.ids[*]': 'dlq' }),
-    bind('^/v1/pipelines/\\{id\\}/(status|restart|snapshots|dlq|verify|pause|resume)$', { 'path.id': 'pipelines' }),
+    bind('^/v1/pipelines/\\{id\\}/(status|restart|snapshots|dlq|verify|pause|resume|metrics|schema|schema/ack)$', { 'path.id': 'pipelines' }),
+    bind('^/v1/alert-channels/\\{id\\}$', { 'path.id': 'channels' }, 'exclude-method = "DELETE"\n'),
+    bind('^/v1/alert-rules/\\{id\\}$', { 'path.id': 'rules', 'body.pipeline_id': 'pipelines' }, 'exclude-method = "DELETE"\n'),
+    bind('^/v1/alert-rules$', { 'body.pipeline_id': 'pipelines' }),
+    bind('^/v1/alerts$', { 'query.pipeline_id': 'pipelines', 'query.rule_id': 'rules' }),
   ];
   return [base, ...dicts, ...ops].join('\n');
 }

@@ -75,8 +75,10 @@ export async function setupPipeline(opts: {
   /** The whole destination config (instead of one derived from dstUrl), for kinds that are no SQL database. */
   destinationConfig?: Record<string, unknown>;
   dstRows?: Setup['dstRows'];
+  /** An API already running (several pipelines on one control plane); default: a new one. */
+  api?: TestApi;
 }): Promise<Setup> {
-  const api = await startTestApi();
+  const api = opts.api ?? await startTestApi();
   const sourceKind = opts.sourceKind ?? 'postgresql';
   const srcUrl = opts.srcUrl ?? (sourceKind === 'mysql' ? await freshMysqlDatabase('dp_src') : await freshDatabase('dp_src'));
   const dstUrl = opts.dstUrl ?? (opts.destinationConfig ? '' : await freshDatabase('dp_dst'));

@@ -68,10 +68,33 @@ export class PgInstance {
 
   async stop(): Promise<void> { this.run('pg_ctl', ['stop', '-D', this.data, '-m', 'fast', '-w']); }
 
+  /** A crash: SIGKILL to the postmaster and its children at once (no shutdown checkpoint); start() recovers. */
+  async kill(): Promise<void> {
+    const pid = Number(fs.readFileSync(path.join(this.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    // The children first in the list: once the postmaster is gone they are re-parented and hard to find.
+    const victims = [...childPids(pid), pid];
+    for (const p of victims) { try { process.kill(p, 'SIGKILL'); } catch { /* gone already */ } }
+    const alive = (p: number) => { try { return !/^\S+ \(.*\) [ZX] /.test(fs.readFileSync(`/proc/${p}/stat`, 'utf8')); } catch { return false; } };
+    for (let i = 0; i < 100 && victims.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+  }
+
   async destroy(): Promise<void> {
     try { this.run('pg_ctl', ['stop', '-D', this.data, '-m', 'immediate', '-w']); } catch { /* not running */ }
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Direct children of `pid`, from /proc. */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const st = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(e));
+    } catch { /* exited meanwhile */ }
+  }
+  return out;
 }
 
 export async function freePort(): Promise<number> {

@@ -6,20 +6,20 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateBindings } from '../../provider/bindings';
 import { startTestApi, TestApi } from '../helpers';
-import { findBinary, mirror, repoRoot, runTf, TfEnv, workdir } from './tf';
+import { defaultTf, mirror, repoRoot, runTf, TfEnv, workdir } from './tf';
 
 /**
  * CDKTF: bindings generated from the provider's schema, the examples/cdktf app compiled against
  * them, synthesized, and deployed with terraform; the result equals what examples/basic (HCL)
  * creates.
  */
-const tf = findBinary('terraform') ?? findBinary('tofu');
+let tf: string;
 let d: TestApi;
 let e: TestApi;
 const vars = { source_password: 'pw-src', destination_password: 'pw-dst', mask_salt: 'salt' };
 
 before(async () => {
-  assert.ok(tf, 'terraform or tofu must be on PATH');
+  tf = await defaultTf();
   [d, e] = await Promise.all([startTestApi(), startTestApi()]);
   mirror();
 });

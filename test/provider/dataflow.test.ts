@@ -6,14 +6,14 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freshDatabase, startTestApi, TestApi } from '../helpers';
 import { dropReplicationSlot, q, spawnWorker, stopWorker, waitFor, Worker } from '../dataplane/harness';
-import { findBinary, mirror, repoRoot, runTf, TfEnv, workdir } from './tf';
+import { defaultTf, mirror, repoRoot, runTf, TfEnv, workdir } from './tf';
 
 /**
  * examples/basic applied with terraform against a real data plane: a row inserted into the source
  * reaches the destination (email masked by the transform), and sluice_pipeline_status reports the
  * pipeline Active.
  */
-const tf = findBinary('terraform') ?? findBinary('tofu');
+let tf: string;
 let api: TestApi;
 let worker: Worker | undefined;
 let apiB: TestApi | undefined;
@@ -25,7 +25,7 @@ const tag = crypto.randomBytes(3).toString('hex');
 const slot = `tf_slot_${tag}`;
 
 before(async () => {
-  assert.ok(tf, 'terraform or tofu must be on PATH');
+  tf = await defaultTf();
   api = await startTestApi();
   [srcUrl, dstUrl] = await Promise.all([freshDatabase('tf_src'), freshDatabase('tf_dst')]);
   await q(srcUrl, `CREATE TABLE orders (id serial PRIMARY KEY, customer_email text, total int); INSERT INTO orders (customer_email, total) VALUES ('first@example.com', 10)`);

@@ -6,16 +6,16 @@ import { after, before, describe, it } from 'node:test';
 import { freshDatabase, startTestApi, TestApi } from '../helpers';
 import { dropReplicationSlot, q, spawnWorker, stopWorker, waitFor, Worker } from '../dataplane/harness';
 import { freshMysqlDatabase, mysqlQuery, startMariadb } from '../mysql-helpers';
-import { mirror, ok, one, planCode, repoRoot, runTf, supportsWriteOnly, tfBin, TfEnv, workdir } from './tf';
+import { mirror, ok, one, planCode, repoRoot, resolveTf, runTf, supportsWriteOnly, TfEnv, workdir } from './tf';
 
 /**
  * examples/mysql applied with a real terraform against a real API and data plane: a MariaDB source
  * into a Postgres destination and a Postgres source into a MariaDB destination. Create, data in
  * both directions, update in place, `terraform import` of the MySQL objects, destroy.
  */
-const tf = tfBin;
+let tf: string;
 /** Terraform >= 1.11 gets write-only secrets; older clients keep the configured secret in state. */
-const writeOnly = tf ? supportsWriteOnly(tf) : false;
+let writeOnly = false;
 const tag = crypto.randomBytes(3).toString('hex');
 const slot = `tfmy_slot_${tag}`;
 // Each connector logs in as its own account with a password that occurs nowhere else, so finding
@@ -41,7 +41,8 @@ const dbOf = (url: string) => new URL(url).pathname.slice(1);
 const secretsIn = (text: string) => Object.values(secrets).filter((v) => text.includes(v));
 
 before(async () => {
-  assert.ok(tf, 'terraform or tofu must be on PATH (or built by test/setup.d/terraform.sh)');
+  tf = await resolveTf();
+  writeOnly = supportsWriteOnly(tf);
   api = await startTestApi();
   mysqlAdminUrl = (await startMariadb()).mysqlUrl;
   [mySrc, myDst, pgSrc, pgDst] = await Promise.all([freshMysqlDatabase('tfmy_src'), freshMysqlDatabase('tfmy_dst'), freshDatabase('tfmy_src'), freshDatabase('tfmy_dst')]);

@@ -16,14 +16,56 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
-/** terraform from PATH, else the one test/setup.d/terraform.sh built into the cache dir. */
-export function findBinary(name: 'terraform' | 'tofu'): string | undefined {
-  const cache = process.env.SLUICE_TOOLS_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'sluice', 'tools');
-  const cached = path.join(cache, 'bin', name);
-  return onPath(name) ?? (fs.existsSync(cached) ? cached : undefined);
+export const repoRoot = path.resolve(__dirname, '../../..');
+
+/**
+ * Waiting longer than this for a tool build gives a clear error before the file's own timeout
+ * (test/run.sh: 600 s per file) cancels it without one.
+ */
+const TOOL_WAIT_MS = 540_000;
+const builds = new Map<string, Promise<string>>();
+
+/**
+ * A binary that test/setup.d/terraform.sh builds once per machine into the tools cache (Terraform
+ * 1.5.7, OpenTofu 1.6.3; the script holds the pins): waits for a build under way (test/run.sh
+ * starts them in the background first thing), builds it if none ran, fails with the build log's
+ * tail if the build failed.
+ */
+export function builtTool(name: 'terraform' | 'tofu'): Promise<string> {
+  let p = builds.get(name);
+  if (!p) {
+    p = new Promise<string>((resolve, reject) => {
+      const child = spawn('bash', [path.join(repoRoot, 'test/setup.d/terraform.sh'), '--wait', name], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => { out += d; });
+      child.stderr.on('data', (d) => { err += d; });
+      const timer = setTimeout(() => {
+        child.kill();
+        reject(new Error(`${name} was not built within ${TOOL_WAIT_MS / 1000} s (test/setup.d/terraform.sh; its log is in the tools cache ~/.cache/sluice/tools): run \`bash test/setup.d/terraform.sh --wait ${name}\` once, or put ${name} on PATH`));
+      }, TOOL_WAIT_MS);
+      child.on('error', (e) => { clearTimeout(timer); reject(e); });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        const bin = out.trim().split('\n').pop() ?? '';
+        if (code === 0 && bin && fs.existsSync(bin)) resolve(bin);
+        else reject(new Error(`building ${name} failed (test/setup.d/terraform.sh --wait ${name} exited ${code}):\n${err}`));
+      });
+    });
+    builds.set(name, p);
+  }
+  return p;
 }
 
-export const repoRoot = path.resolve(__dirname, '../../..');
+/** The terraform most provider tests run: terraform (or tofu) on PATH, else the cached Terraform 1.5.7. */
+export async function defaultTf(): Promise<string> {
+  return onPath('terraform') ?? onPath('tofu') ?? builtTool('terraform');
+}
+
+/** OpenTofu: tofu on PATH, else the cached OpenTofu 1.6.3. */
+export async function tofuBin(): Promise<string> {
+  return onPath('tofu') ?? builtTool('tofu');
+}
 
 let installed: Installed | undefined;
 /**
@@ -89,8 +131,12 @@ export function supportsWriteOnly(bin: string): boolean {
   return !!v && (Number(v[1]) > 1 || (Number(v[1]) === 1 && Number(v[2]) >= 11));
 }
 
-/** The terraform (or tofu) the provider tests run. */
-export const tfBin = findBinary('terraform') ?? findBinary('tofu');
+/** The terraform (or tofu) ok() and planCode() run: set by resolveTf() in a before() hook. */
+export let tfBin: string | undefined;
+export async function resolveTf(): Promise<string> {
+  tfBin = await defaultTf();
+  return tfBin;
+}
 
 /** Runs tfBin and fails the test with Terraform's output unless it exits 0. */
 export async function ok(dir: string, args: string[], env: TfEnv): Promise<TfResult> {

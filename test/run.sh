@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 
 source test/stack-env.sh
 
+# Terraform 1.5.7 / OpenTofu builds (minutes on a cold machine) run in the background from here on;
+# the provider tests that need them wait for them.
+bash test/setup.d/terraform.sh
 ensure_node_modules test
 echo "[test] compiling TypeScript"
 rm -rf dist
@@ -20,6 +23,9 @@ node dist/stack/cli.js install # system packages of the default stack (apt-get a
 for hook in test/setup.d/*.sh; do [ -e "$hook" ] && bash "$hook"; done
 
 start_test_stack
+
+# npm run test:repeat: the fault scenarios N times against this stack instead of the suite (test/repeat.ts).
+if [ "${1:-}" = "--repeat" ]; then shift; node dist/test/repeat.js "$@"; exit; fi
 
 all=$(find dist/test -name '*.test.js' | sort)
 exclusive=$(grep -l '^// test-lane: exclusive' $all || true)

@@ -80,6 +80,9 @@ case "${1:-}" in
     # The detached background build, one tool after the other (terraform first: without one on
     # PATH every provider test needs it); output in <tool>-<version>.log.
     shift
+    # One background builder at a time (run.sh calls this hook twice: first thing, and with the other hooks).
+    exec 8>"$cache/.builder.lock"
+    flock -n 8 || exit 0
     rc=0
     for name in "$@"; do build "$name" -n || rc=1; done
     exit $rc

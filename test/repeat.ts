@@ -2,7 +2,7 @@
  * Repeatability of the fault scenarios: runs each scenario test (a–g: destination, source, Kafka,
  * worker, network, poison, slot; Postgres and MariaDB sources and destinations) N times in a row
  * against the one test stack that test/run.sh started, and prints pass counts per scenario.
- *   npm run test:repeat -- [-n 10] [--only a,c,d] [--markdown table.md] [--json results.json]
+ *   npm run test:repeat -- [-n 10] [--only a,c,d] [--files mysql/source-network,...] [--markdown table.md] [--json results.json]
  * Each round runs every file once, in the suite's order, so consecutive runs of a scenario see the
  * stack as the suite leaves it. The TAP output of every failed run is kept in
  * $SLUICE_HOME/repeat/ (the path is printed with the failure).
@@ -15,8 +15,9 @@ import path from 'node:path';
 export const SCENARIO_FILES = [
   'dataplane/fault-destination', 'dataplane/fault-source', 'dataplane/fault-kafka', 'dataplane/fault-worker',
   'dataplane/fault-network', 'dataplane/poison', 'dataplane/fault-slot',
-  'mysql/dest-fault-destination', 'mysql/dest-fault-source', 'mysql/dest-fault-kafka', 'mysql/dest-fault-worker', 'mysql/dest-poison',
-  'mysql/source-faults', 'mysql/source-recovery',
+  'mysql/dest-fault-destination', 'mysql/dest-fault-source', 'mysql/dest-fault-kafka', 'mysql/dest-fault-worker',
+  'mysql/dest-poison',
+  'mysql/source-faults', 'mysql/source-recovery', 'mysql/source-network', 'mysql/source-position-lost',
 ];
 /** The scenario tests are named `a. ...` to `g. ...` (d1./d2. for the two worker kills). */
 const SCENARIO_NAME = /^([a-g]\d?)\. /;
@@ -26,7 +27,9 @@ function pathOf(file: string): string {
   return file.startsWith('mysql/source-') ? 'MariaDB -> Postgres' : 'Postgres -> MariaDB';
 }
 
-interface Tally { scenario: string; file: string; path: string; test: string; passed: number; runs: number; failedRounds: number[] }
+interface Tally {
+  scenario: string; file: string; path: string; test: string; passed: number; runs: number; failedRounds: number[];
+}
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -45,7 +48,10 @@ function parseTap(tap: string): Map<string, boolean> {
 
 function runFile(file: string, logFile: string): Promise<{ code: number | null; tap: string; ms: number }> {
   const started = Date.now();
-  const args = ['--test', '--test-reporter=tap', '--test-concurrency=1', '--test-timeout=600000', `--test-name-pattern=${SCENARIO_NAME.source}`, `dist/test/${file}.test.js`];
+  const args = [
+    '--test', '--test-reporter=tap', '--test-concurrency=1', '--test-timeout=600000',
+    `--test-name-pattern=${SCENARIO_NAME.source}`, `dist/test/${file}.test.js`,
+  ];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let tap = '';
@@ -68,12 +74,15 @@ async function main() {
   const n = Number(arg('-n') ?? 10);
   if (!Number.isInteger(n) || n < 1) throw new Error(`-n ${arg('-n')}: expected a positive integer`);
   const only = arg('--only')?.split(',').map((s) => s.trim());
+  const files = arg('--files')?.split(',').map((s) => s.trim().replace(/\.test\.ts$/, '').replace(/^test\//, '')) ?? SCENARIO_FILES;
+  const unknown = files.filter((f) => !SCENARIO_FILES.includes(f));
+  if (unknown.length) throw new Error(`--files ${unknown.join(',')}: not a scenario file; known: ${SCENARIO_FILES.join(', ')}`);
   const logDir = path.join(process.env.SLUICE_HOME ?? '.sluice-test', 'repeat');
   fs.mkdirSync(logDir, { recursive: true });
   const tallies = new Map<string, Tally>();
   const started = Date.now();
   for (let round = 1; round <= n; round++) {
-    for (const file of SCENARIO_FILES) {
+    for (const file of files) {
       const logFile = path.join(logDir, `${round}-${file.replace('/', '-')}.tap`);
       const r = await runFile(file, logFile);
       const results = parseTap(r.tap);
@@ -88,7 +97,8 @@ async function main() {
         t.runs++;
         if (ok) t.passed++; else t.failedRounds.push(round);
         tallies.set(key, t);
-        console.log(`[round ${round}/${n} +${Math.round((Date.now() - started) / 60000)} min] ${file}: ${test.slice(0, 90)} ${ok ? 'ok' : `FAILED: ${firstError(r.tap)} (log ${logFile})`}`);
+        const outcome = ok ? 'ok' : `FAILED: ${firstError(r.tap)} (log ${logFile})`;
+        console.log(`[round ${round}/${n} +${Math.round((Date.now() - started) / 60000)} min] ${file}: ${test.slice(0, 90)} ${outcome}`);
       }
       if (results.size && [...results.values()].every(Boolean)) fs.rmSync(logFile);
     }
@@ -97,11 +107,13 @@ async function main() {
   const table = [
     `| scenario | source -> destination | test file | passed | failed in rounds |`,
     `|---|---|---|---|---|`,
-    ...rows.map((t) => `| ${t.test.slice(0, 80)} | ${t.path} | ${t.file}.test.ts | ${t.passed}/${t.runs} | ${t.failedRounds.join(', ') || '-'} |`),
+    ...rows.map((t) => `| ${t.test.slice(0, 80)} | ${t.path} | ${t.file}.test.ts | ${t.passed}/${t.runs} | `
+      + `${t.failedRounds.join(', ') || '-'} |`),
   ].join('\n');
   const total = rows.reduce((a, t) => a + t.runs, 0);
   const passed = rows.reduce((a, t) => a + t.passed, 0);
-  console.log(`\n${n} rounds in ${Math.round((Date.now() - started) / 60000)} min: ${passed} passed, ${total - passed} failed\n\n${table}`);
+  const minutes = Math.round((Date.now() - started) / 60000);
+  console.log(`\n${n} rounds in ${minutes} min: ${passed} passed, ${total - passed} failed\n\n${table}`);
   const md = arg('--markdown');
   if (md) fs.writeFileSync(md, table + '\n');
   const json = arg('--json');

@@ -8,13 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { SoakReport } from '../bench/soak/run';
+import type { SoakReport } from '../bench/soak/report';
 
 const repo = path.resolve(__dirname, '..', '..');
 
 test('chaos soak, 5 minutes: every fault recovered; destination == source, DLQ empty, no duplicates, nothing stuck', async () => {
   const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-soak-')), 'report.json');
-  const child = spawn(process.execPath, [path.join(repo, 'dist/bench/soak/main.js'), '--minutes', '5', '--json', report], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [path.join(repo, 'dist/bench/soak/main.js'), '--minutes', '5', '--json', report];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   for (const s of [child.stdout, child.stderr]) s.on('data', (d) => { out += d; process.stdout.write(d); });
   const code = await new Promise<number | null>((r) => child.on('close', r));

@@ -57,6 +57,18 @@ function isBarrier(r: Rec): boolean {
   return e.op === 'u' && !!e.before && !!e.after && kafkaKey(e.columns, e.before) !== kafkaKey(e.columns, e.after);
 }
 
+/**
+ * Waits for `p` (a partition's write in flight) while heartbeating every second. KafkaJS heartbeats
+ * only between batches, so an eachBatch that waits for a write longer than the session timeout (a
+ * slow destination; a slice walked record by record around a rejected one) lost the group
+ * membership: the offset commit failed, the slice was read and written again, and on a slow enough
+ * destination again and again (found by the repeated fault scenarios; test/dataplane/sink-heartbeat).
+ */
+async function beating(p: Promise<void> | undefined, heartbeat: () => Promise<void>): Promise<void> {
+  if (!p) return;
+  const timer = setInterval(() => { heartbeat().catch(() => undefined); }, 1000);
+  try { await p; } finally { clearInterval(timer); }
+}
 
 /**
  * Kafka -> transforms -> destination, for every destination kind (the dialect is the writer's).
@@ -185,7 +197,7 @@ export class SinkRunner {
                 if (failed || !isRunning() || isStale() || o.signal.aborted) return;
                 const slice = recs.slice(i, i + size);
                 const prepared = this.prepare(slice); // while the previous slice is being written
-                await tails.get(tp);
+                await beating(tails.get(tp), heartbeat);
                 if (failed || !isRunning() || isStale() || o.signal.aborted) return;
                 const last = slice[slice.length - 1].offset;
                 tails.set(tp, (async () => {

@@ -54,7 +54,8 @@ export interface Fault {
 }
 
 export const FAULT_KINDS = [
-  'kill-source-postgres', 'kill-source-mariadb', 'kill-destination', 'kill-kafka', 'kill-worker', 'network-cut', 'network-stall', 'kill-redis',
+  'kill-source-postgres', 'kill-source-mariadb', 'kill-destination', 'kill-kafka', 'kill-worker',
+  'network-cut', 'network-stall', 'kill-redis',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -66,11 +67,14 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
  */
 export function faults(s: SoakServices): Record<FaultKind, Fault> {
   const outage: [number, number] = [3000, 10000];
+  const crash = (what: string, kill: () => Promise<void>, restart: () => Promise<void>): Fault =>
+    ({ what: `kill -9 of ${what}, restart`, outageMs: outage, inject: kill, heal: restart });
+  const service = (name: 'mariadb' | 'kafka' | 'redis') => [() => s.stack.killService(name), () => s.stack.startService(name)] as const;
   return {
-    'kill-source-postgres': { what: 'kill -9 of the source Postgres, restart', outageMs: outage, inject: () => s.sourcePostgres.kill(), heal: () => s.sourcePostgres.start() },
-    'kill-source-mariadb': { what: 'kill -9 of the source MariaDB, restart', outageMs: outage, inject: () => s.stack.killService('mariadb'), heal: () => s.stack.startService('mariadb') },
-    'kill-destination': { what: 'kill -9 of the destination Postgres, restart', outageMs: outage, inject: () => s.destination.kill(), heal: () => s.destination.start() },
-    'kill-kafka': { what: 'kill -9 of the Kafka broker, restart', outageMs: outage, inject: () => s.stack.killService('kafka'), heal: () => s.stack.startService('kafka') },
+    'kill-source-postgres': crash('the source Postgres', () => s.sourcePostgres.kill(), () => s.sourcePostgres.start()),
+    'kill-source-mariadb': crash('the source MariaDB', ...service('mariadb')),
+    'kill-destination': crash('the destination Postgres', () => s.destination.kill(), () => s.destination.start()),
+    'kill-kafka': crash('the Kafka broker', ...service('kafka')),
     'kill-worker': {
       what: 'kill -9 of one of the two workers (one running a pipeline when there is one), a new worker after the outage',
       outageMs: outage,
@@ -98,6 +102,6 @@ export function faults(s: SoakServices): Record<FaultKind, Fault> {
       inject: async () => { for (const p of s.proxies) p.stall(); },
       heal: async () => { for (const p of s.proxies) p.heal(); },
     },
-    'kill-redis': { what: 'kill -9 of Redis (BullMQ), restart', outageMs: outage, inject: () => s.stack.killService('redis'), heal: () => s.stack.startService('redis') },
+    'kill-redis': crash('Redis (BullMQ)', ...service('redis')),
   };
 }

@@ -28,7 +28,9 @@ export interface LoadStats {
  * Survives outages: a failed transaction is counted and the connection rebuilt.
  */
 export class MixedLoad {
-  readonly stats: LoadStats = { transactions: 0, statements: 0, largeTransactions: 0, largestTransaction: 0, errors: 0, lastError: null };
+  readonly stats: LoadStats = {
+    transactions: 0, statements: 0, largeTransactions: 0, largestTransaction: 0, errors: 0, lastError: null,
+  };
   private nextId = 1;
   private stopped = false;
   private done: Promise<void> | null = null;
@@ -95,7 +97,8 @@ export class MixedLoad {
     const out: [string, unknown[]][] = [];
     for (let n = 1 + this.rng.int(6); n > 0; n--) {
       const r = this.rng.next();
-      if (r < 0.55) out.push(['INSERT INTO items (id, v, note) VALUES ($1, $2, $3)', [this.nextId++, this.rng.int(1_000_000), this.note()]]);
+      const insert = () => [this.nextId++, this.rng.int(1_000_000), this.note()];
+      if (r < 0.55) out.push(['INSERT INTO items (id, v, note) VALUES ($1, $2, $3)', insert()]);
       else if (r < 0.75) out.push(['UPDATE items SET v = v + 1, note = $1 WHERE id = $2', [this.note(), this.someId()]]);
       else if (r < 0.85) {
         const from = this.someId();
@@ -123,11 +126,11 @@ export class MixedLoad {
       out.push([`INSERT INTO items (id, v, note) VALUES ${values.join(', ')}`, params]);
     }
     // Rewrite half of what it inserted and a range of older rows, delete a tenth: one commit.
-    out.push(['UPDATE items SET v = v + 7, note = $1 WHERE id BETWEEN $2 AND $3', [`big${first}`, first, first + Math.floor(rows / 2)]]);
+    const half = first + Math.floor(rows / 2);
+    out.push(['UPDATE items SET v = v + 7, note = $1 WHERE id BETWEEN $2 AND $3', [`big${first}`, first, half]]);
     const older = this.someId();
     out.push(['UPDATE items SET v = v - 3 WHERE id BETWEEN $1 AND $2', [older, older + Math.floor(rows / 4)]]);
-    const gone = first + Math.floor(rows / 2);
-    out.push(['DELETE FROM items WHERE id BETWEEN $1 AND $2', [gone, gone + Math.floor(rows / 10)]]);
+    out.push(['DELETE FROM items WHERE id BETWEEN $1 AND $2', [half, half + Math.floor(rows / 10)]]);
     return out;
   }
 }

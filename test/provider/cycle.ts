@@ -12,7 +12,8 @@ import { flat, mirror, one, repoRoot, runTf, supportsWriteOnly, TfEnv, TfResult,
  * oldest versions the docs claim go through the same steps as the terraform on PATH.
  */
 export async function basicCycle(bin: string, api: TestApi, expectVersion: RegExp): Promise<void> {
-  const version = JSON.parse(spawnSync(bin, ['version', '-json'], { encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: mirror().cliConfigFile } }).stdout || '{}').terraform_version;
+  const env0 = { ...process.env, TF_CLI_CONFIG_FILE: mirror().cliConfigFile };
+  const version = JSON.parse(spawnSync(bin, ['version', '-json'], { encoding: 'utf8', env: env0 }).stdout || '{}').terraform_version;
   assert.match(String(version), expectVersion, `${bin} version`);
   const writeOnly = supportsWriteOnly(bin);
   const vars = { source_password: `pw-src-${version}`, destination_password: `pw-dst-${version}`, mask_salt: `salt-${version}` };
@@ -59,20 +60,29 @@ export async function basicCycle(bin: string, api: TestApi, expectVersion: RegEx
   const hcl = (await api.call('GET', '/v1/export?format=hcl')).text;
   const exportVars: Record<string, string> = {};
   for (const [, name] of hcl.matchAll(/variable "([^"]+)"/g)) {
-    exportVars[name] = name.startsWith('source_') ? vars.source_password : name.startsWith('destination_') ? vars.destination_password : vars.mask_salt;
+    const kind = name.split('_')[0];
+    exportVars[name] = kind === 'source' ? vars.source_password : kind === 'destination' ? vars.destination_password : vars.mask_salt;
   }
   assert.equal(Object.keys(exportVars).length, 3, `secret variables of the export: ${Object.keys(exportVars)}`);
   const imported = workdir({ 'main.tf': hcl });
   await run(imported, ['init', '-input=false'], { vars: exportVars, extra: offline });
-  const ids: Record<string, string> = { source_postgresql: src.id, destination_postgresql: dst.id, pipeline: pl.id, transform_mask_fields: (await one(api, 'transforms', 'mask-customer-email')).id };
-  for (const [type, id] of Object.entries(ids)) {
+  const tr = await one(api, 'transforms', 'mask-customer-email');
+  const ids: Record<string, string> = {
+    source_postgresql: src.id, destination_postgresql: dst.id, transform_mask_fields: tr.id, pipeline: pl.id,
+  };
+  const address = (type: string) => {
     const label = new RegExp(`resource "sluice_${type}" "([^"]+)"`).exec(hcl)?.[1];
     assert.ok(label, `sluice_${type} in the export`);
-    const r = await run(imported, ['import', '-input=false', `sluice_${type}.${label}`, id], { vars: exportVars });
+    return `sluice_${type}.${label}`;
+  };
+  const unknownId = ['import', '-input=false', address('pipeline'), '00000000-0000-0000-0000-000000000000'];
+  const nobody = await runTf(bin, imported, unknownId, { ...env, vars: exportVars });
+  assert.equal(nobody.code, 1);
+  assert.match(flat(nobody.out), /no pipeline with id "00000000-0000-0000-0000-000000000000"/);
+  for (const [type, id] of Object.entries(ids)) {
+    const r = await run(imported, ['import', '-input=false', address(type), id], { vars: exportVars });
     assert.match(r.out, /Import successful/);
   }
-  const missing = await runTf(bin, imported, ['import', '-input=false', 'sluice_pipeline.nope', '00000000-0000-0000-0000-000000000000'], { ...env, vars: exportVars });
-  assert.equal(missing.code, 1);
   // Without write-only attributes the three secrets are written into the new state once.
   const adopted = await plan(imported, { vars: exportVars });
   if (writeOnly) assert.equal(adopted.code, 0, adopted.out);
@@ -84,7 +94,7 @@ export async function basicCycle(bin: string, api: TestApi, expectVersion: RegEx
   const blocks = workdir({ 'main.tf': (await api.call('GET', '/v1/export?format=hcl&import_blocks=true')).text });
   await run(blocks, ['init', '-input=false'], { vars: exportVars, extra: offline });
   const blockPlan = await run(blocks, ['plan', '-input=false'], { vars: exportVars });
-  assert.match(flat(blockPlan.out), writeOnly ? /Plan: 4 to import, 0 to add, 0 to change, 0 to destroy/ : /Plan: 4 to import, 0 to add, 3 to change, 0 to destroy/);
+  assert.match(flat(blockPlan.out), new RegExp(`Plan: 4 to import, 0 to add, ${writeOnly ? 0 : 3} to change, 0 to destroy`));
   await run(blocks, ['apply', '-auto-approve', '-input=false'], { vars: exportVars });
   assert.equal((await plan(blocks, { vars: exportVars })).code, 0);
 

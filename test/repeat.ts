@@ -1,34 +1,29 @@
 /**
  * Repeatability of the fault scenarios: runs each scenario test (a–g: destination, source, Kafka,
- * worker, network, poison, slot; Postgres and MariaDB sources and destinations) N times in a row
- * against the one test stack that test/run.sh started, and prints pass counts per scenario.
- *   npm run test:repeat -- [-n 10] [--only a,c,d] [--files mysql/source-network,...] [--markdown table.md] [--json results.json]
+ * worker, network, poison, lost position) of the conformance suite, over every (source, destination)
+ * row of test/conformance/matrix.ts, plus the MariaDB source's lost binlog position, N times in a row
+ * against the one test stack that test/run.sh started, and prints pass counts per scenario and row.
+ *   npm run test:repeat -- [-n 10] [--only a,c,d] [--files conformance/e-network,...] [--markdown table.md] [--json results.json]
  * Each round runs every file once, in the suite's order, so consecutive runs of a scenario see the
- * stack as the suite leaves it. The TAP output of every failed run is kept in
- * $SLUICE_HOME/repeat/ (the path is printed with the failure).
+ * stack as the suite leaves it. The TAP output of every failed run is kept in $SLUICE_HOME/repeat/
+ * (the path is printed with the failure).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** The files with the lettered scenarios; the path label says which source and destination kinds they pair. */
+/** The files with the lettered scenarios (conformance files run every matrix row that has the scenario). */
 export const SCENARIO_FILES = [
-  'dataplane/fault-destination', 'dataplane/fault-source', 'dataplane/fault-kafka', 'dataplane/fault-worker',
-  'dataplane/fault-network', 'dataplane/poison', 'dataplane/fault-slot',
-  'mysql/dest-fault-destination', 'mysql/dest-fault-source', 'mysql/dest-fault-kafka', 'mysql/dest-fault-worker',
-  'mysql/dest-poison',
-  'mysql/source-faults', 'mysql/source-recovery', 'mysql/source-network', 'mysql/source-position-lost',
+  'conformance/a-destination-outage', 'conformance/b-source-outage', 'conformance/c-kafka-outage', 'conformance/d-worker-kill',
+  'conformance/e-network', 'conformance/f-poison', 'conformance/g-slot-loss', 'mysql/source-position-lost',
 ];
 /** The scenario tests are named `a. ...` to `g. ...` (d1./d2. for the two worker kills). */
 const SCENARIO_NAME = /^([a-g]\d?)\. /;
-
-function pathOf(file: string): string {
-  if (file.startsWith('dataplane/')) return 'Postgres -> Postgres';
-  return file.startsWith('mysql/source-') ? 'MariaDB -> Postgres' : 'Postgres -> MariaDB';
-}
+/** A conformance row's describe(): `<source kind> -> <destination kind>`. */
+const ROW_NAME = /^\w+ -> \w+$/;
 
 interface Tally {
-  scenario: string; file: string; path: string; test: string; passed: number; runs: number; failedRounds: number[];
+  scenario: string; file: string; row: string; test: string; passed: number; runs: number; failedRounds: number[];
 }
 
 function arg(name: string): string | undefined {
@@ -36,12 +31,21 @@ function arg(name: string): string | undefined {
   return i > 0 ? process.argv[i + 1] : undefined;
 }
 
-/** `ok` / `not ok` lines of node's TAP reporter, at any nesting depth (describe blocks nest). */
-function parseTap(tap: string): Map<string, boolean> {
+/**
+ * `ok` / `not ok` lines of node's TAP reporter with the conformance row they ran in: the enclosing
+ * `# Subtest:` one level up (4 spaces less indentation). Key: `<row>\t<test name>`.
+ */
+function parseTap(tap: string, fallbackRow: string): Map<string, boolean> {
   const out = new Map<string, boolean>();
-  for (const m of tap.matchAll(/^\s*(not )?ok \d+ - (.*?)(\s+# SKIP.*)?$/gm)) {
-    if (m[3] || !SCENARIO_NAME.test(m[2])) continue;
-    out.set(m[2], !m[1] && (out.get(m[2]) ?? true));
+  const open = new Map<number, string>();
+  for (const line of tap.split('\n')) {
+    const sub = /^(\s*)# Subtest: (.*)$/.exec(line);
+    if (sub) { open.set(sub[1].length, sub[2]); continue; }
+    const m = /^(\s*)(not )?ok \d+ - (.*?)(\s+# SKIP.*)?$/.exec(line);
+    if (!m || m[4] || !SCENARIO_NAME.test(m[3])) continue;
+    const parent = open.get(m[1].length - 4);
+    const key = `${parent && ROW_NAME.test(parent) ? parent : fallbackRow}\t${m[3]}`;
+    out.set(key, !m[2] && (out.get(key) ?? true));
   }
   return out;
 }
@@ -85,29 +89,31 @@ async function main() {
     for (const file of files) {
       const logFile = path.join(logDir, `${round}-${file.replace('/', '-')}.tap`);
       const r = await runFile(file, logFile);
-      const results = parseTap(r.tap);
+      // The MariaDB source's own file runs outside the matrix: its row is named here.
+      const results = parseTap(r.tap, file === 'mysql/source-position-lost' ? 'mysql -> postgresql' : file);
       // A test of this file seen in an earlier round but missing now (the file crashed or timed out) failed.
-      for (const t of tallies.values()) if (t.file === file && !results.has(t.test)) results.set(t.test, false);
-      if (!results.size) results.set(`${file} (no scenario reported; exit ${r.code})`, false);
-      for (const [test, ok] of results) {
+      for (const t of tallies.values()) if (t.file === file && !results.has(`${t.row}\t${t.test}`)) results.set(`${t.row}\t${t.test}`, false);
+      if (!results.size) results.set(`${file}\t${file} (no scenario reported; exit ${r.code})`, false);
+      for (const [rowAndTest, ok] of results) {
+        const [row, test] = rowAndTest.split('\t');
         const scenario = SCENARIO_NAME.exec(test)?.[1] ?? '?';
         if (only && !only.includes(scenario.charAt(0))) continue;
-        const key = `${file}\t${test}`;
-        const t = tallies.get(key) ?? { scenario, file, path: pathOf(file), test, passed: 0, runs: 0, failedRounds: [] };
+        const key = `${file}\t${rowAndTest}`;
+        const t = tallies.get(key) ?? { scenario, file, row, test, passed: 0, runs: 0, failedRounds: [] };
         t.runs++;
         if (ok) t.passed++; else t.failedRounds.push(round);
         tallies.set(key, t);
         const outcome = ok ? 'ok' : `FAILED: ${firstError(r.tap)} (log ${logFile})`;
-        console.log(`[round ${round}/${n} +${Math.round((Date.now() - started) / 60000)} min] ${file}: ${test.slice(0, 90)} ${outcome}`);
+        console.log(`[round ${round}/${n} +${Math.round((Date.now() - started) / 60000)} min] ${row}: ${test.slice(0, 90)} ${outcome}`);
       }
       if (results.size && [...results.values()].every(Boolean)) fs.rmSync(logFile);
     }
   }
-  const rows = [...tallies.values()].sort((a, b) => a.scenario.localeCompare(b.scenario) || a.path.localeCompare(b.path));
+  const rows = [...tallies.values()].sort((a, b) => a.scenario.localeCompare(b.scenario) || a.row.localeCompare(b.row));
   const table = [
     `| scenario | source -> destination | test file | passed | failed in rounds |`,
     `|---|---|---|---|---|`,
-    ...rows.map((t) => `| ${t.test.slice(0, 80)} | ${t.path} | ${t.file}.test.ts | ${t.passed}/${t.runs} | `
+    ...rows.map((t) => `| ${t.test.slice(0, 80)} | ${t.row} | ${t.file}.test.ts | ${t.passed}/${t.runs} | `
       + `${t.failedRounds.join(', ') || '-'} |`),
   ].join('\n');
   const total = rows.reduce((a, t) => a + t.runs, 0);

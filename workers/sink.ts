@@ -139,7 +139,16 @@ export class SinkRunner {
     await this.ensureDlqTopic();
     await this.loadDlqKeys();
     await this.schema.load();
-    const consumer = o.kafka.consumer({ groupId: groupIdFor(o.pipelineId), maxBytesPerPartition: 2 * 1024 * 1024, maxBytes: 8 * 1024 * 1024, sessionTimeout: Number(process.env.SLUICE_CONSUMER_SESSION_TIMEOUT_MS ?? 10000), heartbeatInterval: 1000, maxWaitTimeInMs: 50, retry: { retries: 1000000, initialRetryTime: 300, maxRetryTime: 5000 } });
+    // restartOnFailure false: the loop below is the only thing that restarts the consumer. KafkaJS
+    // otherwise restarts it by itself after a retriable crash (Kafka restarted, a connection closed),
+    // while the loop, seeing the same crash, disconnects it and subscribes again: the two raced, and the
+    // sink got stuck in "Cannot subscribe to topic while consumer is running" every 10 s while the
+    // pipeline reported Active (found by the chaos soak; test/dataplane/sink-restart.test.ts).
+    const consumer = o.kafka.consumer({
+      groupId: groupIdFor(o.pipelineId), maxBytesPerPartition: 2 * 1024 * 1024, maxBytes: 8 * 1024 * 1024,
+      sessionTimeout: Number(process.env.SLUICE_CONSUMER_SESSION_TIMEOUT_MS ?? 10000), heartbeatInterval: 1000, maxWaitTimeInMs: 50,
+      retry: { retries: 1000000, initialRetryTime: 300, maxRetryTime: 5000, restartOnFailure: async () => false },
+    });
     this.consumer = consumer;
     let crashed: Error | null = null;
     consumer.on(consumer.events.CRASH, (e: any) => { crashed = e?.payload?.error ?? new Error('consumer crashed'); });

@@ -83,16 +83,17 @@ async function firstDifferences(s: Setup): Promise<string[]> {
  * a minute to get there). Returns the check and the failures in words.
  */
 export async function checkPipeline(
-  api: TestApi, p: SoakPipeline, counted: Compared, head: string, load: LoadStats,
+  api: TestApi, p: SoakPipeline, counted: Compared, head: string, load: LoadStats, deadline: number,
 ): Promise<{ check: PipelineCheck; failures: string[] }> {
+  const until = () => Math.min(Date.now() + 60_000, deadline);
   const s = p.s;
   let caughtUp = false;
-  for (const end = Date.now() + 60_000; !caughtUp && Date.now() < end; await sleep(1000)) {
+  for (const end = until(); !caughtUp && Date.now() < end; await sleep(1000)) {
     caughtUp = await pastHead(api, s, head);
   }
   let st: any;
   let verifyFailed: string[] = [];
-  for (const end = Date.now() + 60_000; ; await sleep(1000)) {
+  for (const end = until(); ; await sleep(1000)) {
     st = (await api.call('GET', `/v1/pipelines/${s.pipelineId}/status`)).body;
     const v = await api.call('GET', `/v1/pipelines/${s.pipelineId}/verify`);
     verifyFailed = (v.body.checks ?? [{ check: `verify answered ${v.status}`, pass: false }])

@@ -3,7 +3,7 @@
  * pipeline under steady mixed load while faults are injected at seeded random intervals; at the end
  * it waits for convergence and checks destination == source, DLQ empty, no duplicates, no stuck
  * pipeline. Prints every fault with its time and recovery time, and a summary.
- *   npm run bench:soak -- [--minutes 60] [--seed N] [--tx-per-second 10] [--json report.json] [--keep]
+ *   npm run bench:soak -- [--minutes 60] [--seed N] [--tx-per-second 10] [--json report.json] [--keep] [--max-seconds S]
  *   (= npm run build && node dist/bench/soak/main.js ...)
  * Runs on services of its own so it can run beside the test suite: a Postgres (control DB), Redis,
  * Kafka and MariaDB under SLUICE_SOAK_HOME (default .sluice-soak) on ports from SLUICE_SOAK_PORT_BASE
@@ -52,6 +52,7 @@ runSoak({
   txPerSecond: numberArg('tx-per-second', 10),
   jsonFile: arg('json'),
   keep: process.argv.includes('--keep'),
+  maxSeconds: arg('max-seconds') === undefined ? undefined : numberArg('max-seconds', 0),
 }).then((ok) => process.exit(ok ? 0 : 1), (e) => {
   console.error(`soak failed: ${(e as Error).stack ?? e}`);
   process.exit(1);

@@ -14,6 +14,12 @@ export interface SoakOptions {
   txPerSecond: number;
   jsonFile?: string;
   keep: boolean;
+  /**
+   * Time budget of the whole run: recovery, convergence and the final checks wait no longer than it
+   * allows (a stuck pipeline then fails the run in time, with its report, instead of the caller's
+   * timeout killing it without one). The load runs its `minutes` regardless.
+   */
+  maxSeconds?: number;
 }
 
 const RECOVERY_TIMEOUT_MS = 240_000;
@@ -29,6 +35,8 @@ const label = (st: any) => (st.state === 'Broken' ? `Broken (${String(st.reason)
 /** Runs the soak; true when every check passed. */
 export async function runSoak(o: SoakOptions): Promise<boolean> {
   const started = Date.now();
+  // Teardown needs some seconds of the budget.
+  const deadline = o.maxSeconds ? started + o.maxSeconds * 1000 - 20_000 : Infinity;
   let t0 = started;
   const log = (line: string) => console.log(`[soak +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
   const rng = new Rng(o.seed);
@@ -41,6 +49,10 @@ export async function runSoak(o: SoakOptions): Promise<boolean> {
   // The stack's own lines matter while it starts and stops; during the faults each fault's line says it all.
   let stackQuiet = false;
   const env = await startSoakServices(log, (l) => { if (!stackQuiet) log(`stack: ${l}`); });
+  // Interrupted (Ctrl-C, a test runner's timeout): still stop the services and servers it started.
+  const interrupted = () => { log('interrupted: stopping the soak\'s services'); env.close(o.keep).finally(() => process.exit(130)); };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     log(`setup done in ${secs(Date.now() - started)} s: pipelines Active, 2 workers (logs in ${env.api.home})`);
     // Each load has a random stream of its own, so the fault schedule alone follows the seed.
@@ -49,7 +61,7 @@ export async function runSoak(o: SoakOptions): Promise<boolean> {
     t0 = Date.now();
     stackQuiet = true;
     for (const l of loads) l.start();
-    const { records, failures } = await injectFaults(env, rng, t0 + o.minutes * 60_000, log);
+    const { records, failures } = await injectFaults(env, rng, t0 + o.minutes * 60_000, deadline, log);
     await sleep(t0 + o.minutes * 60_000 - Date.now());
     const loadMs = Date.now() - t0;
     const stats = await Promise.all(loads.map((l) => l.stop()));
@@ -57,12 +69,14 @@ export async function runSoak(o: SoakOptions): Promise<boolean> {
     log(`load stopped after ${secs(loadMs)} s: ${done.join('; ')}`);
 
     const heads = await Promise.all(env.pipelines.map((p) => sourceHead(p.s)));
-    const converged = await waitConverged(env.pipelines, CONVERGENCE_TIMEOUT_MS);
-    log(converged.ms === null ? `NOT converged within ${CONVERGENCE_TIMEOUT_MS / 1000} s`
+    const convergeFor = Math.max(0, Math.min(CONVERGENCE_TIMEOUT_MS, deadline - Date.now() - 30_000));
+    const converged = await waitConverged(env.pipelines, convergeFor);
+    if (converged.ms === null) failures.push(`not converged within ${secs(convergeFor)} s of the end of the load`);
+    log(converged.ms === null ? `NOT converged within ${secs(convergeFor)} s`
       : `converged ${secs(converged.ms)} s after the load stopped`);
     const checks: PipelineCheck[] = [];
     for (const [i, p] of env.pipelines.entries()) {
-      const r = await checkPipeline(env.api, p, converged.last[i], heads[i], stats[i]);
+      const r = await checkPipeline(env.api, p, converged.last[i], heads[i], stats[i], deadline);
       checks.push(r.check);
       failures.push(...r.failures);
     }
@@ -79,6 +93,8 @@ export async function runSoak(o: SoakOptions): Promise<boolean> {
     if (o.jsonFile) fs.writeFileSync(o.jsonFile, JSON.stringify(report, null, 2) + '\n');
     return report.ok;
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     stackQuiet = false;
     await env.close(o.keep);
   }
@@ -90,7 +106,7 @@ export async function runSoak(o: SoakOptions): Promise<boolean> {
  * next one would not fit before `endAt` (with 20 s for its recovery).
  */
 async function injectFaults(
-  env: SoakSetup, rng: Rng, endAt: number, log: (line: string) => void,
+  env: SoakSetup, rng: Rng, endAt: number, deadline: number, log: (line: string) => void,
 ): Promise<{ records: FaultRecord[]; failures: string[] }> {
   const kinds = faults(env);
   const records: FaultRecord[] = [];
@@ -122,7 +138,8 @@ async function injectFaults(
     await sleep(outage - (Date.now() - at));
     await fault.heal();
     const healed = Date.now();
-    const each = await Promise.all(env.pipelines.map((p) => recovered(env, p.s, ++probe, healed, (st) => note(p.name, st))));
+    const until = Math.min(healed + RECOVERY_TIMEOUT_MS, deadline);
+    const each = await Promise.all(env.pipelines.map((p) => recovered(env, p.s, ++probe, healed, until, (st) => note(p.name, st))));
     watching.on = false;
     await watcher;
     const rec: FaultRecord = {
@@ -133,7 +150,8 @@ async function injectFaults(
     records.push(rec);
     log(faultLine(rec));
     if (rec.recovery_ms === null) {
-      failures.push(`fault ${n} (${kind}): not recovered within ${RECOVERY_TIMEOUT_MS / 1000} s of the heal`);
+      failures.push(`fault ${n} (${kind}): not recovered within ${secs(until - healed)} s of the heal`);
+      break; // the next fault would only pile onto a pipeline that is stuck already
     }
     const died = env.workers.unexpectedExits();
     if (died.length) {
@@ -147,12 +165,11 @@ async function injectFaults(
 /**
  * Recovery of one pipeline after a heal at `since`: a probe row written to the source after the heal
  * (retried until the source takes it) has reached the destination and the pipeline is Active, so the
- * backlog of the outage is delivered. Milliseconds from `since`, or null after RECOVERY_TIMEOUT_MS.
+ * backlog of the outage is delivered. Milliseconds from `since`, or null if not by `deadline`.
  */
 async function recovered(
-  env: SoakSetup, s: Setup, seq: number, since: number, note: (st: any) => void,
+  env: SoakSetup, s: Setup, seq: number, since: number, deadline: number, note: (st: any) => void,
 ): Promise<number | null> {
-  const deadline = since + RECOVERY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     try { await q(s.srcUrl, `UPDATE soak_probe SET seq = ${seq} WHERE id = 1`); break; } catch { await sleep(250); }
   }

@@ -8,7 +8,7 @@ import { block, Expr, HclValue } from '../api/hcl';
 import { providerSource } from '../core/names';
 import { env, freshDatabase, sampleConfigs } from './helpers';
 import { dropReplicationSlot, q, setupPipeline, Setup, spawnWorker, stopWorker, waitFor, Worker } from './dataplane/harness';
-import { mirror, ok, runTf, supportsWriteOnly, tfBin, TfEnv, workdir } from './provider/tf';
+import { mirror, ok, resolveTf, runTf, supportsWriteOnly, tfBin, TfEnv, workdir } from './provider/tf';
 
 /**
  * Secrets stay secret, proven: known secret values go in every way there is (the API for every
@@ -54,7 +54,7 @@ async function role(db: string, what: string): Promise<string> {
 }
 
 before(async () => {
-  assert.ok(tfBin, 'terraform or tofu must be on PATH (or built by test/setup.d/terraform.sh)');
+  await resolveTf(); // terraform or tofu on PATH, else Terraform 1.5.7 built by test/setup.d/terraform.sh
   mirror();
   const srcUrl = await role(await freshDatabase('sec_src'), 'source');
   const dstUrl = await role(await freshDatabase('sec_dst'), 'destination');

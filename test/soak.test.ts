@@ -14,7 +14,8 @@ const repo = path.resolve(__dirname, '..', '..');
 
 test('chaos soak, 5 minutes: every fault recovered; destination == source, DLQ empty, no duplicates, nothing stuck', async () => {
   const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-soak-')), 'report.json');
-  // 540 s: inside test/run.sh's 600 s per file, so a stuck pipeline fails with the soak's report.
+  // 540 s: inside the per-file timeouts (test/run.sh 900 s, devtest.sh 600 s), so a stuck pipeline
+  // fails with the soak's report.
   const args = [path.join(repo, 'dist/bench/soak/main.js'), '--minutes', '5', '--max-seconds', '540', '--json', report];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -31,7 +31,7 @@ export async function sinkOnFakeDestination(opts: { batchSize: number; write?: (
   const written: string[] = [];
   const ac = new AbortController();
   const sink = new SinkRunner({
-    pipelineId, kind: 'postgresql', mode: 'upsert', topics: [topic], kafka, admin, producer,
+    pipelineId, kind: 'postgresql', mode: 'upsert', schemaChanges: 'propagate', topics: [topic], kafka, admin, producer,
     cfg: { host: 'x', port: 1, database: 'x', user: 'x', password: 'x', table_name_format: '{table}', batch_size: opts.batchSize } as never,
     control: { query: async () => [] }, log: pino({ level: 'silent' }), signal: ac.signal,
     delivery: { max_retries: 1, backoff_initial_ms: 1, backoff_max_ms: 2 }, transforms: [], graceMs: 1000, topicPrefix: `sf${tag}`,

@@ -1,3 +1,4 @@
+// test-lane: exclusive (purges the stack MariaDB's binary logs, which other MariaDB sources read)
 // Scenario g with a MariaDB source: the binlog holding the source's persisted GTID position is purged
 // while no runner reads it (the MariaDB counterpart of a dropped Postgres slot). The pipeline turns
 // Broken with reason position_lost and stays so: it never resumes at a later position, which would

@@ -8,7 +8,7 @@ import { after, before, it } from 'node:test';
 import { alertRuleSpec, channelKinds } from '../../core/alert-spec';
 import { providerSource } from '../../core/names';
 import { sampleConfigs, startTestApi, TestApi } from '../helpers';
-import { flat, mirror, ok, one, planCode, runTf, supportsWriteOnly, tfBin, TfEnv, workdir } from './tf';
+import { flat, mirror, ok, one, planCode, resolveTf, runTf, supportsWriteOnly, tfBin, TfEnv, workdir } from './tf';
 
 let api: TestApi;
 let env: TfEnv;
@@ -41,7 +41,7 @@ resource "sluice_alert_rule" "lag" {
 `;
 
 before(async () => {
-  assert.ok(tfBin, 'terraform or tofu must be on PATH (or built by test/setup.d/terraform.sh)');
+  await resolveTf(); // terraform or tofu on PATH, else Terraform 1.5.7 built by test/setup.d/terraform.sh
   api = await startTestApi();
   mirror();
   const src = await api.call('POST', '/v1/sources', { name: 'src', kind: 'postgresql', config: sampleConfigs['source/postgresql'] });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { providerSource } from '../../core/names';
 import { startTestApi, TestApi } from '../helpers';
-import { mirror, ok, planCode, runTf, tfBin, TfEnv, workdir } from './tf';
+import { mirror, ok, planCode, resolveTf, runTf, tfBin, TfEnv, workdir } from './tf';
 
 /**
  * sluice_api_token with a real terraform: the API produces the secret, the provider keeps it as a
@@ -39,7 +39,7 @@ const tokenNamed = async (name: string) => (await api.call('GET', '/v1/tokens?pa
 const get = (secret: string, p: string) => api.call('GET', p, undefined, { authorization: `Bearer ${secret}` });
 
 before(async () => {
-  assert.ok(tfBin, 'terraform or tofu must be on PATH (or built by test/setup.d/terraform.sh)');
+  await resolveTf(); // terraform or tofu on PATH, else Terraform 1.5.7 built by test/setup.d/terraform.sh
   api = await startTestApi();
   mirror();
 });

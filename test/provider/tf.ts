@@ -20,9 +20,9 @@ export const repoRoot = path.resolve(__dirname, '../../..');
 
 /**
  * Waiting longer than this for a tool build gives a clear error before the file's own timeout
- * (test/run.sh: 600 s per file) cancels it without one.
+ * (test/run.sh: 900 s per file) cancels it without one.
  */
-const TOOL_WAIT_MS = 540_000;
+const TOOL_WAIT_MS = 840_000;
 const builds = new Map<string, Promise<string>>();
 
 /**

@@ -21,10 +21,20 @@ export const readOnlyFields: Record<string, { type: string; check: (v: unknown) 
   created_at: { type: 'string', check: (v) => typeof v === 'string' },
   updated_at: { type: 'string', check: (v) => typeof v === 'string' },
   secrets_set: { type: 'list of strings', check: (v) => Array.isArray(v) && v.every((x) => typeof x === 'string') },
-  firing: { type: 'list', check: (v) => Array.isArray(v) },
+  // An alert rule's: the list it read, [{pipeline_id, pipeline, since}] (openapi: AlertRuleInput).
+  firing: { type: 'list of {pipeline_id, pipeline, since}', check: (v) => Array.isArray(v) && v.every(isFiringItem) },
 };
 
 type Body = Record<string, unknown>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+function isFiringItem(x: unknown): boolean {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
+  const o = x as Record<string, unknown>;
+  return Object.keys(o).every((k) => ['pipeline_id', 'pipeline', 'since'].includes(k)) && typeof o.pipeline_id === 'string' && UUID.test(o.pipeline_id)
+    && typeof o.pipeline === 'string' && typeof o.since === 'string' && RFC3339.test(o.since);
+}
 
 export function asObject(body: unknown, what = 'body'): Body {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {

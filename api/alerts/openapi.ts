@@ -23,7 +23,8 @@ export function addAlertPaths(add: Add, schemas: Schema): void {
   const fields = { ...envelopeFields, ...alertRuleSpec.fields };
   const described = { title: alertRuleSpec.title, description: alertRuleSpec.description };
   const firingItem = obj({ pipeline_id: uuid, pipeline: str, since: dateTime });
-  const ignoredFiring = { type: 'array', description: 'Ignored (read-only; sent back by clients that PUT what they GET).' };
+  const text = { type: 'string', pattern: TEXT_PATTERN };
+  const ignoredFiring = { ...array(obj({ pipeline_id: uuid, pipeline: text, since: dateTime })), description: 'Ignored (read-only; sent back by clients that PUT what they GET).' };
   const resp = fieldsSchema(fields, 'response') as { properties: Schema; required: string[] };
   schemas.AlertRule = {
     ...resp, ...described, properties: { ...meta, ...resp.properties, firing: { ...array(firingItem), description: 'Pipelines the rule is firing for now.' } },

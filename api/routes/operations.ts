@@ -53,6 +53,11 @@ export async function pipelineStatus(ctx: AppContext, id: string) {
   return { ...statusFromRow(rows[0]), _lag_history: (rows[0].lag_history ?? []) as { at: string; lag: number | null }[] };
 }
 
+/** 404 unless the pipeline exists (its DLQ records and snapshots go when it does). */
+async function requirePipeline(ctx: AppContext, id: string): Promise<void> {
+  if (!(await ctx.ds.query(`SELECT 1 FROM pipelines WHERE id = $1`, [id])).length) throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
+}
+
 async function loadConnectors(ctx: AppContext, id: string) {
   const p = (await ctx.ds.query(`SELECT * FROM pipelines WHERE id = $1`, [id]))[0];
   if (!p) throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
@@ -175,8 +180,7 @@ export function operationsRouter(ctx: AppContext): Router {
 
   r.post('/pipelines/:id/restart', async (req, res) => {
     const id = idParam(req, 'pipeline');
-    const found = await ctx.ds.query(`SELECT 1 FROM pipelines WHERE id = $1`, [id]);
-    if (!found.length) throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
+    await requirePipeline(ctx, id);
     await ctx.ds.query(`INSERT INTO pipeline_runtime (pipeline_id, restart_requested_at) VALUES ($1, now()) ON CONFLICT (pipeline_id) DO UPDATE SET restart_requested_at = now()`, [id]);
     ctx.log.info({ pipeline_id: id }, 'pipeline restart requested');
     res.status(202).json({ status: 'restart requested' });
@@ -215,6 +219,7 @@ export function operationsRouter(ctx: AppContext): Router {
   });
   r.get('/pipelines/:id/snapshots', async (req, res) => {
     const id = idParam(req, 'pipeline');
+    await requirePipeline(ctx, id);
     const rows = await ctx.ds.query(`SELECT * FROM snapshots WHERE pipeline_id = $1 ORDER BY created_at DESC LIMIT 100`, [id]);
     res.json({ items: rows.map(snapshotView), total: rows.length });
   });
@@ -232,6 +237,7 @@ export function operationsRouter(ctx: AppContext): Router {
     const id = idParam(req, 'pipeline');
     const { page, pageSize } = paging(req);
     const st = queryOf(req).status as string;
+    await requirePipeline(ctx, id);
     const statuses = st === 'all' ? ['pending', 'replay_requested', 'replayed', 'discarded', 'superseded'] : st.split(',');
     const rows = await ctx.ds.query(`SELECT * FROM dlq_records WHERE pipeline_id = $1 AND status = ANY($2) ORDER BY id LIMIT $3 OFFSET $4`, [id, statuses, pageSize, (page - 1) * pageSize]);
     const total = await ctx.ds.query(`SELECT count(*)::int AS n FROM dlq_records WHERE pipeline_id = $1 AND status = ANY($2)`, [id, statuses]);
@@ -245,6 +251,7 @@ export function operationsRouter(ctx: AppContext): Router {
     r.post(`/pipelines/:id/dlq/${op}`, async (req, res) => {
       const id = idParam(req, 'pipeline');
       const b = dlqSelection(req.body);
+      await requirePipeline(ctx, id);
       const rows = 'all' in b
         ? await ctx.ds.query(`UPDATE dlq_records SET status = $2, updated_at = now() WHERE pipeline_id = $1 AND status = 'pending' RETURNING id`, [id, to])
         : await ctx.ds.query(`UPDATE dlq_records SET status = $2, updated_at = now() WHERE pipeline_id = $1 AND status = 'pending' AND id = ANY($3) RETURNING id`, [id, to, b.ids]);

@@ -11,6 +11,7 @@ import { sourcePostgresql } from './source-postgresql';
 import { sourceMysql } from './source-mysql';
 import { destinationPostgresql } from './destination-postgresql';
 import { destinationMysql } from './destination-mysql';
+import { destinationElasticsearch } from './destination-elasticsearch';
 import { transformRenameFields } from './transform-rename-fields';
 import { transformDropFields } from './transform-drop-fields';
 import { transformMaskFields } from './transform-mask-fields';
@@ -22,6 +23,7 @@ export const connectorModules: readonly ConnectorModule[] = [
   sourceMysql,
   destinationPostgresql,
   destinationMysql,
+  destinationElasticsearch,
   transformRenameFields,
   transformDropFields,
   transformMaskFields,

@@ -3,6 +3,7 @@
 // row here; a row lists what the pair supports (`e`, the network scenario, proxies Postgres only;
 // `g`, the lost replication slot, exists for Postgres sources only).
 import type { DestinationKit, SourceKit } from './kits';
+import { destinationElasticsearch } from './kits/destination-elasticsearch';
 import { destinationMysql } from './kits/destination-mysql';
 import { destinationPostgresql } from './kits/destination-postgresql';
 import { sourceMysql } from './kits/source-mysql';
@@ -28,6 +29,7 @@ export const MATRIX: MatrixRow[] = [
   row(sourcePostgresql, destinationMysql, ['a', 'b', 'c', 'd', 'f', 'types', 'storm', 'schema'], pgToMysql),
   row(sourceMysql, destinationPostgresql, ['a', 'b', 'c', 'd', 'f', 'types', 'storm', 'schema', 'new_tables'], mysqlToPg),
   row(sourceMysql, destinationMysql, ['types'], mysqlToMysql),
+  row(sourcePostgresql, destinationElasticsearch, ['a', 'd', 'f', 'storm']),
 ];
 
 export const rowsWith = (scenario: Scenario) => MATRIX.filter((r) => r.scenarios.includes(scenario));

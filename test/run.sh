@@ -20,6 +20,9 @@ node dist/stack/cli.js install # system packages of the default stack (apt-get a
 for hook in test/setup.d/*.sh; do [ -e "$hook" ] && bash "$hook"; done
 
 start_test_stack
+# Elasticsearch (the elasticsearch destination's tests) starts beside the first test files: they wait
+# for it (startService) and the stack's stop on exit stops it. Its log: .sluice-test/logs/.
+node dist/stack/cli.js start elasticsearch >"$SLUICE_HOME/logs/elasticsearch-start.log" 2>&1 &
 
 all=$(find dist/test -name '*.test.js' | sort)
 exclusive=$(grep -l '^// test-lane: exclusive' $all || true)

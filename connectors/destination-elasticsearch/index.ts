@@ -11,4 +11,6 @@ export const destinationElasticsearch = {
   reference,
   writer: (o) => new (writer().ElasticsearchWriter)(o),
   openCounter: (cfg) => counter().EsDestinationCounter.open(cfg as never),
+  // New columns are mapped by the writer on first sight; a field's type cannot change in an index.
+  schemaChanges: { add: 'free', drop: 'free', widen: 'no', retype: 'no' },
 } satisfies DestinationModule;

@@ -34,7 +34,7 @@ function javaHome(): string | undefined {
 
 // One download per process, however many callers start the service at once.
 let fetching: Promise<void> | undefined;
-function ensureZip(ctx: ServiceContext): Promise<void> {
+function ensureZip(ctx: Pick<ServiceContext, 'name' | 'log'>): Promise<void> {
   if (fs.existsSync(zipFile())) return Promise.resolve();
   fetching ??= (async () => {
     ctx.log(`fetching ${ARTIFACT} from Maven Central (~89 MB, first run only)...`);
@@ -142,6 +142,7 @@ export function elasticsearch(ctx: ServiceContext) {
       ...(which('unzip') ? [] : [{ what: 'unzip', apt: ['unzip'] }]),
       ...(fs.existsSync(zipFile()) || which('mvn') ? [] : [{ what: 'mvn', apt: ['maven'] }]),
     ],
+    fetch: () => ensureZip(ctx),
     pid: (clean?: boolean) => daemon().pid(clean),
     start,
     check: () => health(url()),

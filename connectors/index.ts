@@ -12,6 +12,7 @@ import { sourceMysql } from './source-mysql';
 import { destinationPostgresql } from './destination-postgresql';
 import { destinationMysql } from './destination-mysql';
 import { destinationElasticsearch } from './destination-elasticsearch';
+import { destinationWebhook } from './destination-webhook';
 import { transformRenameFields } from './transform-rename-fields';
 import { transformDropFields } from './transform-drop-fields';
 import { transformMaskFields } from './transform-mask-fields';
@@ -24,6 +25,7 @@ export const connectorModules: readonly ConnectorModule[] = [
   destinationPostgresql,
   destinationMysql,
   destinationElasticsearch,
+  destinationWebhook,
   transformRenameFields,
   transformDropFields,
   transformMaskFields,

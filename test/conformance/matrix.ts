@@ -6,6 +6,7 @@ import type { DestinationKit, SourceKit } from './kits';
 import { destinationElasticsearch } from './kits/destination-elasticsearch';
 import { destinationMysql } from './kits/destination-mysql';
 import { destinationPostgresql } from './kits/destination-postgresql';
+import { destinationWebhook } from './kits/destination-webhook';
 import { sourceMysql } from './kits/source-mysql';
 import { sourcePostgresql } from './kits/source-postgresql';
 import { mysqlToMysql, mysqlToPg, pgToMysql, pgToPg, TypeCase } from './type-cases';
@@ -30,6 +31,7 @@ export const MATRIX: MatrixRow[] = [
   row(sourceMysql, destinationPostgresql, ['a', 'b', 'c', 'd', 'f', 'types', 'storm', 'schema', 'new_tables'], mysqlToPg),
   row(sourceMysql, destinationMysql, ['types'], mysqlToMysql),
   row(sourcePostgresql, destinationElasticsearch, ['a', 'd', 'f', 'storm']),
+  row(sourcePostgresql, destinationWebhook, ['a', 'd', 'f', 'storm']),
 ];
 
 export const rowsWith = (scenario: Scenario) => MATRIX.filter((r) => r.scenarios.includes(scenario));

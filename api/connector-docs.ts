@@ -32,8 +32,10 @@ export function renderConnectorDocs(): string {
     }
     return rows;
   };
-  for (const s of connectorSpecs) {
+  for (const m of connectorModules) {
+    const s = m.declaration;
     out.push(`## ${s.title}`, '', `\`${s.category}\` kind \`${s.kind}\` — Terraform resource \`${resourceType(s)}\`.`, '', s.description, '', ...table(s.fields), '');
+    if (m.reference) out.push(m.reference().trim(), '');
   }
   out.push(`## ${pipelineSpec.title}`, '', 'Terraform resource `sluice_pipeline`; API collection `/v1/pipelines` (fields at the top level).', '', pipelineSpec.description, '', ...table(pipelineSpec.fields), '');
   out.push(...schemaChangeTable());

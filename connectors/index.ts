@@ -11,6 +11,8 @@ import { sourcePostgresql } from './source-postgresql';
 import { sourceMysql } from './source-mysql';
 import { destinationPostgresql } from './destination-postgresql';
 import { destinationMysql } from './destination-mysql';
+import { destinationElasticsearch } from './destination-elasticsearch';
+import { destinationWebhook } from './destination-webhook';
 import { transformRenameFields } from './transform-rename-fields';
 import { transformDropFields } from './transform-drop-fields';
 import { transformMaskFields } from './transform-mask-fields';
@@ -22,6 +24,8 @@ export const connectorModules: readonly ConnectorModule[] = [
   sourceMysql,
   destinationPostgresql,
   destinationMysql,
+  destinationElasticsearch,
+  destinationWebhook,
   transformRenameFields,
   transformDropFields,
   transformMaskFields,

@@ -18,6 +18,8 @@ import type { Category, ConnectorSpec } from '../core/spec';
 /** What every connector module has. */
 export interface KindModule<C extends Category> {
   declaration: ConnectorSpec & { category: C };
+  /** More reference for docs/connectors.md (markdown, under the field table): behaviour the fields do not say. Driver-free. */
+  reference?(): string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -181,14 +183,35 @@ export interface WriterOpts {
 }
 
 /**
+ * A batch the destination applied in part (a bulk API): the records at `rejected[].index` were not
+ * applied, every other record was. Rule (per key order): once a record of a key is rejected, later
+ * records of that key must not count as applied before it — a writer applies at most the last
+ * record per key of a batch and rejects the key's records together when that one fails, or stops
+ * applying the key. The sink enforces the rest: it re-applies, after the rejected records settle
+ * (retries, DLQ), every later record of a rejected record's key and everything from the first
+ * barrier (truncate, keyless record, primary-key change) after the first rejection on, so those
+ * writes must be idempotent (upserts, deletes and truncates are; an appended row needs a stable id).
+ */
+export interface PartialWrite { rejected: { index: number; error: Error }[] }
+
+/**
  * Applies change events to a destination. The sink (workers/sink.ts) owns ordering, batching,
  * retries, the DLQ and offset commits; a writer applies one batch (all or nothing where the
- * destination allows it) and says which errors mean "not reachable" (retried without limit) and
- * which a rejected record (retried, then the DLQ).
+ * destination allows it, or in part: PartialWrite) and says which errors mean "not reachable"
+ * (retried without limit) and which a rejected record (retried, then the DLQ).
  */
 export interface DestinationWriter {
-  /** Writes the events in order; offsets[i] is envs[i]'s Kafka offset; `tableFor` names a source table's destination table. */
-  write(envs: Envelope[], offsets: string[], tableFor: (schema: string, table: string) => string): Promise<void>;
+  /**
+   * Writes the events in order; offsets[i] is envs[i]'s Kafka offset; `tableFor` names a source
+   * table's destination table. Throws when nothing was applied; resolves a PartialWrite when some
+   * records were rejected and the rest applied.
+   */
+  write(envs: Envelope[], offsets: string[], tableFor: (schema: string, table: string) => string): Promise<void | PartialWrite>;
+  /**
+   * "Not reachable now": retried without limit (Broken after the grace period). Such an error may
+   * carry `retryAfterMs` (the destination asked for a pause, e.g. HTTP Retry-After): the sink waits
+   * at least that long before the next attempt.
+   */
   isConnectionError(e: unknown): boolean;
   /** DLQ error class of an error the destination raised (e.g. `pg_23514`). */
   errorClass(e: unknown): string;

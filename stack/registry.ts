@@ -2,6 +2,7 @@
 // module (a file or folder in services/) plus one line here; docs/architecture.md walks through it.
 import { envPort } from './shared/env';
 import type { Registry } from './supervisor';
+import { elasticsearch } from './services/elasticsearch';
 import { kafka } from './services/kafka';
 import { mariadbPrimary } from './services/mariadb/primary';
 import { mariadbReplica } from './services/mariadb/replica';
@@ -21,4 +22,5 @@ export const REGISTRY = {
   },
   mariadb: { create: mariadbPrimary, enabledBy: 'SLUICE_STACK_MARIADB' },
   'mariadb-replica': { create: (ctx) => mariadbReplica(ctx, ctx.peer('mariadb')), enabledBy: 'SLUICE_STACK_MARIADB' },
+  elasticsearch: { create: elasticsearch, enabledBy: 'SLUICE_STACK_ELASTICSEARCH' },
 } satisfies Registry;

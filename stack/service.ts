@@ -49,6 +49,8 @@ export interface StackService {
   readonly startTimeoutMs: number;
   /** The system packages missing on this machine to run it; [] when it can run. */
   missing(): MissingPackage[];
+  /** Fetches what start needs beyond system packages (a distribution into the cache), so install can do it outside the lock. */
+  fetch?(): Promise<void>;
   /** Pid of its running local instance, or undefined; `clean` removes a stale pid file. */
   pid(clean?: boolean): number | undefined;
   /** Launches it and returns the pid. The supervisor has checked: not running, ports free. */

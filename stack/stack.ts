@@ -113,7 +113,7 @@ export class LocalStack {
     return this.supervisor.killService(name);
   }
 
-  /** The system packages of `names` (default: the default set), installed where missing. */
+  /** The system packages and downloads of `names` (default: the default set), installed where missing. */
   install(names?: ServiceName[]): Promise<void> {
     return this.supervisor.install(names);
   }

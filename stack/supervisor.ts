@@ -174,9 +174,10 @@ export class Supervisor<R extends Registry> {
     });
   }
 
-  /** The services' system packages, installed where missing (as root on Debian/Ubuntu). */
-  install(names = this.names().filter((n) => this.enabled(n))): Promise<void> {
-    return ensurePackages(names.map((n) => this.service(n)), this.log);
+  /** The services' system packages, installed where missing (as root on Debian/Ubuntu), then their downloads. */
+  async install(names = this.names().filter((n) => this.enabled(n))): Promise<void> {
+    await ensurePackages(names.map((n) => this.service(n)), this.log);
+    for (const n of names.filter((x) => !this.isExternal(x))) await this.service(n).fetch?.();
   }
 
   /** Runs `fn` under the stack's cross-process lock (service-specific operations: a promotion). */

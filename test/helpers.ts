@@ -67,6 +67,8 @@ export const sampleConfigs: Record<string, Record<string, unknown>> = {
   'source/mysql': { host: 'db.internal', user: 'cdc', password: 'pw-mysql', database_include: ['shop'] },
   'destination/postgresql': { host: '127.0.0.1', database: 'warehouse', user: 'loader', password: 'pw-dest', schema: 'raw' },
   'destination/mysql': { host: '127.0.0.1', database: 'warehouse', user: 'loader', password: 'pw-dest-my' },
+  'destination/elasticsearch': { url: 'https://es.internal:9200', username: 'loader', password: 'pw-dest-es', api_key: 'es-api-key-secret' },
+  'destination/webhook': { url: 'https://hooks.example.com/sluice', headers: ['X-Team: data'], secret_headers: 'Authorization: Bearer wh-token-secret', signing_secret: 'wh-signing-secret' },
   'transform/rename_fields': { mappings: { email: 'email_address' } },
   'transform/drop_fields': { fields: ['ssn'] },
   'transform/mask_fields': { fields: ['email'], strategy: 'hash', salt: 'pepper-salt' },

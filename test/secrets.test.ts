@@ -30,6 +30,11 @@ const secret = (where: string) => {
   secrets.set(v, where);
   return v;
 };
+/** A secret in the form its field takes: where a bare value fails the field's pattern (a header line), as a header's value. */
+const shaped = (spec: (typeof connectorSpecs)[number], f: string, v: string) => {
+  const p = spec.fields[f].pattern;
+  return !p || new RegExp(p).test(v) ? v : `X-Secret: ${v}`;
+};
 /** Values allowed in exactly these artifacts (a token's secret in its create response; a Terraform-made one in the state). */
 const allowedIn = new Map<string, RegExp>();
 const artifacts: { name: string; text: string }[] = [];
@@ -78,10 +83,10 @@ describe('secrets never leave Sluice in clear', () => {
     for (const spec of kinds) {
       const coll = `/v1/${collections[spec.category]}`;
       const config = { ...sampleConfigs[`${spec.category}/${spec.kind}`] };
-      for (const f of secretFields(spec)) config[f] = secret(`${spec.category} ${spec.kind} ${f}`);
+      for (const f of secretFields(spec)) config[f] = shaped(spec, f, secret(`${spec.category} ${spec.kind} ${f}`));
       const c = await api.call('POST', coll, { name: `secret-${spec.kind}`, kind: spec.kind, config });
       assert.equal(c.status, 201, c.text);
-      const rotated = Object.fromEntries(secretFields(spec).map((f) => [f, secret(`${spec.kind} ${f} rotated`)]));
+      const rotated = Object.fromEntries(secretFields(spec).map((f) => [f, shaped(spec, f, secret(`${spec.kind} ${f} rotated`))]));
       assert.equal((await api.call('PATCH', `${coll}/${c.body.id}`, { config: rotated })).status, 200);
       assert.equal((await api.call('PUT', `${coll}/${c.body.id}`, { name: `secret-${spec.kind}`, kind: spec.kind, config: { ...config, ...rotated } })).status, 200);
       // Refused requests do not echo what they were sent.
@@ -129,6 +134,7 @@ describe('secrets never leave Sluice in clear', () => {
   it('through Terraform: variables for every sensitive field, an API token with its secret as an output', async () => {
     const api = s.api;
     const vars: Record<string, string> = {};
+    const shapeOf: Record<string, (v: string) => string> = {}; // variable -> the form of its field
     // Terraform writes input variables into plan files unless they are ephemeral (>= 1.10; write-only
     // attributes take ephemeral values): docs/provider.md recommends them for secrets.
     const writeOnly = supportsWriteOnly(tfBin!);
@@ -138,7 +144,8 @@ describe('secrets never leave Sluice in clear', () => {
       for (const [k, v] of Object.entries(sampleConfigs[`${spec.category}/${spec.kind}`])) if (!spec.fields[k].sensitive) attrs[k] = v as HclValue;
       for (const f of secretFields(spec)) {
         const name = `${spec.category}_${spec.kind}_${f}`;
-        vars[name] = secret(`terraform variable ${name}`);
+        shapeOf[name] = (v) => shaped(spec, f, v);
+        vars[name] = shapeOf[name](secret(`terraform variable ${name}`));
         blocks.push(`variable "${name}" {\n  type      = string\n  sensitive = true\n${writeOnly ? '  ephemeral = true\n' : ''}}\n`);
         attrs[f] = new Expr(`var.${name}`);
       }
@@ -157,7 +164,7 @@ describe('secrets never leave Sluice in clear', () => {
     await run('output');
     // Rotating every secret through Terraform.
     const first = Object.values(vars);
-    for (const k of Object.keys(vars)) vars[k] = secret(`terraform variable ${k} rotated`);
+    for (const k of Object.keys(vars)) vars[k] = shapeOf[k](secret(`terraform variable ${k} rotated`));
     await run('apply', '-auto-approve', '-input=false');
     await run('plan', '-input=false', '-detailed-exitcode');
     const state = await ok(dir, ['state', 'pull'], tf);

@@ -5,7 +5,7 @@ import { TransformError } from '../core/errors';
 import { dlqTopicFor, groupIdFor, HEADERS } from '../core/names';
 import { backoff, sleep } from '../core/retry';
 import { destinationModule } from '../connectors';
-import type { DestinationWriter } from '../connectors/module';
+import type { DestinationWriter, PartialWrite } from '../connectors/module';
 import { TransformDef, buildChain } from './transforms';
 import { metrics } from './metrics';
 import { SchemaHoldAborted, SchemaPolicy, SchemaTracker } from './schema-tracker';
@@ -42,6 +42,8 @@ class TopicsChanged extends Error {}
  */
 export const PARTITIONS_CONCURRENTLY = Math.max(1, Number(process.env.SLUICE_SINK_CONCURRENCY ?? 2));
 
+/** Longest pause a destination may ask for between connection retries (Retry-After beyond it is capped). */
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
 /** Keys whose rejected records retry at once (each on a destination connection from the writer's pool). */
 const RETRY_KEYS_IN_PARALLEL = 8;
 /** Records group by Kafka key for per-key order; keyless records (truncates, tables without a key) share one group. */
@@ -372,7 +374,9 @@ export class SinkRunner {
    * own key, and their retries run side by side with other keys' (8 keys at a time), so a burst of
    * poison records costs about one backoff sequence, not one per record. A record that affects
    * other keys (a truncate, a keyless record, an update that changes the primary key) is a barrier:
-   * it and everything after it wait, in order, until every earlier failure is settled.
+   * it and everything after it wait, in order, until every earlier failure is settled. A writer that
+   * applies a batch in part (PartialWrite) counts as having written all but its rejected records and
+   * what heldBack() keeps with them; those take the same walk.
    */
   private async deliver(prepared: Prepared, heartbeat: () => Promise<void>): Promise<void> {
     if (prepared.schema.length) return this.deliverWithSchema(prepared, heartbeat);
@@ -381,18 +385,22 @@ export class SinkRunner {
     const recs = poison.length ? [...good, ...poison.map((p) => p.rec)].sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1)) : good;
     // Fast path: every record up to the first transform failure in one write.
     const firstPoison = poison.length ? recs.findIndex((r) => known.has(r)) : recs.length;
-    let from = 0;
+    let rest = recs; // what the walk below writes, in offset order
     if (firstPoison > 0) {
       const prefix = firstPoison === recs.length ? recs : recs.slice(0, firstPoison);
       let ok = false;
-      try { await this.withConnRetry(() => this.write(prefix.map((g) => g.env!), prefix), heartbeat); ok = true; } catch (e) { if (e instanceof Aborted) throw e; }
-      if (ok) { await this.supersede(prefix); from = firstPoison; }
+      let partial: PartialWrite | void = undefined;
+      try { partial = await this.withConnRetry(() => this.write(prefix.map((g) => g.env!), prefix), heartbeat); ok = true; } catch (e) { if (e instanceof Aborted) throw e; }
+      if (ok) {
+        const held = partial?.rejected.length ? this.heldBack(prefix, partial, known) : null;
+        await this.supersede(held ? prefix.filter((r) => !held.has(r)) : prefix);
+        rest = held ? [...held, ...recs.slice(firstPoison)] : recs.slice(firstPoison);
+      }
     }
-    if (from === recs.length) return;
+    if (!rest.length) return;
     const groups = new Map<string, { rec: Rec; err: Error | null }[]>(); // per key, in offset order; err null = not tried yet
     let tail: { rec: Rec; err: Error | null }[] | null = null;
-    for (let i = from; i < recs.length; i++) {
-      const r = recs[i];
+    for (const r of rest) {
       const err = known.get(r) ?? null;
       if (tail) { tail.push({ rec: r, err }); continue; }
       const barrier = isBarrier(r);
@@ -409,9 +417,35 @@ export class SinkRunner {
     if (tail) await this.retryKeys([tail], heartbeat);
   }
 
+  /**
+   * The records of a partly applied batch that the walk must (re)write, in offset order: the rejected
+   * ones (their errors go into `known`), every later record of their keys, and everything from the
+   * first barrier after the first rejection on (see PartialWrite). The rest counts as written.
+   */
+  private heldBack(batch: Rec[], partial: PartialWrite, known: Map<Rec, Error>): Set<Rec> {
+    const rejected = new Map<number, Error>();
+    for (const { index, error } of partial.rejected) {
+      if (!Number.isInteger(index) || index < 0 || index >= batch.length) throw new Error(`destination writer ${this.o.kind} reported a rejection at index ${index} of a batch of ${batch.length}`);
+      rejected.set(index, error);
+    }
+    const held = new Set<Rec>();
+    const keys = new Set<string>();
+    let all = false;
+    for (let i = Math.min(...rejected.keys()); i < batch.length; i++) {
+      const r = batch[i];
+      const err = rejected.get(i);
+      if (!(err || all || isBarrier(r) || keys.has(keyText(r)))) continue;
+      held.add(r);
+      keys.add(keyText(r));
+      if (err) known.set(r, err);
+      if (isBarrier(r)) all = true;
+    }
+    return held;
+  }
+
   /** Writes one record (connection errors retried without limit); the destination's rejection is returned, not thrown. */
   private async writeOne(r: Rec, heartbeat: () => Promise<void>): Promise<Error | null> {
-    try { await this.withConnRetry(() => this.write([r.env!], [r]), heartbeat); } catch (e) { if (e instanceof Aborted) throw e; return e as Error; }
+    try { await this.withConnRetry(() => this.writeAll([r.env!], [r]), heartbeat); } catch (e) { if (e instanceof Aborted) throw e; return e as Error; }
     await this.supersede([r]);
     return null;
   }
@@ -485,7 +519,7 @@ export class SinkRunner {
       attempts++;
       try {
         const env = this.transform(this.decode(rec)!, rec);
-        if (env) await this.withConnRetry(() => this.write([env], [rec]), heartbeat);
+        if (env) await this.withConnRetry(() => this.writeAll([env], [rec]), heartbeat);
         if (env) await this.supersede([rec]);
         return;
       } catch (e) { if (e instanceof Aborted) throw e; err = e as Error; }
@@ -538,17 +572,32 @@ export class SinkRunner {
         metrics.retries.inc({ pipeline: this.o.pipelineId, kind: 'connection' });
         this.markUnreachable(e as Error);
         if (attempt === 1 || attempt % 10 === 0) this.o.log.warn({ err: (e as Error).message, attempt }, 'destination unreachable; retrying without limit');
-        await heartbeat().catch(() => undefined);
-        await sleep(backoff(attempt, 200, 3000), this.o.signal);
+        // The destination may ask for a longer pause (HTTP Retry-After); the group heartbeat goes on meanwhile.
+        const asked = Number((e as { retryAfterMs?: unknown }).retryAfterMs);
+        let wait = Math.max(backoff(attempt, 200, 3000), Number.isFinite(asked) ? Math.min(asked, MAX_RETRY_AFTER_MS) : 0);
+        do {
+          await heartbeat().catch(() => undefined);
+          const step = Math.min(wait, 2000);
+          await sleep(step, this.o.signal);
+          wait -= step;
+        } while (wait > 0 && !this.o.signal.aborted);
       }
     }
   }
 
-  private async write(envs: Envelope[], recs: Rec[]): Promise<void> {
+  /** One write of the batch; a PartialWrite is returned (deliver's fast path handles it). */
+  private async write(envs: Envelope[], recs: Rec[]): Promise<PartialWrite | void> {
     const started = process.hrtime.bigint();
-    await this.writer.write(envs, recs.map((r) => r.offset), (schema, table) => this.tableFor(schema, table));
-    metrics.eventsOut.inc({ pipeline: this.o.pipelineId }, envs.length);
+    const partial = await this.writer.write(envs, recs.map((r) => r.offset), (schema, table) => this.tableFor(schema, table));
+    metrics.eventsOut.inc({ pipeline: this.o.pipelineId }, envs.length - (partial?.rejected.length ?? 0));
     metrics.writeLatency.observe({ pipeline: this.o.pipelineId }, Number(process.hrtime.bigint() - started) / 1e9);
+    return partial;
+  }
+
+  /** A write that either applied everything or throws (a record's rejection in a PartialWrite becomes the error). */
+  private async writeAll(envs: Envelope[], recs: Rec[]): Promise<void> {
+    const partial = await this.write(envs, recs);
+    if (partial?.rejected.length) throw partial.rejected[0].error;
   }
 
   // ---------- DLQ replay ----------
@@ -562,7 +611,7 @@ export class SinkRunner {
         // Superseded since the replay was requested (a newer change of the key was written): not replayed.
         if (this.o.mode === 'upsert' && r.record_key !== null && !(this.dlqByKey.get(dlqKey(r.topic, r.record_key)) ?? []).some((d) => d.id === Number(r.id))) continue;
         const env = this.transform(r.record_value as Envelope, rec);
-        if (env) await this.write([env], [rec]);
+        if (env) await this.writeAll([env], [rec]);
         await o.control.query(`UPDATE dlq_records SET status = 'replayed', updated_at = now() WHERE id = $1`, [r.id]);
         o.log.info({ dlq_id: Number(r.id) }, 'DLQ record replayed');
       } catch (e) {

@@ -1,4 +1,4 @@
-// test-lane: exclusive (stops the stack MariaDB (the MySQL destination row); test/run.sh runs it alone)
+// test-lane: exclusive (stops the stack's MariaDB and Elasticsearch (their destination rows); test/run.sh runs it alone)
 // a. The destination is stopped for OUTAGE_MS under steady load: Broken (destination_unreachable)
 // after the grace period, changes buffered in Kafka, delivered after the restart, DLQ empty.
 import { test } from 'node:test';

@@ -3,8 +3,10 @@
 // row here; a row lists what the pair supports (`g`, the lost replication slot, exists for Postgres
 // sources only; a MariaDB source's lost binlog position is test/mysql/source-position-lost.test.ts).
 import type { DestinationKit, SourceKit } from './kits';
+import { destinationElasticsearch } from './kits/destination-elasticsearch';
 import { destinationMysql } from './kits/destination-mysql';
 import { destinationPostgresql } from './kits/destination-postgresql';
+import { destinationWebhook } from './kits/destination-webhook';
 import { sourceMysql } from './kits/source-mysql';
 import { sourcePostgresql } from './kits/source-postgresql';
 import { mysqlToMysql, mysqlToPg, pgToMysql, pgToPg, TypeCase } from './type-cases';
@@ -28,6 +30,8 @@ export const MATRIX: MatrixRow[] = [
   row(sourcePostgresql, destinationMysql, ['a', 'b', 'c', 'd', 'e', 'f', 'types', 'storm', 'schema'], pgToMysql),
   row(sourceMysql, destinationPostgresql, ['a', 'b', 'c', 'd', 'e', 'f', 'types', 'storm', 'schema', 'new_tables'], mysqlToPg),
   row(sourceMysql, destinationMysql, ['types'], mysqlToMysql),
+  row(sourcePostgresql, destinationElasticsearch, ['a', 'd', 'f', 'storm']),
+  row(sourcePostgresql, destinationWebhook, ['a', 'd', 'f', 'storm']),
 ];
 
 export const rowsWith = (scenario: Scenario) => MATRIX.filter((r) => r.scenarios.includes(scenario));

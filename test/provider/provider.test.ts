@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connectorSpecs, resourceType } from '../../connectors';
+import { connectorSpecs, resourceType, secretFields } from '../../connectors';
 import { pipelineSpec } from '../../core/pipeline-spec';
 import { sampleConfigs, startTestApi, TestApi } from '../helpers';
 import { flat, mirror, ok, one, planCode, repoRoot, resolveTf, runTf, supportsWriteOnly, TfEnv, workdir } from './tf';
@@ -269,6 +269,8 @@ resource "sluice_destination_postgresql" "dup" {
 
   // --- b: a topology built through the API, adopted with import blocks, then exported for DR.
   const secretValues: Record<string, string> = {};
+  /** Objects with a sensitive field: an old client (no write-only attributes) writes their secrets into state once. */
+  const withSecrets = connectorSpecs.filter((spec) => secretFields(spec).length).length;
 
   it('adopts a topology built through the API with import blocks (every resource kind) and a plan of no changes', async () => {
     const ids: Record<string, string> = {};
@@ -289,21 +291,18 @@ resource "sluice_destination_postgresql" "dup" {
 
     const hcl = (await b.call('GET', '/v1/export?format=hcl&import_blocks=true')).text;
     const vars = [...hcl.matchAll(/variable "([^"]+)"/g)].map((m) => m[1]);
-    const byVar: Record<string, string> = {
-      source_imp_source_postgresql_password: String(sampleConfigs['source/postgresql'].password),
-      source_imp_source_mysql_password: String(sampleConfigs['source/mysql'].password),
-      destination_imp_destination_postgresql_password: String(sampleConfigs['destination/postgresql'].password),
-      destination_imp_destination_mysql_password: String(sampleConfigs['destination/mysql'].password),
-      transform_imp_transform_mask_fields_salt: String(sampleConfigs['transform/mask_fields'].salt),
-    };
+    // Every sensitive field of every kind becomes a variable named after its object (`imp <category> <kind>`).
+    const byVar: Record<string, string> = Object.fromEntries(connectorSpecs.flatMap((spec) => secretFields(spec)
+      .map((f) => [`${spec.category}_imp_${spec.category}_${spec.kind}_${f}`, String(sampleConfigs[`${spec.category}/${spec.kind}`][f])])));
     assert.deepEqual(vars.sort(), Object.keys(byVar).sort());
     Object.assign(secretValues, byVar);
     const dir = workdir({ 'main.tf': hcl });
     const envB: TfEnv = { endpoint: b.url, token: b.token, vars: byVar };
     await ok(dir, ['init', '-input=false'], envB);
     const plan = await ok(dir, ['plan', '-input=false'], envB);
-    // Write-only secrets (Terraform >= 1.11) adopt with zero diff; older clients must write the 5 secrets into state once.
-    assert.match(plan.out, writeOnly ? /Plan: 11 to import, 0 to add, 0 to change, 0 to destroy/ : /Plan: 11 to import, 0 to add, 5 to change, 0 to destroy/);
+    // Write-only secrets (Terraform >= 1.11) adopt with zero diff; older clients must write their secrets into state once.
+    const imports = connectorSpecs.length + 2; // every kind's object and the two pipelines
+    assert.match(plan.out, new RegExp(`Plan: ${imports} to import, 0 to add, ${writeOnly ? 0 : withSecrets} to change, 0 to destroy`));
     await ok(dir, ['apply', '-auto-approve', '-input=false'], envB);
     assert.equal((await planCode(dir, envB)).code, 0);
     const audit = (await b.call('GET', '/v1/audit?page_size=100')).body.items;
@@ -341,7 +340,7 @@ resource "sluice_destination_postgresql" "dup" {
     assert.equal(bad.code, 1);
     assert.match(flat(bad.out), /no pipeline with id "00000000-0000-0000-0000-000000000000"/);
     const planned = await runTf(tf!, dir2, ['plan', '-input=false'], envB);
-    assert.match(planned.out, writeOnly ? /Plan: 1 to add, 0 to change, 0 to destroy/ : /Plan: 1 to add, 5 to change, 0 to destroy/, 'only the pipeline not imported is missing');
+    assert.match(planned.out, new RegExp(`Plan: 1 to add, ${writeOnly ? 0 : withSecrets} to change, 0 to destroy`), 'only the pipeline not imported is missing');
   });
 
   it('disaster recovery: export A as HCL -> apply to empty B -> plan shows no changes -> export B equals export A', async () => {
@@ -351,7 +350,7 @@ resource "sluice_destination_postgresql" "dup" {
     assert.equal((await c.call('GET', '/v1/sources')).body.total, 0);
     await ok(dir, ['init', '-input=false'], envC);
     const r = await ok(dir, ['apply', '-auto-approve', '-input=false'], envC);
-    assert.match(r.out, /Apply complete! Resources: 11 added, 0 changed, 0 destroyed/);
+    assert.match(r.out, new RegExp(`Apply complete! Resources: ${connectorSpecs.length + 2} added, 0 changed, 0 destroyed`));
     assert.equal((await planCode(dir, envC)).code, 0);
     const docB = (await b.call('GET', '/v1/export?format=json')).body;
     const docC = (await c.call('GET', '/v1/export?format=json')).body;

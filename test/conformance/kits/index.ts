@@ -50,8 +50,8 @@ export interface DestinationKit {
    * with a negative `v`): which rows, the DLQ error classes that gives, and how to accept them all.
    */
   rejectNegative(url: string): Promise<Rejection>;
-  /** Empties a destination table (a snapshot then fills it again). */
-  truncate(url: string, table: string): Promise<void>;
+  /** Empties a destination table (a snapshot then fills it again); absent when the kind cannot (no d2 then). */
+  truncate?(url: string, table: string): Promise<void>;
 }
 
 /** The test stack's MariaDB primary, shared by every MySQL test of the run: stopping it is an outage of all of them. */

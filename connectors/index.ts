@@ -13,6 +13,8 @@ import { destinationPostgresql } from './destination-postgresql';
 import { destinationMysql } from './destination-mysql';
 import { destinationElasticsearch } from './destination-elasticsearch';
 import { destinationWebhook } from './destination-webhook';
+import { destinationS3 } from './destination-s3';
+import { destinationKafka } from './destination-kafka';
 import { transformRenameFields } from './transform-rename-fields';
 import { transformDropFields } from './transform-drop-fields';
 import { transformMaskFields } from './transform-mask-fields';
@@ -26,6 +28,8 @@ export const connectorModules: readonly ConnectorModule[] = [
   destinationMysql,
   destinationElasticsearch,
   destinationWebhook,
+  destinationS3,
+  destinationKafka,
   transformRenameFields,
   transformDropFields,
   transformMaskFields,

@@ -182,6 +182,9 @@ export interface WriterOpts {
   concurrency: number;
 }
 
+/** The Kafka topic-partition a batch of records was read from (their offsets are this partition's). */
+export interface TopicPartition { topic: string; partition: number }
+
 /**
  * A batch the destination applied in part (a bulk API): the records at `rejected[].index` were not
  * applied, every other record was. Rule (per key order): once a record of a key is rejected, later
@@ -202,11 +205,11 @@ export interface PartialWrite { rejected: { index: number; error: Error }[] }
  */
 export interface DestinationWriter {
   /**
-   * Writes the events in order; offsets[i] is envs[i]'s Kafka offset; `tableFor` names a source
-   * table's destination table. Throws when nothing was applied; resolves a PartialWrite when some
-   * records were rejected and the rest applied.
+   * Writes the events in order; offsets[i] is envs[i]'s Kafka offset, all of partition `from`;
+   * `tableFor` names a source table's destination table. Throws when nothing was applied; resolves
+   * a PartialWrite when some records were rejected and the rest applied.
    */
-  write(envs: Envelope[], offsets: string[], tableFor: (schema: string, table: string) => string): Promise<void | PartialWrite>;
+  write(envs: Envelope[], offsets: string[], tableFor: (schema: string, table: string) => string, from: TopicPartition): Promise<void | PartialWrite>;
   /**
    * "Not reachable now": retried without limit (Broken after the grace period). Such an error may
    * carry `retryAfterMs` (the destination asked for a pause, e.g. HTTP Retry-After): the sink waits
@@ -223,6 +226,31 @@ export interface DestinationWriter {
    */
   alterColumn?(table: string, kind: 'widen' | 'nullable' | 'replace', column: ColumnInfo): Promise<void>;
   close(): Promise<void>;
+  /** Present when the writer buffers: a returned write() is then not yet durable (see BufferedWrites). */
+  buffered?: BufferedWrites;
+}
+
+/**
+ * The sink's hook for writers that buffer (object storage writes whole files): write() only takes
+ * the records in (checking them, so a record it cannot take is a rejection as for any writer), and
+ * they become durable later, when the writer rolls them into an object by its own size and age
+ * limits. The sink then commits a partition only up to the offset settle() reports; it calls
+ * settle() after every slice it delivered, about once a second while a partition is idle (so a file
+ * closes by age), and with `force` before it stops. When the consumer restarts it calls discard():
+ * what was only buffered is read again from the committed offsets.
+ */
+export interface BufferedWrites {
+  /**
+   * Every record of `tp` below offset `next` was handed to write(), went to the DLQ or was dropped
+   * by a transform. Rolls what is due (everything with `force`) into durable objects and resolves
+   * with the offset to commit: the lowest offset of `tp` still only buffered, or `next`. Errors as
+   * write()'s: a connection error is retried without limit; nothing is forgotten on failure.
+   */
+  settle(tp: TopicPartition, next: string, force: boolean): Promise<string>;
+  /** Forgets what is buffered for `tp` (null: for every partition); the sink reads it again. */
+  discard(tp: TopicPartition | null): void;
+  /** Writes the records durably now, outside the buffer: DLQ replays, whose offsets were committed long ago. */
+  writeNow(envs: Envelope[], offsets: string[], tableFor: (schema: string, table: string) => string, from: TopicPartition): Promise<void>;
 }
 
 /** What a destination kind can do with a source table's schema changes (the sink asks it; docs/connectors.md shows it). */

@@ -5,7 +5,7 @@ import { TransformError } from '../core/errors';
 import { dlqTopicFor, groupIdFor, HEADERS } from '../core/names';
 import { backoff, sleep } from '../core/retry';
 import { destinationModule } from '../connectors';
-import type { DestinationWriter, PartialWrite } from '../connectors/module';
+import type { DestinationWriter, PartialWrite, TopicPartition } from '../connectors/module';
 import { TransformDef, buildChain } from './transforms';
 import { metrics } from './metrics';
 import { SchemaHoldAborted, SchemaPolicy, SchemaTracker } from './schema-tracker';
@@ -70,6 +70,52 @@ async function beating(p: Promise<void> | undefined, heartbeat: () => Promise<vo
   if (!p) return;
   const timer = setInterval(() => { heartbeat().catch(() => undefined); }, 1000);
   try { await p; } finally { clearInterval(timer); }
+}
+
+/**
+ * The sink's side of a buffering writer (DestinationWriter.buffered): per partition, the offset up to
+ * which every record was handed over, and the commit of what the writer reports durable. A writer
+ * without the hook never gets here (its offsets are committed after each write).
+ */
+class BufferedCommits {
+  private parts = new Map<string, { tp: TopicPartition; next: string; heartbeat: () => Promise<void>; settling: boolean }>();
+
+  constructor(private writer: DestinationWriter, private log: Logger, private commit: (tp: TopicPartition, offset: string) => void,
+    private retry: <T>(f: () => Promise<T>, heartbeat: () => Promise<void>) => Promise<T>) {}
+
+  /** A slice of `tp` below `next` is delivered: settle (roll what is due) and commit what is durable. */
+  async handled(tp: TopicPartition, next: string, heartbeat: () => Promise<void>): Promise<void> {
+    const key = `${tp.topic}/${tp.partition}`;
+    this.parts.set(key, { tp, next, heartbeat, settling: false });
+    await this.settle(key, false);
+  }
+
+  async settle(key: string, force: boolean): Promise<void> {
+    const p = this.parts.get(key);
+    if (!p) return;
+    p.settling = true;
+    try { this.commit(p.tp, await this.retry(() => this.writer.buffered!.settle(p.tp, p.next, force), p.heartbeat)); } finally { p.settling = false; }
+  }
+
+  /** Partitions with nothing being settled now (the idle timer's candidates). */
+  idle(): string[] { return [...this.parts].filter(([, p]) => !p.settling).map(([k]) => k); }
+
+  /** Stopping: one bounded attempt per partition to make everything durable; what fails is read again by the next owner. */
+  async flushAll(): Promise<void> {
+    if (!this.writer.buffered) return;
+    for (const p of this.parts.values()) {
+      try {
+        const at = await Promise.race([this.writer.buffered.settle(p.tp, p.next, true),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out after 15 s')), 15000).unref())]);
+        this.commit(p.tp, at);
+      } catch (e) { this.log.warn({ topic: p.tp.topic, partition: p.tp.partition, err: (e as Error).message }, 'buffered records not flushed on stop; they will be read again'); }
+    }
+  }
+
+  discard(): void {
+    this.writer.buffered?.discard(null);
+    this.parts.clear();
+  }
 }
 
 /**
@@ -154,6 +200,8 @@ export class SinkRunner {
     this.consumer = consumer;
     let crashed: Error | null = null;
     consumer.on(consumer.events.CRASH, (e: any) => { crashed = e?.payload?.error ?? new Error('consumer crashed'); });
+    // After a rebalance the consumer reads again from the committed offsets: what a buffering writer holds would come twice.
+    consumer.on(consumer.events.GROUP_JOIN, () => buffered.discard());
     const lagTimer = setInterval(() => { this.updateLag().catch(() => undefined); }, 2000);
     const replayTimer = setInterval(() => { this.replayRequested().catch((e) => o.log.warn({ err: (e as Error).message }, 'DLQ replay failed')); }, 1000);
     /**
@@ -168,13 +216,15 @@ export class SinkRunner {
      * consumer is restarted, which fetches again from the committed offsets (at-least-once).
      */
     const tails = new Map<string, Promise<void>>();
-    const commits = new Map<string, { want: string | null; running: Promise<void> | null }>();
+    const commits = new Map<string, { want: string | null; last: string | null; running: Promise<void> | null }>();
     let failed: Error | null = null;
     const fail = (e: Error) => { failed = failed ?? e; crashed = crashed ?? e; };
     const commitAfterWrite = (tp: string, topic: string, partition: number, offset: string) => {
       let c = commits.get(tp);
-      if (!c) commits.set(tp, (c = { want: null, running: null }));
+      if (!c) commits.set(tp, (c = { want: null, last: null, running: null }));
       const cc = c;
+      if (cc.last === offset) return; // a buffering writer reports the same durable offset until its next file
+      cc.last = offset;
       cc.want = offset;
       cc.running ??= (async () => {
         try {
@@ -189,6 +239,14 @@ export class SinkRunner {
       await Promise.all(tails.values()); tails.clear();
       await Promise.all([...commits.values()].map((c) => c.running)); commits.clear();
     };
+    const buffered = new BufferedCommits(this.writer, o.log, (tp, at) => commitAfterWrite(`${tp.topic}/${tp.partition}`, tp.topic, tp.partition, at),
+      (f, heartbeat) => this.withConnRetry(f, heartbeat));
+    // A buffering writer closes files by age too: settle idle partitions about once a second, behind their writes.
+    const settleTimer = this.writer.buffered ? setInterval(() => {
+      for (const key of buffered.idle()) {
+        tails.set(key, (tails.get(key) ?? Promise.resolve()).then(() => buffered.settle(key, false)).catch((e) => { if (!(e instanceof Aborted)) fail(e as Error); }));
+      }
+    }, 1000) : null;
     try {
       while (!o.signal.aborted) {
         try {
@@ -208,13 +266,16 @@ export class SinkRunner {
                 if (failed || !isRunning() || isStale() || o.signal.aborted) return;
                 const slice = recs.slice(i, i + size);
                 const prepared = this.prepare(slice); // while the previous slice is being written
-                await beating(tails.get(tp), heartbeat);
+                // The tail may be replaced while we wait (an idle settle of a buffering writer): wait for the newest.
+                for (let t = tails.get(tp); t; t = tails.get(tp)) { await beating(t, heartbeat); if (tails.get(tp) === t) break; }
                 if (failed || !isRunning() || isStale() || o.signal.aborted) return;
                 const last = slice[slice.length - 1].offset;
                 tails.set(tp, (async () => {
                   try {
                     await this.deliver(prepared, heartbeat);
-                    commitAfterWrite(tp, batch.topic, batch.partition, (BigInt(last) + 1n).toString());
+                    const next = (BigInt(last) + 1n).toString();
+                    if (this.writer.buffered) await buffered.handled({ topic: batch.topic, partition: batch.partition }, next, heartbeat);
+                    else commitAfterWrite(tp, batch.topic, batch.partition, next);
                     heartbeat().catch(() => undefined);
                   } catch (e) {
                     if (e instanceof Aborted || e instanceof SchemaHoldAborted) return;
@@ -233,6 +294,7 @@ export class SinkRunner {
           if (this.newTopics) throw new TopicsChanged();
         } catch (e) {
           await settle();
+          buffered.discard(); // read again from the committed offsets
           if (o.signal.aborted) break;
           if (e instanceof TopicsChanged) {
             // A KafkaJS consumer subscribes once: rejoin with the new topics, from the committed offsets.
@@ -251,7 +313,9 @@ export class SinkRunner {
     } finally {
       clearInterval(lagTimer);
       clearInterval(replayTimer);
+      if (settleTimer) clearInterval(settleTimer);
       await settle(); // the writes in flight finish and commit their offsets before the consumer leaves
+      if (!failed) { await buffered.flushAll(); await settle(); } // what a buffering writer holds, made durable and committed
       await consumer.disconnect().catch(() => undefined);
       this.chain.dispose();
       await this.writer.close();
@@ -585,18 +649,22 @@ export class SinkRunner {
     }
   }
 
-  /** One write of the batch; a PartialWrite is returned (deliver's fast path handles it). */
-  private async write(envs: Envelope[], recs: Rec[]): Promise<PartialWrite | void> {
+  /**
+   * One write of the batch; a PartialWrite is returned (deliver's fast path handles it). `now`:
+   * durable when it returns, also for a buffering writer (DLQ replays).
+   */
+  private async write(envs: Envelope[], recs: Rec[], now = false): Promise<PartialWrite | void> {
     const started = process.hrtime.bigint();
-    const partial = await this.writer.write(envs, recs.map((r) => r.offset), (schema, table) => this.tableFor(schema, table));
+    const args = [envs, recs.map((r) => r.offset), (schema: string, table: string) => this.tableFor(schema, table), { topic: recs[0].topic, partition: recs[0].partition }] as const;
+    const partial = await (now && this.writer.buffered ? this.writer.buffered.writeNow(...args) : this.writer.write(...args));
     metrics.eventsOut.inc({ pipeline: this.o.pipelineId }, envs.length - (partial?.rejected.length ?? 0));
     metrics.writeLatency.observe({ pipeline: this.o.pipelineId }, Number(process.hrtime.bigint() - started) / 1e9);
     return partial;
   }
 
   /** A write that either applied everything or throws (a record's rejection in a PartialWrite becomes the error). */
-  private async writeAll(envs: Envelope[], recs: Rec[]): Promise<void> {
-    const partial = await this.write(envs, recs);
+  private async writeAll(envs: Envelope[], recs: Rec[], now = false): Promise<void> {
+    const partial = await this.write(envs, recs, now);
     if (partial?.rejected.length) throw partial.rejected[0].error;
   }
 
@@ -611,7 +679,7 @@ export class SinkRunner {
         // Superseded since the replay was requested (a newer change of the key was written): not replayed.
         if (this.o.mode === 'upsert' && r.record_key !== null && !(this.dlqByKey.get(dlqKey(r.topic, r.record_key)) ?? []).some((d) => d.id === Number(r.id))) continue;
         const env = this.transform(r.record_value as Envelope, rec);
-        if (env) await this.writeAll([env], [rec]);
+        if (env) await this.writeAll([env], [rec], true);
         await o.control.query(`UPDATE dlq_records SET status = 'replayed', updated_at = now() WHERE id = $1`, [r.id]);
         o.log.info({ dlq_id: Number(r.id) }, 'DLQ record replayed');
       } catch (e) {

@@ -1,6 +1,7 @@
 // Environment and repository lookups the services share. Values are read when asked for, not
 // once at import: a caller may set or unset DATABASE_URL & co between two calls (the fault tests do).
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import type { ServicePort } from '../service';
 
@@ -30,4 +31,9 @@ export function findRepoRoot(from = __dirname): string {
     if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'stack'))) return dir;
     if (path.dirname(dir) === dir) throw new Error(`cannot find the repository root (package.json next to stack/) above ${from}`);
   }
+}
+
+/** `${XDG_CACHE_HOME:-~/.cache}/sluice/<name>`: downloads and builds kept between runs (a second run is fast). */
+export function cacheDir(name: string): string {
+  return path.join(envSet('XDG_CACHE_HOME') ?? path.join(os.homedir(), '.cache'), 'sluice', name);
 }

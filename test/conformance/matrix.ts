@@ -4,8 +4,10 @@
 // sources only; a MariaDB source's lost binlog position is test/mysql/source-position-lost.test.ts).
 import type { DestinationKit, SourceKit } from './kits';
 import { destinationElasticsearch } from './kits/destination-elasticsearch';
+import { destinationKafka } from './kits/destination-kafka';
 import { destinationMysql } from './kits/destination-mysql';
 import { destinationPostgresql } from './kits/destination-postgresql';
+import { destinationS3 } from './kits/destination-s3';
 import { destinationWebhook } from './kits/destination-webhook';
 import { sourceMysql } from './kits/source-mysql';
 import { sourcePostgresql } from './kits/source-postgresql';
@@ -32,6 +34,8 @@ export const MATRIX: MatrixRow[] = [
   row(sourceMysql, destinationMysql, ['types'], mysqlToMysql),
   row(sourcePostgresql, destinationElasticsearch, ['a', 'd', 'f', 'storm']),
   row(sourcePostgresql, destinationWebhook, ['a', 'd', 'f', 'storm']),
+  row(sourcePostgresql, destinationS3, ['a', 'd', 'f']),
+  row(sourcePostgresql, destinationKafka, ['a', 'd', 'f']),
 ];
 
 export const rowsWith = (scenario: Scenario) => MATRIX.filter((r) => r.scenarios.includes(scenario));

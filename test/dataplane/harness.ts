@@ -230,17 +230,18 @@ export async function status(s: Setup) {
   const r = await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/status`);
   return r.body;
 }
-/** Every record of `topic` from the beginning up to its current end, as parsed envelopes with their keys. */
-export async function topicRecords(topic: string): Promise<{ key: string | null; env: any }[]> {
+/** Every record of `topic` (on `brokers`, default the stack's) from the beginning up to its current end, as parsed values (null: a tombstone) with their keys. */
+export async function topicRecords(topic: string, brokers: string[] = env.kafkaBrokers): Promise<{ key: string | null; env: any }[]> {
   const { Kafka } = kafkajs();
-  const kafka = new Kafka({ brokers: env.kafkaBrokers, logLevel: 0 });
+  const kafka = new Kafka({ brokers, logLevel: 0 });
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);
   await admin.disconnect();
   const want = new Map(ends.map((e) => [e.partition, Number(e.high)]));
+  const from = new Map(ends.map((e) => [e.partition, Number(e.low)])); // records before `low` were deleted
   const out: { key: string | null; env: any }[] = [];
-  const total = [...want.values()].reduce((a, b) => a + b, 0);
+  const total = [...want].reduce((a, [p, high]) => a + high - (from.get(p) ?? 0), 0);
   if (!total) return out;
   const consumer = kafka.consumer({ groupId: `read-${crypto.randomBytes(4).toString('hex')}` });
   await consumer.connect();
@@ -248,7 +249,7 @@ export async function topicRecords(topic: string): Promise<{ key: string | null;
   let n = 0;
   await consumer.run({ eachMessage: async ({ partition, message }) => {
     if (Number(message.offset) >= (want.get(partition) ?? 0)) return;
-    out.push({ key: message.key?.toString() ?? null, env: JSON.parse(message.value!.toString()) });
+    out.push({ key: message.key?.toString() ?? null, env: message.value ? JSON.parse(message.value.toString()) : null });
     n++;
   } });
   await waitFor(`${total} records of ${topic}`, async () => n >= total, 30000, 100);

@@ -20,6 +20,11 @@ export interface KafkaOptions {
   controllerPort: ServicePort;
   /** The variable that makes this broker external (a comma-separated broker list). */
   externalEnv?: string;
+  /**
+   * A second listener with SASL/PLAIN (no TLS) for clients that log in: user `sluice`, with a
+   * password made on the first start and kept in the data dir (endpoints() gives it).
+   */
+  saslPort?: ServicePort;
 }
 
 const assets = (repo: string) => path.join(repo, 'stack', 'services', 'kafka');
@@ -103,6 +108,15 @@ export function kafka(ctx: ServiceContext, opts: KafkaOptions) {
     return external ? external.split(',').map((b) => b.trim()).filter(Boolean) : [`127.0.0.1:${port.port}`];
   };
   const pidFile = path.join(ctx.dir, `${ctx.name}.pid`);
+  const sasl = opts.saslPort;
+  const saslPasswordFile = path.join(ctx.dir, 'sasl-password');
+  const saslPassword = (): string => {
+    if (!fs.existsSync(saslPasswordFile)) {
+      fs.mkdirSync(ctx.dir, { recursive: true });
+      fs.writeFileSync(saslPasswordFile, `kafka-${crypto.randomBytes(12).toString('hex')}`, { mode: 0o600 });
+    }
+    return fs.readFileSync(saslPasswordFile, 'utf8').trim();
+  };
   const daemon = new Daemon(ctx, { pidFile: () => pidFile, marker: () => props, word: 'java', stopTimeoutMs: 60_000 });
 
   const javaArgs = () => [
@@ -126,9 +140,11 @@ export function kafka(ctx: ServiceContext, opts: KafkaOptions) {
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${ctrl.port}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port.port},CONTROLLER://127.0.0.1:${ctrl.port}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port.port}`,
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      `listeners=PLAINTEXT://127.0.0.1:${port.port},CONTROLLER://127.0.0.1:${ctrl.port}${sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : ''}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port.port}${sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : ''}`,
+      `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${sasl ? ',SASL_PLAINTEXT:SASL_PLAINTEXT' : ''}`,
+      ...(sasl ? ['sasl.enabled.mechanisms=PLAIN', 'listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ' +
+        `username="sluice" password="${saslPassword()}" user_sluice="${saslPassword()}";`] : []),
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
       `log.dirs=${data}`,
@@ -165,7 +181,7 @@ export function kafka(ctx: ServiceContext, opts: KafkaOptions) {
 
   return {
     name: ctx.name,
-    ports: [port, ctrl],
+    ports: [port, ctrl, ...(sasl ? [sasl] : [])],
     externalEnv: opts.externalEnv,
     startTimeoutMs: 120_000,
     missing: () => [
@@ -178,6 +194,6 @@ export function kafka(ctx: ServiceContext, opts: KafkaOptions) {
     stop: () => daemon.stop(),
     kill: () => daemon.kill(),
     address: () => brokers().join(','),
-    endpoints: () => ({ kafkaBrokers: brokers() }),
+    endpoints: () => ({ kafkaBrokers: brokers(), ...(sasl ? { saslBrokers: [`127.0.0.1:${sasl.port}`], saslUser: 'sluice', saslPassword: saslPassword() } : {}) }),
   } satisfies StackService;
 }

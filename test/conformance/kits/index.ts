@@ -7,8 +7,13 @@ import { freshDatabase } from '../../helpers';
 import { mariadbStack } from '../../mysql-helpers';
 import { PgInstance } from '../../dataplane/pg-instance';
 
-/** Rows a destination rejects for the poison scenario (f). */
+/**
+ * Rows a destination rejects for the poison scenario (f). A destination that takes any row (a
+ * bucket, a topic) says so with REJECTS_NOTHING: the transform's poison records still go to the DLQ.
+ */
 export interface Rejection { rejects: (row: { v: number; note: string }) => boolean; errorClasses: string[]; accept: () => Promise<void> }
+
+export const REJECTS_NOTHING: Rejection = { rejects: () => false, errorClasses: [], accept: async () => undefined };
 
 /** Something a scenario can stop and start (a database server). */
 export interface Outage { stop(): Promise<void>; start(): Promise<void> }
@@ -47,7 +52,8 @@ export interface DestinationKit {
   rows(url: string, table: string, cols: string[], key: string, where: string): Promise<Record<string, string | null>[]>;
   /**
    * Creates `events` so that the destination rejects some rows the source accepts (at least those
-   * with a negative `v`): which rows, the DLQ error classes that gives, and how to accept them all.
+   * with a negative `v`): which rows, the DLQ error classes that gives, and how to accept them all;
+   * REJECTS_NOTHING for a destination that cannot reject a row.
    */
   rejectNegative(url: string): Promise<Rejection>;
   /** Empties a destination table (a snapshot then fills it again); absent when the kind cannot (no d2 then). */

@@ -69,6 +69,8 @@ export const sampleConfigs: Record<string, Record<string, unknown>> = {
   'destination/mysql': { host: '127.0.0.1', database: 'warehouse', user: 'loader', password: 'pw-dest-my' },
   'destination/elasticsearch': { url: 'https://es.internal:9200', username: 'loader', password: 'pw-dest-es', api_key: 'es-api-key-secret' },
   'destination/webhook': { url: 'https://hooks.example.com/sluice', headers: ['X-Team: data'], secret_headers: 'Authorization: Bearer wh-token-secret', signing_secret: 'wh-signing-secret' },
+  'destination/s3': { bucket: 'lake', endpoint: 'https://s3.internal:9000', force_path_style: true, access_key_id: 'AKIAS3SAMPLE', secret_access_key: 's3-secret-key', session_token: 's3-session-token' },
+  'destination/kafka': { bootstrap_servers: ['kafka.internal:9092'], sasl_mechanism: 'scram-sha-512', sasl_username: 'loader', sasl_password: 'pw-dest-kafka' },
   'transform/rename_fields': { mappings: { email: 'email_address' } },
   'transform/drop_fields': { fields: ['ssn'] },
   'transform/mask_fields': { fields: ['email'], strategy: 'hash', salt: 'pepper-salt' },

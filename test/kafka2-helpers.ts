@@ -3,7 +3,7 @@
 // use; and a destination topic read back as the latest state per key.
 import { LocalStack } from '../stack/stack';
 import { kafkajs } from '../patches';
-import { topicRecords } from './dataplane/harness';
+import { sortByKeyText, topicRecords } from './dataplane/harness';
 
 export const kafka2Stack = new LocalStack({ log: () => undefined });
 let started: Promise<Kafka2> | null = null;
@@ -23,7 +23,7 @@ export function startKafka2(): Promise<Kafka2> {
 /**
  * A destination topic as rows: per key the last record, in either envelope (Sluice's or Debezium's
  * `{before, after, op}`); a delete or a tombstone removes the key, a truncate every key before it.
- * Values as text, ordered by the numeric `key` column.
+ * Values as text, in rowsOf's order (sortByKeyText).
  */
 export async function topicLatest(brokers: string[], topic: string, cols: string[], key: string): Promise<Record<string, string | null>[]> {
   const state = new Map<string, Record<string, unknown>>();
@@ -33,9 +33,8 @@ export async function topicLatest(brokers: string[], topic: string, cols: string
     if (k === null) continue;
     if (env.op === 'd') state.delete(k); else state.set(k, env.after);
   }
-  return [...state.values()]
-    .map((r) => Object.fromEntries(cols.map((c) => [c, r[c] === null || r[c] === undefined ? null : String(r[c])])))
-    .sort((a, b) => Number(a[key]) - Number(b[key]));
+  const rows = [...state.values()].map((r) => Object.fromEntries(cols.map((c) => [c, r[c] === null || r[c] === undefined ? null : String(r[c])])));
+  return sortByKeyText(rows, key);
 }
 
 /** Deletes every record of a topic (a destination "truncate": the next snapshot fills it again). */

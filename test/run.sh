@@ -23,9 +23,9 @@ node dist/stack/cli.js install # system packages of the default stack (apt-get a
 for hook in test/setup.d/*.sh; do [ -e "$hook" ] && bash "$hook"; done
 
 start_test_stack
-# Elasticsearch (the elasticsearch destination's tests) starts beside the first test files: they wait
-# for it (startService) and the stack's stop on exit stops it. Its log: .sluice-test/logs/.
-node dist/stack/cli.js start elasticsearch >"$SLUICE_HOME/logs/elasticsearch-start.log" 2>&1 &
+# The destinations' servers (Elasticsearch, moto for s3, a second Kafka broker) start beside the first test
+# files: they wait for them (startService) and the stack's stop on exit stops them. Log: .sluice-test/logs/.
+node dist/stack/cli.js start elasticsearch s3 kafka-2 >"$SLUICE_HOME/logs/destination-servers-start.log" 2>&1 &
 
 # npm run test:repeat: the fault scenarios N times against this stack instead of the suite (test/repeat.ts).
 if [ "${1:-}" = "--repeat" ]; then shift; node dist/test/repeat.js "$@"; exit; fi

@@ -9,6 +9,7 @@ import { CreateBucketCommand, DeleteObjectsCommand, GetObjectCommand, ListObject
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { s3Client } from '../connectors/destination-s3/writer';
 import { LocalStack } from '../stack/stack';
+import { sortByKeyText } from './dataplane/harness';
 
 const stack = new LocalStack({ log: () => undefined });
 let started: Promise<string> | null = null;
@@ -85,7 +86,7 @@ export class BucketReader {
   }
 
   /**
-   * The latest state per key of a table's append log, as text rows ordered by `key`: per key the row
+   * The latest state per key of a table's append log, as text rows in rowsOf's order (sortByKeyText): per key the row
    * with the highest `_sluice_offset`, unless it is a delete; rows before the last truncate do not count.
    * `where` (SQL on the columns, e.g. `WHERE id > 5`) filters the result.
    */
@@ -97,7 +98,7 @@ export class BucketReader {
       cut AS (SELECT coalesce(max(_sluice_offset) FILTER (WHERE _sluice_op = 't'), -1) AS o FROM log),
       ranked AS (SELECT *, row_number() OVER (PARTITION BY ${q(key)} ORDER BY _sluice_offset DESC) AS rn FROM log WHERE _sluice_op <> 't' AND _sluice_offset > (SELECT o FROM cut))
       SELECT ${cols.map((c) => `CAST(${q(c)} AS VARCHAR) AS ${q(c)}`).join(', ')} FROM (SELECT * FROM ranked WHERE rn = 1 AND _sluice_op <> 'd') x ${where} ORDER BY ${q(key)}`);
-    return rows.map((r) => Object.fromEntries(cols.map((c) => [c, r[c] === null || r[c] === undefined ? null : String(r[c])])));
+    return sortByKeyText(rows.map((r) => Object.fromEntries(cols.map((c) => [c, r[c] === null || r[c] === undefined ? null : String(r[c])]))), key);
   }
 
   /** Deletes a table's files (a destination "truncate": the next snapshot fills it again). */

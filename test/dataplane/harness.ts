@@ -142,6 +142,14 @@ export async function rowsOf(url: string, table: string, cols: string[], key = '
   return q(url, `SELECT ${cols.map((c) => `"${c}"::text AS "${c}"`).join(', ')} FROM ${table} ${where} ORDER BY ${key}`);
 }
 
+/**
+ * Text rows in rowsOf's order, for a destination read back without SQL: by the key's text (rowsOf's
+ * ORDER BY names its text output column, so `10` comes before `2`).
+ */
+export function sortByKeyText<T extends Record<string, string | null>>(rows: T[], key: string): T[] {
+  return rows.sort((a, b) => { const x = a[key] ?? ''; const y = b[key] ?? ''; return x < y ? -1 : x > y ? 1 : 0; });
+}
+
 /** The same rows read from a MySQL/MariaDB table, each value as text (CAST ... AS CHAR). */
 export async function mysqlRowsOf(url: string, table: string, cols: string[], key = 'id', where = ''): Promise<Record<string, string | null>[]> {
   const rows = await mysqlQuery(url, `SELECT ${cols.map((c) => `CAST(\`${c}\` AS CHAR) AS \`${c}\``).join(', ')} FROM ${table} ${where} ORDER BY ${key}`);

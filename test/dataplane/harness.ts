@@ -244,23 +244,24 @@ export async function topicRecords(topic: string, brokers: string[] = env.kafkaB
   const kafka = new Kafka({ brokers, logLevel: 0 });
   const admin = kafka.admin();
   await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
+  // A topic not created yet throws here: disconnect anyway (an open connection keeps the test process alive).
+  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
   const want = new Map(ends.map((e) => [e.partition, Number(e.high)]));
   const from = new Map(ends.map((e) => [e.partition, Number(e.low)])); // records before `low` were deleted
   const out: { key: string | null; env: any }[] = [];
   const total = [...want].reduce((a, [p, high]) => a + high - (from.get(p) ?? 0), 0);
   if (!total) return out;
   const consumer = kafka.consumer({ groupId: `read-${crypto.randomBytes(4).toString('hex')}` });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  let n = 0;
-  await consumer.run({ eachMessage: async ({ partition, message }) => {
-    if (Number(message.offset) >= (want.get(partition) ?? 0)) return;
-    out.push({ key: message.key?.toString() ?? null, env: message.value ? JSON.parse(message.value.toString()) : null });
-    n++;
-  } });
-  await waitFor(`${total} records of ${topic}`, async () => n >= total, 30000, 100);
-  await consumer.disconnect();
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    let n = 0;
+    await consumer.run({ eachMessage: async ({ partition, message }) => {
+      if (Number(message.offset) >= (want.get(partition) ?? 0)) return;
+      out.push({ key: message.key?.toString() ?? null, env: message.value ? JSON.parse(message.value.toString()) : null });
+      n++;
+    } });
+    await waitFor(`${total} records of ${topic}`, async () => n >= total, 30000, 100);
+  } finally { await consumer.disconnect(); }
   return out;
 }

@@ -59,13 +59,20 @@ export async function startSluicePipeline(workload: BenchWorkload, workerEnv: Re
 async function count(url: string, sql: string) { return Number((await q(url, sql))[0].n); }
 
 /**
+ * How a burst knows it is done: the number of distinct source rows the destination holds (default: a
+ * count of the Postgres destination's bench table), polled every `pollMs`.
+ */
+export interface Delivered { delivered?: () => Promise<number>; pollMs?: number }
+
+/**
  * Max sustained rows/s: `rows` inserted in 1,000-row transactions as fast as one connection can,
  * with an update of the 200 newest rows every 5,000 (updates in the mix), timed until the
  * destination has them all.
  */
-export async function throughput(t: MeasureTarget, workload: BenchWorkload, rows: number) {
+export async function throughput(t: MeasureTarget, workload: BenchWorkload, rows: number, opts: Delivered = {}) {
+  const delivered = opts.delivered ?? (() => count(t.dstUrl, 'SELECT count(*) AS n FROM bench'));
   const c = await loadConn(t.srcUrl);
-  const before = await count(t.dstUrl, 'SELECT count(*) AS n FROM bench');
+  const before = await delivered();
   const load1Before = load1();
   const cpu0 = processCpuMs(t.pid);
   const t0 = Date.now();
@@ -76,7 +83,7 @@ export async function throughput(t: MeasureTarget, workload: BenchWorkload, rows
   }
   const tWritten = Date.now();
   await c.end();
-  await waitFor('all rows delivered', async () => (await count(t.dstUrl, 'SELECT count(*) AS n FROM bench')) >= before + rows, 600000, 100);
+  await waitFor('all rows delivered', async () => (await delivered()) >= before + rows, 600000, opts.pollMs ?? 100);
   const tDone = Date.now();
   const cpuMs = processCpuMs(t.pid) - cpu0;
   return {

@@ -12,8 +12,13 @@ export function originOf(req: Request): string {
 }
 
 export async function audit(
-  m: EntityManager, req: Request, action: string, objectType: string,
-  obj: { id?: string | null; name?: string | null }, changedFields: string[] = [], origin?: string,
+  m: EntityManager,
+  req: Request,
+  action: string,
+  objectType: string,
+  obj: { id?: string | null; name?: string | null },
+  changedFields: string[] = [],
+  origin?: string,
 ): Promise<void> {
   await m.insert(AuditEntryEntity, {
     actor: res_locals(req).principal?.name ?? 'anonymous',

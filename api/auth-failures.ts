@@ -10,7 +10,10 @@ export class AuthFailures {
   private readonly windows: LRUCache<string, { count: number; until: number }>;
   private blockedUntil = 0;
 
-  constructor(readonly max: number, readonly windowMs: number) {
+  constructor(
+    readonly max: number,
+    readonly windowMs: number,
+  ) {
     // Bounded: a flood from many addresses evicts the oldest windows instead of growing without end.
     this.windows = new LRUCache({ max: 100_000, ttl: windowMs, ttlAutopurge: false });
   }
@@ -33,5 +36,7 @@ export class AuthFailures {
   }
 
   /** True while some address may be refused: the hot path then leaves every request to Express. */
-  get refusing(): boolean { return this.blockedUntil > Date.now(); }
+  get refusing(): boolean {
+    return this.blockedUntil > Date.now();
+  }
 }

@@ -24,7 +24,11 @@ export const BOOTSTRAP_TOKEN_NAME = 'bootstrap';
  * A changed SLUICE_BOOTSTRAP_TOKEN replaces the old one. Tokens are random 256-bit strings, so a
  * plain SHA-256 is a sound at-rest hash (no slow KDF needed).
  */
-export async function ensureBootstrapToken(ds: DataSource, home: string, configured?: string): Promise<{ tokenFile?: string }> {
+export async function ensureBootstrapToken(
+  ds: DataSource,
+  home: string,
+  configured?: string,
+): Promise<{ tokenFile?: string }> {
   let token = configured;
   let tokenFile: string | undefined;
   if (!token) {
@@ -51,10 +55,16 @@ export async function ensureBootstrapToken(ds: DataSource, home: string, configu
   return { tokenFile };
 }
 
-export interface Principal { tokenId: string; name: string; role: Role; expiresAt: number | null }
+export interface Principal {
+  tokenId: string;
+  name: string;
+  role: Role;
+  expiresAt: number | null;
+}
 
 const MALFORMED = 'Authorization header must be "Bearer <token>".';
-const MISSING = 'Missing Authorization: Bearer <token> header. The bootstrap token is in .sluice/token or SLUICE_BOOTSTRAP_TOKEN.';
+const MISSING =
+  'Missing Authorization: Bearer <token> header. The bootstrap token is in .sluice/token or SLUICE_BOOTSTRAP_TOKEN.';
 const bearer = (header: string) => /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
 const live = (p: Principal | undefined) => (p && (p.expiresAt === null || p.expiresAt > Date.now()) ? p : undefined);
 /** last_used_at is recorded at most this often per token and process (it is informational). */
@@ -72,9 +82,16 @@ export class TokenVerifier {
   private readonly cache: CoherentCache<Principal>;
   private readonly touched = new Map<string, number>();
 
-  constructor(private readonly ds: DataSource, changes: ChangeFeed, readonly failures: AuthFailures) {
+  constructor(
+    private readonly ds: DataSource,
+    changes: ChangeFeed,
+    readonly failures: AuthFailures,
+  ) {
     this.repo = ds.getRepository(ApiTokenEntity);
-    this.cache = new CoherentCache<Principal>(changes, 'api_tokens', 'table', { maxBytes: 1024 * 1024, sizeOf: () => 200 });
+    this.cache = new CoherentCache<Principal>(changes, 'api_tokens', 'table', {
+      maxBytes: 1024 * 1024,
+      sizeOf: () => 200,
+    });
   }
 
   async verify(header: string): Promise<Principal> {
@@ -83,10 +100,17 @@ export class TokenVerifier {
     const h = hashToken(token);
     const p = await this.cache.get(h, async () => {
       const row = await this.repo.findOneBy({ token_hash: h });
-      return row ? { tokenId: row.id, name: row.name, role: row.role, expiresAt: row.expires_at?.getTime() ?? null } : undefined;
+      return row
+        ? { tokenId: row.id, name: row.name, role: row.role, expiresAt: row.expires_at?.getTime() ?? null }
+        : undefined;
     });
     if (!p) throw new Problem(401, 'Unauthorized', 'The bearer token is not valid.');
-    if (!live(p)) throw new Problem(401, 'Unauthorized', `The bearer token ${JSON.stringify(p.name)} expired at ${new Date(p.expiresAt!).toISOString()}: create a new one (POST /v1/tokens, sluice token create).`);
+    if (!live(p))
+      throw new Problem(
+        401,
+        'Unauthorized',
+        `The bearer token ${JSON.stringify(p.name)} expired at ${new Date(p.expiresAt!).toISOString()}: create a new one (POST /v1/tokens, sluice token create).`,
+      );
     this.touch(p);
     return p;
   }
@@ -103,7 +127,9 @@ export class TokenVerifier {
     const now = Date.now();
     if (now - (this.touched.get(p.tokenId) ?? 0) < TOUCH_MS) return;
     this.touched.set(p.tokenId, now);
-    this.ds.query(`UPDATE api_tokens SET last_used_at = now() WHERE id = $1`, [p.tokenId]).catch(() => this.touched.delete(p.tokenId));
+    this.ds
+      .query(`UPDATE api_tokens SET last_used_at = now() WHERE id = $1`, [p.tokenId])
+      .catch(() => this.touched.delete(p.tokenId));
   }
 
   middleware() {
@@ -112,8 +138,11 @@ export class TokenVerifier {
       const wait = this.failures.retryAfterMs(addr);
       if (wait > 0) {
         res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
-        throw new Problem(429, 'Too many failed authentications',
-          `${this.failures.max} requests from ${addr} failed authentication within ${this.failures.windowMs / 1000} s: try again in ${Math.ceil(wait / 1000)} s with a valid token (SLUICE_AUTH_FAILURES_MAX, SLUICE_AUTH_FAILURES_WINDOW_MS).`);
+        throw new Problem(
+          429,
+          'Too many failed authentications',
+          `${this.failures.max} requests from ${addr} failed authentication within ${this.failures.windowMs / 1000} s: try again in ${Math.ceil(wait / 1000)} s with a valid token (SLUICE_AUTH_FAILURES_MAX, SLUICE_AUTH_FAILURES_WINDOW_MS).`,
+        );
       }
       try {
         res_locals(req).principal = await this.verify(req.headers.authorization ?? '');
@@ -127,8 +156,12 @@ export class TokenVerifier {
 }
 
 /** What Sluice's middleware learned about a request: who makes it (auth) and its checked input (request-guard). */
-export interface RequestState { principal?: Principal; query?: Record<string, unknown>; hasBody?: boolean }
+export interface RequestState {
+  principal?: Principal;
+  query?: Record<string, unknown>;
+  hasBody?: boolean;
+}
 
 export function res_locals(req: Request): RequestState {
-  return (req as unknown as { sluice: RequestState }).sluice ??= {};
+  return ((req as unknown as { sluice: RequestState }).sluice ??= {});
 }

@@ -23,12 +23,18 @@ export class ChangeFeed {
   private ping?: NodeJS.Timeout;
   private backoffMs = 250;
 
-  constructor(private readonly url: string, private readonly log: Logger) {}
+  constructor(
+    private readonly url: string,
+    private readonly log: Logger,
+  ) {}
 
   /** Returns the unsubscribe function. */
   subscribe(h: ChangeHandler): () => void {
     this.handlers.push(h);
-    return () => { const i = this.handlers.indexOf(h); if (i >= 0) this.handlers.splice(i, 1); };
+    return () => {
+      const i = this.handlers.indexOf(h);
+      if (i >= 0) this.handlers.splice(i, 1);
+    };
   }
 
   announce(table: string, id: string): void {
@@ -36,7 +42,9 @@ export class ChangeFeed {
   }
 
   /** Resolves after the first attempt; a failed one keeps retrying in the background (caches stay off). */
-  async start(): Promise<void> { await this.connect(); }
+  async start(): Promise<void> {
+    await this.connect();
+  }
 
   private async connect(): Promise<void> {
     if (this.closed) return;
@@ -69,7 +77,9 @@ export class ChangeFeed {
     // Anything loaded while the feed was down may be stale by now.
     this.announce('*', '*');
     // A silently dead connection (no FIN) would otherwise keep `live` true and caches stale.
-    this.ping = setInterval(() => { client.query('SELECT 1').catch((e) => drop(e)); }, 10_000);
+    this.ping = setInterval(() => {
+      client.query('SELECT 1').catch((e) => drop(e));
+    }, 10_000);
     this.ping.unref();
   }
 
@@ -79,8 +89,14 @@ export class ChangeFeed {
     clearInterval(this.ping);
     this.announce('*', '*');
     if (this.closed) return;
-    if (wasLive || err) this.log.warn({ err: err ? { message: err.message } : undefined, retry_ms: this.backoffMs }, 'change feed (LISTEN) lost; read caches are off until it reconnects');
-    this.retry = setTimeout(() => { void this.connect(); }, this.backoffMs);
+    if (wasLive || err)
+      this.log.warn(
+        { err: err ? { message: err.message } : undefined, retry_ms: this.backoffMs },
+        'change feed (LISTEN) lost; read caches are off until it reconnects',
+      );
+    this.retry = setTimeout(() => {
+      void this.connect();
+    }, this.backoffMs);
     this.retry.unref();
     this.backoffMs = Math.min(this.backoffMs * 2, 10_000);
   }

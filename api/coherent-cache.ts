@@ -14,7 +14,12 @@ export class CoherentCache<V extends object> {
   private readonly lru: LRUCache<string, V>;
   private generation = 0;
 
-  constructor(private readonly feed: ChangeFeed, private readonly table: string, private readonly scope: 'row' | 'table', opts: { maxBytes: number; sizeOf: (v: V) => number }) {
+  constructor(
+    private readonly feed: ChangeFeed,
+    private readonly table: string,
+    private readonly scope: 'row' | 'table',
+    opts: { maxBytes: number; sizeOf: (v: V) => number },
+  ) {
     this.lru = new LRUCache<string, V>({ maxSize: opts.maxBytes, sizeCalculation: (v) => Math.max(1, opts.sizeOf(v)) });
     feed.subscribe((table, id) => {
       if (table !== '*' && table !== this.table) return;
@@ -35,7 +40,11 @@ export class CoherentCache<V extends object> {
   }
 
   /** A synchronous hit or undefined, for callers that take a faster path on a hit. */
-  peek(key: string): V | undefined { return this.lru.get(key); }
+  peek(key: string): V | undefined {
+    return this.lru.get(key);
+  }
 
-  get size(): number { return this.lru.size; }
+  get size(): number {
+    return this.lru.size;
+  }
 }

@@ -25,7 +25,9 @@ export function renderConnectorDocs(): string {
         f.min !== undefined || f.max !== undefined ? `Range ${f.min ?? '…'}–${f.max ?? '…'}.` : '',
         f.sensitive ? '**Sensitive** (write-only).' : '',
         f.forcesReplacement ? '**Changing it forces a new object.**' : '',
-      ].filter(Boolean).join(' ');
+      ]
+        .filter(Boolean)
+        .join(' ');
       const def = f.default === undefined || f.type === 'object' ? '' : `\`${JSON.stringify(f.default)}\``;
       rows.push(`| \`${prefix}${k}\` | ${f.type} | ${f.required ? 'yes' : ''} | ${def} | ${notes} |`);
       if (f.type === 'object') rows.push(...table(f.fields ?? {}, `${prefix}${k}.`).slice(2));
@@ -34,16 +36,61 @@ export function renderConnectorDocs(): string {
   };
   for (const m of connectorModules) {
     const s = m.declaration;
-    out.push(`## ${s.title}`, '', `\`${s.category}\` kind \`${s.kind}\` — Terraform resource \`${resourceType(s)}\`.`, '', s.description, '', ...table(s.fields), '');
+    out.push(
+      `## ${s.title}`,
+      '',
+      `\`${s.category}\` kind \`${s.kind}\` — Terraform resource \`${resourceType(s)}\`.`,
+      '',
+      s.description,
+      '',
+      ...table(s.fields),
+      '',
+    );
     if (m.reference) out.push(m.reference().trim(), '');
   }
-  out.push(`## ${pipelineSpec.title}`, '', 'Terraform resource `sluice_pipeline`; API collection `/v1/pipelines` (fields at the top level).', '', pipelineSpec.description, '', ...table(pipelineSpec.fields), '');
+  out.push(
+    `## ${pipelineSpec.title}`,
+    '',
+    'Terraform resource `sluice_pipeline`; API collection `/v1/pipelines` (fields at the top level).',
+    '',
+    pipelineSpec.description,
+    '',
+    ...table(pipelineSpec.fields),
+    '',
+  );
   out.push(...schemaChangeTable());
   for (const k of channelKinds) {
-    out.push(`## Alert channel: ${k.title}`, '', `\`kind\` \`${k.kind}\` — Terraform resource \`sluice_alert_channel\` (with \`kind = "${k.kind}"\`); API collection \`/v1/alert-channels\` (fields under \`config\`). See [alerts.md](alerts.md).`, '', k.description, '', ...table(k.fields), '');
+    out.push(
+      `## Alert channel: ${k.title}`,
+      '',
+      `\`kind\` \`${k.kind}\` — Terraform resource \`sluice_alert_channel\` (with \`kind = "${k.kind}"\`); API collection \`/v1/alert-channels\` (fields under \`config\`). See [alerts.md](alerts.md).`,
+      '',
+      k.description,
+      '',
+      ...table(k.fields),
+      '',
+    );
   }
-  out.push(`## ${alertRuleSpec.title}`, '', 'Terraform resource `sluice_alert_rule`; API collection `/v1/alert-rules` (fields at the top level). See [alerts.md](alerts.md).', '', alertRuleSpec.description, '', ...table(alertRuleSpec.fields), '');
-  out.push(`## ${tokenSpec.title}`, '', 'Terraform resource `sluice_api_token`; API collection `/v1/tokens` (admin role). The secret (`token`) is returned once, by the create.', '', tokenSpec.description, '', ...table(tokenSpec.fields), '');
+  out.push(
+    `## ${alertRuleSpec.title}`,
+    '',
+    'Terraform resource `sluice_alert_rule`; API collection `/v1/alert-rules` (fields at the top level). See [alerts.md](alerts.md).',
+    '',
+    alertRuleSpec.description,
+    '',
+    ...table(alertRuleSpec.fields),
+    '',
+  );
+  out.push(
+    `## ${tokenSpec.title}`,
+    '',
+    'Terraform resource `sluice_api_token`; API collection `/v1/tokens` (admin role). The secret (`token`) is returned once, by the create.',
+    '',
+    tokenSpec.description,
+    '',
+    ...table(tokenSpec.fields),
+    '',
+  );
   return out.join('\n');
 }
 
@@ -55,14 +102,22 @@ function schemaChangeTable(): string[] {
     widen: { alter: 'column altered in place', free: 'carried as is', no: 'incompatible: table held' },
     retype: { free: 'carried as is', no: 'incompatible: table held (resnapshot or new column)' },
   };
-  const rows = ['| destination kind | new column | dropped column (and a rename\'s old one) | widened type | other type change |', '|---|---|---|---|---|'];
+  const rows = [
+    "| destination kind | new column | dropped column (and a rename's old one) | widened type | other type change |",
+    '|---|---|---|---|---|',
+  ];
   for (const m of connectorModules.filter((x): x is DestinationModule => x.declaration.category === 'destination')) {
     const c = m.schemaChanges;
-    rows.push(`| \`${m.declaration.kind}\` | ${say.add[c.add]} | ${say.drop[c.drop]} | ${say.widen[c.widen]} | ${say.retype[c.retype]} |`);
+    rows.push(
+      `| \`${m.declaration.kind}\` | ${say.add[c.add]} | ${say.drop[c.drop]} | ${say.widen[c.widen]} | ${say.retype[c.retype]} |`,
+    );
   }
   return [
-    '## Schema changes by destination kind', '',
-    'What a change of a source table\'s columns does downstream when the pipeline\'s `schema_changes` is `propagate` (see docs/dataplane.md, "Schema changes"; a renamed column reaches the destination as a drop plus an add). `ignore_new_columns` leaves new columns out whatever the kind; `fail` holds the table at any change until it is acknowledged.', '',
-    ...rows, '',
+    '## Schema changes by destination kind',
+    '',
+    'What a change of a source table\'s columns does downstream when the pipeline\'s `schema_changes` is `propagate` (see docs/dataplane.md, "Schema changes"; a renamed column reaches the destination as a drop plus an add). `ignore_new_columns` leaves new columns out whatever the kind; `fail` holds the table at any change until it is acknowledged.',
+    '',
+    ...rows,
+    '',
   ];
 }

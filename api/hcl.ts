@@ -1,6 +1,5 @@
 /** Minimal HCL writer for the export: exactly the value shapes Sluice objects have. */
 
-
 /** A reference expression such as sluice_source_postgresql.orders.id, written without quotes. */
 export class Expr {
   constructor(readonly text: string) {}
@@ -48,7 +47,12 @@ export function block(header: string, attrs: Record<string, HclValue | undefined
 
 /** A Terraform identifier from any name: lower-case [a-z0-9_], starting with a letter or "_". */
 export function label(name: string): string {
-  let s = name.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  let s = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
   if (!s) s = 'object';
   if (/^[0-9]/.test(s)) s = '_' + s;
   return s;

@@ -8,8 +8,13 @@ import { pipelineFilters } from './routes/pipelines';
 import { OperationIndex, parseQuery } from './request-guard';
 import { allows } from '../core/roles';
 
-const categories: Record<string, Category | undefined> = { sources: 'source', destinations: 'destination', transforms: 'transform' };
-const path = /^\/v1\/(sources|destinations|transforms|pipelines)(?:\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))?\/?$/;
+const categories: Record<string, Category | undefined> = {
+  sources: 'source',
+  destinations: 'destination',
+  transforms: 'transform',
+};
+const path =
+  /^\/v1\/(sources|destinations|transforms|pipelines)(?:\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))?\/?$/;
 
 /**
  * GET by id and GET list served straight from the caches, before Express: on this machine Express's
@@ -21,11 +26,22 @@ const path = /^\/v1\/(sources|destinations|transforms|pipelines)(?:\/([0-9a-f]{8
  * drifting; while some address is refused for failed authentications everything goes to Express,
  * which knows the client's address. `observe` records the same metric labels.
  */
-export function hotReads(reads: ReadModel, tokens: TokenVerifier, operations: OperationIndex, observe: (route: string, seconds: number, path: string) => void) {
+export function hotReads(
+  reads: ReadModel,
+  tokens: TokenVerifier,
+  operations: OperationIndex,
+  observe: (route: string, seconds: number, path: string) => void,
+) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const start = process.hrtime.bigint();
     // A GET with a body goes to Express, whose JSON parser would judge that body.
-    if (req.method !== 'GET' || !req.url || req.headers['transfer-encoding'] || (req.headers['content-length'] ?? '0') !== '0') return false;
+    if (
+      req.method !== 'GET' ||
+      !req.url ||
+      req.headers['transfer-encoding'] ||
+      (req.headers['content-length'] ?? '0') !== '0'
+    )
+      return false;
     const q = req.url.indexOf('?');
     const pathname = q < 0 ? req.url : req.url.slice(0, q);
     const m = path.exec(pathname);
@@ -47,9 +63,12 @@ export function hotReads(reads: ReadModel, tokens: TokenVerifier, operations: Op
     }
     if (!found) return false;
     // The same headers Express's route sends (sendRendered); writeHead needs the length spelled out.
-    res.writeHead(200, found.etag
-      ? { 'content-type': 'application/json; charset=utf-8', etag: found.etag, 'content-length': found.body.length }
-      : { 'content-type': 'application/json; charset=utf-8', 'content-length': found.body.length });
+    res.writeHead(
+      200,
+      found.etag
+        ? { 'content-type': 'application/json; charset=utf-8', etag: found.etag, 'content-length': found.body.length }
+        : { 'content-type': 'application/json; charset=utf-8', 'content-length': found.body.length },
+    );
     res.end(found.body);
     observe(`/v1/${collection}${id ? '/:id' : '/'}`, Number(process.hrtime.bigint() - start) / 1e9, pathname);
     return true;

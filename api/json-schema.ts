@@ -41,23 +41,35 @@ export function fieldSchema(f: FieldSpec, shape: Shape = 'request'): Schema {
   const out = shape === 'response';
   switch (f.type) {
     case 'string':
-      s = f.enum ? { type: 'string', enum: [...f.enum] } : f.references ? { ...uuid } : text(f, shape, f.required ? 1 : undefined);
+      s = f.enum
+        ? { type: 'string', enum: [...f.enum] }
+        : f.references
+          ? { ...uuid }
+          : text(f, shape, f.required ? 1 : undefined);
       break;
     case 'integer':
       s = { type: 'integer' };
       if (f.min !== undefined) s.minimum = f.min;
       if (f.max !== undefined) s.maximum = f.max;
       break;
-    case 'boolean': s = { type: 'boolean' }; break;
+    case 'boolean':
+      s = { type: 'boolean' };
+      break;
     case 'list':
       s = { type: 'array', items: f.references ? { ...uuid } : text(f, shape) };
       if (f.minItems !== undefined) s.minItems = f.minItems;
       if (f.uniqueItems) s.uniqueItems = true;
       break;
     case 'map':
-      s = { type: 'object', additionalProperties: text(f, shape), propertyNames: { ...text({ maxLength: f.keyMaxLength }, shape, 1) } };
+      s = {
+        type: 'object',
+        additionalProperties: text(f, shape),
+        propertyNames: { ...text({ maxLength: f.keyMaxLength }, shape, 1) },
+      };
       break;
-    case 'object': s = fieldsSchema(f.fields ?? {}, shape); break;
+    case 'object':
+      s = fieldsSchema(f.fields ?? {}, shape);
+      break;
   }
   s.description = f.description;
   if (f.default !== undefined && f.type !== 'object' && !out) s.default = f.default;
@@ -71,7 +83,8 @@ export function fieldSchema(f: FieldSpec, shape: Shape = 'request'): Schema {
 /** An object of declared fields; unknown fields are refused. Secrets are left out of responses. */
 export function fieldsSchema(fields: Record<string, FieldSpec>, shape: Shape = 'request'): Schema {
   const entries = Object.entries(fields).filter(([, f]) => !(shape === 'response' && f.sensitive));
-  const required = shape === 'patch' ? [] : entries.filter(([, f]) => shape === 'response' || f.required).map(([k]) => k);
+  const required =
+    shape === 'patch' ? [] : entries.filter(([, f]) => shape === 'response' || f.required).map(([k]) => k);
   return {
     type: 'object',
     additionalProperties: false,

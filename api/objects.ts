@@ -32,8 +32,14 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
 function isFiringItem(x: unknown): boolean {
   if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
   const o = x as Record<string, unknown>;
-  return Object.keys(o).every((k) => ['pipeline_id', 'pipeline', 'since'].includes(k)) && typeof o.pipeline_id === 'string' && UUID.test(o.pipeline_id)
-    && typeof o.pipeline === 'string' && typeof o.since === 'string' && RFC3339.test(o.since);
+  return (
+    Object.keys(o).every((k) => ['pipeline_id', 'pipeline', 'since'].includes(k)) &&
+    typeof o.pipeline_id === 'string' &&
+    UUID.test(o.pipeline_id) &&
+    typeof o.pipeline === 'string' &&
+    typeof o.since === 'string' &&
+    RFC3339.test(o.since)
+  );
 }
 
 export function asObject(body: unknown, what = 'body'): Body {
@@ -44,12 +50,18 @@ export function asObject(body: unknown, what = 'body'): Body {
 }
 
 /** Drops the read-only fields (of `names`) a client sent back; they must still look like what it read. */
-export function stripReadOnly(body: Body, names: readonly string[] = ['id', 'version', 'created_at', 'updated_at']): Body {
+export function stripReadOnly(
+  body: Body,
+  names: readonly string[] = ['id', 'version', 'created_at', 'updated_at'],
+): Body {
   const errors: FieldError[] = [];
   for (const k of names) {
     const v = body[k];
     if (v !== undefined && !readOnlyFields[k].check(v)) {
-      errors.push({ field: k, message: `${k} is read-only: leave it out, or send back the ${readOnlyFields[k].type} you read` });
+      errors.push({
+        field: k,
+        message: `${k} is read-only: leave it out, or send back the ${readOnlyFields[k].type} you read`,
+      });
     }
   }
   check(errors);
@@ -77,16 +89,35 @@ export function isoDates<T extends { created_at: Date; updated_at: Date }>(o: T)
 // Objects of a kind: connectors (sources, destinations, transforms) and alert channels
 
 /** One kind's declaration, as connectors and alert channels declare them. */
-export interface KindDecl { kind: string; title?: string; description?: string; fields: Record<string, FieldSpec> }
+export interface KindDecl {
+  kind: string;
+  title?: string;
+  description?: string;
+  fields: Record<string, FieldSpec>;
+}
 
 /** A family of kinds whose objects are name, kind, config (secrets apart) and tags. */
-export interface KindFamily { what: string; kinds: readonly KindDecl[] }
+export interface KindFamily {
+  what: string;
+  kinds: readonly KindDecl[];
+}
 
 /** What such an object has stored. */
-export interface KindedObject { name: string; kind: string; config: Body; secrets?: Record<string, string> | null; tags: Record<string, string> }
+export interface KindedObject {
+  name: string;
+  kind: string;
+  config: Body;
+  secrets?: Record<string, string> | null;
+  tags: Record<string, string>;
+}
 
 /** A parsed create/replace/patch body: the envelope and the validated, merged config (secrets still in it). */
-export interface KindedBody { spec: KindDecl; name: string; config: Body; tags: Record<string, string> }
+export interface KindedBody {
+  spec: KindDecl;
+  name: string;
+  config: Body;
+  tags: Record<string, string>;
+}
 
 export interface ConnectorInput {
   name: string;
@@ -99,12 +130,27 @@ export interface ConnectorInput {
 
 export function publicConnector(e: ConnectorEntity) {
   // secrets_set: which secret fields have a stored value (never the values), for read-only views like the console.
-  return { id: e.id, name: e.name, kind: e.kind, config: e.config, secrets_set: Object.keys(e.secrets ?? {}).sort(), tags: e.tags, version: e.version, ...isoDates(e) };
+  return {
+    id: e.id,
+    name: e.name,
+    kind: e.kind,
+    config: e.config,
+    secrets_set: Object.keys(e.secrets ?? {}).sort(),
+    tags: e.tags,
+    version: e.version,
+    ...isoDates(e),
+  };
 }
 
 function kindError(family: KindFamily, kind: unknown): FieldError {
   const kinds = family.kinds.map((s) => s.kind).join(', ');
-  return { field: 'kind', message: kind === undefined ? `kind is required: one of ${kinds}` : `unknown ${family.what} kind ${JSON.stringify(kind)}: use one of ${kinds}` };
+  return {
+    field: 'kind',
+    message:
+      kind === undefined
+        ? `kind is required: one of ${kinds}`
+        : `unknown ${family.what} kind ${JSON.stringify(kind)}: use one of ${kinds}`,
+  };
 }
 
 /** Splits a validated config into stored (non-secret, defaults applied) and secret parts. */
@@ -118,7 +164,10 @@ export function splitConfig(spec: KindDecl, config: Body): { config: Body; secre
       publicPart[k] = config[k];
     }
   }
-  return { config: withDefaults(Object.fromEntries(Object.entries(spec.fields).filter(([, f]) => !f.sensitive)), publicPart), secrets };
+  return {
+    config: withDefaults(Object.fromEntries(Object.entries(spec.fields).filter(([, f]) => !f.sensitive)), publicPart),
+    secrets,
+  };
 }
 
 const configClass = (family: KindFamily, spec: KindDecl) => `Config_${family.what.replace(/\W/g, '_')}_${spec.kind}`;
@@ -127,7 +176,8 @@ const configClass = (family: KindFamily, spec: KindDecl) => `Config_${family.wha
 function patchErrors(family: KindFamily, spec: KindDecl, config: Body): FieldError[] {
   const errors = validateFields(spec.fields, config, 'config', configClass(family, spec), { requireAll: false });
   for (const [k, f] of Object.entries(spec.fields)) {
-    if (f.required && config[k] === null) errors.push({ field: `config.${k}`, message: `${k} cannot be null: it is required (${f.description})` });
+    if (f.required && config[k] === null)
+      errors.push({ field: `config.${k}`, message: `${k} cannot be null: it is required (${f.description})` });
   }
   return errors;
 }
@@ -137,12 +187,24 @@ function patchErrors(family: KindFamily, spec: KindDecl, config: Body): FieldErr
  * family: then it matches the OpenAPI document and the answer is 409 (it conflicts with what is
  * stored), not 400. Returns that kind.
  */
-function fitsOtherKind(family: KindFamily, body: Body, mode: 'replace' | 'patch', existing: KindedObject): string | undefined {
+function fitsOtherKind(
+  family: KindFamily,
+  body: Body,
+  mode: 'replace' | 'patch',
+  existing: KindedObject,
+): string | undefined {
   const config = (body.config ?? {}) as Body;
   if (typeof config !== 'object' || config === null || Array.isArray(config)) return undefined;
-  return family.kinds.find((spec) => spec.kind !== existing.kind && (body.kind === undefined || body.kind === spec.kind) && !(mode === 'patch'
-    ? patchErrors(family, spec, config)
-    : validateFields(spec.fields, config, 'config', configClass(family, spec), { requireAll: true })).length)?.kind;
+  return family.kinds.find(
+    (spec) =>
+      spec.kind !== existing.kind &&
+      (body.kind === undefined || body.kind === spec.kind) &&
+      !(
+        mode === 'patch'
+          ? patchErrors(family, spec, config)
+          : validateFields(spec.fields, config, 'config', configClass(family, spec), { requireAll: true })
+      ).length,
+  )?.kind;
 }
 
 /**
@@ -150,31 +212,51 @@ function fitsOtherKind(family: KindFamily, body: Body, mode: 'replace' | 'patch'
  * Returns the envelope and the merged config; throws a 400 Problem naming every bad field, or 409
  * when the body is valid for another kind than the stored object's (kind cannot change).
  */
-export function parseKinded(family: KindFamily, raw: unknown, mode: 'create' | 'replace' | 'patch', existing?: KindedObject): KindedBody {
+export function parseKinded(
+  family: KindFamily,
+  raw: unknown,
+  mode: 'create' | 'replace' | 'patch',
+  existing?: KindedObject,
+): KindedBody {
   const body = stripReadOnly(asObject(raw), ['id', 'version', 'created_at', 'updated_at', 'secrets_set']);
   const errors: FieldError[] = [];
   for (const k of Object.keys(body)) {
-    if (!['name', 'kind', 'config', 'tags'].includes(k)) errors.push({ field: k, message: `unknown field ${k}: allowed are name, kind, config, tags` });
+    if (!['name', 'kind', 'config', 'tags'].includes(k))
+      errors.push({ field: k, message: `unknown field ${k}: allowed are name, kind, config, tags` });
   }
-  const nameErrs = validateFields({ name: envelopeFields.name }, { name: body.name }, '', 'Envelope', { requireAll: mode !== 'patch' });
-  if (mode === 'patch' && body.name === null) nameErrs.push({ field: 'name', message: 'name cannot be null: send a new name or leave it out' });
+  const nameErrs = validateFields({ name: envelopeFields.name }, { name: body.name }, '', 'Envelope', {
+    requireAll: mode !== 'patch',
+  });
+  if (mode === 'patch' && body.name === null)
+    nameErrs.push({ field: 'name', message: 'name cannot be null: send a new name or leave it out' });
   errors.push(...nameErrs, ...validateTags(body.tags));
   check(errors);
 
-  if (mode === 'patch' && body.kind === null) errors.push({ field: 'kind', message: `kind cannot be null: leave it out (it is ${existing!.kind})` });
+  if (mode === 'patch' && body.kind === null)
+    errors.push({ field: 'kind', message: `kind cannot be null: leave it out (it is ${existing!.kind})` });
   const kind = mode === 'patch' ? (body.kind ?? existing!.kind) : body.kind;
   const spec = typeof kind === 'string' ? family.kinds.find((k) => k.kind === kind) : undefined;
   if (!spec) errors.push(kindError(family, kind));
-  if (body.config !== undefined && (body.config === null || typeof body.config !== 'object' || Array.isArray(body.config))) {
+  if (
+    body.config !== undefined &&
+    (body.config === null || typeof body.config !== 'object' || Array.isArray(body.config))
+  ) {
     errors.push({ field: 'config', message: 'config must be a JSON object' });
   }
   check(errors);
-  const kindChange = (other: string) => new Problem(409, 'Conflict',
-    `${family.what} ${JSON.stringify(existing!.name)} is of kind ${existing!.kind}; this body is for kind ${other}, and the kind of an object cannot change: create a new ${family.what} instead.`,
-    [{ field: 'kind', message: `kind cannot change (it is ${existing!.kind})` }]);
+  const kindChange = (other: string) =>
+    new Problem(
+      409,
+      'Conflict',
+      `${family.what} ${JSON.stringify(existing!.name)} is of kind ${existing!.kind}; this body is for kind ${other}, and the kind of an object cannot change: create a new ${family.what} instead.`,
+      [{ field: 'kind', message: `kind cannot change (it is ${existing!.kind})` }],
+    );
   if (existing && mode !== 'create' && spec!.kind !== existing.kind) {
     if (fitsOtherKind(family, body, mode, existing) === spec!.kind) throw kindChange(spec!.kind);
-    errors.push({ field: 'kind', message: `kind cannot change (it is ${existing.kind}): create a new ${family.what} instead` });
+    errors.push({
+      field: 'kind',
+      message: `kind cannot change (it is ${existing.kind}): create a new ${family.what} instead`,
+    });
   }
 
   const sent = (body.config as Body | undefined) ?? (mode === 'patch' ? {} : undefined);
@@ -186,7 +268,12 @@ export function parseKinded(family: KindFamily, raw: unknown, mode: 'create' | '
   const merged: Body = mode === 'patch' ? { ...existing!.config, ...sent } : { ...sent };
   const storedSecrets = new Set(Object.keys(existing?.secrets ?? {}));
   for (const [k, v] of Object.entries(sent!)) if (v === null) storedSecrets.delete(k);
-  errors.push(...validateFields(spec!.fields, merged, 'config', configClass(family, spec!), { requireAll: true, present: storedSecrets }));
+  errors.push(
+    ...validateFields(spec!.fields, merged, 'config', configClass(family, spec!), {
+      requireAll: true,
+      present: storedSecrets,
+    }),
+  );
   if (errors.length && existing && mode === 'patch') {
     const other = fitsOtherKind(family, body, mode, existing);
     if (other) throw kindChange(other);
@@ -203,7 +290,7 @@ export function parseKinded(family: KindFamily, raw: unknown, mode: 'create' | '
 const connectorFamilies = new Map<Category, KindFamily>();
 const familyOf = (category: Category) => {
   let f = connectorFamilies.get(category);
-  if (!f) connectorFamilies.set(category, f = { what: category, kinds: specsOf(category) });
+  if (!f) connectorFamilies.set(category, (f = { what: category, kinds: specsOf(category) }));
   return f;
 };
 
@@ -212,10 +299,18 @@ const familyOf = (category: Category) => {
  * store; throws a 400 Problem naming every bad field, or 409 when the body is valid for another
  * kind than the stored object's (kind cannot change).
  */
-export function parseConnector(category: Category, raw: unknown, mode: 'create' | 'replace' | 'patch', existing?: ConnectorEntity): { input: ConnectorInput; spec: ConnectorSpec } {
+export function parseConnector(
+  category: Category,
+  raw: unknown,
+  mode: 'create' | 'replace' | 'patch',
+  existing?: ConnectorEntity,
+): { input: ConnectorInput; spec: ConnectorSpec } {
   const parsed = parseKinded(familyOf(category), raw, mode, existing);
   const { config, secrets } = splitConfig(parsed.spec, parsed.config);
-  return { spec: parsed.spec as ConnectorSpec, input: { name: parsed.name, kind: parsed.spec.kind, config, secrets, tags: parsed.tags } };
+  return {
+    spec: parsed.spec as ConnectorSpec,
+    input: { name: parsed.name, kind: parsed.spec.kind, config, secrets, tags: parsed.tags },
+  };
 }
 
 /** Applies parsed input to an entity; returns the names of the fields that changed (for audit). */
@@ -224,7 +319,8 @@ export function applyConnector(e: ConnectorEntity, input: ConnectorInput, box: S
   if (e.name !== input.name) changed.push('name');
   if (!isDeepStrictEqual(e.tags ?? {}, input.tags)) changed.push('tags');
   // jsonb reorders object keys, so compare structurally rather than as JSON text.
-  for (const [k, v] of Object.entries(input.config)) if (!isDeepStrictEqual(e.config?.[k], v)) changed.push(`config.${k}`);
+  for (const [k, v] of Object.entries(input.config))
+    if (!isDeepStrictEqual(e.config?.[k], v)) changed.push(`config.${k}`);
   const secrets = { ...(e.secrets ?? {}) };
   for (const [k, v] of Object.entries(input.secrets)) {
     if (v === null) {
@@ -257,19 +353,45 @@ export async function pipelinesUsing(m: EntityManager, id: string): Promise<stri
 /** The fields a pipeline is written with: `name`, `tags` and the declaration's (core/pipeline-spec.ts), in its order. */
 export const pipelineFieldNames = ['name', ...Object.keys(pipelineSpec.fields), 'tags'] as (keyof PipelineEntity)[];
 
-export type PipelineInput = Pick<PipelineEntity, 'name' | 'source_id' | 'destination_id' | 'transform_ids' | 'tables' | 'ingestion_mode' | 'snapshot_new_tables' | 'schema_changes' | 'delivery' | 'desired_state' | 'tags'>;
+export type PipelineInput = Pick<
+  PipelineEntity,
+  | 'name'
+  | 'source_id'
+  | 'destination_id'
+  | 'transform_ids'
+  | 'tables'
+  | 'ingestion_mode'
+  | 'snapshot_new_tables'
+  | 'schema_changes'
+  | 'delivery'
+  | 'desired_state'
+  | 'tags'
+>;
 
 export function publicPipeline(p: PipelineEntity) {
-  return { id: p.id, ...Object.fromEntries(pipelineFieldNames.map((k) => [k, p[k]])), version: p.version, ...isoDates(p) } as Record<string, unknown> & { id: string; version: number };
+  return {
+    id: p.id,
+    ...Object.fromEntries(pipelineFieldNames.map((k) => [k, p[k]])),
+    version: p.version,
+    ...isoDates(p),
+  } as Record<string, unknown> & { id: string; version: number };
 }
 
 const pipelineFields: Record<string, FieldSpec> = { ...envelopeFields, ...pipelineSpec.fields };
 
-export async function parsePipeline(m: EntityManager, raw: unknown, mode: 'create' | 'replace' | 'patch', existing?: PipelineEntity): Promise<PipelineInput> {
+export async function parsePipeline(
+  m: EntityManager,
+  raw: unknown,
+  mode: 'create' | 'replace' | 'patch',
+  existing?: PipelineEntity,
+): Promise<PipelineInput> {
   const body = stripReadOnly(asObject(raw));
   const errors: FieldError[] = [];
   const base: Body = mode === 'patch' ? { ...publicPipeline(existing!) } : {};
-  delete base.id; delete base.version; delete base.created_at; delete base.updated_at;
+  delete base.id;
+  delete base.version;
+  delete base.created_at;
+  delete base.updated_at;
   const merged: Body = { ...base, ...body };
   if (mode === 'patch' && body.delivery && typeof body.delivery === 'object' && !Array.isArray(body.delivery)) {
     merged.delivery = { ...existing!.delivery, ...(body.delivery as Body) };
@@ -287,11 +409,19 @@ export async function parsePipeline(m: EntityManager, raw: unknown, mode: 'creat
     ...input.transform_ids.map((id, i) => [`transform_ids[${i}]`, id, 'transform'] as [string, string, Category]),
   ];
   const ids = refs.map((r) => r[1]);
-  const found: { id: string; category: string }[] = ids.length ? await m.query(`SELECT id::text, category FROM connectors WHERE id = ANY($1::uuid[]) FOR SHARE`, [ids]) : [];
+  const found: { id: string; category: string }[] = ids.length
+    ? await m.query(`SELECT id::text, category FROM connectors WHERE id = ANY($1::uuid[]) FOR SHARE`, [ids])
+    : [];
   const byId = new Map(found.map((r) => [r.id, r.category]));
   for (const [field, id, category] of refs) {
     const c = byId.get(id);
-    if (c !== category) errors.push({ field, message: c ? `${id} is a ${c}, not a ${category}` : `no ${category} with id ${id}: create it first or fix the id` });
+    if (c !== category)
+      errors.push({
+        field,
+        message: c
+          ? `${id} is a ${c}, not a ${category}`
+          : `no ${category} with id ${id}: create it first or fix the id`,
+      });
   }
   if (errors.length) throw conflict(errors);
   return input;
@@ -304,7 +434,12 @@ export function applyPipeline(p: PipelineEntity, input: PipelineInput): string[]
 }
 
 export function conflictOnName(collection: string, name: string): Problem {
-  return new Problem(409, 'Conflict', `A ${collection.replace(/s$/, '')} named ${JSON.stringify(name)} already exists: names are unique per collection; pick another name or update that object.`, [{ field: 'name', message: 'already in use' }]);
+  return new Problem(
+    409,
+    'Conflict',
+    `A ${collection.replace(/s$/, '')} named ${JSON.stringify(name)} already exists: names are unique per collection; pick another name or update that object.`,
+    [{ field: 'name', message: 'already in use' }],
+  );
 }
 
 export { notFound };

@@ -23,10 +23,17 @@ const pipelineJson = `json_build_object('id', id, ${pipelineFieldNames.map((f) =
   'version', version, 'created_at', ${ts('created_at')}, 'updated_at', ${ts('updated_at')})`;
 
 export type Table = 'connectors' | 'pipelines';
-export interface Filter { column: 'category' | 'kind' | 'name'; value: string }
+export interface Filter {
+  column: 'category' | 'kind' | 'name';
+  value: string;
+}
 
 /** A response body ready to write; `etag` and `category` only for single objects. */
-export interface Rendered { body: Buffer; etag?: string; category?: string }
+export interface Rendered {
+  body: Buffer;
+  etag?: string;
+  category?: string;
+}
 
 const MiB = 1024 * 1024;
 const listKey = (filters: Filter[], page: number, pageSize: number) => JSON.stringify([filters, page, pageSize]);
@@ -36,14 +43,23 @@ export class ReadModel {
   private readonly byId: Record<Table, CoherentCache<Rendered>>;
   private readonly lists: Record<Table, CoherentCache<Rendered>>;
 
-  constructor(private readonly ds: DataSource, private readonly changes: ChangeFeed) {
-    const cache = (table: Table, scope: 'row' | 'table', maxBytes: number) => new CoherentCache<Rendered>(changes, table, scope, { maxBytes, sizeOf });
+  constructor(
+    private readonly ds: DataSource,
+    private readonly changes: ChangeFeed,
+  ) {
+    const cache = (table: Table, scope: 'row' | 'table', maxBytes: number) =>
+      new CoherentCache<Rendered>(changes, table, scope, { maxBytes, sizeOf });
     this.byId = { connectors: cache('connectors', 'row', 32 * MiB), pipelines: cache('pipelines', 'row', 16 * MiB) };
-    this.lists = { connectors: cache('connectors', 'table', 32 * MiB), pipelines: cache('pipelines', 'table', 16 * MiB) };
+    this.lists = {
+      connectors: cache('connectors', 'table', 32 * MiB),
+      pipelines: cache('pipelines', 'table', 16 * MiB),
+    };
   }
 
   /** Call after a write to `table` committed and before answering it. */
-  written(table: Table, id: string): void { this.changes.announce(table, id); }
+  written(table: Table, id: string): void {
+    this.changes.announce(table, id);
+  }
 
   /** `{items,total,page,page_size}`. */
   list(table: Table, filters: Filter[], page: number, pageSize: number): Promise<Rendered> {
@@ -57,7 +73,9 @@ export class ReadModel {
                 coalesce((SELECT json_agg(${json} ORDER BY created_at, id) FROM page), '[]')::text AS items`,
         args,
       );
-      return { body: Buffer.from(`{"items":${row.items},"total":${row.total},"page":${page},"page_size":${pageSize}}`) };
+      return {
+        body: Buffer.from(`{"items":${row.items},"total":${row.total},"page":${page},"page_size":${pageSize}}`),
+      };
     }) as Promise<Rendered>;
   }
 

@@ -15,13 +15,40 @@ import { allows, defaultRole, isRole, Role, ROLE_EXTENSION } from '../core/roles
  */
 
 type Schema = Record<string, unknown>;
-interface Param { name: string; schema: Schema; pattern?: RegExp }
-export interface OperationInfo { method: string; path: string; role: Role; query: Param[]; body: boolean }
-interface Route { path: string; regex: RegExp; literals: number; ops: Map<string, OperationInfo> }
+interface Param {
+  name: string;
+  schema: Schema;
+  pattern?: RegExp;
+}
+export interface OperationInfo {
+  method: string;
+  path: string;
+  role: Role;
+  query: Param[];
+  body: boolean;
+}
+interface Route {
+  path: string;
+  regex: RegExp;
+  literals: number;
+  ops: Map<string, OperationInfo>;
+}
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
 /** The schema keywords a query parameter may use: parseQuery implements exactly these. */
-const PARAM_KEYWORDS = new Set(['type', 'minimum', 'maximum', 'enum', 'pattern', 'maxLength', 'minLength', 'format', 'default', 'description', 'const']);
+const PARAM_KEYWORDS = new Set([
+  'type',
+  'minimum',
+  'maximum',
+  'enum',
+  'pattern',
+  'maxLength',
+  'minLength',
+  'format',
+  'default',
+  'description',
+  'const',
+]);
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class OperationIndex {
@@ -30,22 +57,39 @@ export class OperationIndex {
   constructor(doc: { paths: Record<string, Record<string, any>> }) {
     for (const [path, item] of Object.entries(doc.paths)) {
       // Express routes ignore case and one trailing slash; so does the index.
-      const regex = new RegExp('^' + path.split('/').map((seg) => (/^\{\w+\}$/.test(seg) ? '[^/]+' : seg.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&'))).join('/') + '/?$', 'i');
+      const regex = new RegExp(
+        '^' +
+          path
+            .split('/')
+            .map((seg) => (/^\{\w+\}$/.test(seg) ? '[^/]+' : seg.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&')))
+            .join('/') +
+          '/?$',
+        'i',
+      );
       const ops = new Map<string, OperationInfo>();
       for (const m of METHODS) {
         const op = item[m];
         if (!op) continue;
         const method = m.toUpperCase();
         const declared = op[ROLE_EXTENSION];
-        if (declared !== undefined && !isRole(declared)) throw new Error(`${method} ${path}: ${ROLE_EXTENSION} must be a role, not ${JSON.stringify(declared)}`);
-        const query: Param[] = [...(item.parameters ?? []), ...(op.parameters ?? [])].filter((p: any) => p.in === 'query').map((p: any) => {
-          const schema: Schema = p.schema ?? {};
-          const unknown = Object.keys(schema).filter((k) => !PARAM_KEYWORDS.has(k));
-          if (unknown.length || !['integer', 'boolean', 'string', undefined].includes(schema.type as string)) {
-            throw new Error(`${method} ${path}: query parameter ${p.name} uses ${unknown.join(', ') || `type ${schema.type}`}, which the request guard does not check`);
-          }
-          return { name: p.name, schema, pattern: schema.pattern ? new RegExp(schema.pattern as string, 'u') : undefined };
-        });
+        if (declared !== undefined && !isRole(declared))
+          throw new Error(`${method} ${path}: ${ROLE_EXTENSION} must be a role, not ${JSON.stringify(declared)}`);
+        const query: Param[] = [...(item.parameters ?? []), ...(op.parameters ?? [])]
+          .filter((p: any) => p.in === 'query')
+          .map((p: any) => {
+            const schema: Schema = p.schema ?? {};
+            const unknown = Object.keys(schema).filter((k) => !PARAM_KEYWORDS.has(k));
+            if (unknown.length || !['integer', 'boolean', 'string', undefined].includes(schema.type as string)) {
+              throw new Error(
+                `${method} ${path}: query parameter ${p.name} uses ${unknown.join(', ') || `type ${schema.type}`}, which the request guard does not check`,
+              );
+            }
+            return {
+              name: p.name,
+              schema,
+              pattern: schema.pattern ? new RegExp(schema.pattern as string, 'u') : undefined,
+            };
+          });
         ops.set(method, { method, path, role: declared ?? defaultRole(method), query, body: !!op.requestBody });
       }
       this.routes.push({ path, regex, literals: path.split('/').filter((s) => s && !s.startsWith('{')).length, ops });
@@ -75,10 +119,18 @@ export function methodGuard(index: OperationIndex) {
   return (req: Request, res: Response, next: NextFunction) => {
     const route = index.route(req.path);
     if (!route) return next();
-    if (req.method === 'OPTIONS') { res.setHeader('Allow', allowOf(route)); res.status(204).end(); return; }
+    if (req.method === 'OPTIONS') {
+      res.setHeader('Allow', allowOf(route));
+      res.status(204).end();
+      return;
+    }
     if (route.ops.has(req.method === 'HEAD' ? 'GET' : req.method)) return next();
     res.setHeader('Allow', allowOf(route));
-    throw new Problem(405, 'Method not allowed', `${req.method} is not an operation of ${route.path}; it allows ${allowOf(route)}. See /openapi.json.`);
+    throw new Problem(
+      405,
+      'Method not allowed',
+      `${req.method} is not an operation of ${route.path}; it allows ${allowOf(route)}. See /openapi.json.`,
+    );
   };
 }
 
@@ -93,7 +145,13 @@ export function accessGuard(index: OperationIndex, bodyLimit: string) {
       const need = op?.role ?? defaultRole(req.method);
       const p = res_locals(req).principal;
       if (!p || !allows(p.role, need)) {
-        throw new Problem(403, 'Forbidden', `${req.method} ${pathOf(req)} needs a token with role ${need} (or higher); token ${JSON.stringify(p?.name)} has role ${p?.role}. Ask an admin for a ${need} token (POST /v1/tokens).`, undefined, { required_role: need });
+        throw new Problem(
+          403,
+          'Forbidden',
+          `${req.method} ${pathOf(req)} needs a token with role ${need} (or higher); token ${JSON.stringify(p?.name)} has role ${p?.role}. Ask an admin for a ${need} token (POST /v1/tokens).`,
+          undefined,
+          { required_role: need },
+        );
       }
       const errors: FieldError[] = [];
       const raw = req.query as Record<string, unknown>;
@@ -111,7 +169,8 @@ export function accessGuard(index: OperationIndex, bodyLimit: string) {
     (req: Request, res: Response, next: NextFunction) => {
       if (!res_locals(req).hasBody) return next();
       const sent = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-      if (sent && !req.is('application/json')) throw new Problem(415, 'Unsupported media type', 'Send the body as JSON with Content-Type: application/json.');
+      if (sent && !req.is('application/json'))
+        throw new Problem(415, 'Unsupported media type', 'Send the body as JSON with Content-Type: application/json.');
       json(req, res, next);
     },
     (req: Request, _res: Response, next: NextFunction) => {
@@ -129,7 +188,12 @@ export function queryOf(req: Request): Record<string, any> {
 }
 
 const invalidInput = (errors: FieldError[]) =>
-  new Problem(400, 'Validation failed', `${errors.length} field(s) invalid: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, errors);
+  new Problem(
+    400,
+    'Validation failed',
+    `${errors.length} field(s) invalid: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+    errors,
+  );
 
 /** Every text (keys too) in a JSON value: NUL and unpaired surrogates are refused, naming where. */
 export function textErrors(v: unknown, path: string, out: FieldError[]): void {
@@ -153,36 +217,75 @@ export function textErrors(v: unknown, path: string, out: FieldError[]): void {
  * Query parameters against their schemas (the keywords in PARAM_KEYWORDS), as strings converted to
  * the declared type. An integer beyond the bounds is refused before it can reach the database.
  */
-export function parseQuery(op: OperationInfo, raw: Record<string, unknown>): { values: Record<string, unknown>; errors: FieldError[] } {
+export function parseQuery(
+  op: OperationInfo,
+  raw: Record<string, unknown>,
+): { values: Record<string, unknown>; errors: FieldError[] } {
   const values: Record<string, unknown> = {};
   const errors: FieldError[] = [];
   for (const { name, schema: s, pattern } of op.query) {
     const bad = (message: string) => errors.push({ field: name, message: `${name} ${message}` });
     const v = raw[name];
-    if (v === undefined) { if (s.default !== undefined) values[name] = s.default; continue; }
-    if (typeof v !== 'string') { bad('must be given once, as a plain value'); continue; }
+    if (v === undefined) {
+      if (s.default !== undefined) values[name] = s.default;
+      continue;
+    }
+    if (typeof v !== 'string') {
+      bad('must be given once, as a plain value');
+      continue;
+    }
     const tp = textProblem(v);
-    if (tp) { bad(tp); continue; }
+    if (tp) {
+      bad(tp);
+      continue;
+    }
     let x: unknown = v;
     if (s.type === 'integer') {
-      if (!/^[+-]?\d+$/.test(v)) { bad(`must be an integer, not ${JSON.stringify(v)}`); continue; }
+      if (!/^[+-]?\d+$/.test(v)) {
+        bad(`must be an integer, not ${JSON.stringify(v)}`);
+        continue;
+      }
       const n = BigInt(v);
       const min = s.minimum as number | undefined;
       const max = s.maximum as number | undefined;
-      if ((min !== undefined && n < BigInt(min)) || (max !== undefined && n > BigInt(max))) { bad(`must be from ${min ?? '…'} to ${max ?? '…'}`); continue; }
+      if ((min !== undefined && n < BigInt(min)) || (max !== undefined && n > BigInt(max))) {
+        bad(`must be from ${min ?? '…'} to ${max ?? '…'}`);
+        continue;
+      }
       x = Number(n);
     } else if (s.type === 'boolean') {
-      if (!['true', 'false', '1', '0'].includes(v)) { bad(`must be true or false, not ${JSON.stringify(v)}`); continue; }
+      if (!['true', 'false', '1', '0'].includes(v)) {
+        bad(`must be true or false, not ${JSON.stringify(v)}`);
+        continue;
+      }
       x = v === 'true' || v === '1';
     } else {
       const len = [...v].length;
-      if (s.minLength !== undefined && len < (s.minLength as number)) { bad(`must be at least ${s.minLength} characters`); continue; }
-      if (s.maxLength !== undefined && len > (s.maxLength as number)) { bad(`must be at most ${s.maxLength} characters`); continue; }
-      if (s.format === 'uuid' && !uuid.test(v)) { bad(`must be a UUID, not ${JSON.stringify(v)}`); continue; }
-      if (pattern && !pattern.test(v)) { bad(`${JSON.stringify(v)} does not match ${s.pattern}`); continue; }
+      if (s.minLength !== undefined && len < (s.minLength as number)) {
+        bad(`must be at least ${s.minLength} characters`);
+        continue;
+      }
+      if (s.maxLength !== undefined && len > (s.maxLength as number)) {
+        bad(`must be at most ${s.maxLength} characters`);
+        continue;
+      }
+      if (s.format === 'uuid' && !uuid.test(v)) {
+        bad(`must be a UUID, not ${JSON.stringify(v)}`);
+        continue;
+      }
+      if (pattern && !pattern.test(v)) {
+        bad(`${JSON.stringify(v)} does not match ${s.pattern}`);
+        continue;
+      }
     }
-    if (Array.isArray(s.enum) && !s.enum.includes(x)) { bad(`must be one of ${s.enum.join(', ')}`); continue; }
-    if (s.const !== undefined && x !== s.const) { bad(`must be ${JSON.stringify(s.const)}`); continue; }
+    if (Array.isArray(s.enum) && !s.enum.includes(x)) {
+      bad(`must be one of ${s.enum.join(', ')}`);
+      continue;
+    }
+    if (s.const !== undefined && x !== s.const) {
+      bad(`must be ${JSON.stringify(s.const)}`);
+      continue;
+    }
     values[name] = x;
   }
   return { values, errors };

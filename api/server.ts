@@ -26,7 +26,10 @@ export interface RunningApi {
 }
 
 /** Opens the control DB (migrating it), makes sure an admin token exists, and serves the API. */
-export async function startApi(overrides: Partial<SluiceConfig> = {}, logDestination?: DestinationStream): Promise<RunningApi> {
+export async function startApi(
+  overrides: Partial<SluiceConfig> = {},
+  logDestination?: DestinationStream,
+): Promise<RunningApi> {
   const cfg = { ...loadConfig(), ...overrides };
   const log = createLogger(cfg.logLevel, logDestination);
   const ds = await openControlDb(cfg.databaseUrl);
@@ -36,8 +39,17 @@ export async function startApi(overrides: Partial<SluiceConfig> = {}, logDestina
   const changes = new ChangeFeed(cfg.databaseUrl, log);
   await changes.start();
   let selfUrl = '';
-  const appCtx = { ds, secrets, log, readiness, reads: new ReadModel(ds, changes), changes, bodyLimit: cfg.bodyLimit, selfUrl: () => selfUrl,
-    authFailures: { max: cfg.authFailuresMax, windowMs: cfg.authFailuresWindowMs } };
+  const appCtx = {
+    ds,
+    secrets,
+    log,
+    readiness,
+    reads: new ReadModel(ds, changes),
+    changes,
+    bodyLimit: cfg.bodyLimit,
+    selfUrl: () => selfUrl,
+    authFailures: { max: cfg.authFailuresMax, windowMs: cfg.authFailuresWindowMs },
+  };
   const app = createApp(appCtx);
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;
@@ -49,11 +61,23 @@ export async function startApi(overrides: Partial<SluiceConfig> = {}, logDestina
   const url = `http://${cfg.apiHost}:${port}`;
   // The console calls this process's own /v1 routes over loopback.
   selfUrl = `http://${['0.0.0.0', '::', ''].includes(cfg.apiHost) ? '127.0.0.1' : cfg.apiHost.includes(':') ? `[${cfg.apiHost}]` : cfg.apiHost}:${port}`;
-  const alerts = new AlertEngine({ databaseUrl: cfg.databaseUrl, secrets, log: log.child({ component: 'alerts' }), verify: (id) => verifyPipeline(appCtx, id), consoleUrl: cfg.consoleUrl });
+  const alerts = new AlertEngine({
+    databaseUrl: cfg.databaseUrl,
+    secrets,
+    log: log.child({ component: 'alerts' }),
+    verify: (id) => verifyPipeline(appCtx, id),
+    consoleUrl: cfg.consoleUrl,
+  });
   alerts.start();
   log.info({ url, console: `${url}/console` }, 'api listening');
   return {
-    url, port, ds, log, tokenFile, changes, alerts,
+    url,
+    port,
+    ds,
+    log,
+    tokenFile,
+    changes,
+    alerts,
     async close() {
       await alerts.close();
       server.closeIdleConnections();

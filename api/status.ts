@@ -1,4 +1,3 @@
-
 /**
  * Pipeline status as the API reports it: the runner's report (pipeline_runtime), corrected by the
  * desired state and by staleness (a runner that stopped reporting is Broken: no_worker). One
@@ -9,20 +8,51 @@ const STALE_MS = Number(process.env.SLUICE_RUNNER_STALE_MS ?? 15000);
 export const STATES = ['Starting', 'Snapshotting', 'Active', 'Paused', 'Broken'] as const;
 
 export interface PipelineStatus {
-  id: string; name: string; tags: Record<string, string>; desired_state: string;
-  state: string; reason: string | null; since: string; worker_id: string | null;
-  source: { state: string; position: unknown; last_event_at: string | null; replication_lag_bytes: number | null; reason: string | null };
-  sink: { state: string; lag: number | null; last_write_at: string | null; reason: string | null; partitions: { topic: string; partition: number; lag: number }[] };
+  id: string;
+  name: string;
+  tags: Record<string, string>;
+  desired_state: string;
+  state: string;
+  reason: string | null;
+  since: string;
+  worker_id: string | null;
+  source: {
+    state: string;
+    position: unknown;
+    last_event_at: string | null;
+    replication_lag_bytes: number | null;
+    reason: string | null;
+  };
+  sink: {
+    state: string;
+    lag: number | null;
+    last_write_at: string | null;
+    reason: string | null;
+    partitions: { topic: string; partition: number; lag: number }[];
+  };
   dlq: { count: number };
   /** From the newest metrics sample (api/metrics-history.ts); null before the first one. */
   throughput: { events_in_per_s: number; events_out_per_s: number; at: string } | null;
 }
 
 export interface StatusRow {
-  id: string; name: string; tags: Record<string, string> | null; desired_state: string;
-  state: string | null; reason: string | null; since: Date | null; worker_id: string | null; heartbeat_at: Date | null;
-  source: Record<string, any> | null; sink: Record<string, any> | null; lag_history: unknown; dlq_count: number;
-  m_at: Date | null; m_in: string | null; m_out: string | null; m_seconds: number | null;
+  id: string;
+  name: string;
+  tags: Record<string, string> | null;
+  desired_state: string;
+  state: string | null;
+  reason: string | null;
+  since: Date | null;
+  worker_id: string | null;
+  heartbeat_at: Date | null;
+  source: Record<string, any> | null;
+  sink: Record<string, any> | null;
+  lag_history: unknown;
+  dlq_count: number;
+  m_at: Date | null;
+  m_in: string | null;
+  m_out: string | null;
+  m_seconds: number | null;
 }
 
 /** One SQL statement for any number of pipelines (the console's list must stay fast with 500). */
@@ -47,11 +77,16 @@ export function statusFromRow(r: StatusRow, now = Date.now()): PipelineStatus {
   let reason: string | null = r.reason ?? null;
   let since: string = (r.since ? new Date(r.since) : new Date(now)).toISOString();
   if (r.desired_state === 'paused') {
-    if (!fresh || state === 'Paused') { state = 'Paused'; reason = null; }
+    if (!fresh || state === 'Paused') {
+      state = 'Paused';
+      reason = null;
+    }
   } else if (!r.heartbeat_at || state === 'Paused') {
-    state = 'Starting'; reason = 'waiting for a worker to take the pipeline';
+    state = 'Starting';
+    reason = 'waiting for a worker to take the pipeline';
   } else if (!fresh) {
-    state = 'Broken'; reason = `no_worker: no runner has reported for ${Math.round((now - new Date(r.heartbeat_at).getTime()) / 1000)} s`;
+    state = 'Broken';
+    reason = `no_worker: no runner has reported for ${Math.round((now - new Date(r.heartbeat_at).getTime()) / 1000)} s`;
     since = new Date(new Date(r.heartbeat_at).getTime() + STALE_MS).toISOString();
   }
   const src = r.source ?? {};
@@ -63,12 +98,36 @@ export function statusFromRow(r: StatusRow, now = Date.now()): PipelineStatus {
   // Events per second over the newest sample's own interval (10 s normally).
   const secs = r.m_seconds && r.m_seconds > 0 ? r.m_seconds : 10;
   return {
-    id: r.id, name: r.name, tags: r.tags ?? {}, desired_state: r.desired_state, state, reason, since,
+    id: r.id,
+    name: r.name,
+    tags: r.tags ?? {},
+    desired_state: r.desired_state,
+    state,
+    reason,
+    since,
     worker_id: r.worker_id ?? null,
-    source: { state: src.state ?? 'stopped', position: src.position ?? null, last_event_at: src.last_event_at ?? null, replication_lag_bytes: num(src.replication_lag_bytes), reason: src.reason ?? null },
-    sink: { state: sink.state ?? 'stopped', lag: num(sink.lag), last_write_at: sink.last_write_at ?? null, reason: sink.reason ?? null, partitions },
+    source: {
+      state: src.state ?? 'stopped',
+      position: src.position ?? null,
+      last_event_at: src.last_event_at ?? null,
+      replication_lag_bytes: num(src.replication_lag_bytes),
+      reason: src.reason ?? null,
+    },
+    sink: {
+      state: sink.state ?? 'stopped',
+      lag: num(sink.lag),
+      last_write_at: sink.last_write_at ?? null,
+      reason: sink.reason ?? null,
+      partitions,
+    },
     dlq: { count: r.dlq_count },
-    throughput: r.m_at ? { events_in_per_s: round(Number(r.m_in) / secs), events_out_per_s: round(Number(r.m_out) / secs), at: new Date(r.m_at).toISOString() } : null,
+    throughput: r.m_at
+      ? {
+          events_in_per_s: round(Number(r.m_in) / secs),
+          events_out_per_s: round(Number(r.m_out) / secs),
+          at: new Date(r.m_at).toISOString(),
+        }
+      : null,
   };
 }
 

@@ -24,13 +24,40 @@ async function main() {
   try {
     const ids: string[] = [];
     for (let i = 0; i < OBJECTS; i += 50) {
-      const batch = await Promise.all(Array.from({ length: Math.min(50, OBJECTS - i) }, (_, j) =>
-        fetch(url + '/v1/sources', { method: 'POST', headers, body: JSON.stringify({ name: `bench-${i + j}`, kind: 'postgresql', config: { host: 'db', database: 'd', user: 'u', password: 'p' } }) }).then((r) => r.json() as Promise<{ id: string }>)));
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(50, OBJECTS - i) }, (_, j) =>
+          fetch(url + '/v1/sources', {
+            method: 'POST',
+            headers,
+            body: JSON.stringify({
+              name: `bench-${i + j}`,
+              kind: 'postgresql',
+              config: { host: 'db', database: 'd', user: 'u', password: 'p' },
+            }),
+          }).then((r) => r.json() as Promise<{ id: string }>),
+        ),
+      );
       ids.push(...batch.map((b) => b.id));
     }
-    console.log(`stored ${ids.length} sources; ${CONNECTIONS} connections, pipelining 1, ${SECONDS} s per run, ${RUNS} run(s), autocannon ${WORKERS ? `in ${WORKERS} worker threads` : 'in the bench thread'}`);
+    console.log(
+      `stored ${ids.length} sources; ${CONNECTIONS} connections, pipelining 1, ${SECONDS} s per run, ${RUNS} run(s), autocannon ${WORKERS ? `in ${WORKERS} worker threads` : 'in the bench thread'}`,
+    );
     const run = (title: string, requests: autocannon.Request[], duration = SECONDS) =>
-      new Promise<autocannon.Result>((resolve, reject) => autocannon({ url, connections: CONNECTIONS, pipelining: 1, duration, headers, requests, title, ...(WORKERS ? { workers: WORKERS } : {}) }, (err, res) => (err ? reject(err) : resolve(res))));
+      new Promise<autocannon.Result>((resolve, reject) =>
+        autocannon(
+          {
+            url,
+            connections: CONNECTIONS,
+            pipelining: 1,
+            duration,
+            headers,
+            requests,
+            title,
+            ...(WORKERS ? { workers: WORKERS } : {}),
+          },
+          (err, res) => (err ? reject(err) : resolve(res)),
+        ),
+      );
     const load = () => os.loadavg()[0].toFixed(2);
     for (let i = 1; i <= RUNS; i++) {
       for (const [title, requests] of [
@@ -41,7 +68,9 @@ async function main() {
         await run('warmup', requests, 2);
         const loadBefore = load();
         const r = await run(title, requests);
-        console.log(`run ${i}  ${title.padEnd(30)} ${r.requests.average.toFixed(0).padStart(6)} req/s   p50 ${r.latency.p50} ms   p99 ${r.latency.p99} ms   non-2xx ${r.non2xx}   errors ${r.errors}   load avg ${loadBefore} -> ${load()}`);
+        console.log(
+          `run ${i}  ${title.padEnd(30)} ${r.requests.average.toFixed(0).padStart(6)} req/s   p50 ${r.latency.p50} ms   p99 ${r.latency.p99} ms   non-2xx ${r.non2xx}   errors ${r.errors}   load avg ${loadBefore} -> ${load()}`,
+        );
       }
     }
   } finally {
@@ -49,4 +78,7 @@ async function main() {
   }
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

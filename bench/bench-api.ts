@@ -5,7 +5,12 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { loadConfig } from '../core/config';
 
-export interface BenchApi { url: string; token: string; databaseUrl: string; close(): Promise<void> }
+export interface BenchApi {
+  url: string;
+  token: string;
+  databaseUrl: string;
+  close(): Promise<void>;
+}
 
 /**
  * A real API for a benchmark: its own fresh database on the configured stack and its own process
@@ -24,7 +29,14 @@ export async function startBenchApi(opts: { profileDir?: string } = {}): Promise
   const port = 18000 + Math.floor(Math.random() * 2000);
   const child = fork(path.join(__dirname, '..', 'bin', 'sluice.js'), ['api'], {
     execArgv: opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : [],
-    env: { ...process.env, DATABASE_URL: u.toString(), SLUICE_BOOTSTRAP_TOKEN: token, SLUICE_API_PORT: String(port), SLUICE_LOG_LEVEL: 'warn', SLUICE_HOME: path.join(os.tmpdir(), db) },
+    env: {
+      ...process.env,
+      DATABASE_URL: u.toString(),
+      SLUICE_BOOTSTRAP_TOKEN: token,
+      SLUICE_API_PORT: String(port),
+      SLUICE_LOG_LEVEL: 'warn',
+      SLUICE_HOME: path.join(os.tmpdir(), db),
+    },
     stdio: 'inherit',
   });
   const close = async () => {
@@ -37,8 +49,15 @@ export async function startBenchApi(opts: { profileDir?: string } = {}): Promise
   };
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
-    try { if ((await fetch(url + '/healthz')).ok) break; } catch { /* starting */ }
-    if (i > 200) { await close(); throw new Error('the API did not start within 20 s'); }
+    try {
+      if ((await fetch(url + '/healthz')).ok) break;
+    } catch {
+      /* starting */
+    }
+    if (i > 200) {
+      await close();
+      throw new Error('the API did not start within 20 s');
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return { url, token, databaseUrl: u.toString(), close };

@@ -25,13 +25,26 @@ import { setupPipeline, spawnWorker, stopWorker, teardown, waitFor } from '../te
 import { load1, throughput } from './pipeline-measure';
 import { postgresWorkload } from './pipeline-workload';
 
-const arg = (name: string) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
+const arg = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
 const rows = Number(arg('--rows') ?? 50000);
 const kinds = ['postgresql', 's3', 'elasticsearch', 'kafka', 'webhook'];
 const only = (arg('--only') ?? kinds.join(',')).split(',');
-for (const k of only) if (!kinds.includes(k)) { console.error(`--only ${k}: unknown kind; use some of ${kinds.join(', ')}`); process.exit(2); }
+for (const k of only)
+  if (!kinds.includes(k)) {
+    console.error(`--only ${k}: unknown kind; use some of ${kinds.join(', ')}`);
+    process.exit(2);
+  }
 
-interface Target { url: string; config?: Record<string, unknown>; delivered: () => Promise<number>; destroy: () => Promise<void>; pollMs: number }
+interface Target {
+  url: string;
+  config?: Record<string, unknown>;
+  delivered: () => Promise<number>;
+  destroy: () => Promise<void>;
+  pollMs: number;
+}
 
 /** A fresh destination of `kind` and how to count the source rows it holds. */
 async function target(kind: string): Promise<Target> {
@@ -42,10 +55,21 @@ async function target(kind: string): Promise<Target> {
     const size = async () => [...r.state.values()].reduce((n, m) => n + m.size, 0);
     return { url: r.url, config: webhookConfig(r), delivered: size, destroy: () => r.stop(), pollMs: 1000 };
   }
-  const kit: DestinationKit = { postgresql: destinationPostgresql, s3: destinationS3, elasticsearch: destinationElasticsearch, kafka: destinationKafka }[kind]!;
+  const kit: DestinationKit = {
+    postgresql: destinationPostgresql,
+    s3: destinationS3,
+    elasticsearch: destinationElasticsearch,
+    kafka: destinationKafka,
+  }[kind]!;
   const db = await kit.database(false);
   const delivered = async () => (await kit.rows(db.url, 'bench', ['id'], 'id', '').catch(() => [])).length;
-  return { url: db.url, config: db.config, delivered, destroy: () => db.destroy(), pollMs: kind === 'postgresql' ? 100 : 1000 };
+  return {
+    url: db.url,
+    config: db.config,
+    delivered,
+    destroy: () => db.destroy(),
+    pollMs: kind === 'postgresql' ? 100 : 1000,
+  };
 }
 
 async function main() {
@@ -53,13 +77,22 @@ async function main() {
   for (const kind of only) {
     const t = await target(kind);
     const s = await setupPipeline({
-      ddl: postgresWorkload.sourceDdl, source: { snapshot_chunk_size: 5000 }, destinationKind: kind,
+      ddl: postgresWorkload.sourceDdl,
+      source: { snapshot_chunk_size: 5000 },
+      destinationKind: kind,
       ...(t.config ? { destinationConfig: t.config } : { dstUrl: t.url, destination: { batch_size: 5000 } }),
     });
     const w = spawnWorker(s.api, { SLUICE_LOG_LEVEL: 'warn' });
     try {
-      await waitFor(`${kind}: pipeline Active`, async () => (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/status`)).body.state === 'Active', 120000);
-      const r = await throughput({ srcUrl: s.srcUrl, dstUrl: s.dstUrl, pid: w.proc.pid! }, postgresWorkload, rows, { delivered: t.delivered, pollMs: t.pollMs });
+      await waitFor(
+        `${kind}: pipeline Active`,
+        async () => (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/status`)).body.state === 'Active',
+        120000,
+      );
+      const r = await throughput({ srcUrl: s.srcUrl, dstUrl: s.dstUrl, pid: w.proc.pid! }, postgresWorkload, rows, {
+        delivered: t.delivered,
+        pollMs: t.pollMs,
+      });
       out.push({ kind, ...r });
       console.log(JSON.stringify({ kind, ...r }));
     } finally {
@@ -71,8 +104,14 @@ async function main() {
   console.log(`\n${rows.toLocaleString('en')} rows per kind, Postgres source, load1 at the end ${load1()}`);
   console.log('| destination | end-to-end rows/s | worker CPU µs/row | seconds | load1 before -> after |');
   console.log('| --- | ---: | ---: | ---: | --- |');
-  for (const r of out as any[]) console.log(`| ${r.kind} | ${r.e2eRowsPerS} | ${r.workerCpuUsPerRow} | ${r.seconds} | ${r.load1Before} -> ${r.load1After} |`);
+  for (const r of out as any[])
+    console.log(
+      `| ${r.kind} | ${r.e2eRowsPerS} | ${r.workerCpuUsPerRow} | ${r.seconds} | ${r.load1Before} -> ${r.load1After} |`,
+    );
   process.exit(0);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -11,7 +11,11 @@ import { loadConn, q, setupPipeline, Setup, sleep, spawnWorker, waitFor, Worker 
 import { BenchWorkload } from './pipeline-workload';
 
 /** What a measurement runs against: the source and destination databases and the process doing the work. */
-export interface MeasureTarget { srcUrl: string; dstUrl: string; pid: number }
+export interface MeasureTarget {
+  srcUrl: string;
+  dstUrl: string;
+  pid: number;
+}
 
 const CLK_TCK = 100; // Linux USER_HZ; /proc/<pid>/stat counts CPU time in these ticks
 
@@ -37,7 +41,12 @@ export function sampleLoad() {
       clearInterval(timer);
       const after = load1();
       seen.push(after);
-      return { before, mean: +(seen.reduce((a, b) => a + b, 0) / seen.length).toFixed(2), max: Math.max(...seen), after };
+      return {
+        before,
+        mean: +(seen.reduce((a, b) => a + b, 0) / seen.length).toFixed(2),
+        max: Math.max(...seen),
+        after,
+      };
     },
   };
 }
@@ -47,22 +56,39 @@ export function sampleLoad() {
  * 5,000, destination batch_size 5,000), its destination table created with `arrived_at`, and a worker
  * process running it.
  */
-export async function startSluicePipeline(workload: BenchWorkload, workerEnv: Record<string, string>): Promise<{ s: Setup; w: Worker }> {
-  const s = await setupPipeline({ ddl: workload.sourceDdl, sourceKind: workload.kind, source: { snapshot_chunk_size: 5000 }, destination: { batch_size: 5000 } });
+export async function startSluicePipeline(
+  workload: BenchWorkload,
+  workerEnv: Record<string, string>,
+): Promise<{ s: Setup; w: Worker }> {
+  const s = await setupPipeline({
+    ddl: workload.sourceDdl,
+    sourceKind: workload.kind,
+    source: { snapshot_chunk_size: 5000 },
+    destination: { batch_size: 5000 },
+  });
   // The destination table gets an arrival timestamp the source does not have: latency = arrived_at - src_ts.
   await q(s.dstUrl, workload.destinationDdl);
   const w = spawnWorker(s.api, workerEnv);
-  await waitFor('pipeline Active', async () => (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/status`)).body.state === 'Active', 60000);
+  await waitFor(
+    'pipeline Active',
+    async () => (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/status`)).body.state === 'Active',
+    60000,
+  );
   return { s, w };
 }
 
-async function count(url: string, sql: string) { return Number((await q(url, sql))[0].n); }
+async function count(url: string, sql: string) {
+  return Number((await q(url, sql))[0].n);
+}
 
 /**
  * How a burst knows it is done: the number of distinct source rows the destination holds (default: a
  * count of the Postgres destination's bench table), polled every `pollMs`.
  */
-export interface Delivered { delivered?: () => Promise<number>; pollMs?: number }
+export interface Delivered {
+  delivered?: () => Promise<number>;
+  pollMs?: number;
+}
 
 /**
  * Max sustained rows/s: `rows` inserted in 1,000-row transactions as fast as one connection can,
@@ -87,8 +113,14 @@ export async function throughput(t: MeasureTarget, workload: BenchWorkload, rows
   const tDone = Date.now();
   const cpuMs = processCpuMs(t.pid) - cpu0;
   return {
-    rows, workerCpuUsPerRow: Math.round(cpuMs * 1000 / rows), cpuSeconds: +(cpuMs / 1000).toFixed(2), load1Before, load1After: load1(),
-    sourceRowsPerS: Math.round(rows / ((tWritten - t0) / 1000)), e2eRowsPerS: Math.round(rows / ((tDone - t0) / 1000)), seconds: (tDone - t0) / 1000,
+    rows,
+    workerCpuUsPerRow: Math.round((cpuMs * 1000) / rows),
+    cpuSeconds: +(cpuMs / 1000).toFixed(2),
+    load1Before,
+    load1After: load1(),
+    sourceRowsPerS: Math.round(rows / ((tWritten - t0) / 1000)),
+    e2eRowsPerS: Math.round(rows / ((tDone - t0) / 1000)),
+    seconds: (tDone - t0) / 1000,
   };
 }
 
@@ -101,7 +133,7 @@ export async function latency(t: MeasureTarget, workload: BenchWorkload, rate: n
   const c = await loadConn(t.srcUrl);
   const from = Number((await q(t.srcUrl, 'SELECT coalesce(max(id), 0) AS n FROM bench'))[0].n);
   const tickMs = 20;
-  const perTick = rate * tickMs / 1000;
+  const perTick = (rate * tickMs) / 1000;
   const load1Before = load1();
   const cpu0 = processCpuMs(t.pid);
   const t0 = Date.now();
@@ -110,18 +142,37 @@ export async function latency(t: MeasureTarget, workload: BenchWorkload, rate: n
   while (Date.now() - t0 < seconds * 1000) {
     const tick = Date.now();
     carry += perTick;
-    const n = Math.floor(carry); carry -= n;
-    if (n) { await c.query(workload.insert(sent, n)); sent += n; }
+    const n = Math.floor(carry);
+    carry -= n;
+    if (n) {
+      await c.query(workload.insert(sent, n));
+      sent += n;
+    }
     await sleep(Math.max(0, tickMs - (Date.now() - tick)));
   }
   const achieved = Math.round(sent / ((Date.now() - t0) / 1000));
   await c.end();
-  await waitFor('latency rows delivered', async () => (await count(t.dstUrl, `SELECT count(*) AS n FROM bench WHERE id > ${from}`)) >= sent, 600000, 100);
+  await waitFor(
+    'latency rows delivered',
+    async () => (await count(t.dstUrl, `SELECT count(*) AS n FROM bench WHERE id > ${from}`)) >= sent,
+    600000,
+    100,
+  );
   const cpuMs = processCpuMs(t.pid) - cpu0;
-  const r = await q(t.dstUrl, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max
-    FROM (SELECT extract(epoch FROM arrived_at - src_ts) * 1000 AS ms FROM bench WHERE id > ${from}) x`);
+  const r = await q(
+    t.dstUrl,
+    `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max
+    FROM (SELECT extract(epoch FROM arrived_at - src_ts) * 1000 AS ms FROM bench WHERE id > ${from}) x`,
+  );
   return {
-    target: rate, achieved, rows: sent, workerCpuUsPerRow: Math.round(cpuMs * 1000 / sent), load1Before, load1After: load1(),
-    p50_ms: Math.round(r[0].p50), p99_ms: Math.round(r[0].p99), max_ms: Math.round(r[0].max),
+    target: rate,
+    achieved,
+    rows: sent,
+    workerCpuUsPerRow: Math.round((cpuMs * 1000) / sent),
+    load1Before,
+    load1After: load1(),
+    p50_ms: Math.round(r[0].p50),
+    p99_ms: Math.round(r[0].p99),
+    max_ms: Math.round(r[0].max),
   };
 }

@@ -28,7 +28,8 @@ export const postgresWorkload: BenchWorkload = {
   kind: 'postgresql',
   sourceDdl: `CREATE TABLE bench (${BENCH_COLS})`,
   destinationDdl: `CREATE TABLE bench (${BENCH_COLS}, arrived_at timestamptz DEFAULT clock_timestamp())`,
-  insert: (from, n) => BENCH_INSERT + Array.from({ length: n }, (_, k) => benchRow(from + k, 'clock_timestamp()')).join(','),
+  insert: (from, n) =>
+    BENCH_INSERT + Array.from({ length: n }, (_, k) => benchRow(from + k, 'clock_timestamp()')).join(','),
   update: `UPDATE bench SET a = a + 1 WHERE id IN (SELECT id FROM bench ORDER BY id DESC LIMIT 200)`,
 };
 

@@ -29,14 +29,30 @@ const onlyArg = process.argv.indexOf('--only');
 const sourceArg = process.argv.indexOf('--source');
 const sourceKind = sourceArg > 0 ? process.argv[sourceArg + 1] : 'postgresql';
 if (!['postgresql', 'mysql'].includes(sourceKind)) {
-  console.error(`--source ${sourceKind}: unknown source kind; use --source postgresql (the default) or --source mysql (the stack's MariaDB)`);
+  console.error(
+    `--source ${sourceKind}: unknown source kind; use --source postgresql (the default) or --source mysql (the stack's MariaDB)`,
+  );
   process.exit(2);
 }
-const parts = new Set(onlyArg > 0 ? process.argv[onlyArg + 1].split(',') : sourceKind === 'mysql' ? ['throughput', 'latency'] : ['throughput', 'latency', 'recvlogical', 'snapshot']);
+const parts = new Set(
+  onlyArg > 0
+    ? process.argv[onlyArg + 1].split(',')
+    : sourceKind === 'mysql'
+      ? ['throughput', 'latency']
+      : ['throughput', 'latency', 'recvlogical', 'snapshot'],
+);
 for (const p of ['recvlogical', 'snapshot']) {
-  if (sourceKind === 'mysql' && parts.has(p)) { console.error(`--only ${p}: measured for --source postgresql only; with --source mysql use --only throughput,latency`); process.exit(2); }
+  if (sourceKind === 'mysql' && parts.has(p)) {
+    console.error(
+      `--only ${p}: measured for --source postgresql only; with --source mysql use --only throughput,latency`,
+    );
+    process.exit(2);
+  }
 }
-const workerEnv = { SLUICE_LOG_LEVEL: 'warn', ...(process.env.SLUICE_WORKER_NODE_ARGS ? { SLUICE_WORKER_NODE_ARGS: process.env.SLUICE_WORKER_NODE_ARGS } : {}) };
+const workerEnv = {
+  SLUICE_LOG_LEVEL: 'warn',
+  ...(process.env.SLUICE_WORKER_NODE_ARGS ? { SLUICE_WORKER_NODE_ARGS: process.env.SLUICE_WORKER_NODE_ARGS } : {}),
+};
 
 const workerCpuMs = (w: Worker) => processCpuMs(w.proc.pid!);
 const target = (s: Setup, w: Worker): MeasureTarget => ({ srcUrl: s.srcUrl, dstUrl: s.dstUrl, pid: w.proc.pid! });
@@ -50,22 +66,53 @@ const row = (i: number) => benchRow(i, 'clock_timestamp()');
 const INSERT = BENCH_INSERT;
 const workload = sourceKind === 'mysql' ? mariadbWorkload : postgresWorkload;
 
-async function count(url: string, sql: string) { return Number((await q(url, sql))[0].n); }
+async function count(url: string, sql: string) {
+  return Number((await q(url, sql))[0].n);
+}
 
 async function recvlogical(rows: number) {
   const url = await freshDatabase('bench_raw');
   await q(url, `CREATE TABLE bench (${COLS}); CREATE PUBLICATION raw_pub FOR TABLE bench`);
   await q(url, `SELECT pg_create_logical_replication_slot('raw_slot', 'pgoutput')`);
-  const c = new Client({ connectionString: url }); await c.connect();
-  for (let i = 0; i < rows; i += 1000) await c.query(INSERT + Array.from({ length: 1000 }, (_, k) => row(i + k)).join(','));
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  for (let i = 0; i < rows; i += 1000)
+    await c.query(INSERT + Array.from({ length: 1000 }, (_, k) => row(i + k)).join(','));
   const end = (await c.query('SELECT pg_current_wal_lsn()::text AS l')).rows[0].l;
   await c.end();
   const root = '/usr/lib/postgresql';
-  const v = fs.readdirSync(root).filter((x) => /^\d+$/.test(x)).sort((a, b) => Number(b) - Number(a))[0];
+  const v = fs
+    .readdirSync(root)
+    .filter((x) => /^\d+$/.test(x))
+    .sort((a, b) => Number(b) - Number(a))[0];
   const u = new URL(url);
   const t0 = Date.now();
-  const r = spawnSync(`${root}/${v}/bin/pg_recvlogical`, ['-h', u.hostname, '-p', u.port, '-U', u.username, '-d', u.pathname.slice(1), '-S', 'raw_slot', '--start', '-E', end,
-    '-o', 'proto_version=1', '-o', 'publication_names=raw_pub', '-f', '/dev/null', '--no-loop'], { env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) }, encoding: 'utf8', timeout: 300000 });
+  const r = spawnSync(
+    `${root}/${v}/bin/pg_recvlogical`,
+    [
+      '-h',
+      u.hostname,
+      '-p',
+      u.port,
+      '-U',
+      u.username,
+      '-d',
+      u.pathname.slice(1),
+      '-S',
+      'raw_slot',
+      '--start',
+      '-E',
+      end,
+      '-o',
+      'proto_version=1',
+      '-o',
+      'publication_names=raw_pub',
+      '-f',
+      '/dev/null',
+      '--no-loop',
+    ],
+    { env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) }, encoding: 'utf8', timeout: 300000 },
+  );
   const secs = (Date.now() - t0) / 1000;
   await q(url, `SELECT pg_drop_replication_slot('raw_slot')`).catch(() => undefined);
   if (r.status !== 0) return { error: (r.stderr || r.stdout).slice(0, 300) };
@@ -73,8 +120,15 @@ async function recvlogical(rows: number) {
 }
 
 async function snapshot(rows: number) {
-  const s = await setupPipeline({ ddl: `CREATE TABLE bench (${COLS})`, source: { snapshot_chunk_size: 10000 }, destination: { batch_size: 5000 } });
-  await q(s.srcUrl, `INSERT INTO bench (a, b, c, d, e, f, h) SELECT g % 1000, g * 7, (g % 10000) / 100.0, 'name ' || g, 'some longer text value for row ' || g, g % 2 = 0, jsonb_build_object('k', g) FROM generate_series(1, ${rows}) g`);
+  const s = await setupPipeline({
+    ddl: `CREATE TABLE bench (${COLS})`,
+    source: { snapshot_chunk_size: 10000 },
+    destination: { batch_size: 5000 },
+  });
+  await q(
+    s.srcUrl,
+    `INSERT INTO bench (a, b, c, d, e, f, h) SELECT g % 1000, g * 7, (g % 10000) / 100.0, 'name ' || g, 'some longer text value for row ' || g, g % 2 = 0, jsonb_build_object('k', g) FROM generate_series(1, ${rows}) g`,
+  );
   // The pipeline's initial snapshot starts when the worker first takes it.
   const load1Before = load1();
   const t0 = Date.now();
@@ -82,23 +136,43 @@ async function snapshot(rows: number) {
   let readDone = 0;
   let cpuStart = 0; // the worker's start-up (loading modules, connecting) is not snapshot work
   let cpuRead = 0;
-  await waitFor('snapshot delivered', async () => {
-    if (!readDone) {
-      const snaps = (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/snapshots`)).body.items;
-      if (!cpuStart && snaps[0]?.status === 'running') cpuStart = workerCpuMs(w);
-      if (snaps[0]?.status === 'done') { readDone = Date.now(); cpuRead = workerCpuMs(w); }
-    }
-    return (await count(s.dstUrl, 'SELECT count(*) AS n FROM bench').catch(() => 0)) >= rows;
-  }, 1800000, 250);
+  await waitFor(
+    'snapshot delivered',
+    async () => {
+      if (!readDone) {
+        const snaps = (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/snapshots`)).body.items;
+        if (!cpuStart && snaps[0]?.status === 'running') cpuStart = workerCpuMs(w);
+        if (snaps[0]?.status === 'done') {
+          readDone = Date.now();
+          cpuRead = workerCpuMs(w);
+        }
+      }
+      return (await count(s.dstUrl, 'SELECT count(*) AS n FROM bench').catch(() => 0)) >= rows;
+    },
+    1800000,
+    250,
+  );
   const t1 = Date.now();
   const cpuEnd = workerCpuMs(w);
   await finish(s, w);
-  return { rows, load1Before, load1After: load1(), workerCpuUsPerRowRead: cpuRead ? Math.round((cpuRead - cpuStart) * 1000 / rows) : null,
-    workerCpuUsPerRowTotal: Math.round((cpuEnd - cpuStart) * 1000 / rows), readRowsPerS: readDone ? Math.round(rows / ((readDone - t0) / 1000)) : null, e2eRowsPerS: Math.round(rows / ((t1 - t0) / 1000)), seconds: (t1 - t0) / 1000 };
+  return {
+    rows,
+    load1Before,
+    load1After: load1(),
+    workerCpuUsPerRowRead: cpuRead ? Math.round(((cpuRead - cpuStart) * 1000) / rows) : null,
+    workerCpuUsPerRowTotal: Math.round(((cpuEnd - cpuStart) * 1000) / rows),
+    readRowsPerS: readDone ? Math.round(rows / ((readDone - t0) / 1000)) : null,
+    e2eRowsPerS: Math.round(rows / ((t1 - t0) / 1000)),
+    seconds: (t1 - t0) / 1000,
+  };
 }
 
 async function main() {
-  const out: Record<string, unknown> = { machine: `${require('node:os').cpus().length} cores, ${Math.round(require('node:os').totalmem() / 2 ** 30)} GiB`, node: process.version, source: workload.kind };
+  const out: Record<string, unknown> = {
+    machine: `${require('node:os').cpus().length} cores, ${Math.round(require('node:os').totalmem() / 2 ** 30)} GiB`,
+    node: process.version,
+    source: workload.kind,
+  };
   if (parts.has('throughput') || parts.has('latency')) {
     const { s, w } = await startSluicePipeline(workload, workerEnv);
     try {
@@ -112,7 +186,9 @@ async function main() {
         out.latency_5000 = await latency(target(s, w), workload, 5000, quick ? 10 : 30);
         console.log('latency @5000/s', out.latency_5000);
       }
-    } finally { await finish(s, w); }
+    } finally {
+      await finish(s, w);
+    }
   }
   if (parts.has('recvlogical')) {
     const raw = await recvlogical(quick ? 50000 : 200000);
@@ -129,4 +205,7 @@ async function main() {
   process.exit(0);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

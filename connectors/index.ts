@@ -48,11 +48,20 @@ export function findSpec(category: Category, kind: string): ConnectorSpec | unde
   return connectorSpecs.find((s) => s.category === category && s.kind === kind);
 }
 
-export const collections: Record<Category, string> = { source: 'sources', destination: 'destinations', transform: 'transforms' };
+export const collections: Record<Category, string> = {
+  source: 'sources',
+  destination: 'destinations',
+  transform: 'transforms',
+};
 
 function find<M extends ConnectorModule>(category: Category, kind: string): M {
   const m = connectorModules.find((x) => x.declaration.category === category && x.declaration.kind === kind);
-  if (!m) throw new UnknownConnectorKindError(category, kind, specsOf(category).map((s) => s.kind));
+  if (!m)
+    throw new UnknownConnectorKindError(
+      category,
+      kind,
+      specsOf(category).map((s) => s.kind),
+    );
   return m as M;
 }
 

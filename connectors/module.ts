@@ -26,7 +26,13 @@ export interface KindModule<C extends Category> {
 // Sources
 
 /** A captured table. `schema` is the Postgres schema or the MySQL database; `oid` is 0 for MySQL. */
-export interface TableInfo { schema: string; table: string; oid: number; columns: ColumnInfo[]; topic: string }
+export interface TableInfo {
+  schema: string;
+  table: string;
+  oid: number;
+  columns: ColumnInfo[];
+  topic: string;
+}
 
 /** Where a source's position is kept between sessions (the control DB's source_state row of the source). */
 export interface OffsetStore {
@@ -65,7 +71,11 @@ export interface EventDispatcher<P> {
 }
 
 /** The position streaming starts from. `fresh`: a new position (first start), or one that replaced a lost one (a gap to close). */
-export interface StartPosition<P> { position: P; seq: bigint; fresh: 'new' | 'lost' | null }
+export interface StartPosition<P> {
+  position: P;
+  seq: bigint;
+  fresh: 'new' | 'lost' | null;
+}
 
 /** A running change stream (stopped by the session, at most once). */
 export interface ChangeStream {
@@ -80,8 +90,13 @@ export type SessionFailure = { broken: string; log: string } | { reason: string 
 
 /** One chunk's watermark window: the chunk rows, and the keys the stream changed while it was open. */
 export interface ChunkWindow {
-  id: string; snapshotId: string; table: string; columns: ColumnInfo[];
-  rows: Record<string, unknown>[] | null; changed: Set<string>; open: boolean;
+  id: string;
+  snapshotId: string;
+  table: string;
+  columns: ColumnInfo[];
+  rows: Record<string, unknown>[] | null;
+  changed: Set<string>;
+  open: boolean;
   /** A gap-delete window: key rows absent from the source when read; each becomes a delete event unless the stream changed it. */
   deletes?: Record<string, unknown>[];
   /** Resolves with the commit sequence after which the chunk's rows are in the buffer (binlog sources use it). */
@@ -98,7 +113,13 @@ export interface SnapshotReader {
    * Rows in key order after `lastKey` (all rows when `limit` is 0), converted to envelope values,
    * and the key of the last row in the form `lastKey` takes (it is stored in the progress JSON).
    */
-  readChunk(t: TableInfo, cols: ColumnInfo[], lastKey: unknown[] | null, filter: string | null, limit: number): Promise<{ rows: Record<string, unknown>[]; lastKey: unknown[] | null }>;
+  readChunk(
+    t: TableInfo,
+    cols: ColumnInfo[],
+    lastKey: unknown[] | null,
+    filter: string | null,
+    limit: number,
+  ): Promise<{ rows: Record<string, unknown>[]; lastKey: unknown[] | null }>;
   /** Of the given key rows (key columns only, envelope value forms), the keyString()s of those present in the table now. Enables gap deletes. */
   presentKeys?(t: TableInfo, cols: ColumnInfo[], keys: Record<string, unknown>[]): Promise<Set<string>>;
   /** Writes the low watermark into the change stream. */
@@ -130,7 +151,11 @@ export interface SourceConnector<P> {
    * Streams changes after `from` into `events` until stopped; resolves once reading started (rejects
    * when the session ends first). Fatal errors go to `session.fail`.
    */
-  stream(from: StartPosition<P>, events: EventDispatcher<P>, session: { fail: (e: Error) => void; signal: AbortSignal }): Promise<ChangeStream>;
+  stream(
+    from: StartPosition<P>,
+    events: EventDispatcher<P>,
+    session: { fail: (e: Error) => void; signal: AbortSignal },
+  ): Promise<ChangeStream>;
   /** Writes one heartbeat into the change stream, so the position advances while captured tables are idle. */
   heartbeat(): Promise<void>;
   /** Replication lag in bytes (null when unknown). Throws a PositionLostError when the position is gone (slot dropped). */
@@ -177,13 +202,19 @@ export interface SourceModule<P> extends KindModule<'source'> {
 // Destinations
 
 export interface WriterOpts {
-  pipelineId: string; cfg: Record<string, any>; mode: 'upsert' | 'append'; log: import('pino').Logger;
+  pipelineId: string;
+  cfg: Record<string, any>;
+  mode: 'upsert' | 'append';
+  log: import('pino').Logger;
   /** Writes the sink runs at once (one per partition being written): a pool needs this many connections plus one (DLQ replay). */
   concurrency: number;
 }
 
 /** The Kafka topic-partition a batch of records was read from (their offsets are this partition's). */
-export interface TopicPartition { topic: string; partition: number }
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
 
 /**
  * A batch the destination applied in part (a bulk API): the records at `rejected[].index` were not
@@ -195,7 +226,9 @@ export interface TopicPartition { topic: string; partition: number }
  * barrier (truncate, keyless record, primary-key change) after the first rejection on, so those
  * writes must be idempotent (upserts, deletes and truncates are; an appended row needs a stable id).
  */
-export interface PartialWrite { rejected: { index: number; error: Error }[] }
+export interface PartialWrite {
+  rejected: { index: number; error: Error }[];
+}
 
 /**
  * Applies change events to a destination. The sink (workers/sink.ts) owns ordering, batching,
@@ -209,7 +242,12 @@ export interface DestinationWriter {
    * `tableFor` names a source table's destination table. Throws when nothing was applied; resolves
    * a PartialWrite when some records were rejected and the rest applied.
    */
-  write(envs: Envelope[], offsets: string[], tableFor: (schema: string, table: string) => string, from: TopicPartition): Promise<void | PartialWrite>;
+  write(
+    envs: Envelope[],
+    offsets: string[],
+    tableFor: (schema: string, table: string) => string,
+    from: TopicPartition,
+  ): Promise<void | PartialWrite>;
   /**
    * "Not reachable now": retried without limit (Broken after the grace period). Such an error may
    * carry `retryAfterMs` (the destination asked for a pause, e.g. HTTP Retry-After): the sink waits
@@ -250,7 +288,12 @@ export interface BufferedWrites {
   /** Forgets what is buffered for `tp` (null: for every partition); the sink reads it again. */
   discard(tp: TopicPartition | null): void;
   /** Writes the records durably now, outside the buffer: DLQ replays, whose offsets were committed long ago. */
-  writeNow(envs: Envelope[], offsets: string[], tableFor: (schema: string, table: string) => string, from: TopicPartition): Promise<void>;
+  writeNow(
+    envs: Envelope[],
+    offsets: string[],
+    tableFor: (schema: string, table: string) => string,
+    from: TopicPartition,
+  ): Promise<void>;
 }
 
 /** What a destination kind can do with a source table's schema changes (the sink asks it; docs/connectors.md shows it). */
@@ -287,7 +330,12 @@ export interface DestinationModule extends KindModule<'destination'> {
 // ---------------------------------------------------------------------------------------------
 // Transforms
 
-export interface TransformDef { id: string; name: string; kind: string; config: Record<string, any> }
+export interface TransformDef {
+  id: string;
+  name: string;
+  kind: string;
+  config: Record<string, any>;
+}
 /** A transform step: the (changed) event, or null to drop it. A throw sends the record to the DLQ. */
 export type TransformFn = (e: Envelope) => Envelope | null;
 

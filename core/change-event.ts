@@ -8,7 +8,13 @@
 export type Op = 'c' | 'u' | 'd' | 'r' | 't';
 
 /** `type` is a Postgres type name (format_type style) whatever the source; `native_type` is the source's own (MySQL COLUMN_TYPE). */
-export interface ColumnInfo { name: string; type: string; oid: number; key: boolean; native_type?: string }
+export interface ColumnInfo {
+  name: string;
+  type: string;
+  oid: number;
+  key: boolean;
+  native_type?: string;
+}
 
 export interface Envelope {
   op: Op;
@@ -19,8 +25,16 @@ export interface Envelope {
    * (file:pos without GTIDs), also given apart as gtid / file / pos. `schema` is the MySQL database.
    */
   source: {
-    lsn: string | null; tx_id: number | null; ts_ms: number; schema: string; table: string; snapshot: boolean | string; snapshot_id?: string;
-    gtid?: string | null; file?: string | null; pos?: number | null;
+    lsn: string | null;
+    tx_id: number | null;
+    ts_ms: number;
+    schema: string;
+    table: string;
+    snapshot: boolean | string;
+    snapshot_id?: string;
+    gtid?: string | null;
+    file?: string | null;
+    pos?: number | null;
   };
   /** Column names, SQL types and primary key: lets the sink create and widen tables faithfully. */
   columns: ColumnInfo[];
@@ -70,10 +84,23 @@ export function encodeEnvelope(env: Envelope): string {
     const { columns: _c, ...value } = env; // JSON.stringify leaves undefined members out: keep exactly that
     return JSON.stringify(value);
   }
-  if (env.source !== lastSource) { lastSource = env.source; lastSourceJson = JSON.stringify(env.source); }
-  return '{"op":' + JSON.stringify(env.op) + ',"before":' + JSON.stringify(env.before) + ',"after":' + JSON.stringify(env.after) +
-    ',"source":' + lastSourceJson + ',"ts_ms":' + JSON.stringify(env.ts_ms) + '}';
+  if (env.source !== lastSource) {
+    lastSource = env.source;
+    lastSourceJson = JSON.stringify(env.source);
+  }
+  return (
+    '{"op":' +
+    JSON.stringify(env.op) +
+    ',"before":' +
+    JSON.stringify(env.before) +
+    ',"after":' +
+    JSON.stringify(env.after) +
+    ',"source":' +
+    lastSourceJson +
+    ',"ts_ms":' +
+    JSON.stringify(env.ts_ms) +
+    '}'
+  );
 }
 let lastSource: object | null = null;
 let lastSourceJson = '';
-

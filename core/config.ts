@@ -36,7 +36,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     apiPort: Number(env.SLUICE_API_PORT ?? 8080),
     databaseUrl: env.DATABASE_URL ?? `postgres://sluice:sluice@127.0.0.1:${pgPort}/sluice`,
     redisUrl: env.REDIS_URL ?? `redis://127.0.0.1:${env.SLUICE_REDIS_PORT ?? '16379'}`,
-    kafkaBrokers: (env.KAFKA_BROKERS ?? `127.0.0.1:${env.SLUICE_KAFKA_PORT ?? '19092'}`).split(',').map((s) => s.trim()).filter(Boolean),
+    kafkaBrokers: (env.KAFKA_BROKERS ?? `127.0.0.1:${env.SLUICE_KAFKA_PORT ?? '19092'}`)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     bootstrapToken: env.SLUICE_BOOTSTRAP_TOKEN || undefined,
     secretKey: env.SLUICE_SECRET_KEY || undefined,
     logLevel: env.SLUICE_LOG_LEVEL ?? 'info',

@@ -42,13 +42,16 @@ export class SecretBox {
     try {
       return Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8');
     } catch {
-      throw new Error(`secret ${field} cannot be decrypted: SLUICE_SECRET_KEY differs from the key it was written with`);
+      throw new Error(
+        `secret ${field} cannot be decrypted: SLUICE_SECRET_KEY differs from the key it was written with`,
+      );
     }
   }
 }
 
 function parseKey(text: string): Buffer {
   const key = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
-  if (key.length !== 32) throw new Error('SLUICE_SECRET_KEY must be 32 bytes: 64 hex characters or base64 (e.g. `openssl rand -hex 32`)');
+  if (key.length !== 32)
+    throw new Error('SLUICE_SECRET_KEY must be 32 bytes: 64 hex characters or base64 (e.g. `openssl rand -hex 32`)');
   return key;
 }

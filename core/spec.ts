@@ -52,5 +52,7 @@ export function resourceType(spec: Pick<ConnectorSpec, 'category' | 'kind'>): st
 }
 
 export function secretFields(spec: ConnectorSpec): string[] {
-  return Object.entries(spec.fields).filter(([, f]) => f.sensitive).map(([name]) => name);
+  return Object.entries(spec.fields)
+    .filter(([, f]) => f.sensitive)
+    .map(([name]) => name);
 }

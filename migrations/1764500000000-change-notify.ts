@@ -26,8 +26,12 @@ export class ChangeNotify1764500000000 implements MigrationInterface {
         RETURN NULL;
       END $$`);
     for (const table of ['connectors', 'pipelines', 'api_tokens']) {
-      await q.query(`CREATE TRIGGER ${table}_notify_change AFTER INSERT OR UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION sluice_notify_change()`);
-      await q.query(`CREATE TRIGGER ${table}_notify_truncate AFTER TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION sluice_notify_change()`);
+      await q.query(
+        `CREATE TRIGGER ${table}_notify_change AFTER INSERT OR UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION sluice_notify_change()`,
+      );
+      await q.query(
+        `CREATE TRIGGER ${table}_notify_truncate AFTER TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION sluice_notify_change()`,
+      );
     }
   }
 

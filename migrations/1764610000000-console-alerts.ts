@@ -94,10 +94,20 @@ export class ConsoleAlerts1764610000000 implements MigrationInterface {
         delivered_at timestamptz NULL,
         CONSTRAINT alert_deliveries_once UNIQUE (event_id, channel_id)
       )`);
-    await q.query(`CREATE INDEX alert_deliveries_due_idx ON alert_deliveries (next_attempt_at) WHERE status = 'pending'`);
+    await q.query(
+      `CREATE INDEX alert_deliveries_due_idx ON alert_deliveries (next_attempt_at) WHERE status = 'pending'`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const t of ['alert_deliveries', 'alert_events', 'alert_states', 'alert_rules', 'alert_channels', 'pipeline_metrics']) await q.query(`DROP TABLE ${t}`);
+    for (const t of [
+      'alert_deliveries',
+      'alert_events',
+      'alert_states',
+      'alert_rules',
+      'alert_channels',
+      'pipeline_metrics',
+    ])
+      await q.query(`DROP TABLE ${t}`);
   }
 }

@@ -9,8 +9,13 @@ import { SchemaChanges1764630000000 } from './1764630000000-schema-changes';
 
 /** Every migration of the control DB, in order. */
 export const migrations = [
-  Initial1764300000000, ListOrderIndexes1764300000001, Dataplane1764400000000, ChangeNotify1764500000000,
-  ConsoleAlerts1764610000000, TokenRoles1764620000000, SchemaChanges1764630000000,
+  Initial1764300000000,
+  ListOrderIndexes1764300000001,
+  Dataplane1764400000000,
+  ChangeNotify1764500000000,
+  ConsoleAlerts1764610000000,
+  TokenRoles1764620000000,
+  SchemaChanges1764630000000,
 ];
 
 /** The advisory lock that serialises migrations when several API and worker processes start at once. */
@@ -29,7 +34,20 @@ export async function migrate(ds: DataSource): Promise<void> {
 
 /** Migrates the control DB at `url` on connections of its own (the lock's and the migrations'; for processes that do not use TypeORM otherwise). */
 export async function migrateUrl(url: string): Promise<void> {
-  const ds = new DataSource({ type: 'postgres', url, migrations, migrationsRun: false, migrationsTransactionMode: 'each', synchronize: false, logging: false, extra: { max: 3, connectionTimeoutMillis: 5000 } });
+  const ds = new DataSource({
+    type: 'postgres',
+    url,
+    migrations,
+    migrationsRun: false,
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: false,
+    extra: { max: 3, connectionTimeoutMillis: 5000 },
+  });
   await ds.initialize();
-  try { await migrate(ds); } finally { await ds.destroy().catch(() => undefined); }
+  try {
+    await migrate(ds);
+  } finally {
+    await ds.destroy().catch(() => undefined);
+  }
 }

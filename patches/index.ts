@@ -23,14 +23,19 @@ export { PatchMismatchError } from './patch-mismatch-error';
 /** The library versions the patches were written and checked against. */
 const CHECKED = { kafkajs: '2.2.4', 'pg-logical-replication': '2.5.0' } as const;
 
-export interface PatchStatus { library: string; version: string; patches: string[] }
+export interface PatchStatus {
+  library: string;
+  version: string;
+  patches: string[];
+}
 
 const installed = new Map<string, PatchStatus>();
 
 function installOnce(library: keyof typeof CHECKED, steps: (() => string[])[]): void {
   if (installed.has(library)) return;
   const version = String(require(`${library}/package.json`).version);
-  if (version !== CHECKED[library]) throw new PatchMismatchError(library, `found version ${version}, the patches are for ${CHECKED[library]}`);
+  if (version !== CHECKED[library])
+    throw new PatchMismatchError(library, `found version ${version}, the patches are for ${CHECKED[library]}`);
   installed.set(library, { library, version, patches: steps.flatMap((s) => s()) });
 }
 

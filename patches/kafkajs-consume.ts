@@ -29,11 +29,16 @@ const LOG_APPEND_TIME = 1; // kafkajs/src/protocol/timestampTypes
 
 /** Reads Kafka's zigzag varints / varlongs from a buffer at a moving position. */
 class Reader {
-  constructor(public buf: Buffer, public pos: number) {}
+  constructor(
+    public buf: Buffer,
+    public pos: number,
+  ) {}
   /** zigzag varint (32-bit), as KafkaJS's Decoder.readVarInt */
   varInt(): number {
     const b = this.buf;
-    let byte: number; let result = 0; let shift = 0;
+    let byte: number;
+    let result = 0;
+    let shift = 0;
     do {
       if (this.pos >= b.length) throw new RangeError('varint beyond the buffer');
       byte = b[this.pos++];
@@ -46,7 +51,9 @@ class Reader {
   varLong(): number | bigint {
     const b = this.buf;
     const start = this.pos;
-    let byte: number; let result = 0; let mul = 1;
+    let byte: number;
+    let result = 0;
+    let mul = 1;
     do {
       if (this.pos >= b.length) throw new RangeError('varlong beyond the buffer');
       byte = b[this.pos++];
@@ -55,8 +62,12 @@ class Reader {
     } while (byte >= 0x80);
     if (result < TWO_53) return result % 2 === 0 ? result / 2 : -(result + 1) / 2;
     // Rare: beyond 2^53, redo it exactly.
-    let big = 0n; let s = 0n;
-    for (let p = start; p < this.pos; p++) { big |= BigInt(b[p] & 0x7f) << s; s += 7n; }
+    let big = 0n;
+    let s = 0n;
+    for (let p = start; p < this.pos; p++) {
+      big |= BigInt(b[p] & 0x7f) << s;
+      s += 7n;
+    }
     return (big >> 1n) ^ -(big & 1n);
   }
   bytes(): Buffer | null {
@@ -110,7 +121,17 @@ export function decodeRecords(buf: Buffer, pos: number, count: number, ctx: any)
       headers[hk] = prev === undefined ? hv : Array.isArray(prev) ? prev.concat([hv]) : [prev, hv];
     }
     r.pos = end; // fields a newer record version appends are skipped, as KafkaJS's per-record Decoder does
-    out[i] = { magicByte, attributes, timestamp, offset, key, value, headers, isControlRecord: isControlBatch, batchContext: ctx };
+    out[i] = {
+      magicByte,
+      attributes,
+      timestamp,
+      offset,
+      key,
+      value,
+      headers,
+      isControlRecord: isControlBatch,
+      batchContext: ctx,
+    };
   }
   return out;
 }
@@ -128,7 +149,9 @@ export function makeBatchDecoder(): (fetchDecoder: any) => Promise<any> {
     fetchDecoder.forward(length);
     const remainingBytes = Buffer.byteLength(decoder.buffer);
     if (remainingBytes < length) {
-      throw new KafkaJSPartialMessageError(`Tried to decode a partial record batch: remainingBytes(${remainingBytes}) < recordBatchLength(${length})`);
+      throw new KafkaJSPartialMessageError(
+        `Tried to decode a partial record batch: remainingBytes(${remainingBytes}) < recordBatchLength(${length})`,
+      );
     }
     const partitionLeaderEpoch = decoder.readInt32();
     const magicByte = decoder.readInt8();
@@ -142,9 +165,22 @@ export function makeBatchDecoder(): (fetchDecoder: any) => Promise<any> {
     const firstSequence = decoder.readInt32();
     const inTransaction = (attributes & TRANSACTIONAL_FLAG_MASK) > 0;
     const isControlBatch = (attributes & CONTROL_FLAG_MASK) > 0;
-    const timestampType = (attributes & TIMESTAMP_TYPE_FLAG_MASK) > 0 ? TimestampTypes.LOG_APPEND_TIME : TimestampTypes.CREATE_TIME;
+    const timestampType =
+      (attributes & TIMESTAMP_TYPE_FLAG_MASK) > 0 ? TimestampTypes.LOG_APPEND_TIME : TimestampTypes.CREATE_TIME;
     const codec = lookupCodecByAttributes(attributes);
-    const recordContext = { firstOffset, firstTimestamp, partitionLeaderEpoch, inTransaction, isControlBatch, lastOffsetDelta, producerId, producerEpoch, firstSequence, maxTimestamp, timestampType };
+    const recordContext = {
+      firstOffset,
+      firstTimestamp,
+      partitionLeaderEpoch,
+      inTransaction,
+      isControlBatch,
+      lastOffsetDelta,
+      producerId,
+      producerEpoch,
+      firstSequence,
+      maxTimestamp,
+      timestampType,
+    };
     const ctx = { ...recordContext, magicByte };
 
     const count = decoder.readInt32();

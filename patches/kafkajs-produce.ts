@@ -30,7 +30,12 @@ import { replaceModule } from './module-cache';
 
 // ---------- 1. linear grouping ----------
 
-type Grouper = (a: { topic: string; partitionMetadata: unknown[]; messages: unknown[]; partitioner: (x: { topic: string; partitionMetadata: unknown[]; message: unknown }) => number }) => Record<number, unknown[]>;
+type Grouper = (a: {
+  topic: string;
+  partitionMetadata: unknown[];
+  messages: unknown[];
+  partitioner: (x: { topic: string; partitionMetadata: unknown[]; message: unknown }) => number;
+}) => Record<number, unknown[]>;
 
 export const groupMessagesPerPartition: Grouper = ({ topic, partitionMetadata, messages, partitioner }) => {
   if (partitionMetadata.length === 0) return {};
@@ -47,22 +52,35 @@ export const groupMessagesPerPartition: Grouper = ({ topic, partitionMetadata, m
 const zigzag32 = (n: number) => ((n << 1) ^ (n >> 31)) >>> 0;
 const sizeOfUVarInt = (u: number) => (u < 0x80 ? 1 : u < 0x4000 ? 2 : u < 0x200000 ? 3 : u < 0x10000000 ? 4 : 5);
 function writeUVarInt(buf: Buffer, off: number, u: number): number {
-  while (u >= 0x80) { buf[off++] = (u & 0x7f) | 0x80; u >>>= 7; }
+  while (u >= 0x80) {
+    buf[off++] = (u & 0x7f) | 0x80;
+    u >>>= 7;
+  }
   buf[off++] = u;
   return off;
 }
 /** A varlong's zigzag value as a bigint (only for values beyond 32 bits, e.g. odd timestamps). */
-const zigzag64 = (n: number | bigint) => { const b = BigInt.asIntN(64, BigInt(n)); return BigInt.asUintN(64, (b << 1n) ^ (b >> 63n)); };
+const zigzag64 = (n: number | bigint) => {
+  const b = BigInt.asIntN(64, BigInt(n));
+  return BigInt.asUintN(64, (b << 1n) ^ (b >> 63n));
+};
 function sizeOfVarLong(n: number): number {
   if (n >= -0x40000000 && n < 0x40000000 && Number.isInteger(n)) return sizeOfUVarInt(zigzag32(n));
-  let z = zigzag64(n); let bytes = 1;
-  while (z >= 0x80n) { bytes++; z >>= 7n; }
+  let z = zigzag64(n);
+  let bytes = 1;
+  while (z >= 0x80n) {
+    bytes++;
+    z >>= 7n;
+  }
   return bytes;
 }
 function writeVarLong(buf: Buffer, off: number, n: number): number {
   if (n >= -0x40000000 && n < 0x40000000 && Number.isInteger(n)) return writeUVarInt(buf, off, zigzag32(n));
   let z = zigzag64(n);
-  while (z >= 0x80n) { buf[off++] = Number(z & 0x7fn) | 0x80; z >>= 7n; }
+  while (z >= 0x80n) {
+    buf[off++] = Number(z & 0x7fn) | 0x80;
+    z >>= 7n;
+  }
   buf[off++] = Number(z);
   return off;
 }
@@ -81,8 +99,24 @@ function writeBytes(buf: Buffer, off: number, v: Bytes, len: number): number {
   return off + len;
 }
 
-interface PlannedRecord { size: number; body: number; key: Bytes; keyLen: number; value: Bytes; valueLen: number; tsDelta: number; headers: [Bytes, number, Bytes, number][] }
-interface PlannedPartition { partition: number; records: PlannedRecord[]; batchSize: number; firstSequence: number; firstTimestamp: string | number; maxTimestamp: string | number }
+interface PlannedRecord {
+  size: number;
+  body: number;
+  key: Bytes;
+  keyLen: number;
+  value: Bytes;
+  valueLen: number;
+  tsDelta: number;
+  headers: [Bytes, number, Bytes, number][];
+}
+interface PlannedPartition {
+  partition: number;
+  records: PlannedRecord[];
+  batchSize: number;
+  firstSequence: number;
+  firstTimestamp: string | number;
+  maxTimestamp: string | number;
+}
 
 type PlannedHeaders = [Bytes, number, Bytes, number][];
 const NO_HEADERS: PlannedHeaders = [];
@@ -103,7 +137,8 @@ function planHeaders(h: any): { headers: PlannedHeaders; size: number } {
     }
   }
   let size = sizeOfUVarInt(zigzag32(headers.length));
-  for (const [, kl, , vl] of headers) size += sizeOfUVarInt(zigzag32(kl)) + kl + sizeOfUVarInt(zigzag32(vl)) + Math.max(vl, 0);
+  for (const [, kl, , vl] of headers)
+    size += sizeOfUVarInt(zigzag32(kl)) + kl + sizeOfUVarInt(zigzag32(vl)) + Math.max(vl, 0);
   return { headers, size };
 }
 
@@ -114,21 +149,40 @@ function planRecord(message: any, offsetDelta: number, tsDelta: number): Planned
   const valueLen = byteLen(value);
   const h = message.headers;
   // The same headers object as the previous message of this request: same plan.
-  if (h !== lastHeaders || !h) { lastHeaders = h; lastPlanned = planHeaders(h); }
+  if (h !== lastHeaders || !h) {
+    lastHeaders = h;
+    lastPlanned = planHeaders(h);
+  }
   const { headers, size: headersSize } = lastPlanned;
-  const body = 1 + sizeOfVarLong(tsDelta) + sizeOfUVarInt(zigzag32(offsetDelta))
-    + sizeOfUVarInt(zigzag32(keyLen)) + Math.max(keyLen, 0) + sizeOfUVarInt(zigzag32(valueLen)) + Math.max(valueLen, 0) + headersSize;
+  const body =
+    1 +
+    sizeOfVarLong(tsDelta) +
+    sizeOfUVarInt(zigzag32(offsetDelta)) +
+    sizeOfUVarInt(zigzag32(keyLen)) +
+    Math.max(keyLen, 0) +
+    sizeOfUVarInt(zigzag32(valueLen)) +
+    Math.max(valueLen, 0) +
+    headersSize;
   return { size: sizeOfUVarInt(zigzag32(body)) + body, body, key, keyLen, value, valueLen, tsDelta, headers };
 }
 
 const RECORD_BATCH_OVERHEAD = 8 + 4 + 4 + 1 + 4 + 2 + 4 + 8 + 8 + 8 + 2 + 4 + 4; // 61 bytes before the records
 
 function writeInt64(buf: Buffer, off: number, v: unknown): number {
-  buf.writeBigInt64BE(BigInt.asIntN(64, typeof v === 'object' && v !== null && typeof (v as any).value === 'bigint' ? (v as any).value : BigInt(v as any)), off);
+  buf.writeBigInt64BE(
+    BigInt.asIntN(
+      64,
+      typeof v === 'object' && v !== null && typeof (v as any).value === 'bigint' ? (v as any).value : BigInt(v as any),
+    ),
+    off,
+  );
   return off + 8;
 }
 function writeString(buf: Buffer, off: number, s: string | null): number {
-  if (s == null) { buf.writeInt16BE(-1, off); return off + 2; }
+  if (s == null) {
+    buf.writeInt16BE(-1, off);
+    return off + 2;
+  }
   const len = Buffer.byteLength(s, 'utf8');
   buf.writeInt16BE(len, off);
   return off + 2 + buf.write(s, off + 2, len, 'utf8');
@@ -149,13 +203,23 @@ function encodeProduceV3(args: any, Encoder: any): any {
       const messages: any[] = p.messages;
       const dateNow = Date.now();
       // As KafkaJS: the batch's first/max timestamp come from the messages' own timestamps (sorted the same way).
-      const stamps = messages.map((m) => m.timestamp).filter((x) => x != null).sort();
+      const stamps = messages
+        .map((m) => m.timestamp)
+        .filter((x) => x != null)
+        .sort();
       const ts = stamps.length === 0 ? [dateNow] : stamps;
       const firstTimestamp = ts[0];
       const records = messages.map((m, i) => planRecord(m, i, (m.timestamp || dateNow) - firstTimestamp));
       let batchSize = RECORD_BATCH_OVERHEAD;
       for (const r of records) batchSize += r.size;
-      partitions.push({ partition: p.partition, records, batchSize, firstSequence: p.firstSequence ?? 0, firstTimestamp, maxTimestamp: ts[ts.length - 1] });
+      partitions.push({
+        partition: p.partition,
+        records,
+        batchSize,
+        firstSequence: p.firstSequence ?? 0,
+        firstTimestamp,
+        maxTimestamp: ts[ts.length - 1],
+      });
       size += 4 + 4 + batchSize;
     }
     topics.push({ topic: t.topic, partitions });
@@ -196,7 +260,10 @@ function encodeProduceV3(args: any, Encoder: any): any {
         off = writeBytes(buf, off, r.key, r.keyLen);
         off = writeBytes(buf, off, r.value, r.valueLen);
         off = writeUVarInt(buf, off, zigzag32(r.headers.length));
-        for (const [k, kl, v, vl] of r.headers) { off = writeBytes(buf, off, k, kl); off = writeBytes(buf, off, v, vl); }
+        for (const [k, kl, v, vl] of r.headers) {
+          off = writeBytes(buf, off, k, kl);
+          off = writeBytes(buf, off, v, vl);
+        }
       }
       buf.writeUInt32BE(crc32c(buf.subarray(crcFrom, off)) >>> 0, crcAt);
     }
@@ -227,19 +294,23 @@ function produceV3(kafkajsV3: (args: any) => any): (args: any) => any {
 // ---------- 4. request framing ----------
 
 /** KafkaJS's protocol/request: the framed request (size, header, payload) as an Encoder. */
-export async function frameRequest({ correlationId, clientId, request: { apiKey, apiVersion, encode } }: any): Promise<any> {
-    const Encoder = require('kafkajs/src/protocol/encoder');
-    const payload = await encode();
-    const body = payload.buffer as Buffer;
-    const size = 2 + 2 + 4 + sizeOfString(clientId) + body.length;
-    const buf = Buffer.allocUnsafe(4 + size);
-    let off = buf.writeInt32BE(size, 0);
-    off = buf.writeInt16BE(apiKey, off);
-    off = buf.writeInt16BE(apiVersion, off);
-    off = buf.writeInt32BE(correlationId, off);
-    off = writeString(buf, off, clientId);
-    body.copy(buf, off);
-    return encoderOf(Encoder, buf);
+export async function frameRequest({
+  correlationId,
+  clientId,
+  request: { apiKey, apiVersion, encode },
+}: any): Promise<any> {
+  const Encoder = require('kafkajs/src/protocol/encoder');
+  const payload = await encode();
+  const body = payload.buffer as Buffer;
+  const size = 2 + 2 + 4 + sizeOfString(clientId) + body.length;
+  const buf = Buffer.allocUnsafe(4 + size);
+  let off = buf.writeInt32BE(size, 0);
+  off = buf.writeInt16BE(apiKey, off);
+  off = buf.writeInt16BE(apiVersion, off);
+  off = buf.writeInt32BE(correlationId, off);
+  off = writeString(buf, off, clientId);
+  body.copy(buf, off);
+  return encoderOf(Encoder, buf);
 }
 
 // ---------- 5. murmur2 ----------
@@ -250,12 +321,19 @@ const M = 0x5bd1e995;
 export function murmur2(key: unknown): number {
   let data: Buffer;
   let length: number;
-  if (Buffer.isBuffer(key)) { data = key; length = key.length; }
-  else {
+  if (Buffer.isBuffer(key)) {
+    data = key;
+    length = key.length;
+  } else {
     const s = String(key);
     // Encode into a scratch buffer when it surely fits (3 bytes per UTF-16 unit at most): no allocation per key.
-    if (s.length * 3 <= scratch.length) { data = scratch; length = scratch.write(s, 0, 'utf8'); }
-    else { data = Buffer.from(s); length = data.length; }
+    if (s.length * 3 <= scratch.length) {
+      data = scratch;
+      length = scratch.write(s, 0, 'utf8');
+    } else {
+      data = Buffer.from(s);
+      length = data.length;
+    }
   }
   let h = (0x9747b28c ^ length) | 0;
   const length4 = length & ~3;
@@ -267,9 +345,13 @@ export function murmur2(key: unknown): number {
     h = Math.imul(h, M) ^ k;
   }
   switch (length & 3) {
-    case 3: h ^= data[length4 + 2] << 16; // falls through
-    case 2: h ^= data[length4 + 1] << 8; // falls through
-    case 1: h ^= data[length4]; h = Math.imul(h, M);
+    case 3:
+      h ^= data[length4 + 2] << 16; // falls through
+    case 2:
+      h ^= data[length4 + 1] << 8; // falls through
+    case 1:
+      h ^= data[length4];
+      h = Math.imul(h, M);
   }
   h ^= h >>> 13;
   h = Math.imul(h, M);

@@ -9,10 +9,19 @@ import { PatchMismatchError } from './patch-mismatch-error';
 export function replaceModule(id: string, shape: 'function' | 'object', make: (original: any) => any): void {
   const library = id.split('/')[0];
   let file: string;
-  try { file = require.resolve(id); } catch { throw new PatchMismatchError(library, `module ${id} does not exist`); }
-  if (require.cache[file]) throw new PatchMismatchError(library, `module ${id} was loaded before the patch was installed; load ${library} only through patches/index.ts`);
+  try {
+    file = require.resolve(id);
+  } catch {
+    throw new PatchMismatchError(library, `module ${id} does not exist`);
+  }
+  if (require.cache[file])
+    throw new PatchMismatchError(
+      library,
+      `module ${id} was loaded before the patch was installed; load ${library} only through patches/index.ts`,
+    );
   const original = require(file);
-  if (typeof original !== shape) throw new PatchMismatchError(library, `module ${id} exports a ${typeof original}, not a ${shape}`);
+  if (typeof original !== shape)
+    throw new PatchMismatchError(library, `module ${id} exports a ${typeof original}, not a ${shape}`);
   const replacement = make(original);
   const mod = require.cache[file]!;
   mod.exports = replacement;

@@ -10,8 +10,14 @@ export function install(): string[] {
   let BinaryReader: any;
   try {
     ({ BinaryReader } = require('pg-logical-replication/dist/output-plugins/pgoutput/binary-reader'));
-  } catch { throw new PatchMismatchError('pg-logical-replication', 'module dist/output-plugins/pgoutput/binary-reader does not exist'); }
-  if (typeof BinaryReader?.prototype?.decodeText !== 'function') throw new PatchMismatchError('pg-logical-replication', 'BinaryReader.prototype.decodeText is not a method');
+  } catch {
+    throw new PatchMismatchError(
+      'pg-logical-replication',
+      'module dist/output-plugins/pgoutput/binary-reader does not exist',
+    );
+  }
+  if (typeof BinaryReader?.prototype?.decodeText !== 'function')
+    throw new PatchMismatchError('pg-logical-replication', 'BinaryReader.prototype.decodeText is not a method');
   BinaryReader.prototype.decodeText = decodeText;
   return ['text decoding keeps a leading U+FEFF'];
 }

@@ -18,7 +18,11 @@ function findTerraform(): string {
       const p = path.join(dir, name);
       if (fs.existsSync(p)) return p;
     }
-    const cached = path.join(process.env.SLUICE_TOOLS_DIR ?? path.join(os.homedir(), '.cache', 'sluice', 'tools'), 'bin', name);
+    const cached = path.join(
+      process.env.SLUICE_TOOLS_DIR ?? path.join(os.homedir(), '.cache', 'sluice', 'tools'),
+      'bin',
+      name,
+    );
     if (fs.existsSync(cached)) return cached;
   }
   throw new Error('terraform (or tofu) is needed to read the provider schema: put it on PATH');
@@ -28,12 +32,25 @@ export function providerSchemaJson(): Record<string, unknown> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bindings-'));
   try {
     const inst = installProvider({ dir: path.join(tmp, 'mirror'), cliConfigFile: path.join(tmp, 'terraform.rc') });
-    fs.writeFileSync(path.join(tmp, 'main.tf'), `terraform {\n  required_providers {\n    sluice = { source = "${providerSource}" }\n  }\n}\n`);
-    const env = { ...process.env, TF_CLI_CONFIG_FILE: inst.cliConfigFile, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1' };
+    fs.writeFileSync(
+      path.join(tmp, 'main.tf'),
+      `terraform {\n  required_providers {\n    sluice = { source = "${providerSource}" }\n  }\n}\n`,
+    );
+    const env = {
+      ...process.env,
+      TF_CLI_CONFIG_FILE: inst.cliConfigFile,
+      CHECKPOINT_DISABLE: '1',
+      TF_IN_AUTOMATION: '1',
+    };
     const tf = findTerraform();
     const init = spawnSync(tf, ['init', '-input=false', '-no-color'], { cwd: tmp, env, encoding: 'utf8' });
     if (init.status !== 0) throw new Error(`terraform init failed:\n${init.stdout}${init.stderr}`);
-    const schema = spawnSync(tf, ['providers', 'schema', '-json'], { cwd: tmp, env, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const schema = spawnSync(tf, ['providers', 'schema', '-json'], {
+      cwd: tmp,
+      env,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     if (schema.status !== 0) throw new Error(`terraform providers schema failed:\n${schema.stderr}`);
     return JSON.parse(schema.stdout);
   } finally {
@@ -51,7 +68,10 @@ export async function generateBindings(outDir: string): Promise<string[]> {
   fs.rmSync(outDir, { recursive: true, force: true });
   await generateProviderBindingsFromSchema(outDir, schema as never);
   const files: string[] = [];
-  const walk = (d: string) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(path.join(d, e.name)) : files.push(path.join(d, e.name)); };
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }))
+      e.isDirectory() ? walk(path.join(d, e.name)) : files.push(path.join(d, e.name));
+  };
   walk(outDir);
   return files;
 }
@@ -60,7 +80,15 @@ if (require.main === module) {
   const root = path.resolve(__dirname, '../..');
   const out = path.resolve(process.argv[2] ?? path.join(root, 'examples/cdktf/.gen'));
   const started = Date.now();
-  generateBindings(out).then((files) => {
-    process.stdout.write(`generated ${files.length} files of CDKTF bindings for ${providerSource} into ${out} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  }, (e) => { process.stderr.write(`${e?.stack ?? e}\n`); process.exit(1); });
+  generateBindings(out).then(
+    (files) => {
+      process.stdout.write(
+        `generated ${files.length} files of CDKTF bindings for ${providerSource} into ${out} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      );
+    },
+    (e) => {
+      process.stderr.write(`${e?.stack ?? e}\n`);
+      process.exit(1);
+    },
+  );
 }

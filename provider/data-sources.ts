@@ -12,10 +12,16 @@ export async function readDataSource(api: ApiClient, def: ResourceDef, config: S
     const id = String(config.pipeline_id);
     const s = (await api.request('GET', `/v1/pipelines/${encodeURIComponent(id)}/status`)).body ?? {};
     const out: Record<string, unknown> = {
-      pipeline_id: id, state: s.state, reason: s.reason, since: s.since,
-      source_state: s.source?.state, source_position: s.source?.position == null ? null : String(s.source.position),
-      sink_state: s.sink?.state, sink_lag: typeof s.sink?.lag === 'number' ? s.sink.lag : null,
-      dlq_count: typeof s.dlq?.count === 'number' ? s.dlq.count : null, status_json: JSON.stringify(s),
+      pipeline_id: id,
+      state: s.state,
+      reason: s.reason,
+      since: s.since,
+      source_state: s.source?.state,
+      source_position: s.source?.position == null ? null : String(s.source.position),
+      sink_state: s.sink?.state,
+      sink_lag: typeof s.sink?.lag === 'number' ? s.sink.lag : null,
+      dlq_count: typeof s.dlq?.count === 'number' ? s.dlq.count : null,
+      status_json: JSON.stringify(s),
     };
     return Object.fromEntries(def.attrs.map((a) => [a.name, conform(out[a.name], a.type)])) as State;
   }
@@ -25,8 +31,12 @@ export async function readDataSource(api: ApiClient, def: ResourceDef, config: S
   const list = (await api.request('GET', `/v1/${def.collection}?${q}`)).body;
   const found = list?.items?.[0];
   if (!found) {
-    throw new ApiError(404, `No ${def.category} named ${JSON.stringify(name)}`,
-      `Sluice has no ${def.kind ? `${def.kind} ` : ''}${def.category} with that name (names are exact and case-sensitive).`, [{ field: 'name', message: 'not found' }]);
+    throw new ApiError(
+      404,
+      `No ${def.category} named ${JSON.stringify(name)}`,
+      `Sluice has no ${def.kind ? `${def.kind} ` : ''}${def.category} with that name (names are exact and case-sensitive).`,
+      [{ field: 'name', message: 'not found' }],
+    );
   }
   const full = resources.get(def.typeName)!;
   const state = stateFromApi(full, await withLiveState(api, full, found), null, mode);

@@ -4,12 +4,22 @@ import type { ResourceDef } from './schema';
 /** tfplugin6 Diagnostic messages, and API field paths turned into attribute paths. */
 
 export type PathStep = string | number;
-export interface Diagnostic { severity: 1 | 2; summary: string; detail: string; attribute?: { steps: Record<string, unknown>[] } }
+export interface Diagnostic {
+  severity: 1 | 2;
+  summary: string;
+  detail: string;
+  attribute?: { steps: Record<string, unknown>[] };
+}
 
 export function attributePath(steps: PathStep[]): { steps: Record<string, unknown>[] } {
   return {
-    steps: steps.map((s, i) => typeof s === 'number' ? { element_key_int: s }
-      : i > 0 && steps[i - 1] === 'tags' ? { element_key_string: s } : { attribute_name: s }),
+    steps: steps.map((s, i) =>
+      typeof s === 'number'
+        ? { element_key_int: s }
+        : i > 0 && steps[i - 1] === 'tags'
+          ? { element_key_string: s }
+          : { attribute_name: s },
+    ),
   };
 }
 
@@ -30,7 +40,10 @@ export function apiFieldToPath(field: string, def?: ResourceDef): PathStep[] | u
   const steps: PathStep[] = [];
   for (const part of field.replace(/^config\./, '').split('.')) {
     const m = /^([^[\]]+)((?:\[\d+\])*)$/.exec(part);
-    if (!m) { steps.push(part); continue; }
+    if (!m) {
+      steps.push(part);
+      continue;
+    }
     steps.push(m[1]);
     for (const idx of m[2].matchAll(/\[(\d+)\]/g)) steps.push(Number(idx[1]));
   }
@@ -47,7 +60,9 @@ export function fromError(e: unknown, def?: ResourceDef, context?: string): Diag
   const prefix = context ? `${context}: ` : '';
   if (e instanceof ApiError) {
     if (e.errors.length) {
-      return e.errors.map((fe) => error(`${prefix}${e.summary}`, `${fe.field}: ${fe.message}\n\n${e.detail}`, apiFieldToPath(fe.field, def)));
+      return e.errors.map((fe) =>
+        error(`${prefix}${e.summary}`, `${fe.field}: ${fe.message}\n\n${e.detail}`, apiFieldToPath(fe.field, def)),
+      );
     }
     return [error(`${prefix}${e.summary}`, e.detail)];
   }

@@ -5,7 +5,18 @@ import { ApiClient } from './client';
 import { readDataSource } from './data-sources';
 import { Diagnostic, error, fromError, warning } from './diagnostics';
 import { decodeValue, encodeValue, isKnown, UNKNOWN, Value } from './protocol/cty';
-import { apply, hasFingerprints, importState, markChanged, Mode, plan, read, secretsDiffer, State, upgrade } from './resources';
+import {
+  apply,
+  hasFingerprints,
+  importState,
+  markChanged,
+  Mode,
+  plan,
+  read,
+  secretsDiffer,
+  State,
+  upgrade,
+} from './resources';
 import { dataSources, protoSchema, providerConfigAttrs, ResourceDef, resources } from './schema';
 import { validateConfig } from './validate';
 
@@ -18,7 +29,11 @@ export const DEFAULT_ENDPOINT = 'http://127.0.0.1:8080';
 
 /** Like the CLI: without a configured token, the one `sluice dev` wrote to $SLUICE_HOME/token. */
 function localToken(): string | undefined {
-  try { return fs.readFileSync(path.join(sluiceHome(), 'token'), 'utf8').trim() || undefined; } catch { return undefined; }
+  try {
+    return fs.readFileSync(path.join(sluiceHome(), 'token'), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export class SluiceProvider {
@@ -38,14 +53,20 @@ export class SluiceProvider {
 
   private client(): ApiClient {
     if (!this.api) {
-      this.api = new ApiClient(process.env.SLUICE_ENDPOINT || DEFAULT_ENDPOINT, process.env.SLUICE_TOKEN || localToken());
+      this.api = new ApiClient(
+        process.env.SLUICE_ENDPOINT || DEFAULT_ENDPOINT,
+        process.env.SLUICE_TOKEN || localToken(),
+      );
     }
     return this.api;
   }
 
   schema(): Record<string, unknown> {
     this.schemaCache ??= {
-      provider: protoSchema({ attrs: providerConfigAttrs, description: 'Sluice: change-data-capture pipelines as code.' }),
+      provider: protoSchema({
+        attrs: providerConfigAttrs,
+        description: 'Sluice: change-data-capture pipelines as code.',
+      }),
       resource_schemas: Object.fromEntries([...resources.values()].map((r) => [r.typeName, protoSchema(r)])),
       data_source_schemas: Object.fromEntries([...dataSources.values()].map((r) => [r.typeName, protoSchema(r)])),
       server_capabilities: { plan_destroy: false, get_provider_schema_optional: false },
@@ -69,7 +90,14 @@ export class SluiceProvider {
         const cfg = decodeValue(req.config) as State | null;
         const diagnostics: Diagnostic[] = [];
         const ep = cfg?.endpoint;
-        if (typeof ep === 'string' && !/^https?:\/\/[^/]+/.test(ep)) diagnostics.push(error('Invalid endpoint', `endpoint must be an http(s) URL such as ${DEFAULT_ENDPOINT}; got ${JSON.stringify(ep)}.`, ['endpoint']));
+        if (typeof ep === 'string' && !/^https?:\/\/[^/]+/.test(ep))
+          diagnostics.push(
+            error(
+              'Invalid endpoint',
+              `endpoint must be an http(s) URL such as ${DEFAULT_ENDPOINT}; got ${JSON.stringify(ep)}.`,
+              ['endpoint'],
+            ),
+          );
         return { diagnostics };
       },
 
@@ -78,12 +106,23 @@ export class SluiceProvider {
         const cfg = (decodeValue(req.config) ?? {}) as State;
         const diagnostics: Diagnostic[] = [];
         if (cfg.endpoint === UNKNOWN || cfg.token === UNKNOWN) {
-          diagnostics.push(error('Provider configuration not known yet', 'endpoint and token must be known at plan time (do not derive them from resources created in the same run).'));
+          diagnostics.push(
+            error(
+              'Provider configuration not known yet',
+              'endpoint and token must be known at plan time (do not derive them from resources created in the same run).',
+            ),
+          );
           return { diagnostics };
         }
         const endpoint = (cfg.endpoint as string | null) || process.env.SLUICE_ENDPOINT || DEFAULT_ENDPOINT;
         const token = (cfg.token as string | null) || process.env.SLUICE_TOKEN || localToken();
-        if (!token) diagnostics.push(warning('No Sluice API token', `Set the provider's \`token\` or SLUICE_TOKEN (or run \`sluice dev\`, which writes ${path.join(sluiceHome(), 'token')}); the API answers 401 without one.`));
+        if (!token)
+          diagnostics.push(
+            warning(
+              'No Sluice API token',
+              `Set the provider's \`token\` or SLUICE_TOKEN (or run \`sluice dev\`, which writes ${path.join(sluiceHome(), 'token')}); the API answers 401 without one.`,
+            ),
+          );
         this.api?.close();
         this.api = new ApiClient(endpoint, token);
         return { diagnostics };
@@ -114,7 +153,11 @@ export class SluiceProvider {
           return { new_state: encodeValue(next), private: priv };
         } catch (e) {
           // The state stays exactly as it was.
-          return { new_state: req.current_state, private: priv, diagnostics: fromError(e, def, `Reading ${def.typeName} ${String(current.id)}`) };
+          return {
+            new_state: req.current_state,
+            private: priv,
+            diagnostics: fromError(e, def, `Reading ${def.typeName} ${String(current.id)}`),
+          };
         }
       },
 
@@ -126,7 +169,14 @@ export class SluiceProvider {
         const proposed = decodeValue(req.proposed_new_state);
         const r = plan(def, prior, proposed === null ? null : config, req.prior_private, this.mode);
         // An adopted object's write-only secrets: ask the API (dry run) whether the configured ones differ.
-        if (this.mode.writeOnly && prior && config && r.planned && r.planned.version !== UNKNOWN && !hasFingerprints(req.prior_private)) {
+        if (
+          this.mode.writeOnly &&
+          prior &&
+          config &&
+          r.planned &&
+          r.planned.version !== UNKNOWN &&
+          !hasFingerprints(req.prior_private)
+        ) {
           if (await secretsDiffer(this.client(), def, prior, config)) markChanged(r.planned);
         }
         return {
@@ -149,7 +199,11 @@ export class SluiceProvider {
           return {
             new_state: req.prior_state ?? encodeValue(null),
             private: req.planned_private ?? Buffer.alloc(0),
-            diagnostics: fromError(e, def, `${what} ${def.typeName}${planned?.name && isKnown(planned.name) ? ` ${JSON.stringify(planned.name)}` : ''}`),
+            diagnostics: fromError(
+              e,
+              def,
+              `${what} ${def.typeName}${planned?.name && isKnown(planned.name) ? ` ${JSON.stringify(planned.name)}` : ''}`,
+            ),
           };
         }
       },
@@ -159,7 +213,9 @@ export class SluiceProvider {
         const def = this.resource(req.type_name);
         try {
           const state = await importState(this.client(), def, String(req.id).trim(), this.mode);
-          return { imported_resources: [{ type_name: def.typeName, state: encodeValue(state), private: Buffer.alloc(0) }] };
+          return {
+            imported_resources: [{ type_name: def.typeName, state: encodeValue(state), private: Buffer.alloc(0) }],
+          };
         } catch (e) {
           return { diagnostics: fromError(e, def) };
         }

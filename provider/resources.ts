@@ -18,14 +18,20 @@ export interface Mode {
   writeOnly: boolean;
 }
 
-interface PrivateData { s?: Record<string, string> }
+interface PrivateData {
+  s?: Record<string, string>;
+}
 
 /** Configured secrets (write-only), not the ones the API produces. */
 const secretAttrs = (def: ResourceDef) => def.attrs.filter((a) => a.sensitive && !a.produced);
 
 export function decodePrivate(b?: Uint8Array | null): PrivateData {
   if (!b || !b.length) return {};
-  try { return JSON.parse(Buffer.from(b).toString('utf8')) as PrivateData; } catch { return {}; }
+  try {
+    return JSON.parse(Buffer.from(b).toString('utf8')) as PrivateData;
+  } catch {
+    return {};
+  }
 }
 const encodePrivate = (p: PrivateData) => Buffer.from(JSON.stringify(p));
 
@@ -45,7 +51,8 @@ function fingerprints(def: ResourceDef, id: string, config: State): Record<strin
 function withDefault(a: AttrDef, v: Value | undefined): Value {
   if (a.nested) {
     if (v === UNKNOWN) return UNKNOWN;
-    if (v === null || v === undefined) return a.computed ? Object.fromEntries(a.nested.map((n) => [n.name, withDefault(n, null)])) : null;
+    if (v === null || v === undefined)
+      return a.computed ? Object.fromEntries(a.nested.map((n) => [n.name, withDefault(n, null)])) : null;
     return Object.fromEntries(a.nested.map((n) => [n.name, withDefault(n, (v as State)[n.name])]));
   }
   if (v !== null && v !== undefined) return v;
@@ -58,7 +65,7 @@ export function stateFromApi(def: ResourceDef, obj: Record<string, any>, prior: 
   for (const a of def.attrs) {
     let v: unknown;
     if (a.produced) v = obj[a.name] ?? prior?.[a.name] ?? null;
-    else if (a.sensitive) v = mode.writeOnly ? null : prior?.[a.name] ?? null;
+    else if (a.sensitive) v = mode.writeOnly ? null : (prior?.[a.name] ?? null);
     else if (a.inConfig) v = obj.config?.[a.name];
     else v = obj[a.name];
     state[a.name] = conform(v, a.nested ? objectType(a.nested) : a.type);
@@ -73,9 +80,11 @@ export function apiBody(def: ResourceDef, planned: State, config: State): Record
   const mine = def.configFields?.(planned);
   for (const a of def.attrs) {
     if (isReadOnly(a)) continue;
-    const v = a.sensitive ? config[a.name] ?? null : planned[a.name];
+    const v = a.sensitive ? (config[a.name] ?? null) : planned[a.name];
     // Another kind's attribute is sent only when set, so the API rejects it by name.
-    if (a.inConfig) { if (!mine || mine.has(a.name) || (v !== null && v !== undefined)) cfg[a.name] = v; } else body[a.name] = v;
+    if (a.inConfig) {
+      if (!mine || mine.has(a.name) || (v !== null && v !== undefined)) cfg[a.name] = v;
+    } else body[a.name] = v;
   }
   if (def.kind) body.kind = def.kind;
   if (def.attrs.some((a) => a.inConfig)) body.config = cfg;
@@ -83,7 +92,11 @@ export function apiBody(def: ResourceDef, planned: State, config: State): Record
 }
 
 /** Pipelines carry their live state (from the status endpoint); null when the API cannot tell. */
-export async function withLiveState(api: ApiClient, def: ResourceDef, obj: Record<string, any>): Promise<Record<string, any>> {
+export async function withLiveState(
+  api: ApiClient,
+  def: ResourceDef,
+  obj: Record<string, any>,
+): Promise<Record<string, any>> {
   if (def.category !== 'pipeline' || !obj?.id) return obj;
   try {
     const st = await api.request('GET', `/v1/pipelines/${obj.id}/status`);
@@ -94,14 +107,23 @@ export async function withLiveState(api: ApiClient, def: ResourceDef, obj: Recor
   }
 }
 
-export interface PlanResult { planned: State | null; requiresReplace: string[][]; private: Buffer }
+export interface PlanResult {
+  planned: State | null;
+  requiresReplace: string[][];
+  private: Buffer;
+}
 
 /**
  * For an adopted (imported) object the provider has no fingerprint of its secrets yet. The API's
  * dry-run import answers, without changing anything, whether sending the configured secrets would
  * change the stored ones; undefined when it cannot tell.
  */
-export async function secretsDiffer(api: ApiClient, def: ResourceDef, prior: State, config: State): Promise<boolean | undefined> {
+export async function secretsDiffer(
+  api: ApiClient,
+  def: ResourceDef,
+  prior: State,
+  config: State,
+): Promise<boolean | undefined> {
   if (!['source', 'destination', 'transform'].includes(def.category)) return undefined;
   const cfg: Record<string, unknown> = {};
   const secrets: Record<string, string> = {};
@@ -117,7 +139,11 @@ export async function secretsDiffer(api: ApiClient, def: ResourceDef, prior: Sta
   }
   if (!Object.keys(secrets).length) return undefined;
   try {
-    const doc = { format: 'sluice/v1', [def.collection]: [{ name: prior.name, kind: def.kind, config: cfg, tags: prior.tags ?? {} }], secrets };
+    const doc = {
+      format: 'sluice/v1',
+      [def.collection]: [{ name: prior.name, kind: def.kind, config: cfg, tags: prior.tags ?? {} }],
+      secrets,
+    };
     const res = await api.request('POST', '/v1/import?dry_run=true', doc);
     const entry = (res.body?.changes ?? []).find((c: { name: string }) => c.name === prior.name);
     if (!entry) return undefined;
@@ -136,13 +162,19 @@ export function markChanged(planned: State): void {
   for (const k of ['version', 'updated_at', 'state']) if (k in planned) planned[k] = UNKNOWN;
 }
 
-export function plan(def: ResourceDef, prior: State | null, config: State | null, priorPrivate: Uint8Array | null | undefined, mode: Mode): PlanResult {
+export function plan(
+  def: ResourceDef,
+  prior: State | null,
+  config: State | null,
+  priorPrivate: Uint8Array | null | undefined,
+  mode: Mode,
+): PlanResult {
   const priv = decodePrivate(priorPrivate);
   if (!config) return { planned: null, requiresReplace: [], private: encodePrivate(priv) };
   const planned: State = {};
   for (const a of def.attrs) {
     if (isReadOnly(a)) planned[a.name] = prior ? prior[a.name] : UNKNOWN;
-    else if (a.sensitive) planned[a.name] = mode.writeOnly ? null : config[a.name] ?? null;
+    else if (a.sensitive) planned[a.name] = mode.writeOnly ? null : (config[a.name] ?? null);
     else planned[a.name] = withDefault(a, config[a.name]);
   }
   const requiresReplace: string[][] = [];
@@ -159,7 +191,8 @@ export function plan(def: ResourceDef, prior: State | null, config: State | null
     if (mode.writeOnly && priv.s && typeof prior.id === 'string') {
       for (const a of secretAttrs(def)) {
         const v = config[a.name];
-        if (v === UNKNOWN || (typeof v === 'string' ? fingerprint(prior.id, a.name, v) : undefined) !== priv.s[a.name]) changed = true;
+        if (v === UNKNOWN || (typeof v === 'string' ? fingerprint(prior.id, a.name, v) : undefined) !== priv.s[a.name])
+          changed = true;
       }
     }
     if (changed) markChanged(planned);
@@ -167,9 +200,19 @@ export function plan(def: ResourceDef, prior: State | null, config: State | null
   return { planned, requiresReplace, private: encodePrivate(priv) };
 }
 
-export interface ApplyResult { state: State | null; private: Buffer }
+export interface ApplyResult {
+  state: State | null;
+  private: Buffer;
+}
 
-export async function apply(api: ApiClient, def: ResourceDef, prior: State | null, planned: State | null, config: State | null, mode: Mode): Promise<ApplyResult> {
+export async function apply(
+  api: ApiClient,
+  def: ResourceDef,
+  prior: State | null,
+  planned: State | null,
+  config: State | null,
+  mode: Mode,
+): Promise<ApplyResult> {
   const base = `/v1/${def.collection}`;
   if (!planned) {
     try {
@@ -196,7 +239,12 @@ export async function read(api: ApiClient, def: ResourceDef, current: State, mod
       withLiveState(api, def, { id: current.id }).catch(() => ({ state: null })),
     ]);
     if (def.kind && res.body.kind !== def.kind) return null;
-    return stateFromApi(def, def.category === 'pipeline' ? { ...res.body, state: live.state } : res.body, current, mode);
+    return stateFromApi(
+      def,
+      def.category === 'pipeline' ? { ...res.body, state: live.state } : res.body,
+      current,
+      mode,
+    );
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) return null;
     throw e;
@@ -209,12 +257,20 @@ export async function importState(api: ApiClient, def: ResourceDef, id: string, 
     res = await api.request('GET', `/v1/${def.collection}/${encodeURIComponent(id)}`);
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) {
-      throw new ApiError(404, `Cannot import ${def.typeName}`, `There is no ${def.category} with id ${JSON.stringify(id)} in Sluice. Import takes the object's id (a UUID), as shown by GET /v1/${def.collection} or \`sluice export --format hcl --import-blocks\`.`);
+      throw new ApiError(
+        404,
+        `Cannot import ${def.typeName}`,
+        `There is no ${def.category} with id ${JSON.stringify(id)} in Sluice. Import takes the object's id (a UUID), as shown by GET /v1/${def.collection} or \`sluice export --format hcl --import-blocks\`.`,
+      );
     }
     throw e;
   }
   if (def.kind && res.body.kind !== def.kind) {
-    throw new ApiError(400, `Cannot import ${def.typeName}`, `${def.category} ${id} is of kind ${res.body.kind}, not ${def.kind}: import it as sluice_${def.category}_${res.body.kind}.`);
+    throw new ApiError(
+      400,
+      `Cannot import ${def.typeName}`,
+      `${def.category} ${id} is of kind ${res.body.kind}, not ${def.kind}: import it as sluice_${def.category}_${res.body.kind}.`,
+    );
   }
   return stateFromApi(def, await withLiveState(api, def, res.body), null, mode);
 }

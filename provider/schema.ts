@@ -51,12 +51,18 @@ export interface ResourceDef {
 
 function ctyType(f: FieldSpec): CtyType {
   switch (f.type) {
-    case 'string': return 'string';
-    case 'integer': return 'number';
-    case 'boolean': return 'bool';
-    case 'list': return ['list', 'string'];
-    case 'map': return ['map', 'string'];
-    case 'object': return ['object', Object.fromEntries(Object.entries(f.fields ?? {}).map(([k, x]) => [k, ctyType(x)]))];
+    case 'string':
+      return 'string';
+    case 'integer':
+      return 'number';
+    case 'boolean':
+      return 'bool';
+    case 'list':
+      return ['list', 'string'];
+    case 'map':
+      return ['map', 'string'];
+    case 'object':
+      return ['object', Object.fromEntries(Object.entries(f.fields ?? {}).map(([k, x]) => [k, ctyType(x)]))];
   }
 }
 
@@ -70,21 +76,39 @@ function describe(f: FieldSpec): string {
 
 function attrFrom(name: string, f: FieldSpec, inConfig: boolean): AttrDef {
   const hasDefault = f.default !== undefined || f.type === 'object';
-  const nested = f.type === 'object' ? Object.entries(f.fields ?? {}).map(([k, x]) => attrFrom(k, x, false)) : undefined;
+  const nested =
+    f.type === 'object' ? Object.entries(f.fields ?? {}).map(([k, x]) => attrFrom(k, x, false)) : undefined;
   return {
-    name, type: ctyType(f), description: describe(f), spec: f, inConfig, nested,
+    name,
+    type: ctyType(f),
+    description: describe(f),
+    spec: f,
+    inConfig,
+    nested,
     required: !!f.required && !hasDefault,
     optional: !f.required || hasDefault,
     computed: hasDefault && !f.sensitive,
     sensitive: !!f.sensitive,
     writeOnly: !!f.sensitive,
-    default: f.type === 'object' ? Object.fromEntries((nested ?? []).map((a) => [a.name, a.default ?? null])) : (f.default as Value | undefined),
+    default:
+      f.type === 'object'
+        ? Object.fromEntries((nested ?? []).map((a) => [a.name, a.default ?? null]))
+        : (f.default as Value | undefined),
     forcesReplacement: !!f.forcesReplacement,
   };
 }
 
 const computedAttr = (name: string, type: CtyType, description: string): AttrDef => ({
-  name, type, description, required: false, optional: false, computed: true, sensitive: false, writeOnly: false, forcesReplacement: false, inConfig: false,
+  name,
+  type,
+  description,
+  required: false,
+  optional: false,
+  computed: true,
+  sensitive: false,
+  writeOnly: false,
+  forcesReplacement: false,
+  inConfig: false,
 });
 
 export const readOnlyAttrs: AttrDef[] = [
@@ -94,10 +118,26 @@ export const readOnlyAttrs: AttrDef[] = [
   computedAttr('updated_at', 'string', 'When the object last changed (RFC 3339).'),
 ];
 /** The pipeline's live state (GET /v1/pipelines/{id}/status), refreshed with every plan. */
-export const pipelineStateAttr = computedAttr('state', 'string', 'Live state reported by Sluice, refreshed on every plan: Starting, Snapshotting, Active, Paused or Broken. Details: data source sluice_pipeline_status.');
+export const pipelineStateAttr = computedAttr(
+  'state',
+  'string',
+  'Live state reported by Sluice, refreshed on every plan: Starting, Snapshotting, Active, Paused or Broken. Details: data source sluice_pipeline_status.',
+);
 
-function build(typeName: string, category: ResourceDef['category'], collection: string, title: string, description: string, fields: Record<string, FieldSpec>, inConfig: boolean, kind?: string,
-  common: { readOnly: AttrDef[]; envelope: Record<string, FieldSpec> } = { readOnly: readOnlyAttrs, envelope: envelopeFields }): ResourceDef {
+function build(
+  typeName: string,
+  category: ResourceDef['category'],
+  collection: string,
+  title: string,
+  description: string,
+  fields: Record<string, FieldSpec>,
+  inConfig: boolean,
+  kind?: string,
+  common: { readOnly: AttrDef[]; envelope: Record<string, FieldSpec> } = {
+    readOnly: readOnlyAttrs,
+    envelope: envelopeFields,
+  },
+): ResourceDef {
   const attrs: AttrDef[] = [...common.readOnly];
   for (const [k, f] of Object.entries(common.envelope)) attrs.push(attrFrom(k, f, false));
   for (const [k, f] of Object.entries(fields)) {
@@ -108,10 +148,27 @@ function build(typeName: string, category: ResourceDef['category'], collection: 
 }
 
 export function connectorResource(spec: ConnectorSpec): ResourceDef {
-  return build(resourceType(spec), spec.category, collections[spec.category], spec.title, spec.description, spec.fields, true, spec.kind);
+  return build(
+    resourceType(spec),
+    spec.category,
+    collections[spec.category],
+    spec.title,
+    spec.description,
+    spec.fields,
+    true,
+    spec.kind,
+  );
 }
 
-export const pipelineResource: ResourceDef = build('sluice_pipeline', 'pipeline', 'pipelines', pipelineSpec.title, pipelineSpec.description, pipelineSpec.fields, false);
+export const pipelineResource: ResourceDef = build(
+  'sluice_pipeline',
+  'pipeline',
+  'pipelines',
+  pipelineSpec.title,
+  pipelineSpec.description,
+  pipelineSpec.fields,
+  false,
+);
 pipelineResource.attrs.push(pipelineStateAttr);
 
 /**
@@ -119,37 +176,92 @@ pipelineResource.attrs.push(pipelineStateAttr);
  * the kinds' fields (named uniquely across kinds, see api/alerts/spec.ts); only the planned kind's
  * fields go to the API. Alert rules: top-level fields like the pipeline.
  */
-export const alertChannelResource: ResourceDef = build('sluice_alert_channel', 'alert_channel', 'alert-channels', channelSpec.title, channelSpec.description, channelSpec.allFields, true);
-alertChannelResource.attrs.splice(readOnlyAttrs.length + Object.keys(envelopeFields).length, 0, attrFrom('kind', channelSpec.kindField, false));
-alertChannelResource.configFields = (planned) => new Set(Object.keys(channelKinds.find((k) => k.kind === planned.kind)?.fields ?? {}));
-export const alertRuleResource: ResourceDef = build('sluice_alert_rule', 'alert_rule', 'alert-rules', alertRuleSpec.title, alertRuleSpec.description, alertRuleSpec.fields, false);
-
+export const alertChannelResource: ResourceDef = build(
+  'sluice_alert_channel',
+  'alert_channel',
+  'alert-channels',
+  channelSpec.title,
+  channelSpec.description,
+  channelSpec.allFields,
+  true,
+);
+alertChannelResource.attrs.splice(
+  readOnlyAttrs.length + Object.keys(envelopeFields).length,
+  0,
+  attrFrom('kind', channelSpec.kindField, false),
+);
+alertChannelResource.configFields = (planned) =>
+  new Set(Object.keys(channelKinds.find((k) => k.kind === planned.kind)?.fields ?? {}));
+export const alertRuleResource: ResourceDef = build(
+  'sluice_alert_rule',
+  'alert_rule',
+  'alert-rules',
+  alertRuleSpec.title,
+  alertRuleSpec.description,
+  alertRuleSpec.fields,
+  false,
+);
 
 /**
  * sluice_api_token: every field forces a new token. Its secret is produced by the API, not
  * configured: a sensitive computed attribute, in the state from the create on, so a configuration
  * can pass it on (an output, a secret store) once.
  */
-export const tokenResource: ResourceDef = build('sluice_api_token', 'token', 'tokens', tokenSpec.title, tokenSpec.description, tokenSpec.fields, false, undefined, {
-  envelope: {},
-  readOnly: [
-    readOnlyAttrs[0], readOnlyAttrs[2],
-    computedAttr('expires_at', 'string', 'When the token stops working (RFC 3339), or null if never.'),
-    { ...computedAttr('token', 'string', 'The secret bearer token. Known only after the create (it is never read back): kept in the state, so protect the state; an imported token has none.'), sensitive: true, produced: true },
-  ],
-});
+export const tokenResource: ResourceDef = build(
+  'sluice_api_token',
+  'token',
+  'tokens',
+  tokenSpec.title,
+  tokenSpec.description,
+  tokenSpec.fields,
+  false,
+  undefined,
+  {
+    envelope: {},
+    readOnly: [
+      readOnlyAttrs[0],
+      readOnlyAttrs[2],
+      computedAttr('expires_at', 'string', 'When the token stops working (RFC 3339), or null if never.'),
+      {
+        ...computedAttr(
+          'token',
+          'string',
+          'The secret bearer token. Known only after the create (it is never read back): kept in the state, so protect the state; an imported token has none.',
+        ),
+        sensitive: true,
+        produced: true,
+      },
+    ],
+  },
+);
 
 export const resources: Map<string, ResourceDef> = new Map(
-  [...connectorSpecs.map(connectorResource), pipelineResource, alertChannelResource, alertRuleResource, tokenResource].map((r) => [r.typeName, r]),
+  [
+    ...connectorSpecs.map(connectorResource),
+    pipelineResource,
+    alertChannelResource,
+    alertRuleResource,
+    tokenResource,
+  ].map((r) => [r.typeName, r]),
 );
 
 /** Data sources: one per object kind, looked up by name (every attribute but name is computed; no secrets). */
 export function dataSourceOf(r: ResourceDef): ResourceDef {
   return {
     ...r,
-    attrs: r.attrs.filter((a) => !a.sensitive).map((a) => a.name === 'name'
-      ? { ...a, required: true, optional: false, computed: false }
-      : { ...a, required: false, optional: false, computed: true, nested: a.nested?.map((n) => ({ ...n, required: false, optional: false, computed: true })) }),
+    attrs: r.attrs
+      .filter((a) => !a.sensitive)
+      .map((a) =>
+        a.name === 'name'
+          ? { ...a, required: true, optional: false, computed: false }
+          : {
+              ...a,
+              required: false,
+              optional: false,
+              computed: true,
+              nested: a.nested?.map((n) => ({ ...n, required: false, optional: false, computed: true })),
+            },
+      ),
   };
 }
 
@@ -166,13 +278,20 @@ export const statusAttrs: AttrDef[] = [
   computedAttr('status_json', 'string', 'The whole status document as JSON.'),
 ];
 export const pipelineStatusSource: ResourceDef = {
-  typeName: 'sluice_pipeline_status', category: 'pipeline', collection: 'pipelines', title: 'Pipeline status',
-  description: 'The live status of a pipeline (GET /v1/pipelines/{id}/status).', attrs: statusAttrs,
+  typeName: 'sluice_pipeline_status',
+  category: 'pipeline',
+  collection: 'pipelines',
+  title: 'Pipeline status',
+  description: 'The live status of a pipeline (GET /v1/pipelines/{id}/status).',
+  attrs: statusAttrs,
 };
 
 /** Tokens have no data source: they are not looked up by name, and their secret cannot be read back. */
 export const dataSources: Map<string, ResourceDef> = new Map(
-  [...[...resources.values()].filter((r) => r !== tokenResource).map(dataSourceOf), pipelineStatusSource].map((r) => [r.typeName, r]),
+  [...[...resources.values()].filter((r) => r !== tokenResource).map(dataSourceOf), pipelineStatusSource].map((r) => [
+    r.typeName,
+    r,
+  ]),
 );
 
 export function objectType(attrs: AttrDef[]): CtyType {
@@ -184,8 +303,13 @@ export function objectType(attrs: AttrDef[]): CtyType {
 
 function protoAttr(a: AttrDef, writeOnlyAllowed: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {
-    name: a.name, description: a.description, description_kind: 1,
-    required: a.required, optional: a.optional, computed: a.computed, sensitive: a.sensitive,
+    name: a.name,
+    description: a.description,
+    description_kind: 1,
+    required: a.required,
+    optional: a.optional,
+    computed: a.computed,
+    sensitive: a.sensitive,
     write_only: a.writeOnly && writeOnlyAllowed,
   };
   if (a.nested) out.nested_type = { nesting: 1, attributes: a.nested.map((n) => protoAttr(n, writeOnlyAllowed)) };
@@ -193,11 +317,39 @@ function protoAttr(a: AttrDef, writeOnlyAllowed: boolean): Record<string, unknow
   return out;
 }
 
-export function protoSchema(r: Pick<ResourceDef, 'attrs' | 'description'>, writeOnlyAllowed = true): Record<string, unknown> {
-  return { version: 0, block: { version: 0, description: r.description, description_kind: 1, attributes: r.attrs.map((a) => protoAttr(a, writeOnlyAllowed)) } };
+export function protoSchema(
+  r: Pick<ResourceDef, 'attrs' | 'description'>,
+  writeOnlyAllowed = true,
+): Record<string, unknown> {
+  return {
+    version: 0,
+    block: {
+      version: 0,
+      description: r.description,
+      description_kind: 1,
+      attributes: r.attrs.map((a) => protoAttr(a, writeOnlyAllowed)),
+    },
+  };
 }
 
 export const providerConfigAttrs: AttrDef[] = [
-  { ...computedAttr('endpoint', 'string', 'URL of the Sluice API, e.g. http://127.0.0.1:8080. Default: $SLUICE_ENDPOINT, else http://127.0.0.1:8080.'), computed: false, optional: true },
-  { ...computedAttr('token', 'string', 'API token. Default: $SLUICE_TOKEN, else the token `sluice dev` wrote to $SLUICE_HOME/token.'), computed: false, optional: true, sensitive: true },
+  {
+    ...computedAttr(
+      'endpoint',
+      'string',
+      'URL of the Sluice API, e.g. http://127.0.0.1:8080. Default: $SLUICE_ENDPOINT, else http://127.0.0.1:8080.',
+    ),
+    computed: false,
+    optional: true,
+  },
+  {
+    ...computedAttr(
+      'token',
+      'string',
+      'API token. Default: $SLUICE_TOKEN, else the token `sluice dev` wrote to $SLUICE_HOME/token.',
+    ),
+    computed: false,
+    optional: true,
+    sensitive: true,
+  },
 ];

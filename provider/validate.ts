@@ -13,7 +13,10 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 function checkScalar(f: FieldSpec, v: Value, path: PathStep[], out: Diagnostic[]): void {
   if (v === null || v === UNKNOWN) return;
   const name = String(path[path.length - 1]);
-  const bad = (message: string) => out.push(error(`Invalid value for ${path.join('.')}`, f.sensitive ? message.replace(/; got .*$/s, '.') : message, path));
+  const bad = (message: string) =>
+    out.push(
+      error(`Invalid value for ${path.join('.')}`, f.sensitive ? message.replace(/; got .*$/s, '.') : message, path),
+    );
   if (typeof v === 'number') {
     if (f.type === 'integer' && !Number.isInteger(v)) bad(`${name} must be a whole number, got ${v}.`);
     if (f.min !== undefined && v < f.min) bad(`${name} must be at least ${f.min}, got ${v}.`);
@@ -22,14 +25,23 @@ function checkScalar(f: FieldSpec, v: Value, path: PathStep[], out: Diagnostic[]
   if (typeof v === 'string') {
     // A sensitive value is never echoed back in a diagnostic (see `bad`).
     if (f.enum && !f.enum.includes(v)) bad(`${name} must be one of ${f.enum.join(', ')}; got ${JSON.stringify(v)}.`);
-    if (f.maxLength !== undefined && [...v].length > f.maxLength) bad(`${name} must be at most ${f.maxLength} characters.`);
-    if (f.pattern && !f.pattern.test(v)) bad(`${name} must be ${f.patternHint ?? `like ${f.pattern}`}; got ${JSON.stringify(v)}.`);
-    if (f.references && !uuid.test(v)) bad(`${name} must be the id of a ${f.references} (a UUID, e.g. sluice_${f.references}_<kind>.<label>.id); got ${JSON.stringify(v)}.`);
+    if (f.maxLength !== undefined && [...v].length > f.maxLength)
+      bad(`${name} must be at most ${f.maxLength} characters.`);
+    if (f.pattern && !f.pattern.test(v))
+      bad(`${name} must be ${f.patternHint ?? `like ${f.pattern}`}; got ${JSON.stringify(v)}.`);
+    if (f.references && !uuid.test(v))
+      bad(
+        `${name} must be the id of a ${f.references} (a UUID, e.g. sluice_${f.references}_<kind>.<label>.id); got ${JSON.stringify(v)}.`,
+      );
     if (f.required && v === '') bad(`${name} must not be empty.`);
   }
 }
 
-export function validateConfig(attrs: AttrDef[], config: Record<string, Value> | null, prefix: PathStep[] = []): Diagnostic[] {
+export function validateConfig(
+  attrs: AttrDef[],
+  config: Record<string, Value> | null,
+  prefix: PathStep[] = [],
+): Diagnostic[] {
   const out: Diagnostic[] = [];
   if (!config) return out;
   for (const a of attrs) {
@@ -37,7 +49,8 @@ export function validateConfig(attrs: AttrDef[], config: Record<string, Value> |
     const path = [...prefix, a.name];
     if (!a.spec || v === null || v === undefined || v === UNKNOWN) continue;
     if (a.nested) {
-      if (typeof v === 'object' && !Array.isArray(v)) out.push(...validateConfig(a.nested, v as Record<string, Value>, path));
+      if (typeof v === 'object' && !Array.isArray(v))
+        out.push(...validateConfig(a.nested, v as Record<string, Value>, path));
       continue;
     }
     if (Array.isArray(v)) v.forEach((x, i) => checkScalar(a.spec!, x, [...path, i], out));

@@ -9,7 +9,14 @@ const USAGE =
 function printStatus(services: ServiceStatus[]): void {
   for (const s of services) {
     const health = s.state === 'running' ? (s.healthy ? 'healthy' : 'NOT HEALTHY') : '';
-    const cols = [s.name.padEnd(15), s.state.padEnd(8), s.pid ? `pid ${s.pid}`.padEnd(11) : ''.padEnd(11), (s.address ?? '').padEnd(22), health.padEnd(12), s.log ? `log ${s.log}` : ''];
+    const cols = [
+      s.name.padEnd(15),
+      s.state.padEnd(8),
+      s.pid ? `pid ${s.pid}`.padEnd(11) : ''.padEnd(11),
+      (s.address ?? '').padEnd(22),
+      health.padEnd(12),
+      s.log ? `log ${s.log}` : '',
+    ];
     process.stdout.write(cols.join(' ').trimEnd() + '\n');
   }
 }
@@ -20,7 +27,11 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...names] = rest;
   const known = new Set<string>([...SERVICES, ...OPTIONAL_SERVICES]);
   const takesNames = cmd === 'start' || cmd === 'stop' || cmd === 'install';
-  if (!['start', 'stop', 'install', 'status', 'promote-replica', 'reset-mariadb'].includes(cmd) || (!takesNames && names.length) || names.some((n) => !known.has(n))) {
+  if (
+    !['start', 'stop', 'install', 'status', 'promote-replica', 'reset-mariadb'].includes(cmd) ||
+    (!takesNames && names.length) ||
+    names.some((n) => !known.has(n))
+  ) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
@@ -58,7 +69,9 @@ async function main(argv: string[]): Promise<number> {
     const services = await stack.status();
     const maria = stack.mariadbEnabled() ? stack.mariadbEndpoints() : undefined;
     if (json) {
-      process.stdout.write(JSON.stringify({ endpoints, services, ...(maria ? { mariadb: maria } : {}) }, null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify({ endpoints, services, ...(maria ? { mariadb: maria } : {}) }, null, 2) + '\n',
+      );
     } else {
       process.stderr.write(`[stack] all services ready in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
       process.stdout.write(

@@ -15,22 +15,24 @@ export const REGISTRY = {
   postgres: { create: postgres },
   redis: { create: redis },
   kafka: {
-    create: (ctx) => kafka(ctx, {
-      port: envPort('SLUICE_KAFKA_PORT', 19092),
-      controllerPort: envPort('SLUICE_KAFKA_CONTROLLER_PORT', 19093),
-      externalEnv: 'KAFKA_BROKERS',
-    }),
+    create: (ctx) =>
+      kafka(ctx, {
+        port: envPort('SLUICE_KAFKA_PORT', 19092),
+        controllerPort: envPort('SLUICE_KAFKA_CONTROLLER_PORT', 19093),
+        externalEnv: 'KAFKA_BROKERS',
+      }),
   },
   mariadb: { create: mariadbPrimary, enabledBy: 'SLUICE_STACK_MARIADB' },
   'mariadb-replica': { create: (ctx) => mariadbReplica(ctx, ctx.peer('mariadb')), enabledBy: 'SLUICE_STACK_MARIADB' },
   elasticsearch: { create: elasticsearch, enabledBy: 'SLUICE_STACK_ELASTICSEARCH' },
   s3: { create: s3, enabledBy: 'SLUICE_STACK_S3' },
   'kafka-2': {
-    create: (ctx) => kafka(ctx, {
-      port: envPort('SLUICE_KAFKA2_PORT', 19094),
-      controllerPort: envPort('SLUICE_KAFKA2_CONTROLLER_PORT', 19095),
-      saslPort: envPort('SLUICE_KAFKA2_SASL_PORT', 19096),
-    }),
+    create: (ctx) =>
+      kafka(ctx, {
+        port: envPort('SLUICE_KAFKA2_PORT', 19094),
+        controllerPort: envPort('SLUICE_KAFKA2_CONTROLLER_PORT', 19095),
+        saslPort: envPort('SLUICE_KAFKA2_SASL_PORT', 19096),
+      }),
     enabledBy: 'SLUICE_STACK_KAFKA2',
   },
 } satisfies Registry;

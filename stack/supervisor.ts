@@ -42,7 +42,10 @@ export class Supervisor<R extends Registry> {
   readonly logsDir: string;
   private readonly log: (line: string) => void;
 
-  constructor(private readonly registry: R, opts: SupervisorOptions) {
+  constructor(
+    private readonly registry: R,
+    opts: SupervisorOptions,
+  ) {
     this.home = opts.home;
     this.logsDir = path.join(opts.home, 'logs');
     this.log = opts.log;
@@ -56,7 +59,9 @@ export class Supervisor<R extends Registry> {
       log: (line) => this.log(`${name}: ${line}`),
       peer: context,
     });
-    this.services = Object.fromEntries(Object.entries(registry).map(([name, e]) => [name, e.create(context(name))])) as ServicesOf<R>;
+    this.services = Object.fromEntries(
+      Object.entries(registry).map(([name, e]) => [name, e.create(context(name))]),
+    ) as ServicesOf<R>;
   }
 
   /** Every registered name, in registry order. */
@@ -78,27 +83,38 @@ export class Supervisor<R extends Registry> {
   /** Starts every service of `names` (default: the enabled ones) that is not running. Idempotent. */
   async start(names = this.names().filter((n) => this.enabled(n))): Promise<void> {
     await this.locked(async () => {
-      for (const n of names.filter((n) => this.isExternal(n))) this.log(`${n}: external (${this.service(n).address()}), not started`);
+      for (const n of names.filter((n) => this.isExternal(n)))
+        this.log(`${n}: external (${this.service(n).address()}), not started`);
       const local = names.filter((n) => !this.isExternal(n));
       const tied = (n: string) => this.service(n).after?.find((d) => this.isExternal(d));
-      for (const n of local.filter(tied)) this.log(`${n}: not started (it runs against the local ${tied(n)}, which is external)`);
+      for (const n of local.filter(tied))
+        this.log(`${n}: not started (it runs against the local ${tied(n)}, which is external)`);
       const wanted = local.filter((n) => !tied(n));
-      await ensurePackages(wanted.map((n) => this.service(n)).filter((s) => s.pid() === undefined), this.log);
+      await ensurePackages(
+        wanted.map((n) => this.service(n)).filter((s) => s.pid() === undefined),
+        this.log,
+      );
 
       // Each service waits for those of its `after` that are in the set; the rest start in parallel.
       const errors: string[] = [];
       const runs = new Map<string, Promise<boolean>>();
       const run = (n: string): Promise<boolean> => {
         if (!runs.has(n)) {
-          runs.set(n, (async () => {
-            const deps = (this.service(n).after ?? []).filter((d) => wanted.includes(d));
-            const ok = await Promise.all(deps.map(run));
-            if (ok.includes(false)) {
-              errors.push(`${n}: not started because ${deps.filter((_, i) => !ok[i]).join(', ')} did not start`);
-              return false;
-            }
-            return this.startOne(n).then(() => true, (e: Error) => (errors.push(e.message), false));
-          })());
+          runs.set(
+            n,
+            (async () => {
+              const deps = (this.service(n).after ?? []).filter((d) => wanted.includes(d));
+              const ok = await Promise.all(deps.map(run));
+              if (ok.includes(false)) {
+                errors.push(`${n}: not started because ${deps.filter((_, i) => !ok[i]).join(', ')} did not start`);
+                return false;
+              }
+              return this.startOne(n).then(
+                () => true,
+                (e: Error) => (errors.push(e.message), false),
+              );
+            })(),
+          );
         }
         return runs.get(n)!;
       };
@@ -111,7 +127,9 @@ export class Supervisor<R extends Registry> {
   async stop(names = this.names()): Promise<void> {
     if (!fs.existsSync(this.home)) return;
     await this.locked(async () => {
-      const results = await Promise.allSettled(names.filter((n) => !this.isExternal(n)).map((n) => this.service(n).stop()));
+      const results = await Promise.allSettled(
+        names.filter((n) => !this.isExternal(n)).map((n) => this.service(n).stop()),
+      );
       const errors = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
       if (errors.length) throw new Error(errors.join('\n'));
     });
@@ -124,8 +142,12 @@ export class Supervisor<R extends Registry> {
    */
   async status(): Promise<ServiceStatus<keyof R & string>[]> {
     const listed = this.names().filter(
-      (n) => this.registry[n].enabledBy === undefined || this.enabled(n) || this.isExternal(n) ||
-        fs.existsSync(path.join(this.home, n)) || this.service(n).pid(false) !== undefined,
+      (n) =>
+        this.registry[n].enabledBy === undefined ||
+        this.enabled(n) ||
+        this.isExternal(n) ||
+        fs.existsSync(path.join(this.home, n)) ||
+        this.service(n).pid(false) !== undefined,
     );
     return Promise.all(
       listed.map(async (name): Promise<ServiceStatus<keyof R & string>> => {
@@ -134,7 +156,10 @@ export class Supervisor<R extends Registry> {
         const pid = s.pid(false);
         const base = { name, address: s.address(), log: this.logFile(name) };
         if (pid === undefined) return { ...base, state: 'stopped' };
-        const healthy = await s.check().then(() => true, () => false);
+        const healthy = await s.check().then(
+          () => true,
+          () => false,
+        );
         return { ...base, state: 'running', pid, healthy };
       }),
     );
@@ -145,7 +170,10 @@ export class Supervisor<R extends Registry> {
     this.refuseExternal(name);
     await this.locked(async () => {
       const chain = [...(this.service(name).requires?.() ?? []).filter((r) => !this.isExternal(r)), name];
-      await ensurePackages(chain.map((n) => this.service(n)).filter((s) => s.pid() === undefined), this.log);
+      await ensurePackages(
+        chain.map((n) => this.service(n)).filter((s) => s.pid() === undefined),
+        this.log,
+      );
       for (const n of chain) await this.startOne(n);
     });
   }
@@ -176,7 +204,10 @@ export class Supervisor<R extends Registry> {
 
   /** The services' system packages, installed where missing (as root on Debian/Ubuntu), then their downloads. */
   async install(names = this.names().filter((n) => this.enabled(n))): Promise<void> {
-    await ensurePackages(names.map((n) => this.service(n)), this.log);
+    await ensurePackages(
+      names.map((n) => this.service(n)),
+      this.log,
+    );
     for (const n of names.filter((x) => !this.isExternal(x))) await this.service(n).fetch?.();
   }
 
@@ -192,7 +223,8 @@ export class Supervisor<R extends Registry> {
   }
 
   private refuseExternal(name: string): void {
-    if (this.isExternal(name)) throw new Error(`${name} is external (${this.service(name).address()}); not managed here`);
+    if (this.isExternal(name))
+      throw new Error(`${name} is external (${this.service(name).address()}); not managed here`);
   }
 
   private async startOne(name: string): Promise<void> {
@@ -207,7 +239,9 @@ export class Supervisor<R extends Registry> {
     }
     for (const { port, env } of s.ports) {
       if (await portOpen(port)) {
-        throw new Error(`${name}: port ${port} is already in use by another process (not one this stack started); free it or set ${env}`);
+        throw new Error(
+          `${name}: port ${port} is already in use by another process (not one this stack started); free it or set ${env}`,
+        );
       }
     }
     fs.mkdirSync(this.logsDir, { recursive: true });
@@ -229,7 +263,8 @@ export class Supervisor<R extends Registry> {
       } catch (e) {
         last = (e as Error).message || String(e);
       }
-      if (!pidAlive(pid)) throw new Error(`${name}: process ${pid} exited during startup. ${lastLines(this.logFile(name))}`);
+      if (!pidAlive(pid))
+        throw new Error(`${name}: process ${pid} exited during startup. ${lastLines(this.logFile(name))}`);
       if (Date.now() > deadline) {
         throw new Error(
           `${name}: not healthy after ${s.startTimeoutMs / 1000}s (last error: ${last}); pid ${pid} is still running. ` +

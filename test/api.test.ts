@@ -5,8 +5,12 @@ import { collections, connectorSpecs, secretFields } from '../connectors';
 import { sampleConfigs, startTestApi, TestApi } from './helpers';
 
 let api: TestApi;
-before(async () => { api = await startTestApi(); });
-after(async () => { await api.close(); });
+before(async () => {
+  api = await startTestApi();
+});
+after(async () => {
+  await api.close();
+});
 
 const path = (category: string) => `/v1/${collections[category as 'source']}`;
 
@@ -18,7 +22,8 @@ async function create(category: string, kind: string, name: string, config = sam
 
 describe('connector CRUD for every declared kind', () => {
   it('has a sample config for every kind (add one when you add a kind)', () => {
-    for (const s of connectorSpecs) assert.ok(sampleConfigs[`${s.category}/${s.kind}`], `no sample for ${s.category}/${s.kind}`);
+    for (const s of connectorSpecs)
+      assert.ok(sampleConfigs[`${s.category}/${s.kind}`], `no sample for ${s.category}/${s.kind}`);
   });
 
   for (const spec of connectorSpecs) {
@@ -33,7 +38,7 @@ describe('connector CRUD for every declared kind', () => {
       // Defaults are applied and returned.
       for (const [k, f] of Object.entries(spec.fields)) {
         if (f.sensitive) continue;
-        const expected = k in sample ? sample[k] : f.default ?? null;
+        const expected = k in sample ? sample[k] : (f.default ?? null);
         assert.deepEqual(created.config[k], expected, `config.${k}`);
       }
 
@@ -46,7 +51,12 @@ describe('connector CRUD for every declared kind', () => {
       assert.equal(list.body.total, 1);
       assert.equal(list.body.items[0].id, created.id);
 
-      const replaced = await api.call('PUT', `${path(spec.category)}/${created.id}`, { name: name + '-v2', kind: spec.kind, config: sample, tags: { team: 'data' } });
+      const replaced = await api.call('PUT', `${path(spec.category)}/${created.id}`, {
+        name: name + '-v2',
+        kind: spec.kind,
+        config: sample,
+        tags: { team: 'data' },
+      });
       assert.equal(replaced.status, 200, replaced.text);
       assert.equal(replaced.body.name, name + '-v2');
       assert.equal(replaced.body.version, 2);
@@ -81,21 +91,91 @@ describe('connector CRUD for every declared kind', () => {
 describe('validation names the field', () => {
   const cases: [string, string, unknown, string][] = [
     ['source', 'postgresql missing host', { kind: 'postgresql', config: { database: 'd', user: 'u' } }, 'config.host'],
-    ['source', 'postgresql port out of range', { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', port: 70000 } }, 'config.port'],
-    ['source', 'postgresql port as string', { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', port: '5432' } }, 'config.port'],
-    ['source', 'postgresql bad tls_mode', { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', tls_mode: 'maybe' } }, 'config.tls_mode'],
-    ['source', 'postgresql bad slot name', { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', slot_name: 'Bad-Slot' } }, 'config.slot_name'],
-    ['source', 'postgresql unknown config field', { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', hots: 'x' } }, 'config.hots'],
-    ['source', 'mysql list item not a string', { kind: 'mysql', config: { host: 'h', user: 'u', database_include: [1] } }, 'config.database_include'],
+    [
+      'source',
+      'postgresql port out of range',
+      { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', port: 70000 } },
+      'config.port',
+    ],
+    [
+      'source',
+      'postgresql port as string',
+      { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', port: '5432' } },
+      'config.port',
+    ],
+    [
+      'source',
+      'postgresql bad tls_mode',
+      { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', tls_mode: 'maybe' } },
+      'config.tls_mode',
+    ],
+    [
+      'source',
+      'postgresql bad slot name',
+      { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', slot_name: 'Bad-Slot' } },
+      'config.slot_name',
+    ],
+    [
+      'source',
+      'postgresql unknown config field',
+      { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', hots: 'x' } },
+      'config.hots',
+    ],
+    [
+      'source',
+      'mysql list item not a string',
+      { kind: 'mysql', config: { host: 'h', user: 'u', database_include: [1] } },
+      'config.database_include',
+    ],
     ['source', 'unknown kind', { kind: 'oracle', config: {} }, 'kind'],
-    ['source', 'missing name', { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u' }, name: undefined }, 'name'],
-    ['source', 'control character in name', { name: 'a\u0001b', kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u' } }, 'name'],
-    ['source', 'unknown top-level field', { name: 'x', kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u' }, colour: 'red' }, 'colour'],
-    ['destination', 'bad batch_size', { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', batch_size: 0 } }, 'config.batch_size'],
-    ['destination', 'table_name_format without {table}', { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', table_name_format: 'fixed' } }, 'config.table_name_format'],
-    ['transform', 'rename mappings not strings', { kind: 'rename_fields', config: { mappings: { a: 1 } } }, 'config.mappings'],
-    ['transform', 'filter bad operator', { kind: 'filter_rows', config: { column: 'c', operator: 'like' } }, 'config.operator'],
-    ['transform', 'map_filter timeout too high', { kind: 'map_filter', config: { code: 'x', timeout_ms: 999999 } }, 'config.timeout_ms'],
+    [
+      'source',
+      'missing name',
+      { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u' }, name: undefined },
+      'name',
+    ],
+    [
+      'source',
+      'control character in name',
+      { name: 'a\u0001b', kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u' } },
+      'name',
+    ],
+    [
+      'source',
+      'unknown top-level field',
+      { name: 'x', kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u' }, colour: 'red' },
+      'colour',
+    ],
+    [
+      'destination',
+      'bad batch_size',
+      { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', batch_size: 0 } },
+      'config.batch_size',
+    ],
+    [
+      'destination',
+      'table_name_format without {table}',
+      { kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', table_name_format: 'fixed' } },
+      'config.table_name_format',
+    ],
+    [
+      'transform',
+      'rename mappings not strings',
+      { kind: 'rename_fields', config: { mappings: { a: 1 } } },
+      'config.mappings',
+    ],
+    [
+      'transform',
+      'filter bad operator',
+      { kind: 'filter_rows', config: { column: 'c', operator: 'like' } },
+      'config.operator',
+    ],
+    [
+      'transform',
+      'map_filter timeout too high',
+      { kind: 'map_filter', config: { code: 'x', timeout_ms: 999999 } },
+      'config.timeout_ms',
+    ],
     ['transform', 'tags not strings', { kind: 'drop_fields', config: { fields: ['a'] }, tags: { a: 1 } }, 'tags'],
   ];
   for (const [category, title, body, field] of cases) {
@@ -106,7 +186,10 @@ describe('validation names the field', () => {
       assert.equal(r.status, 400, r.text);
       assert.equal(r.headers.get('content-type'), 'application/problem+json');
       assert.equal(r.body.status, 400);
-      assert.ok(r.body.errors.some((e: { field: string }) => e.field === field), `errors ${JSON.stringify(r.body.errors)} lack ${field}`);
+      assert.ok(
+        r.body.errors.some((e: { field: string }) => e.field === field),
+        `errors ${JSON.stringify(r.body.errors)} lack ${field}`,
+      );
       assert.match(r.body.detail, new RegExp(field.replace(/[.[\]]/g, '\\$&')));
       // Bad input changes nothing.
       assert.equal((await api.call('GET', path(category))).body.total, before.body.total);
@@ -117,18 +200,29 @@ describe('validation names the field', () => {
     const d = await create('destination', 'postgresql', 'val-dest');
     const t = await create('transform', 'drop_fields', 'val-t');
     const r = await api.call('POST', '/v1/pipelines', {
-      name: 'bad-pipe', source_id: crypto.randomUUID(), destination_id: t.id, transform_ids: [d.id],
+      name: 'bad-pipe',
+      source_id: crypto.randomUUID(),
+      destination_id: t.id,
+      transform_ids: [d.id],
       delivery: { max_retries: -1, backoff_initial_ms: 10 },
     });
     assert.equal(r.status, 400, r.text);
     const fields = r.body.errors.map((e: { field: string }) => e.field);
     assert.ok(fields.includes('delivery.max_retries'), JSON.stringify(fields));
     // A well-formed body whose references point at nothing (or at the wrong kind) conflicts with what is stored.
-    const r2 = await api.call('POST', '/v1/pipelines', { name: 'bad-pipe', source_id: crypto.randomUUID(), destination_id: t.id, transform_ids: [d.id] });
+    const r2 = await api.call('POST', '/v1/pipelines', {
+      name: 'bad-pipe',
+      source_id: crypto.randomUUID(),
+      destination_id: t.id,
+      transform_ids: [d.id],
+    });
     assert.equal(r2.status, 409, r2.text);
     const fields2 = r2.body.errors.map((e: { field: string }) => e.field);
     assert.deepEqual(fields2.sort(), ['destination_id', 'source_id', 'transform_ids[0]']);
-    assert.match(r2.body.errors.find((e: { field: string }) => e.field === 'destination_id').message, /is a transform, not a destination/);
+    assert.match(
+      r2.body.errors.find((e: { field: string }) => e.field === 'destination_id').message,
+      /is a transform, not a destination/,
+    );
     const r3 = await api.call('POST', '/v1/pipelines', { name: 'bad-pipe', source_id: 'nope', destination_id: d.id });
     assert.ok(r3.body.errors.some((e: { field: string }) => e.field === 'source_id'));
   });
@@ -136,7 +230,10 @@ describe('validation names the field', () => {
 
 describe('auth', () => {
   it('401 without a token, with a wrong token and with a malformed header', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: 'Basic abc' }] as Record<string, string>[]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: 'Basic abc' }] as Record<
+      string,
+      string
+    >[]) {
       const res = await fetch(api.url + '/v1/sources', { headers });
       assert.equal(res.status, 401);
       assert.equal(res.headers.get('content-type'), 'application/problem+json');
@@ -167,7 +264,10 @@ describe('auth', () => {
       assert.deepEqual(Object.keys(input.properties), Object.keys(s.fields));
       for (const f of secretFields(s)) assert.equal(input.properties[f].writeOnly, true);
       // Responses never carry secrets.
-      assert.deepEqual(Object.keys(doc.components.schemas[`${name}Config`].properties), Object.keys(s.fields).filter((f) => !s.fields[f].sensitive));
+      assert.deepEqual(
+        Object.keys(doc.components.schemas[`${name}Config`].properties),
+        Object.keys(s.fields).filter((f) => !s.fields[f].sensitive),
+      );
     }
     assert.ok(doc.paths['/v1/pipelines/{id}']);
   });
@@ -177,14 +277,25 @@ describe('secrets', () => {
   it('never appear in responses, exports, audit, logs or the database in clear', async () => {
     const secret = `S3cr3t-${crypto.randomBytes(8).toString('hex')}`;
     const salt = `Salt-${crypto.randomBytes(8).toString('hex')}`;
-    const s = await create('source', 'postgresql', 'secret-src', { host: 'h', database: 'd', user: 'u', password: secret });
+    const s = await create('source', 'postgresql', 'secret-src', {
+      host: 'h',
+      database: 'd',
+      user: 'u',
+      password: secret,
+    });
     const t = await create('transform', 'mask_fields', 'secret-mask', { fields: ['email'], salt });
     const patched = await api.call('PATCH', `/v1/sources/${s.id}`, { config: { password: secret + 'x' } });
     assert.equal(patched.body.version, 2, 'changing only a secret is a change');
-    const bad = await api.call('POST', '/v1/sources', { name: 'secret-bad', kind: 'postgresql', config: { host: 'h', database: 'd', user: 'u', password: secret, port: 'x' } });
+    const bad = await api.call('POST', '/v1/sources', {
+      name: 'secret-bad',
+      kind: 'postgresql',
+      config: { host: 'h', database: 'd', user: 'u', password: secret, port: 'x' },
+    });
     assert.equal(bad.status, 400);
     const texts = [
-      JSON.stringify(s), patched.text, bad.text,
+      JSON.stringify(s),
+      patched.text,
+      bad.text,
       (await api.call('GET', `/v1/sources/${s.id}`)).text,
       (await api.call('GET', '/v1/sources')).text,
       (await api.call('GET', `/v1/transforms/${t.id}`)).text,
@@ -201,7 +312,11 @@ describe('secrets', () => {
       assert.ok(!t.includes(salt), 'salt leaked');
     }
     // PUT without the secret keeps it (write-only fields are not echoed back by clients).
-    const put = await api.call('PUT', `/v1/sources/${s.id}`, { name: 'secret-src', kind: 'postgresql', config: { host: 'h2', database: 'd', user: 'u' } });
+    const put = await api.call('PUT', `/v1/sources/${s.id}`, {
+      name: 'secret-src',
+      kind: 'postgresql',
+      config: { host: 'h2', database: 'd', user: 'u' },
+    });
     assert.equal(put.status, 200, put.text);
     const row = (await api.ds.query('SELECT secrets FROM connectors WHERE id = $1', [s.id]))[0];
     assert.match(row.secrets.password, /^v1:/);
@@ -224,15 +339,28 @@ describe('concurrency, conflicts, pagination', () => {
     const s = await create('source', 'postgresql', 'used-src');
     const d = await create('destination', 'postgresql', 'used-dest');
     const t = await create('transform', 'drop_fields', 'used-t');
-    const p = await api.call('POST', '/v1/pipelines', { name: 'uses-all', source_id: s.id, destination_id: d.id, transform_ids: [t.id] });
+    const p = await api.call('POST', '/v1/pipelines', {
+      name: 'uses-all',
+      source_id: s.id,
+      destination_id: d.id,
+      transform_ids: [t.id],
+    });
     assert.equal(p.status, 201, p.text);
     assert.equal(p.body.delivery.max_retries, 5);
-    for (const [c, o] of [['sources', s], ['destinations', d], ['transforms', t]] as const) {
+    for (const [c, o] of [
+      ['sources', s],
+      ['destinations', d],
+      ['transforms', t],
+    ] as const) {
       const r = await api.call('DELETE', `/v1/${c}/${o.id}`);
       assert.equal(r.status, 409, r.text);
       assert.match(r.body.detail, /uses-all/);
     }
-    const dup = await api.call('POST', '/v1/sources', { name: 'used-src', kind: 'postgresql', config: sampleConfigs['source/postgresql'] });
+    const dup = await api.call('POST', '/v1/sources', {
+      name: 'used-src',
+      kind: 'postgresql',
+      config: sampleConfigs['source/postgresql'],
+    });
     assert.equal(dup.status, 409);
     assert.equal(dup.body.errors[0].field, 'name');
     // Same name in another collection is fine.
@@ -263,7 +391,10 @@ describe('concurrency, conflicts, pagination', () => {
       assert.ok(r.body.items.length <= 3);
       seen.push(...r.body.items.map((x: { id: string }) => x.id));
     }
-    assert.deepEqual(seen, all.items.map((x: { id: string }) => x.id));
+    assert.deepEqual(
+      seen,
+      all.items.map((x: { id: string }) => x.id),
+    );
     assert.equal((await api.call('GET', '/v1/transforms?page=0')).status, 400);
     assert.equal((await api.call('GET', '/v1/transforms?page_size=501')).body.errors[0].field, 'page_size');
   });
@@ -274,16 +405,27 @@ describe('hostile input', () => {
     const bad = await api.call('POST', '/v1/sources', '{"name": "x",');
     assert.equal(bad.status, 400);
     assert.equal(bad.body.title, 'Malformed JSON');
-    const big = await api.call('POST', '/v1/sources', { name: 'big', kind: 'postgresql', config: { host: 'x'.repeat(2 * 1024 * 1024) } });
+    const big = await api.call('POST', '/v1/sources', {
+      name: 'big',
+      kind: 'postgresql',
+      config: { host: 'x'.repeat(2 * 1024 * 1024) },
+    });
     assert.equal(big.status, 413);
-    const form = await api.call('POST', '/v1/sources', 'name=x', { 'content-type': 'application/x-www-form-urlencoded' });
+    const form = await api.call('POST', '/v1/sources', 'name=x', {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
     assert.equal(form.status, 415);
     const arr = await api.call('POST', '/v1/sources', [1, 2]);
     assert.equal(arr.status, 400);
   });
 
   it('stores unicode and quote-laden names exactly', async () => {
-    const names = ['Zürich "orders" \'prod\' 🚀', 'back\\slash ${not_interpolated} %{x}', '日本語のソース', '  spaced  '];
+    const names = [
+      'Zürich "orders" \'prod\' 🚀',
+      'back\\slash ${not_interpolated} %{x}',
+      '日本語のソース',
+      '  spaced  ',
+    ];
     for (const name of names) {
       const c = await create('source', 'postgresql', name);
       assert.equal(c.name, name);

@@ -6,15 +6,22 @@ import { startTestApi, TestApi } from './helpers';
 
 describe('local stack and the demo are idempotent', () => {
   let api: TestApi;
-  before(async () => { api = await startTestApi(); });
-  after(async () => { await api.close(); });
+  before(async () => {
+    api = await startTestApi();
+  });
+  after(async () => {
+    await api.close();
+  });
 
   it('starting the running stack again changes nothing (same processes, all healthy)', async () => {
     const stack = new LocalStack({ log: () => undefined });
     const before = await stack.status();
     await stack.start();
     const afterStart = await stack.status();
-    assert.deepEqual(afterStart.map((s) => [s.name, s.state, s.pid]), before.map((s) => [s.name, s.state, s.pid]));
+    assert.deepEqual(
+      afterStart.map((s) => [s.name, s.state, s.pid]),
+      before.map((s) => [s.name, s.state, s.pid]),
+    );
     for (const s of afterStart) assert.ok(s.state === 'external' || s.healthy, `${s.name} not healthy`);
   });
 

@@ -19,7 +19,8 @@ describe('docs match the code', () => {
         if (!f.endsWith('.ts')) continue;
         const text = fs.readFileSync(path.join(root, dir, f), 'utf8');
         // process.env.X, env.X, and the stack's envPort('X', ...), envSet('X'), enabledBy: 'X', externalEnv: 'X'.
-        const reads = /(?:(?:env|process\.env)(?:\.|\[')|(?:envPort|envSet|envFlag)\('|(?:enabledBy|externalEnv): ')((?:SLUICE|DATABASE|REDIS|KAFKA|MYSQL)_[A-Z0-9_]+)/g;
+        const reads =
+          /(?:(?:env|process\.env)(?:\.|\[')|(?:envPort|envSet|envFlag)\('|(?:enabledBy|externalEnv): ')((?:SLUICE|DATABASE|REDIS|KAFKA|MYSQL)_[A-Z0-9_]+)/g;
         for (const m of text.matchAll(reads)) read.add(m[1]);
       }
     }
@@ -28,6 +29,17 @@ describe('docs match the code', () => {
   });
   it('declares every kind the issue names', () => {
     const kinds = connectorSpecs.map((s) => `${s.category}/${s.kind}`);
-    for (const k of ['source/postgresql', 'source/mysql', 'destination/postgresql', 'destination/mysql', 'transform/rename_fields', 'transform/drop_fields', 'transform/mask_fields', 'transform/filter_rows', 'transform/map_filter']) assert.ok(kinds.includes(k), k);
+    for (const k of [
+      'source/postgresql',
+      'source/mysql',
+      'destination/postgresql',
+      'destination/mysql',
+      'transform/rename_fields',
+      'transform/drop_fields',
+      'transform/mask_fields',
+      'transform/filter_rows',
+      'transform/map_filter',
+    ])
+      assert.ok(kinds.includes(k), k);
   });
 });

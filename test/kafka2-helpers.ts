@@ -9,13 +9,23 @@ export const kafka2Stack = new LocalStack({ log: () => undefined });
 let started: Promise<Kafka2> | null = null;
 
 /** PLAINTEXT brokers (the tests read there), and the SASL listener with its login (the destination writes there). */
-export interface Kafka2 { brokers: string[]; saslBrokers: string[]; saslUser: string; saslPassword: string }
+export interface Kafka2 {
+  brokers: string[];
+  saslBrokers: string[];
+  saslUser: string;
+  saslPassword: string;
+}
 
 export function startKafka2(): Promise<Kafka2> {
   started ??= (async () => {
     await kafka2Stack.startService('kafka-2');
     const ep = kafka2Stack.endpointsOf('kafka-2') as Record<string, string | string[]>;
-    return { brokers: ep.kafkaBrokers as string[], saslBrokers: ep.saslBrokers as string[], saslUser: ep.saslUser as string, saslPassword: ep.saslPassword as string };
+    return {
+      brokers: ep.kafkaBrokers as string[],
+      saslBrokers: ep.saslBrokers as string[],
+      saslUser: ep.saslUser as string,
+      saslPassword: ep.saslPassword as string,
+    };
   })();
   return started;
 }
@@ -25,15 +35,32 @@ export function startKafka2(): Promise<Kafka2> {
  * `{before, after, op}`); a delete or a tombstone removes the key, a truncate every key before it.
  * Values as text, in rowsOf's order (sortByKeyText).
  */
-export async function topicLatest(brokers: string[], topic: string, cols: string[], key: string): Promise<Record<string, string | null>[]> {
+export async function topicLatest(
+  brokers: string[],
+  topic: string,
+  cols: string[],
+  key: string,
+): Promise<Record<string, string | null>[]> {
   const state = new Map<string, Record<string, unknown>>();
-  for (const { key: k, env } of await topicRecords(topic, brokers).catch((e) => { if (/does not host this topic-partition|not found/i.test(String(e))) return []; throw e; })) {
-    if (env === null) { if (k !== null) state.delete(k); continue; }
-    if (env.op === 't') { state.clear(); continue; }
+  for (const { key: k, env } of await topicRecords(topic, brokers).catch((e) => {
+    if (/does not host this topic-partition|not found/i.test(String(e))) return [];
+    throw e;
+  })) {
+    if (env === null) {
+      if (k !== null) state.delete(k);
+      continue;
+    }
+    if (env.op === 't') {
+      state.clear();
+      continue;
+    }
     if (k === null) continue;
-    if (env.op === 'd') state.delete(k); else state.set(k, env.after);
+    if (env.op === 'd') state.delete(k);
+    else state.set(k, env.after);
   }
-  const rows = [...state.values()].map((r) => Object.fromEntries(cols.map((c) => [c, r[c] === null || r[c] === undefined ? null : String(r[c])])));
+  const rows = [...state.values()].map((r) =>
+    Object.fromEntries(cols.map((c) => [c, r[c] === null || r[c] === undefined ? null : String(r[c])])),
+  );
   return sortByKeyText(rows, key);
 }
 
@@ -44,6 +71,11 @@ export async function deleteTopicRecords(brokers: string[], topic: string): Prom
   await admin.connect();
   try {
     const parts = await admin.fetchTopicOffsets(topic);
-    await admin.deleteTopicRecords({ topic, partitions: parts.map((p) => ({ partition: p.partition, offset: p.high })) });
-  } finally { await admin.disconnect(); }
+    await admin.deleteTopicRecords({
+      topic,
+      partitions: parts.map((p) => ({ partition: p.partition, offset: p.high })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
 }

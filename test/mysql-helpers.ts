@@ -32,7 +32,14 @@ export async function freshMysqlDatabase(prefix: string): Promise<string> {
 
 /** One statement on a short-lived connection (multiple statements allowed). */
 export async function mysqlQuery<T = any>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const c = await mysql.createConnection({ uri: url, connectTimeout: 5000, multipleStatements: true, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
+  const c = await mysql.createConnection({
+    uri: url,
+    connectTimeout: 5000,
+    multipleStatements: true,
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  });
   try {
     const [rows] = await c.query(sql, params);
     return rows as T[];

@@ -16,10 +16,17 @@ before(async () => {
   a = await startTestApi();
   b = await startTestApi({ databaseUrl: a.databaseUrl, token: a.token }); // a second API process on the same DB
 });
-after(async () => { await b.close(); await a.close(); });
+after(async () => {
+  await b.close();
+  await a.close();
+});
 
 async function createSource(api: TestApi, name: string) {
-  const r = await api.call('POST', '/v1/sources', { name, kind: 'postgresql', config: sampleConfigs['source/postgresql'] });
+  const r = await api.call('POST', '/v1/sources', {
+    name,
+    kind: 'postgresql',
+    config: sampleConfigs['source/postgresql'],
+  });
   assert.equal(r.status, 201, r.text);
   return r.body as { id: string; version: number; tags: Record<string, string> };
 }
@@ -40,7 +47,11 @@ async function silentUpdate(api: TestApi, sql: string, args: unknown[]) {
 async function settled(api: TestApi) {
   const marker = crypto.randomBytes(8).toString('hex');
   let stop = () => {};
-  const seen = new Promise<void>((resolve) => { stop = api.changes.subscribe((table, id) => { if (table === 'test-marker' && id === marker) resolve(); }); });
+  const seen = new Promise<void>((resolve) => {
+    stop = api.changes.subscribe((table, id) => {
+      if (table === 'test-marker' && id === marker) resolve();
+    });
+  });
   await api.ds.query(`SELECT pg_notify('sluice_changes', $1)`, [`test-marker:${marker}`]);
   await seen;
   stop();
@@ -69,7 +80,11 @@ describe('read cache', () => {
     assert.equal(cached.text, first.text);
     // The notification the trigger would have sent refreshes it.
     await a.ds.query(`SELECT pg_notify('sluice_changes', 'connectors:' || $1)`, [s.id]);
-    await eventually('GET after NOTIFY', async () => (await a.call('GET', `/v1/sources/${s.id}`)).body.tags, (t) => t.silent === '1');
+    await eventually(
+      'GET after NOTIFY',
+      async () => (await a.call('GET', `/v1/sources/${s.id}`)).body.tags,
+      (t) => t.silent === '1',
+    );
   });
 
   it('a cached response is byte-identical to the uncached one, with the same headers', async () => {
@@ -98,7 +113,9 @@ describe('read cache', () => {
       assert.equal(r.body.version, w.body.version, `round ${i}`);
       assert.equal(r.headers.get('etag'), `"${w.body.version}"`);
       assert.deepEqual(r.body.tags, { round: String(i) });
-      const listed = (await a.call('GET', '/v1/sources?page=1&page_size=500')).body.items.find((x: { id: string }) => x.id === s.id);
+      const listed = (await a.call('GET', '/v1/sources?page=1&page_size=500')).body.items.find(
+        (x: { id: string }) => x.id === s.id,
+      );
       assert.deepEqual(listed.tags, { round: String(i) }, `list, round ${i}`);
     }
     // A stale If-Match still fails although the reader's copy came from a cache.
@@ -132,33 +149,64 @@ describe('read cache', () => {
     assert.equal(listed.body.total, 1);
     const w = await b.call('PATCH', `/v1/sources/${s.id}`, { tags: { by: 'b' } });
     assert.equal(w.status, 200, w.text);
-    const seen = await eventually('a sees b\'s write', async () => (await a.call('GET', `/v1/sources/${s.id}`)).body, (x) => x.version === 2);
+    const seen = await eventually(
+      "a sees b's write",
+      async () => (await a.call('GET', `/v1/sources/${s.id}`)).body,
+      (x) => x.version === 2,
+    );
     assert.deepEqual(seen.tags, { by: 'b' });
     assert.equal((await b.call('DELETE', `/v1/sources/${s.id}`)).status, 204);
-    await eventually('a sees b\'s delete', async () => (await a.call('GET', `/v1/sources/${s.id}`)).status, (st) => st === 404);
-    await eventually('a\'s list drops it', async () => (await a.call('GET', '/v1/sources?name=cache-other-process')).body.total, (n) => n === 0);
+    await eventually(
+      "a sees b's delete",
+      async () => (await a.call('GET', `/v1/sources/${s.id}`)).status,
+      (st) => st === 404,
+    );
+    await eventually(
+      "a's list drops it",
+      async () => (await a.call('GET', '/v1/sources?name=cache-other-process')).body.total,
+      (n) => n === 0,
+    );
   });
 
   it('a pipeline written by another process is re-read too', async () => {
     const src = await createSource(a, 'cache-pl-src');
-    const dst = await a.call('POST', '/v1/destinations', { name: 'cache-pl-dst', kind: 'postgresql', config: sampleConfigs['destination/postgresql'] });
-    const p = await a.call('POST', '/v1/pipelines', { name: 'cache-pl', source_id: src.id, destination_id: dst.body.id, tables: ['public.orders'] });
+    const dst = await a.call('POST', '/v1/destinations', {
+      name: 'cache-pl-dst',
+      kind: 'postgresql',
+      config: sampleConfigs['destination/postgresql'],
+    });
+    const p = await a.call('POST', '/v1/pipelines', {
+      name: 'cache-pl',
+      source_id: src.id,
+      destination_id: dst.body.id,
+      tables: ['public.orders'],
+    });
     assert.equal(p.status, 201, p.text);
     assert.equal((await a.call('GET', `/v1/pipelines/${p.body.id}`)).body.desired_state, p.body.desired_state);
     const paused = await b.call('POST', `/v1/pipelines/${p.body.id}/pause`);
     assert.equal(paused.status, 200, paused.text);
-    await eventually('a sees the pause', async () => (await a.call('GET', `/v1/pipelines/${p.body.id}`)).body.desired_state, (st) => st === 'paused');
+    await eventually(
+      'a sees the pause',
+      async () => (await a.call('GET', `/v1/pipelines/${p.body.id}`)).body.desired_state,
+      (st) => st === 'paused',
+    );
   });
 
   it('a revoked (deleted) token stops working on every process', async () => {
     const token = 'revoke_' + crypto.randomBytes(16).toString('hex');
-    await a.ds.query(`INSERT INTO api_tokens (name, token_hash, role) VALUES ('short-lived', $1, 'viewer')`, [hashToken(token)]);
+    await a.ds.query(`INSERT INTO api_tokens (name, token_hash, role) VALUES ('short-lived', $1, 'viewer')`, [
+      hashToken(token),
+    ]);
     const auth = { authorization: `Bearer ${token}` };
     for (const api of [a, b]) assert.equal((await api.call('GET', '/v1/sources', undefined, auth)).status, 200);
     for (const api of [a, b]) assert.equal((await api.call('GET', '/v1/sources', undefined, auth)).status, 200); // cached now
     await a.ds.query(`DELETE FROM api_tokens WHERE token_hash = $1`, [hashToken(token)]);
     for (const api of [a, b]) {
-      await eventually('revoked token refused', async () => (await api.call('GET', '/v1/sources', undefined, auth)).status, (st) => st === 401);
+      await eventually(
+        'revoked token refused',
+        async () => (await api.call('GET', '/v1/sources', undefined, auth)).status,
+        (st) => st === 401,
+      );
       const r = await api.call('GET', `/v1/sources?page=1&page_size=500`, undefined, auth);
       assert.equal(r.status, 401);
     }
@@ -173,34 +221,70 @@ describe('read cache', () => {
     await b.call('GET', `/v1/sources/${s.id}`);
     await silentUpdate(a, `UPDATE connectors SET tags = '{"while":"deaf"}' WHERE id = $1`, [s.id]);
     assert.deepEqual((await a.call('GET', `/v1/sources/${s.id}`)).body.tags, {}, 'expected the cached rendering');
-    const killed: unknown[] = await a.ds.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sluice-api-changes' AND datname = current_database()`);
+    const killed: unknown[] = await a.ds.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sluice-api-changes' AND datname = current_database()`,
+    );
     assert.equal(killed.length, 2, 'one change feed per API process');
     for (const api of [a, b]) {
-      await eventually('the silent change after the feed was lost', async () => (await api.call('GET', `/v1/sources/${s.id}`)).body.tags, (t) => t.while === 'deaf');
+      await eventually(
+        'the silent change after the feed was lost',
+        async () => (await api.call('GET', `/v1/sources/${s.id}`)).body.tags,
+        (t) => t.while === 'deaf',
+      );
     }
     // Both feeds come back (backoff), and NOTIFY-driven invalidation works again.
-    await eventually('feeds re-listening', async () => Number((await a.ds.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'sluice-api-changes' AND datname = current_database()`))[0].n), (n) => n === 2);
+    await eventually(
+      'feeds re-listening',
+      async () =>
+        Number(
+          (
+            await a.ds.query(
+              `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'sluice-api-changes' AND datname = current_database()`,
+            )
+          )[0].n,
+        ),
+      (n) => n === 2,
+    );
     const w = await b.call('PATCH', `/v1/sources/${s.id}`, { tags: { after: 'reconnect' } });
     assert.equal(w.status, 200);
-    await eventually('a sees b\'s write after the reconnect', async () => (await a.call('GET', `/v1/sources/${s.id}`)).body.tags, (t) => t.after === 'reconnect');
+    await eventually(
+      "a sees b's write after the reconnect",
+      async () => (await a.call('GET', `/v1/sources/${s.id}`)).body.tags,
+      (t) => t.after === 'reconnect',
+    );
   });
 
   it('an import invalidates the lists of this process at once', async () => {
     await a.call('GET', '/v1/transforms?page=1&page_size=500');
     const doc = (await a.call('GET', '/v1/export?format=json')).body;
-    doc.transforms = [...(doc.transforms ?? []), { name: 'cache-imported', kind: 'drop_fields', config: { fields: ['x'] } }];
+    doc.transforms = [
+      ...(doc.transforms ?? []),
+      { name: 'cache-imported', kind: 'drop_fields', config: { fields: ['x'] } },
+    ];
     const imp = await a.call('POST', '/v1/import', doc);
     assert.equal(imp.status, 200, imp.text);
     const list = await a.call('GET', '/v1/transforms?page=1&page_size=500');
-    assert.ok(list.body.items.some((t: { name: string }) => t.name === 'cache-imported'), list.text);
+    assert.ok(
+      list.body.items.some((t: { name: string }) => t.name === 'cache-imported'),
+      list.text,
+    );
   });
 
   it('keeps the same status codes as the full route for bad paging and bad tokens on cached paths', async () => {
     await a.call('GET', '/v1/sources?page=1&page_size=50');
     assert.equal((await a.call('GET', '/v1/sources?page=0')).status, 400);
-    assert.equal((await a.call('GET', '/v1/sources?page=1&page_size=50', undefined, { authorization: 'Bearer nope' })).status, 401);
-    assert.equal((await a.call('GET', '/v1/destinations/' + (await createSource(a, 'cache-wrong-collection')).id)).status, 404);
+    assert.equal(
+      (await a.call('GET', '/v1/sources?page=1&page_size=50', undefined, { authorization: 'Bearer nope' })).status,
+      401,
+    );
+    assert.equal(
+      (await a.call('GET', '/v1/destinations/' + (await createSource(a, 'cache-wrong-collection')).id)).status,
+      404,
+    );
     const metrics = await fetch(a.url + '/metrics').then((r) => r.text());
-    assert.match(metrics, /sluice_http_request_duration_seconds_count\{method="GET",route="\/v1\/sources\/:id",status="200"\} \d+/);
+    assert.match(
+      metrics,
+      /sluice_http_request_duration_seconds_count\{method="GET",route="\/v1\/sources\/:id",status="200"\} \d+/,
+    );
   });
 });

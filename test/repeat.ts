@@ -14,8 +14,14 @@ import path from 'node:path';
 
 /** The files with the lettered scenarios (conformance files run every matrix row that has the scenario). */
 export const SCENARIO_FILES = [
-  'conformance/a-destination-outage', 'conformance/b-source-outage', 'conformance/c-kafka-outage', 'conformance/d-worker-kill',
-  'conformance/e-network', 'conformance/f-poison', 'conformance/g-slot-loss', 'mysql/source-position-lost',
+  'conformance/a-destination-outage',
+  'conformance/b-source-outage',
+  'conformance/c-kafka-outage',
+  'conformance/d-worker-kill',
+  'conformance/e-network',
+  'conformance/f-poison',
+  'conformance/g-slot-loss',
+  'mysql/source-position-lost',
 ];
 /** The scenario tests are named `a. ...` to `g. ...` (d1./d2. for the two worker kills). */
 const SCENARIO_NAME = /^([a-g]\d?)\. /;
@@ -23,7 +29,13 @@ const SCENARIO_NAME = /^([a-g]\d?)\. /;
 const ROW_NAME = /^\w+ -> \w+$/;
 
 interface Tally {
-  scenario: string; file: string; row: string; test: string; passed: number; runs: number; failedRounds: number[];
+  scenario: string;
+  file: string;
+  row: string;
+  test: string;
+  passed: number;
+  runs: number;
+  failedRounds: number[];
 }
 
 function arg(name: string): string | undefined {
@@ -40,7 +52,10 @@ function parseTap(tap: string, fallbackRow: string): Map<string, boolean> {
   const open = new Map<number, string>();
   for (const line of tap.split('\n')) {
     const sub = /^(\s*)# Subtest: (.*)$/.exec(line);
-    if (sub) { open.set(sub[1].length, sub[2]); continue; }
+    if (sub) {
+      open.set(sub[1].length, sub[2]);
+      continue;
+    }
     const m = /^(\s*)(not )?ok \d+ - (.*?)(\s+# SKIP.*)?$/.exec(line);
     if (!m || m[4] || !SCENARIO_NAME.test(m[3])) continue;
     const parent = open.get(m[1].length - 4);
@@ -53,14 +68,22 @@ function parseTap(tap: string, fallbackRow: string): Map<string, boolean> {
 function runFile(file: string, logFile: string): Promise<{ code: number | null; tap: string; ms: number }> {
   const started = Date.now();
   const args = [
-    '--test', '--test-reporter=tap', '--test-concurrency=1', '--test-timeout=600000',
-    `--test-name-pattern=${SCENARIO_NAME.source}`, `dist/test/${file}.test.js`,
+    '--test',
+    '--test-reporter=tap',
+    '--test-concurrency=1',
+    '--test-timeout=600000',
+    `--test-name-pattern=${SCENARIO_NAME.source}`,
+    `dist/test/${file}.test.js`,
   ];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let tap = '';
-    child.stdout.on('data', (d) => { tap += d; });
-    child.stderr.on('data', (d) => { tap += d; });
+    child.stdout.on('data', (d) => {
+      tap += d;
+    });
+    child.stderr.on('data', (d) => {
+      tap += d;
+    });
     child.on('close', (code) => {
       fs.writeFileSync(logFile, tap);
       resolve({ code, tap, ms: Date.now() - started });
@@ -77,10 +100,21 @@ function firstError(tap: string): string {
 async function main() {
   const n = Number(arg('-n') ?? 10);
   if (!Number.isInteger(n) || n < 1) throw new Error(`-n ${arg('-n')}: expected a positive integer`);
-  const only = arg('--only')?.split(',').map((s) => s.trim());
-  const files = arg('--files')?.split(',').map((s) => s.trim().replace(/\.test\.ts$/, '').replace(/^test\//, '')) ?? SCENARIO_FILES;
+  const only = arg('--only')
+    ?.split(',')
+    .map((s) => s.trim());
+  const files =
+    arg('--files')
+      ?.split(',')
+      .map((s) =>
+        s
+          .trim()
+          .replace(/\.test\.ts$/, '')
+          .replace(/^test\//, ''),
+      ) ?? SCENARIO_FILES;
   const unknown = files.filter((f) => !SCENARIO_FILES.includes(f));
-  if (unknown.length) throw new Error(`--files ${unknown.join(',')}: not a scenario file; known: ${SCENARIO_FILES.join(', ')}`);
+  if (unknown.length)
+    throw new Error(`--files ${unknown.join(',')}: not a scenario file; known: ${SCENARIO_FILES.join(', ')}`);
   const logDir = path.join(process.env.SLUICE_HOME ?? '.sluice-test', 'repeat');
   fs.mkdirSync(logDir, { recursive: true });
   const tallies = new Map<string, Tally>();
@@ -92,7 +126,8 @@ async function main() {
       // The MariaDB source's own file runs outside the matrix: its row is named here.
       const results = parseTap(r.tap, file === 'mysql/source-position-lost' ? 'mysql -> postgresql' : file);
       // A test of this file seen in an earlier round but missing now (the file crashed or timed out) failed.
-      for (const t of tallies.values()) if (t.file === file && !results.has(`${t.row}\t${t.test}`)) results.set(`${t.row}\t${t.test}`, false);
+      for (const t of tallies.values())
+        if (t.file === file && !results.has(`${t.row}\t${t.test}`)) results.set(`${t.row}\t${t.test}`, false);
       if (!results.size) results.set(`${file}\t${file} (no scenario reported; exit ${r.code})`, false);
       for (const [rowAndTest, ok] of results) {
         const [row, test] = rowAndTest.split('\t');
@@ -101,10 +136,13 @@ async function main() {
         const key = `${file}\t${rowAndTest}`;
         const t = tallies.get(key) ?? { scenario, file, row, test, passed: 0, runs: 0, failedRounds: [] };
         t.runs++;
-        if (ok) t.passed++; else t.failedRounds.push(round);
+        if (ok) t.passed++;
+        else t.failedRounds.push(round);
         tallies.set(key, t);
         const outcome = ok ? 'ok' : `FAILED: ${firstError(r.tap)} (log ${logFile})`;
-        console.log(`[round ${round}/${n} +${Math.round((Date.now() - started) / 60000)} min] ${row}: ${test.slice(0, 90)} ${outcome}`);
+        console.log(
+          `[round ${round}/${n} +${Math.round((Date.now() - started) / 60000)} min] ${row}: ${test.slice(0, 90)} ${outcome}`,
+        );
       }
       if (results.size && [...results.values()].every(Boolean)) fs.rmSync(logFile);
     }
@@ -113,8 +151,11 @@ async function main() {
   const table = [
     `| scenario | source -> destination | test file | passed | failed in rounds |`,
     `|---|---|---|---|---|`,
-    ...rows.map((t) => `| ${t.test.slice(0, 80)} | ${t.row} | ${t.file}.test.ts | ${t.passed}/${t.runs} | `
-      + `${t.failedRounds.join(', ') || '-'} |`),
+    ...rows.map(
+      (t) =>
+        `| ${t.test.slice(0, 80)} | ${t.row} | ${t.file}.test.ts | ${t.passed}/${t.runs} | ` +
+        `${t.failedRounds.join(', ') || '-'} |`,
+    ),
   ].join('\n');
   const total = rows.reduce((a, t) => a + t.runs, 0);
   const passed = rows.reduce((a, t) => a + t.passed, 0);
@@ -127,4 +168,7 @@ async function main() {
   process.exit(passed === total ? 0 : 1);
 }
 
-main().catch((e) => { console.error(e); process.exit(2); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(2);
+});

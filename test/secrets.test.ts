@@ -7,7 +7,16 @@ import { collections, connectorSpecs, resourceType, secretFields } from '../conn
 import { block, Expr, HclValue } from '../api/hcl';
 import { providerSource } from '../core/names';
 import { env, freshDatabase, sampleConfigs } from './helpers';
-import { dropReplicationSlot, q, setupPipeline, Setup, spawnWorker, stopWorker, waitFor, Worker } from './dataplane/harness';
+import {
+  dropReplicationSlot,
+  q,
+  setupPipeline,
+  Setup,
+  spawnWorker,
+  stopWorker,
+  waitFor,
+  Worker,
+} from './dataplane/harness';
 import { mirror, ok, resolveTf, runTf, supportsWriteOnly, tfBin, TfEnv, workdir } from './provider/tf';
 
 /**
@@ -65,7 +74,9 @@ before(async () => {
   const dstUrl = await role(await freshDatabase('sec_dst'), 'destination');
   s = await setupPipeline({
     ddl: `CREATE TABLE customers (id serial PRIMARY KEY, email text NOT NULL); INSERT INTO customers (email) SELECT 'c' || g || '@example.com' FROM generate_series(1, 20) g;`,
-    srcUrl, dstUrl, transforms: [{ kind: 'mask_fields', config: { fields: ['email'], salt: secret('mask salt') } }],
+    srcUrl,
+    dstUrl,
+    transforms: [{ kind: 'mask_fields', config: { fields: ['email'], salt: secret('mask salt') } }],
   });
   slots.push([srcUrl, s.slot]);
 });
@@ -86,11 +97,26 @@ describe('secrets never leave Sluice in clear', () => {
       for (const f of secretFields(spec)) config[f] = shaped(spec, f, secret(`${spec.category} ${spec.kind} ${f}`));
       const c = await api.call('POST', coll, { name: `secret-${spec.kind}`, kind: spec.kind, config });
       assert.equal(c.status, 201, c.text);
-      const rotated = Object.fromEntries(secretFields(spec).map((f) => [f, shaped(spec, f, secret(`${spec.kind} ${f} rotated`))]));
+      const rotated = Object.fromEntries(
+        secretFields(spec).map((f) => [f, shaped(spec, f, secret(`${spec.kind} ${f} rotated`))]),
+      );
       assert.equal((await api.call('PATCH', `${coll}/${c.body.id}`, { config: rotated })).status, 200);
-      assert.equal((await api.call('PUT', `${coll}/${c.body.id}`, { name: `secret-${spec.kind}`, kind: spec.kind, config: { ...config, ...rotated } })).status, 200);
+      assert.equal(
+        (
+          await api.call('PUT', `${coll}/${c.body.id}`, {
+            name: `secret-${spec.kind}`,
+            kind: spec.kind,
+            config: { ...config, ...rotated },
+          })
+        ).status,
+        200,
+      );
       // Refused requests do not echo what they were sent.
-      const bad = await api.call('POST', coll, { name: `secret-${spec.kind}-bad`, kind: spec.kind, config: { ...config, [Object.keys(spec.fields).find((k) => !spec.fields[k].sensitive)!]: { not: 'valid' } } });
+      const bad = await api.call('POST', coll, {
+        name: `secret-${spec.kind}-bad`,
+        kind: spec.kind,
+        config: { ...config, [Object.keys(spec.fields).find((k) => !spec.fields[k].sensitive)!]: { not: 'valid' } },
+      });
       assert.equal(bad.status, 400);
       await api.call('GET', `${coll}/${c.body.id}`);
     }
@@ -98,12 +124,20 @@ describe('secrets never leave Sluice in clear', () => {
     allowedIn.set(t.body.token, /^response POST \/v1\/tokens -> 201/);
     secrets.set(t.body.token, 'API token made through the API');
     secrets.set(api.token, 'bootstrap token');
-    assert.equal((await api.call('GET', '/v1/sources', undefined, { authorization: `Bearer ${t.body.token}` })).status, 200);
+    assert.equal(
+      (await api.call('GET', '/v1/sources', undefined, { authorization: `Bearer ${t.body.token}` })).status,
+      200,
+    );
     const doc = (await api.call('GET', '/v1/export?format=json')).body;
     await api.call('GET', '/v1/export?format=hcl&import_blocks=true');
     const imported = await api.call('POST', '/v1/import?dry_run=true', {
-      ...doc, secrets: Object.fromEntries(doc.sources.flatMap((x: { config: Record<string, unknown> }) => Object.values(x.config))
-        .filter((v: unknown): v is { $secret: string } => !!v && typeof v === 'object' && '$secret' in v).map((v: { $secret: string }) => [v.$secret, secret(`import ${v.$secret}`)])),
+      ...doc,
+      secrets: Object.fromEntries(
+        doc.sources
+          .flatMap((x: { config: Record<string, unknown> }) => Object.values(x.config))
+          .filter((v: unknown): v is { $secret: string } => !!v && typeof v === 'object' && '$secret' in v)
+          .map((v: { $secret: string }) => [v.$secret, secret(`import ${v.$secret}`)]),
+      ),
     });
     assert.equal(imported.status, 200, imported.text);
     await api.call('GET', '/v1/audit?page_size=500');
@@ -112,17 +146,56 @@ describe('secrets never leave Sluice in clear', () => {
   it('while a pipeline runs with them, and while one fails on a wrong password', async () => {
     const api = s.api;
     workers.push(spawnWorker(api, { SLUICE_LOG_LEVEL: 'debug' }));
-    await waitFor('rows masked in the destination', async () => Number((await q(s.dstUrl, `SELECT count(*) AS n FROM customers WHERE email ~ '^[0-9a-f]{64}$'`).catch(() => [{ n: 0 }]))[0].n) === 20, 90_000, 500);
+    await waitFor(
+      'rows masked in the destination',
+      async () =>
+        Number(
+          (
+            await q(s.dstUrl, `SELECT count(*) AS n FROM customers WHERE email ~ '^[0-9a-f]{64}$'`).catch(() => [
+              { n: 0 },
+            ])
+          )[0].n,
+        ) === 20,
+      90_000,
+      500,
+    );
     await q(s.srcUrl, `INSERT INTO customers (email) VALUES ('late@example.com')`);
-    await waitFor('streamed row', async () => Number((await q(s.dstUrl, `SELECT count(*) AS n FROM customers`))[0].n) === 21, 30_000, 300);
+    await waitFor(
+      'streamed row',
+      async () => Number((await q(s.dstUrl, `SELECT count(*) AS n FROM customers`))[0].n) === 21,
+      30_000,
+      300,
+    );
     // A second source on the same database, with a wrong (but known) password.
     const src = (await api.call('GET', `/v1/sources/${s.sourceId}`)).body;
-    const wrong = await api.call('POST', '/v1/sources', { name: 'wrong-password', kind: 'postgresql', config: { ...src.config, password: secret('wrong source password'), slot_name: `${s.slot}_w`, publication_name: `${s.slot}_wp`, topic_prefix: `${s.prefix}w` } });
+    const wrong = await api.call('POST', '/v1/sources', {
+      name: 'wrong-password',
+      kind: 'postgresql',
+      config: {
+        ...src.config,
+        password: secret('wrong source password'),
+        slot_name: `${s.slot}_w`,
+        publication_name: `${s.slot}_wp`,
+        topic_prefix: `${s.prefix}w`,
+      },
+    });
     assert.equal(wrong.status, 201, wrong.text);
     slots.push([s.srcUrl, `${s.slot}_w`]);
-    const p = await api.call('POST', '/v1/pipelines', { name: 'fails-on-password', source_id: wrong.body.id, destination_id: s.destinationId });
+    const p = await api.call('POST', '/v1/pipelines', {
+      name: 'fails-on-password',
+      source_id: wrong.body.id,
+      destination_id: s.destinationId,
+    });
     assert.equal(p.status, 201, p.text);
-    await waitFor('the failing pipeline to report', async () => /password authentication failed|Broken/.test(JSON.stringify((await api.call('GET', `/v1/pipelines/${p.body.id}/status`)).body)), 60_000, 500);
+    await waitFor(
+      'the failing pipeline to report',
+      async () =>
+        /password authentication failed|Broken/.test(
+          JSON.stringify((await api.call('GET', `/v1/pipelines/${p.body.id}/status`)).body),
+        ),
+      60_000,
+      500,
+    );
     for (const id of [s.pipelineId, p.body.id]) {
       await api.call('GET', `/v1/pipelines/${id}/status`);
       await api.call('GET', `/v1/pipelines/${id}/verify`);
@@ -138,20 +211,29 @@ describe('secrets never leave Sluice in clear', () => {
     // Terraform writes input variables into plan files unless they are ephemeral (>= 1.10; write-only
     // attributes take ephemeral values): docs/provider.md recommends them for secrets.
     const writeOnly = supportsWriteOnly(tfBin!);
-    const blocks: string[] = [`terraform {\n  required_providers {\n    sluice = { source = "${providerSource}" }\n  }\n}\n`, 'provider "sluice" {}\n'];
+    const blocks: string[] = [
+      `terraform {\n  required_providers {\n    sluice = { source = "${providerSource}" }\n  }\n}\n`,
+      'provider "sluice" {}\n',
+    ];
     for (const spec of kinds) {
       const attrs: Record<string, HclValue> = { name: `tf-${spec.kind}` };
-      for (const [k, v] of Object.entries(sampleConfigs[`${spec.category}/${spec.kind}`])) if (!spec.fields[k].sensitive) attrs[k] = v as HclValue;
+      for (const [k, v] of Object.entries(sampleConfigs[`${spec.category}/${spec.kind}`]))
+        if (!spec.fields[k].sensitive) attrs[k] = v as HclValue;
       for (const f of secretFields(spec)) {
         const name = `${spec.category}_${spec.kind}_${f}`;
         shapeOf[name] = (v) => shaped(spec, f, v);
         vars[name] = shapeOf[name](secret(`terraform variable ${name}`));
-        blocks.push(`variable "${name}" {\n  type      = string\n  sensitive = true\n${writeOnly ? '  ephemeral = true\n' : ''}}\n`);
+        blocks.push(
+          `variable "${name}" {\n  type      = string\n  sensitive = true\n${writeOnly ? '  ephemeral = true\n' : ''}}\n`,
+        );
         attrs[f] = new Expr(`var.${name}`);
       }
       blocks.push(block(`resource "${resourceType(spec)}" "s"`, attrs));
     }
-    blocks.push('resource "sluice_api_token" "ci" {\n  name = "tf-ci"\n  role = "operator"\n}\n', 'output "ci_token" {\n  value     = sluice_api_token.ci.token\n  sensitive = true\n}\n');
+    blocks.push(
+      'resource "sluice_api_token" "ci" {\n  name = "tf-ci"\n  role = "operator"\n}\n',
+      'output "ci_token" {\n  value     = sluice_api_token.ci.token\n  sensitive = true\n}\n',
+    );
     const dir = workdir({ 'main.tf': blocks.join('\n') });
     const log = path.join(dir, 'tf-trace.log');
     const tf: TfEnv = { endpoint: api.url, token: api.token, vars, extra: { TF_LOG: 'trace', TF_LOG_PATH: log } };
@@ -168,7 +250,8 @@ describe('secrets never leave Sluice in clear', () => {
     await run('apply', '-auto-approve', '-input=false');
     await run('plan', '-input=false', '-detailed-exitcode');
     const state = await ok(dir, ['state', 'pull'], tf);
-    const ci = JSON.parse(state.stdout).resources.find((r: { type: string }) => r.type === 'sluice_api_token').instances[0].attributes.token;
+    const ci = JSON.parse(state.stdout).resources.find((r: { type: string }) => r.type === 'sluice_api_token')
+      .instances[0].attributes.token;
     assert.match(ci, /^slc_/);
     secrets.set(ci, 'API token made by Terraform');
     // By design the state holds what Terraform must output later (and a plan file embeds the state); nothing else may.
@@ -189,7 +272,8 @@ describe('secrets never leave Sluice in clear', () => {
     const api = s.api;
     for (const r of api.responses) collect(`response ${r.slice(0, r.indexOf('\n'))}`, r);
     collect('API log', api.logLines.join('\n'));
-    for (const f of fs.readdirSync(api.home).filter((x) => x.endsWith('.log'))) collect(`worker log ${f}`, fs.readFileSync(path.join(api.home, f), 'utf8'));
+    for (const f of fs.readdirSync(api.home).filter((x) => x.endsWith('.log')))
+      collect(`worker log ${f}`, fs.readFileSync(path.join(api.home, f), 'utf8'));
     collect('connectors table', JSON.stringify(await api.ds.query(`SELECT * FROM connectors`)));
     collect('audit log table', JSON.stringify(await api.ds.query(`SELECT * FROM audit_log`)));
     collect('pipeline runtime table', JSON.stringify(await api.ds.query(`SELECT * FROM pipeline_runtime`)));
@@ -197,9 +281,21 @@ describe('secrets never leave Sluice in clear', () => {
     // The collection is real: logs at debug level, both workers' output, every kind exported.
     assert.ok(api.logLines.length > 100, `${api.logLines.length} API log lines`);
     const workerLogs = artifacts.filter((a) => a.name.startsWith('worker log'));
-    assert.ok(workerLogs.length >= 1 && workerLogs.some((a) => a.text.includes(s.pipelineId)), 'worker logs name the pipeline');
-    assert.ok(workerLogs.some((a) => /password authentication failed/.test(a.text)), 'the failing pipeline logged its error');
-    assert.ok(artifacts.some((a) => a.name.startsWith('response GET /v1/export?format=hcl') && kinds.every((k) => a.text.includes(resourceType(k)))));
+    assert.ok(
+      workerLogs.length >= 1 && workerLogs.some((a) => a.text.includes(s.pipelineId)),
+      'worker logs name the pipeline',
+    );
+    assert.ok(
+      workerLogs.some((a) => /password authentication failed/.test(a.text)),
+      'the failing pipeline logged its error',
+    );
+    assert.ok(
+      artifacts.some(
+        (a) =>
+          a.name.startsWith('response GET /v1/export?format=hcl') &&
+          kinds.every((k) => a.text.includes(resourceType(k))),
+      ),
+    );
     assert.ok(secrets.size >= kinds.length * 4 + 5, `${secrets.size} secrets`);
 
     const leaks: string[] = [];
@@ -208,7 +304,11 @@ describe('secrets never leave Sluice in clear', () => {
         if (a.text.includes(value) && !allowedIn.get(value)?.test(a.name)) leaks.push(`${where} appears in ${a.name}`);
       }
       const allowed = allowedIn.get(value);
-      if (allowed && !/terraform variable/.test(where)) assert.ok(artifacts.some((a) => allowed.test(a.name) && a.text.includes(value)), `${where} is where it should be (${allowed})`);
+      if (allowed && !/terraform variable/.test(where))
+        assert.ok(
+          artifacts.some((a) => allowed.test(a.name) && a.text.includes(value)),
+          `${where} is where it should be (${allowed})`,
+        );
     }
     assert.deepEqual(leaks, [], `secrets leaked:\n${leaks.join('\n')}`);
   });

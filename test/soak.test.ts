@@ -19,7 +19,11 @@ test('chaos soak, 5 minutes: every fault recovered; destination == source, DLQ e
   const args = [path.join(repo, 'dist/bench/soak/main.js'), '--minutes', '5', '--max-seconds', '540', '--json', report];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  for (const s of [child.stdout, child.stderr]) s.on('data', (d) => { out += d; process.stdout.write(d); });
+  for (const s of [child.stdout, child.stderr])
+    s.on('data', (d) => {
+      out += d;
+      process.stdout.write(d);
+    });
   const code = await new Promise<number | null>((r) => child.on('close', r));
   assert.ok(fs.existsSync(report), `the soak wrote no report (exit ${code}):\n${out.slice(-4000)}`);
   const r = JSON.parse(fs.readFileSync(report, 'utf8')) as SoakReport;
@@ -28,7 +32,10 @@ test('chaos soak, 5 minutes: every fault recovered; destination == source, DLQ e
   assert.ok(r.faults.length >= 5, `${r.faults.length} faults injected in 5 minutes (${seed})`);
   assert.ok(new Set(r.faults.map((f) => f.kind)).size >= 5, `fault kinds: ${r.faults.map((f) => f.kind)}`);
   for (const f of r.faults) assert.notEqual(f.recovery_ms, null, `fault ${f.n} ${f.kind} recovered (${seed})`);
-  assert.deepEqual(r.pipelines.map((p) => p.name), ['postgres', 'mariadb']);
+  assert.deepEqual(
+    r.pipelines.map((p) => p.name),
+    ['postgres', 'mariadb'],
+  );
   for (const p of r.pipelines) {
     assert.ok(p.source.rows > 1000, `${p.name}: the load wrote rows (${p.source.rows})`);
     assert.deepEqual(p.destination, p.source, `${p.name}: destination == source (count and checksum)`);

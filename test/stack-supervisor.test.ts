@@ -21,7 +21,12 @@ const SERVER = `require('http').createServer((q, r) => r.end('ok')).listen(Numbe
 function httpService(ctx: ServiceContext, opts: { port: ServicePort; externalEnv?: string; after?: string[] }) {
   const marker = path.join(ctx.dir, 'marker');
   const url = () => (opts.externalEnv && envSet(opts.externalEnv)) || `http://127.0.0.1:${opts.port.port}/`;
-  const daemon = new Daemon(ctx, { pidFile: () => path.join(ctx.dir, 'server.pid'), marker: () => marker, word: marker, stopTimeoutMs: 5000 });
+  const daemon = new Daemon(ctx, {
+    pidFile: () => path.join(ctx.dir, 'server.pid'),
+    marker: () => marker,
+    word: marker,
+    stopTimeoutMs: 5000,
+  });
   return {
     name: ctx.name,
     ports: [opts.port],
@@ -129,7 +134,10 @@ describe('stack supervisor over a registry of new services', () => {
     const squatter = net.createServer().listen(ports[1], '127.0.0.1');
     await new Promise((r) => squatter.once('listening', r));
     try {
-      await assert.rejects(sv.startService('second'), new RegExp(`second: port ${ports[1]} is already in use .*set SUPERVISOR_TEST_B_PORT`));
+      await assert.rejects(
+        sv.startService('second'),
+        new RegExp(`second: port ${ports[1]} is already in use .*set SUPERVISOR_TEST_B_PORT`),
+      );
     } finally {
       await new Promise((r) => squatter.close(r));
     }
@@ -145,8 +153,14 @@ describe('stack supervisor over a registry of new services', () => {
       await assert.rejects(sv.stopService('first'), /first is external \(127\.0\.0\.1:\d+\); not managed here/);
       lines.length = 0;
       await sv.start();
-      assert.ok(lines.some((l) => l.startsWith('first: external')), lines.join('\n'));
-      assert.ok(lines.some((l) => l.startsWith('second: not started (it runs against the local first')), lines.join('\n'));
+      assert.ok(
+        lines.some((l) => l.startsWith('first: external')),
+        lines.join('\n'),
+      );
+      assert.ok(
+        lines.some((l) => l.startsWith('second: not started (it runs against the local first')),
+        lines.join('\n'),
+      );
       await sv.stop();
       assert.ok(pidAlive(pid), 'stop() left the external service alone');
     } finally {
@@ -161,7 +175,10 @@ describe('stack supervisor over a registry of new services', () => {
     assert.equal(pids.length, 2);
     await sv.stop();
     assert.deepEqual(pids.filter(pidAlive), []);
-    assert.deepEqual((await sv.status()).map((s) => s.state), ['stopped', 'stopped']);
+    assert.deepEqual(
+      (await sv.status()).map((s) => s.state),
+      ['stopped', 'stopped'],
+    );
     await sv.reset(['second']);
     assert.equal(fs.existsSync(path.join(home, 'second')), false);
   });

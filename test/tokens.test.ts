@@ -15,7 +15,10 @@ const tokens: Record<Role, string> = { viewer: '', operator: '', admin: '' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function waitFor(what: string, f: () => Promise<boolean>, ms = 10_000) {
   const end = Date.now() + ms;
-  while (Date.now() < end) { if (await f()) return; await sleep(100); }
+  while (Date.now() < end) {
+    if (await f()) return;
+    await sleep(100);
+  }
   assert.fail(`timed out waiting for ${what}`);
 }
 const as = (token: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}) =>
@@ -30,7 +33,9 @@ before(async () => {
     tokens[role] = r.body.token;
   }
 });
-after(async () => { await api?.close(); });
+after(async () => {
+  await api?.close();
+});
 
 describe('tokens', () => {
   it('POST returns the secret once; GET and the database never show it; names are unique', async () => {
@@ -42,7 +47,15 @@ describe('tokens', () => {
     assert.equal(new Date(r.body.expires_at).getTime() - new Date(r.body.created_at).getTime(), 3600_000);
     const one = await api.call('GET', `/v1/tokens/${r.body.id}`);
     assert.equal(one.status, 200);
-    assert.deepEqual(Object.keys(one.body).sort(), ['created_at', 'expires_at', 'expires_in', 'id', 'last_used_at', 'name', 'role']);
+    assert.deepEqual(Object.keys(one.body).sort(), [
+      'created_at',
+      'expires_at',
+      'expires_in',
+      'id',
+      'last_used_at',
+      'name',
+      'role',
+    ]);
     const list = await api.call('GET', '/v1/tokens?page_size=500');
     assert.ok(list.body.items.some((t: { name: string }) => t.name === 'bootstrap'));
     assert.ok(!list.text.includes(r.body.token) && !one.text.includes(r.body.token));
@@ -50,15 +63,25 @@ describe('tokens', () => {
     const dup = await api.call('POST', '/v1/tokens', { name: 'ci-dashboard', role: 'admin' });
     assert.equal(dup.status, 409);
     assert.equal(dup.body.errors[0].field, 'name');
-    for (const [body, field] of [[{ name: 'x', role: 'root' }, 'role'], [{ name: 'x', role: 'viewer', expires_in: 5 }, 'expires_in'], [{ role: 'viewer' }, 'name'], [{ name: 'x', role: 'viewer', token: 'mine' }, 'token']] as const) {
+    for (const [body, field] of [
+      [{ name: 'x', role: 'root' }, 'role'],
+      [{ name: 'x', role: 'viewer', expires_in: 5 }, 'expires_in'],
+      [{ role: 'viewer' }, 'name'],
+      [{ name: 'x', role: 'viewer', token: 'mine' }, 'token'],
+    ] as const) {
       const bad = await api.call('POST', '/v1/tokens', body);
       assert.equal(bad.status, 400, bad.text);
-      assert.ok(bad.body.errors.some((e: { field: string }) => e.field === field), bad.text);
+      assert.ok(
+        bad.body.errors.some((e: { field: string }) => e.field === field),
+        bad.text,
+      );
     }
   });
 
   it('every operation of the OpenAPI document answers 403 exactly to the roles below the one it declares', async () => {
-    const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, Record<string, unknown>>> };
+    const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, Record<string, unknown>>>;
+    };
     let checked = 0;
     for (const [p, item] of Object.entries(doc.paths)) {
       for (const [m, op] of Object.entries(item)) {
@@ -86,7 +109,9 @@ describe('tokens', () => {
   });
 
   it('operations nobody declared a role for: reads are for viewers, changes for admins', async () => {
-    const index = new OperationIndex({ paths: { '/v1/alert-rules': { get: {}, post: {} }, '/v1/alert-rules/{id}': { delete: {} } } });
+    const index = new OperationIndex({
+      paths: { '/v1/alert-rules': { get: {}, post: {} }, '/v1/alert-rules/{id}': { delete: {} } },
+    });
     assert.equal(index.roleFor('GET', '/v1/alert-rules'), 'viewer');
     assert.equal(index.roleFor('POST', '/v1/alert-rules/'), 'admin');
     assert.equal(index.roleFor('DELETE', `/v1/alert-rules/${crypto.randomUUID()}`), 'admin');
@@ -98,7 +123,11 @@ describe('tokens', () => {
   });
 
   it('the roles hold on the hot read path, and a revoked or expired token stops working at once', async () => {
-    const s = await api.call('POST', '/v1/sources', { name: 'hot-src', kind: 'postgresql', config: sampleConfigs['source/postgresql'] });
+    const s = await api.call('POST', '/v1/sources', {
+      name: 'hot-src',
+      kind: 'postgresql',
+      config: sampleConfigs['source/postgresql'],
+    });
     assert.equal(s.status, 201, s.text);
     const t = await api.call('POST', '/v1/tokens', { name: 'hot-viewer', role: 'viewer', expires_in: 600 });
     const e = await api.call('POST', '/v1/tokens', { name: 'hot-expiring', role: 'viewer', expires_in: 600 });
@@ -113,7 +142,10 @@ describe('tokens', () => {
     assert.equal(revoked.status, 401, 'revoked: refused by the next request');
     assert.equal((await as(t.body.token, 'GET', '/v1/sources')).status, 401);
     await api.ds.query(`UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [e.body.id]);
-    await waitFor('the expired token to be refused', async () => (await as(e.body.token, 'GET', `/v1/sources/${s.body.id}`)).status === 401);
+    await waitFor(
+      'the expired token to be refused',
+      async () => (await as(e.body.token, 'GET', `/v1/sources/${s.body.id}`)).status === 401,
+    );
     const expired = await as(e.body.token, 'GET', '/v1/sources');
     assert.equal(expired.status, 401);
     assert.match(expired.body.detail, /expired at/);
@@ -130,7 +162,13 @@ describe('tokens', () => {
 
   it('the audit log names the token and the origin of each change', async () => {
     const headers = { 'x-sluice-origin': 'console' };
-    const r = await as(tokens.admin, 'POST', '/v1/transforms', { name: 'audited-by-token', kind: 'drop_fields', config: { fields: ['ssn'] } }, headers);
+    const r = await as(
+      tokens.admin,
+      'POST',
+      '/v1/transforms',
+      { name: 'audited-by-token', kind: 'drop_fields', config: { fields: ['ssn'] } },
+      headers,
+    );
     assert.equal(r.status, 201, r.text);
     const p = await as(tokens.operator, 'PATCH', `/v1/transforms/${r.body.id}`, { tags: { a: 'b' } });
     assert.equal(p.status, 403);
@@ -138,23 +176,36 @@ describe('tokens', () => {
     assert.equal(log.length, 1);
     assert.equal(log[0].actor, 'matrix-admin');
     assert.equal(log[0].origin, 'console');
-    const created = (await api.call('GET', '/v1/audit?page_size=500')).body.items.find((x: { object_type: string; object_name: string }) => x.object_type === 'token' && x.object_name === 'matrix-viewer');
+    const created = (await api.call('GET', '/v1/audit?page_size=500')).body.items.find(
+      (x: { object_type: string; object_name: string }) =>
+        x.object_type === 'token' && x.object_name === 'matrix-viewer',
+    );
     assert.equal(created.actor, 'bootstrap');
     assert.equal(created.action, 'create');
   });
 
   it('sluice token create|list|revoke', async () => {
     // Not spawnSync: the API answers from this process.
-    const cli = (...args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [path.resolve(__dirname, '..', 'bin', 'sluice.js'), 'token', ...args], { env: { ...process.env, SLUICE_ENDPOINT: api.url, SLUICE_TOKEN: api.token } },
-        (err, stdout, stderr) => resolve({ status: err ? (err as { code?: number }).code ?? 1 : 0, stdout, stderr }));
-    });
+    const cli = (...args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [path.resolve(__dirname, '..', 'bin', 'sluice.js'), 'token', ...args],
+          { env: { ...process.env, SLUICE_ENDPOINT: api.url, SLUICE_TOKEN: api.token } },
+          (err, stdout, stderr) =>
+            resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
     const c = await cli('create', 'from-cli', '--role', 'operator', '--expires-in', '2d');
     assert.equal(c.status, 0, c.stderr);
     const secret = c.stdout.trim();
     assert.match(secret, /^slc_/);
     assert.match(c.stderr, /operator token "from-cli".*expires/);
-    assert.equal((await as(secret, 'POST', `/v1/pipelines/${crypto.randomUUID()}/pause`)).status, 404, 'operator may pause');
+    assert.equal(
+      (await as(secret, 'POST', `/v1/pipelines/${crypto.randomUUID()}/pause`)).status,
+      404,
+      'operator may pause',
+    );
     const l = await cli('list', '--json');
     assert.equal(l.status, 0, l.stderr);
     const mine = JSON.parse(l.stdout).find((t: { name: string }) => t.name === 'from-cli');
@@ -171,7 +222,10 @@ describe('tokens', () => {
   it('a changed SLUICE_BOOTSTRAP_TOKEN replaces the old bootstrap token', async () => {
     const next = 'rotated_' + crypto.randomBytes(12).toString('hex');
     await ensureBootstrapToken(api.ds, api.home, next);
-    await waitFor('the old bootstrap token to be refused', async () => (await api.call('GET', '/v1/sources')).status === 401);
+    await waitFor(
+      'the old bootstrap token to be refused',
+      async () => (await api.call('GET', '/v1/sources')).status === 401,
+    );
     assert.equal((await as(next, 'GET', '/v1/tokens')).status, 200);
     const rows = await api.ds.query(`SELECT name, role FROM api_tokens WHERE name LIKE 'bootstrap%'`);
     assert.deepEqual(rows, [{ name: 'bootstrap', role: 'admin' }]);
@@ -182,7 +236,8 @@ describe('failed authentication is rate limited per client address', () => {
   it('past the limit every request from the address gets 429 with Retry-After, until the window ends', async () => {
     const limited = await startTestApi({ config: { authFailuresMax: 3, authFailuresWindowMs: 3000 } });
     try {
-      const get = (token: string, p = '/v1/pipelines') => fetch(limited.url + p, { headers: { authorization: `Bearer ${token}` } });
+      const get = (token: string, p = '/v1/pipelines') =>
+        fetch(limited.url + p, { headers: { authorization: `Bearer ${token}` } });
       assert.equal((await get(limited.token)).status, 200); // primes the hot path's caches
       assert.equal((await get(limited.token)).status, 200);
       for (let i = 0; i < 3; i++) assert.equal((await get('wrong-' + i)).status, 401);
@@ -199,6 +254,8 @@ describe('failed authentication is rate limited per client address', () => {
       }
       assert.equal((await get(limited.token)).status, 200);
       assert.equal((await fetch(limited.url + '/healthz')).status, 200);
-    } finally { await limited.close(); }
+    } finally {
+      await limited.close();
+    }
   });
 });

@@ -4,8 +4,12 @@ import { sampleConfigs, startTestApi, TestApi } from './helpers';
 
 let a: TestApi;
 let b: TestApi;
-before(async () => { [a, b] = await Promise.all([startTestApi(), startTestApi()]); });
-after(async () => { await Promise.all([a.close(), b.close()]); });
+before(async () => {
+  [a, b] = await Promise.all([startTestApi(), startTestApi()]);
+});
+after(async () => {
+  await Promise.all([a.close(), b.close()]);
+});
 
 async function seed(api: TestApi) {
   const mk = async (coll: string, body: unknown) => {
@@ -13,12 +17,37 @@ async function seed(api: TestApi) {
     assert.equal(r.status, 201, r.text);
     return r.body;
   };
-  const src = await mk('sources', { name: 'orders "db"', kind: 'postgresql', config: { ...sampleConfigs['source/postgresql'], password: 'pw-a' }, tags: { env: 'prod' } });
+  const src = await mk('sources', {
+    name: 'orders "db"',
+    kind: 'postgresql',
+    config: { ...sampleConfigs['source/postgresql'], password: 'pw-a' },
+    tags: { env: 'prod' },
+  });
   const my = await mk('sources', { name: 'legacy', kind: 'mysql', config: sampleConfigs['source/mysql'] });
-  const dst = await mk('destinations', { name: 'warehouse', kind: 'postgresql', config: sampleConfigs['destination/postgresql'] });
-  const t1 = await mk('transforms', { name: 'mask-pii', kind: 'mask_fields', config: sampleConfigs['transform/mask_fields'] });
-  const t2 = await mk('transforms', { name: 'js ${code}', kind: 'map_filter', config: { code: 'function transform(e) {\n  return e; // "quoted" \\ back\n}\n' } });
-  await mk('pipelines', { name: 'orders-to-dw', source_id: src.id, destination_id: dst.id, transform_ids: [t2.id, t1.id], tables: ['public.orders'], ingestion_mode: 'append', delivery: { max_retries: 3 } });
+  const dst = await mk('destinations', {
+    name: 'warehouse',
+    kind: 'postgresql',
+    config: sampleConfigs['destination/postgresql'],
+  });
+  const t1 = await mk('transforms', {
+    name: 'mask-pii',
+    kind: 'mask_fields',
+    config: sampleConfigs['transform/mask_fields'],
+  });
+  const t2 = await mk('transforms', {
+    name: 'js ${code}',
+    kind: 'map_filter',
+    config: { code: 'function transform(e) {\n  return e; // "quoted" \\ back\n}\n' },
+  });
+  await mk('pipelines', {
+    name: 'orders-to-dw',
+    source_id: src.id,
+    destination_id: dst.id,
+    transform_ids: [t2.id, t1.id],
+    tables: ['public.orders'],
+    ingestion_mode: 'append',
+    delivery: { max_retries: 3 },
+  });
   await mk('pipelines', { name: 'legacy-to-dw', source_id: my.id, destination_id: dst.id, desired_state: 'paused' });
 }
 
@@ -27,7 +56,12 @@ describe('export / import', () => {
     await seed(a);
     const docA = (await a.call('GET', '/v1/export?format=json')).body;
     assert.deepEqual(docA.sources[1].config.password, { $secret: 'source_orders_db_password' });
-    const vars = ['source_orders_db_password', 'source_legacy_password', 'destination_warehouse_password', 'transform_mask_pii_salt'];
+    const vars = [
+      'source_orders_db_password',
+      'source_legacy_password',
+      'destination_warehouse_password',
+      'transform_mask_pii_salt',
+    ];
     const secrets = Object.fromEntries(vars.map((v) => [v, `value-of-${v}`]));
 
     // Missing secret values are named, and nothing is written. The document is well formed, but B
@@ -49,7 +83,10 @@ describe('export / import', () => {
     const docB = (await b.call('GET', '/v1/export?format=json')).body;
     assert.deepEqual(docB, docA);
     // The HCL of both is the same text too (ids are references, not literals).
-    assert.equal((await b.call('GET', '/v1/export?format=hcl')).text, (await a.call('GET', '/v1/export?format=hcl')).text);
+    assert.equal(
+      (await b.call('GET', '/v1/export?format=hcl')).text,
+      (await a.call('GET', '/v1/export?format=hcl')).text,
+    );
     // Secrets were imported (encrypted), not dropped.
     const row = (await b.ds.query(`SELECT secrets FROM connectors WHERE name = 'orders "db"'`))[0];
     assert.match(row.secrets.password, /^v1:/);
@@ -68,7 +105,9 @@ describe('export / import', () => {
     doc.sources = doc.sources.filter((s: { name: string }) => s.name !== 'legacy');
     const plan = await b.call('POST', '/v1/import?dry_run=true&prune=true', doc);
     assert.equal(plan.status, 200, plan.text);
-    const byName = Object.fromEntries(plan.body.changes.map((c: { type: string; name: string; action: string }) => [`${c.type}/${c.name}`, c]));
+    const byName = Object.fromEntries(
+      plan.body.changes.map((c: { type: string; name: string; action: string }) => [`${c.type}/${c.name}`, c]),
+    );
     assert.equal(byName['destination/warehouse'].action, 'update');
     assert.deepEqual(byName['destination/warehouse'].fields, ['config.batch_size']);
     assert.equal(byName['pipeline/legacy-to-dw'].action, 'delete');
@@ -83,7 +122,10 @@ describe('export / import', () => {
     assert.match(hcl, /resource "sluice_source_mysql" "legacy" \{/);
     assert.match(hcl, /resource "sluice_transform_map_filter" "js_code" \{/);
     assert.match(hcl, /source_id\s+= sluice_source_postgresql\.orders_db\.id/);
-    assert.match(hcl, /transform_ids\s+= \[sluice_transform_map_filter\.js_code\.id, sluice_transform_mask_fields\.mask_pii\.id\]/);
+    assert.match(
+      hcl,
+      /transform_ids\s+= \[sluice_transform_map_filter\.js_code\.id, sluice_transform_mask_fields\.mask_pii\.id\]/,
+    );
     assert.match(hcl, /password\s+= var\.source_orders_db_password/);
     assert.match(hcl, /variable "source_orders_db_password" \{\n  type      = string\n  sensitive = true\n\}/);
     assert.match(hcl, /name\s+= "js \$\$\{code\}"/);
@@ -94,11 +136,18 @@ describe('export / import', () => {
   });
 
   it('rejects a malformed document without changing anything', async () => {
-    const r = await b.call('POST', '/v1/import', { format: 'sluice/v1', sources: [{ name: 'x', kind: 'postgresql', config: { port: 'no' } }], extra: 1 });
+    const r = await b.call('POST', '/v1/import', {
+      format: 'sluice/v1',
+      sources: [{ name: 'x', kind: 'postgresql', config: { port: 'no' } }],
+      extra: 1,
+    });
     assert.equal(r.status, 400);
     const fields = r.body.errors.map((e: { field: string }) => e.field);
     assert.ok(fields.includes('extra'), JSON.stringify(fields));
-    const r2 = await b.call('POST', '/v1/import', { format: 'sluice/v1', sources: [{ name: 'x', kind: 'postgresql', config: { port: 'no' } }] });
+    const r2 = await b.call('POST', '/v1/import', {
+      format: 'sluice/v1',
+      sources: [{ name: 'x', kind: 'postgresql', config: { port: 'no' } }],
+    });
     const fields2 = r2.body.errors.map((e: { field: string }) => e.field);
     assert.ok(fields2.includes('sources[0].config.port'), JSON.stringify(fields2));
     assert.ok(fields2.includes('sources[0].config.host'), JSON.stringify(fields2));

@@ -64,12 +64,18 @@ export class ChangeEventBuffer<P> {
     this.buf = [];
     this.bufMsgs = 0;
     this.spilling = false;
-    const w = this.roomWaiters; this.roomWaiters = []; for (const r of w) r();
+    const w = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const r of w) r();
   }
 
-  get ackedSeq(): bigint { return this.acked; }
+  get ackedSeq(): bigint {
+    return this.acked;
+  }
   /** True when the source should wait for room() before pushing more. */
-  get full(): boolean { return this.bufMsgs >= MAX_BUFFERED_EVENTS; }
+  get full(): boolean {
+    return this.bufMsgs >= MAX_BUFFERED_EVENTS;
+  }
   /** Resolves once the flush loop took enough events out (backpressure for one huge transaction). */
   room(): Promise<void> {
     if (!this.full) return Promise.resolve();
@@ -77,12 +83,17 @@ export class ChangeEventBuffer<P> {
   }
   private roomWaiters: (() => void)[] = [];
   private spilling = false;
-  get pendingMessages(): number { return this.bufMsgs; }
+  get pendingMessages(): number {
+    return this.bufMsgs;
+  }
 
   /** The value is the envelope; column types travel in the `sluice.columns` header (one cached headers object per column list). */
   push(topic: string, key: string | null, env: Envelope) {
     let headers = this.colsHeaders.get(env.columns);
-    if (headers === undefined) { headers = { [HEADERS.columns]: Buffer.from(JSON.stringify(env.columns)) }; this.colsHeaders.set(env.columns, headers); }
+    if (headers === undefined) {
+      headers = { [HEADERS.columns]: Buffer.from(JSON.stringify(env.columns)) };
+      this.colsHeaders.set(env.columns, headers);
+    }
     this.buf.push({ kind: 'msg', topic, message: { key, value: encodeEnvelope(env), headers } });
     this.bufMsgs++;
   }
@@ -118,29 +129,50 @@ export class ChangeEventBuffer<P> {
       if (!take.length) {
         if (!this.buf.length) {
           if (signal.aborted) return;
-          await new Promise<void>((r) => { this.wake = r; setTimeout(r, 20); });
+          await new Promise<void>((r) => {
+            this.wake = r;
+            setTimeout(r, 20);
+          });
           this.wake = null;
           continue;
         }
         // Only whole transactions go out together; a partial tail waits for its commit.
         let end = -1;
-        for (let i = this.buf.length - 1; i >= 0; i--) if (this.buf[i].kind === 'commit') { end = i; break; }
+        for (let i = this.buf.length - 1; i >= 0; i--)
+          if (this.buf[i].kind === 'commit') {
+            end = i;
+            break;
+          }
         if (end < 0 && this.bufMsgs >= TX_SPILL_EVENTS) {
           // One huge transaction: send what is decoded so far, acknowledge nothing until its commit.
-          if (!this.spilling) this.o.log.info({ events: this.bufMsgs, spill_at: TX_SPILL_EVENTS }, 'transaction larger than SLUICE_TX_SPILL_EVENTS: sending it to Kafka in parts; its position is acknowledged at its commit');
+          if (!this.spilling)
+            this.o.log.info(
+              { events: this.bufMsgs, spill_at: TX_SPILL_EVENTS },
+              'transaction larger than SLUICE_TX_SPILL_EVENTS: sending it to Kafka in parts; its position is acknowledged at its commit',
+            );
           this.spilling = true;
           end = this.buf.length - 1;
-        } else if (end < 0) { await sleep(5); if (signal.aborted && !this.buf.some((b) => b.kind === 'commit')) return; continue; }
-        else this.spilling = false;
+        } else if (end < 0) {
+          await sleep(5);
+          if (signal.aborted && !this.buf.some((b) => b.kind === 'commit')) return;
+          continue;
+        } else this.spilling = false;
         take = this.buf.splice(0, end + 1);
         this.bufMsgs -= take.filter((b) => b.kind === 'msg').length;
-        if (!this.full && this.roomWaiters.length) { const w = this.roomWaiters; this.roomWaiters = []; for (const r of w) r(); }
+        if (!this.full && this.roomWaiters.length) {
+          const w = this.roomWaiters;
+          this.roomWaiters = [];
+          for (const r of w) r();
+        }
       }
       const byTopic = new Map<string, Message[]>();
       let lastCommit: { seq: bigint; pos: P } | null = null;
       for (const b of take) {
-        if (b.kind === 'msg') { let l = byTopic.get(b.topic); if (!l) byTopic.set(b.topic, (l = [])); l.push(b.message); }
-        else lastCommit = b;
+        if (b.kind === 'msg') {
+          let l = byTopic.get(b.topic);
+          if (!l) byTopic.set(b.topic, (l = []));
+          l.push(b.message);
+        } else lastCommit = b;
       }
       try {
         if (byTopic.size) {
@@ -150,14 +182,24 @@ export class ChangeEventBuffer<P> {
           let req = new Map<string, { messages: Message[]; bytes: number }>();
           const send = async () => {
             if (!req.size) return;
-            await this.o.producer.sendBatch({ topicMessages: [...req].map(([topic, v]) => ({ topic, messages: v.messages })), acks: -1 });
+            await this.o.producer.sendBatch({
+              topicMessages: [...req].map(([topic, v]) => ({ topic, messages: v.messages })),
+              acks: -1,
+            });
             req = new Map();
           };
           for (const [topic, messages] of byTopic) {
             for (const m of messages) {
-              const size = (m.value as string).length + ((m.key as string | null)?.length ?? 0) + ((m.headers?.[HEADERS.columns] as Buffer | undefined)?.length ?? 0) + 100;
+              const size =
+                (m.value as string).length +
+                ((m.key as string | null)?.length ?? 0) +
+                ((m.headers?.[HEADERS.columns] as Buffer | undefined)?.length ?? 0) +
+                100;
               let e = req.get(topic);
-              if (e && e.bytes + size > LIMIT) { await send(); e = undefined; }
+              if (e && e.bytes + size > LIMIT) {
+                await send();
+                e = undefined;
+              }
               if (!e) req.set(topic, (e = { messages: [], bytes: 0 }));
               e.messages.push(m);
               e.bytes += size;
@@ -167,15 +209,23 @@ export class ChangeEventBuffer<P> {
         }
         attempt = 0;
         this.flushFailedSince = null;
-        if (status.state === 'broken' && status.reason?.startsWith('kafka')) { status.state = this.o.snapshotActive() ? 'snapshotting' : 'streaming'; status.reason = null; status.broken_since = null; }
+        if (status.state === 'broken' && status.reason?.startsWith('kafka')) {
+          status.state = this.o.snapshotActive() ? 'snapshotting' : 'streaming';
+          status.reason = null;
+          status.broken_since = null;
+        }
         take = [];
         if (lastCommit && generation === this.generation) await this.ack(lastCommit.seq, lastCommit.pos);
       } catch (e) {
         // Kafka did not take the batch: keep it, do not ack, retry without limit (the source keeps its log).
         attempt++;
         this.flushFailedSince = this.flushFailedSince ?? Date.now();
-        if (Date.now() - this.flushFailedSince >= this.o.graceMs) setBroken(status, `kafka_unreachable: ${(e as Error).message}`);
-        this.o.log.warn({ err: (e as Error).message, attempt }, 'producing to Kafka failed; retrying (position not acknowledged)');
+        if (Date.now() - this.flushFailedSince >= this.o.graceMs)
+          setBroken(status, `kafka_unreachable: ${(e as Error).message}`);
+        this.o.log.warn(
+          { err: (e as Error).message, attempt },
+          'producing to Kafka failed; retrying (position not acknowledged)',
+        );
         if (signal.aborted && this.o.signal.aborted && attempt > 3) return;
         await sleep(backoff(attempt, 200, 3000));
       }

@@ -39,7 +39,13 @@ export class IncrementalSnapshotter {
   constructor(private o: IncrementalSnapshotterOpts) {}
 
   /** Stream side: a row changed; any open window on that table drops the key from its chunk. */
-  noteChange(schema: string, table: string, cols: ColumnInfo[], before: Record<string, unknown> | null, after: Record<string, unknown> | null) {
+  noteChange(
+    schema: string,
+    table: string,
+    cols: ColumnInfo[],
+    before: Record<string, unknown> | null,
+    after: Record<string, unknown> | null,
+  ) {
     if (!this.windows.size) return;
     const name = `${schema}.${table}`;
     for (const w of this.windows.values()) {
@@ -56,7 +62,10 @@ export class IncrementalSnapshotter {
   onWatermark(id: string, kind: 'low' | 'high', nextCommitSeq: bigint) {
     const w = this.windows.get(id);
     if (!w) return;
-    if (kind === 'low') { w.open = true; return; }
+    if (kind === 'low') {
+      w.open = true;
+      return;
+    }
     w.open = false;
     const [schema, table] = splitName(w.table);
     const topic = topicFor(this.o.topicPrefix, schema, table);
@@ -67,11 +76,25 @@ export class IncrementalSnapshotter {
     const filter = w.changed.size > 0 && w.columns.some((c) => c.key);
     for (const after of w.rows ?? []) {
       if (filter && w.changed.has(keyString(w.columns, after))) continue;
-      this.o.buffer.push(topic, kafkaKey(w.columns, after), { op: 'r', before: null, after, source, columns: w.columns, ts_ms: now });
+      this.o.buffer.push(topic, kafkaKey(w.columns, after), {
+        op: 'r',
+        before: null,
+        after,
+        source,
+        columns: w.columns,
+        ts_ms: now,
+      });
     }
     for (const before of w.deletes ?? []) {
       if (w.changed.has(keyString(w.columns, before))) continue; // the stream carries its newer state
-      this.o.buffer.push(topic, kafkaKey(w.columns, before), { op: 'd', before, after: null, source, columns: w.columns, ts_ms: now });
+      this.o.buffer.push(topic, kafkaKey(w.columns, before), {
+        op: 'd',
+        before,
+        after: null,
+        source,
+        columns: w.columns,
+        ts_ms: now,
+      });
     }
     w.deletes = undefined;
     w.rows = null;
@@ -92,20 +115,31 @@ export class IncrementalSnapshotter {
       try {
         while (!signal.aborted) {
           const did = await this.runPending(signal).catch((e) => {
-            if (!signal.aborted) this.o.log.warn({ err: (e as Error).message }, 'snapshot step failed; will resume from the last chunk');
+            if (!signal.aborted)
+              this.o.log.warn({ err: (e as Error).message }, 'snapshot step failed; will resume from the last chunk');
             return false;
           });
           if (!did) await sleep(500, signal);
         }
-      } finally { this.loopRunning = false; this.active = false; }
+      } finally {
+        this.loopRunning = false;
+        this.active = false;
+      }
     })();
   }
 
   private async runPending(signal: AbortSignal): Promise<boolean> {
     const ctl = this.o.control;
     const status = this.o.status;
-    const rows = await ctl.query(`SELECT * FROM snapshots WHERE pipeline_id = $1 AND status IN ('pending','running') ORDER BY created_at LIMIT 1`, [this.o.pipelineId]);
-    if (!rows.length) { this.active = false; if (status.state === 'snapshotting') status.state = 'streaming'; return false; }
+    const rows = await ctl.query(
+      `SELECT * FROM snapshots WHERE pipeline_id = $1 AND status IN ('pending','running') ORDER BY created_at LIMIT 1`,
+      [this.o.pipelineId],
+    );
+    if (!rows.length) {
+      this.active = false;
+      if (status.state === 'snapshotting') status.state = 'streaming';
+      return false;
+    }
     const snap = rows[0];
     this.active = true;
     if (status.state === 'streaming') status.state = 'snapshotting';
@@ -116,12 +150,20 @@ export class IncrementalSnapshotter {
       for (const name of snap.tables as string[]) {
         const t = this.o.tables().find((x) => `${x.schema}.${x.table}` === name);
         const p = (progress[name] = progress[name] ?? { rows: 0, last_key: null, done: false, total_estimate: null });
-        if (!t) { p.done = true; p.error = 'table is not captured by this source'; continue; }
-        const gapDeletes = snap.reason === 'slot_lost' && !p.gap_deletes_done && !!reader.presentKeys && !!this.o.liveKeys;
+        if (!t) {
+          p.done = true;
+          p.error = 'table is not captured by this source';
+          continue;
+        }
+        const gapDeletes =
+          snap.reason === 'slot_lost' && !p.gap_deletes_done && !!reader.presentKeys && !!this.o.liveKeys;
         if (p.done && !gapDeletes) continue;
         if (p.total_estimate == null) {
           p.total_estimate = await reader.count(t, snap.filter);
-          await ctl.query(`UPDATE snapshots SET progress = $2, updated_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
+          await ctl.query(`UPDATE snapshots SET progress = $2, updated_at = now() WHERE id = $1`, [
+            snap.id,
+            JSON.stringify(progress),
+          ]);
         }
         const cols = await reader.columns(t);
         const chunk = snap.mode === 'blocking' || !cols.some((c) => c.key) ? 0 : this.o.chunkSize();
@@ -138,7 +180,10 @@ export class IncrementalSnapshotter {
           p.rows += c.rows;
           if (c.lastKey) p.last_key = c.lastKey;
           if (c.last) p.done = true;
-          await ctl.query(`UPDATE snapshots SET progress = $2, updated_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
+          await ctl.query(`UPDATE snapshots SET progress = $2, updated_at = now() WHERE id = $1`, [
+            snap.id,
+            JSON.stringify(progress),
+          ]);
           metrics.snapshotRows.inc({ pipeline: this.o.pipelineId }, c.rows);
         };
         let readKey: unknown[] | null = p.last_key;
@@ -151,9 +196,23 @@ export class IncrementalSnapshotter {
               const id = `${snap.id}:${name}:${readRows}`;
               let close!: (seq: bigint) => void;
               let fail!: (err: Error) => void;
-              const closed = new Promise<bigint>((res, rej) => { close = res; fail = rej; });
+              const closed = new Promise<bigint>((res, rej) => {
+                close = res;
+                fail = rej;
+              });
               closed.catch(() => undefined);
-              const w: ChunkWindow = { id, snapshotId: snap.id, table: name, rows: null, changed: new Set(), open: false, columns: cols, closed, close, fail };
+              const w: ChunkWindow = {
+                id,
+                snapshotId: snap.id,
+                table: name,
+                rows: null,
+                changed: new Set(),
+                open: false,
+                columns: cols,
+                closed,
+                close,
+                fail,
+              };
               this.windows.set(id, w);
               await reader.lowWatermark(w);
               const res = await reader.readChunk(t, cols, chunk ? readKey : null, snap.filter, chunk);
@@ -168,7 +227,9 @@ export class IncrementalSnapshotter {
             }
             if (!inFlight.length) continue;
             const acked = this.o.buffer.waitAcked(inFlight[0].seq);
-            while (!signal.aborted && !(await Promise.race([acked.then(() => true), sleep(200).then(() => false)]))) { /* wait for Kafka */ }
+            while (!signal.aborted && !(await Promise.race([acked.then(() => true), sleep(200).then(() => false)]))) {
+              /* wait for Kafka */
+            }
             if (signal.aborted) return true;
             await settle();
           }
@@ -180,10 +241,16 @@ export class IncrementalSnapshotter {
         if (gapDeletes) {
           await this.deleteGap(snap, t, cols, reader, p, signal);
           if (signal.aborted) return true;
-          await ctl.query(`UPDATE snapshots SET progress = $2, updated_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
+          await ctl.query(`UPDATE snapshots SET progress = $2, updated_at = now() WHERE id = $1`, [
+            snap.id,
+            JSON.stringify(progress),
+          ]);
         }
       }
-      await ctl.query(`UPDATE snapshots SET status = 'done', progress = $2, updated_at = now(), finished_at = now() WHERE id = $1`, [snap.id, JSON.stringify(progress)]);
+      await ctl.query(
+        `UPDATE snapshots SET status = 'done', progress = $2, updated_at = now(), finished_at = now() WHERE id = $1`,
+        [snap.id, JSON.stringify(progress)],
+      );
       this.o.log.info({ snapshot_id: snap.id, tables: snap.tables }, 'snapshot finished');
       return true;
     } finally {
@@ -199,8 +266,19 @@ export class IncrementalSnapshotter {
    * watermark's position (op `d`, `source.snapshot` true). A crash repeats the pass (idempotent):
    * `gap_deletes_done` is recorded only after it.
    */
-  private async deleteGap(snap: { id: string }, t: TableInfo, cols: ColumnInfo[], reader: SnapshotReader, p: Record<string, any>, signal: AbortSignal) {
-    if (!cols.some((c) => c.key)) { p.gap_deletes_done = true; p.gap_deletes = 0; return; } // no key: nothing to match
+  private async deleteGap(
+    snap: { id: string },
+    t: TableInfo,
+    cols: ColumnInfo[],
+    reader: SnapshotReader,
+    p: Record<string, any>,
+    signal: AbortSignal,
+  ) {
+    if (!cols.some((c) => c.key)) {
+      p.gap_deletes_done = true;
+      p.gap_deletes = 0;
+      return;
+    } // no key: nothing to match
     const name = `${t.schema}.${t.table}`;
     const live = await this.o.liveKeys!(t, signal);
     const keys = [...live].map((k) => JSON.parse(k) as Record<string, unknown>);
@@ -210,9 +288,23 @@ export class IncrementalSnapshotter {
       const batch = keys.slice(i, i + size);
       let close!: (seq: bigint) => void;
       let fail!: (err: Error) => void;
-      const closed = new Promise<bigint>((res, rej) => { close = res; fail = rej; });
+      const closed = new Promise<bigint>((res, rej) => {
+        close = res;
+        fail = rej;
+      });
       closed.catch(() => undefined);
-      const w: ChunkWindow = { id: `${snap.id}:${name}:gap:${i}`, snapshotId: snap.id, table: name, rows: null, changed: new Set(), open: false, columns: cols, closed, close, fail };
+      const w: ChunkWindow = {
+        id: `${snap.id}:${name}:gap:${i}`,
+        snapshotId: snap.id,
+        table: name,
+        rows: null,
+        changed: new Set(),
+        open: false,
+        columns: cols,
+        closed,
+        close,
+        fail,
+      };
       this.windows.set(w.id, w);
       try {
         await reader.lowWatermark(w);
@@ -221,21 +313,36 @@ export class IncrementalSnapshotter {
         const gone = w.deletes.length;
         const seq = await reader.highWatermark(w, signal);
         const acked = this.o.buffer.waitAcked(seq);
-        while (!signal.aborted && !(await Promise.race([acked.then(() => true), sleep(200).then(() => false)]))) { /* wait for Kafka */ }
+        while (!signal.aborted && !(await Promise.race([acked.then(() => true), sleep(200).then(() => false)]))) {
+          /* wait for Kafka */
+        }
         deleted += gone;
-      } finally { this.windows.delete(w.id); }
+      } finally {
+        this.windows.delete(w.id);
+      }
     }
     if (signal.aborted) return;
     p.gap_deletes = deleted;
     p.gap_deletes_done = true;
-    this.o.log[deleted ? 'warn' : 'info']({ table: name, checked: keys.length, deleted }, 'replication gap: rows deleted at the source while no slot existed were deleted downstream');
+    this.o.log[deleted ? 'warn' : 'info'](
+      { table: name, checked: keys.length, deleted },
+      'replication gap: rows deleted at the source while no slot existed were deleted downstream',
+    );
   }
 }
 
 /** Schedules a snapshot of `tables` (the initial one, or the one that closes a gap after a lost position). */
-export async function scheduleSnapshot(control: ControlDb, pipelineId: string, tables: TableInfo[], reason: string): Promise<void> {
-  await control.query(`INSERT INTO snapshots (pipeline_id, tables, mode, reason) VALUES ($1, $2, 'incremental', $3)`,
-    [pipelineId, JSON.stringify(tables.map((t) => `${t.schema}.${t.table}`)), reason]);
+export async function scheduleSnapshot(
+  control: ControlDb,
+  pipelineId: string,
+  tables: TableInfo[],
+  reason: string,
+): Promise<void> {
+  await control.query(`INSERT INTO snapshots (pipeline_id, tables, mode, reason) VALUES ($1, $2, 'incremental', $3)`, [
+    pipelineId,
+    JSON.stringify(tables.map((t) => `${t.schema}.${t.table}`)),
+    reason,
+  ]);
 }
 
 function splitName(name: string): [string, string] {

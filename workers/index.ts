@@ -19,7 +19,11 @@ import http from 'node:http';
  */
 export function queuePrefix(databaseUrl: string): string {
   const u = new URL(databaseUrl);
-  return `sluice:${crypto.createHash('sha256').update(`${u.hostname}:${u.port || 5432}/${u.pathname.slice(1)}`).digest('hex').slice(0, 12)}`;
+  return `sluice:${crypto
+    .createHash('sha256')
+    .update(`${u.hostname}:${u.port || 5432}/${u.pathname.slice(1)}`)
+    .digest('hex')
+    .slice(0, 12)}`;
 }
 
 /**
@@ -40,7 +44,9 @@ export async function runWorker(cfg: SluiceConfig, log: Logger, signal: AbortSig
   const wlog = log.child({ worker_id: workerId });
   let ds = null as Awaited<ReturnType<typeof openControlDb>> | null;
   for (let attempt = 1; !signal.aborted && !ds; attempt++) {
-    try { ds = await openControlDb(cfg.databaseUrl, { poolSize: 10 }); } catch (e) {
+    try {
+      ds = await openControlDb(cfg.databaseUrl, { poolSize: 10 });
+    } catch (e) {
       wlog.warn({ err: (e as Error).message }, 'control DB not reachable; retrying');
       await sleep(Math.min(5000, 500 * attempt), signal);
     }
@@ -51,35 +57,74 @@ export async function runWorker(cfg: SluiceConfig, log: Logger, signal: AbortSig
   let metricsServer: http.Server | null = null;
   const metricsPort = Number(process.env.SLUICE_WORKER_METRICS_PORT ?? 0);
   if (metricsPort > 0) {
-    metricsServer = http.createServer(async (req, res) => {
-      if (req.url !== '/metrics') { res.statusCode = 404; res.end(); return; }
-      const m = await workerMetricsText();
-      res.setHeader('Content-Type', m.contentType);
-      res.end(m.text);
-    }).listen(metricsPort, process.env.SLUICE_WORKER_METRICS_HOST ?? '127.0.0.1');
+    metricsServer = http
+      .createServer(async (req, res) => {
+        if (req.url !== '/metrics') {
+          res.statusCode = 404;
+          res.end();
+          return;
+        }
+        const m = await workerMetricsText();
+        res.setHeader('Content-Type', m.contentType);
+        res.end(m.text);
+      })
+      .listen(metricsPort, process.env.SLUICE_WORKER_METRICS_HOST ?? '127.0.0.1');
     metricsServer.on('error', (e) => wlog.warn({ err: e.message }, 'worker metrics server failed'));
   }
-  const connection = new IORedis(cfg.redisUrl, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(5000, 200 * n) });
+  const connection = new IORedis(cfg.redisUrl, {
+    maxRetriesPerRequest: null,
+    retryStrategy: (n) => Math.min(5000, 200 * n),
+  });
   connection.on('error', (e) => wlog.warn({ err: e.message }, 'Redis connection error; BullMQ retries'));
   const prefix = queuePrefix(cfg.databaseUrl);
-  const host = new RunnerHost({ ds, secrets, databaseUrl: cfg.databaseUrl, logLevel: cfg.logLevel, kafkaBrokers: cfg.kafkaBrokers, log: wlog, workerId, graceMs, partitions });
+  const host = new RunnerHost({
+    ds,
+    secrets,
+    databaseUrl: cfg.databaseUrl,
+    logLevel: cfg.logLevel,
+    kafkaBrokers: cfg.kafkaBrokers,
+    log: wlog,
+    workerId,
+    graceMs,
+    partitions,
+  });
   const runnersQueue = new Queue<RunnerJobData>(RUNNERS_QUEUE, { connection, prefix });
   const controlQueue = new Queue(CONTROL_QUEUE, { connection, prefix });
   const supervisor = new Supervisor({ ds, runners: runnersQueue, log: wlog });
   const runners = new Worker<RunnerJobData>(RUNNERS_QUEUE, host.process, {
-    connection, prefix, concurrency: maxRunners, lockDuration: lockMs, stalledInterval: Math.max(1000, Math.floor(lockMs / 2)), maxStalledCount: 1_000_000,
+    connection,
+    prefix,
+    concurrency: maxRunners,
+    lockDuration: lockMs,
+    stalledInterval: Math.max(1000, Math.floor(lockMs / 2)),
+    maxStalledCount: 1_000_000,
   });
-  const control = new Worker(CONTROL_QUEUE, () => supervisor.reconcile(), { connection, prefix, concurrency: 1, removeOnComplete: { count: 10 }, removeOnFail: { count: 10 } });
+  const control = new Worker(CONTROL_QUEUE, () => supervisor.reconcile(), {
+    connection,
+    prefix,
+    concurrency: 1,
+    removeOnComplete: { count: 10 },
+    removeOnFail: { count: 10 },
+  });
   for (const w of [runners, control]) w.on('error', (e) => wlog.warn({ err: e.message }, 'BullMQ worker error'));
   control.on('failed', (_job, e) => wlog.warn({ err: e.message }, 'reconcile failed'));
   // Every worker upserts the same scheduler: one reconcile job per tick however many workers run.
-  const registerScheduler = () => controlQueue.upsertJobScheduler('reconcile', { every: tickMs }, { name: 'reconcile' })
-    .then(() => true, (e) => { wlog.warn({ err: (e as Error).message }, 'could not register the reconcile scheduler; will retry'); return false; });
+  const registerScheduler = () =>
+    controlQueue.upsertJobScheduler('reconcile', { every: tickMs }, { name: 'reconcile' }).then(
+      () => true,
+      (e) => {
+        wlog.warn({ err: (e as Error).message }, 'could not register the reconcile scheduler; will retry');
+        return false;
+      },
+    );
   let registered = await registerScheduler();
   // Patches install when a patched library is first loaded: load both now, so a mismatch stops the worker at once.
   kafkajs();
   pgLogicalReplication();
-  wlog.info({ kafka: cfg.kafkaBrokers, metrics_port: metricsPort || null, queue_prefix: prefix, patches: installedPatches() }, 'worker started');
+  wlog.info(
+    { kafka: cfg.kafkaBrokers, metrics_port: metricsPort || null, queue_prefix: prefix, patches: installedPatches() },
+    'worker started',
+  );
 
   while (!signal.aborted) {
     if (!registered) registered = await registerScheduler();

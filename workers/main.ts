@@ -6,5 +6,15 @@ import { runWorker } from './index';
 const cfg = loadConfig();
 const log = createLogger(cfg.logLevel).child({ component: 'worker', pid: process.pid });
 const ac = new AbortController();
-for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => { log.info({ signal: sig }, 'shutdown requested'); ac.abort(); });
-runWorker(cfg, log, ac.signal).then(() => process.exit(0), (e) => { log.error({ err: (e as Error).message }, 'worker failed'); process.exit(1); });
+for (const sig of ['SIGTERM', 'SIGINT'] as const)
+  process.on(sig, () => {
+    log.info({ signal: sig }, 'shutdown requested');
+    ac.abort();
+  });
+runWorker(cfg, log, ac.signal).then(
+  () => process.exit(0),
+  (e) => {
+    log.error({ err: (e as Error).message }, 'worker failed');
+    process.exit(1);
+  },
+);

@@ -20,8 +20,18 @@ export function diffColumns(before: ColumnInfo[], after: ColumnInfo[]): ColumnCh
   const changes: ColumnChange[] = [];
   for (const c of after) {
     const o = old.get(c.name);
-    if (!o) { changes.push({ kind: 'added', column: c.name, new_type: c.type }); continue; }
-    if (o.type !== c.type) changes.push({ kind: 'retyped', column: c.name, old_type: o.type, new_type: c.type, widening: widens(o.type, c.type) });
+    if (!o) {
+      changes.push({ kind: 'added', column: c.name, new_type: c.type });
+      continue;
+    }
+    if (o.type !== c.type)
+      changes.push({
+        kind: 'retyped',
+        column: c.name,
+        old_type: o.type,
+        new_type: c.type,
+        widening: widens(o.type, c.type),
+      });
     if (o.key !== c.key) changes.push({ kind: 'key_changed', column: c.name, old_type: o.type, new_type: c.type });
   }
   for (const o of before) if (!now.has(o.name)) changes.push({ kind: 'dropped', column: o.name, old_type: o.type });
@@ -60,7 +70,8 @@ export function widens(from: string, to: string): boolean {
   if (from === to) return true;
   if (INTEGER_RANK[from] && INTEGER_RANK[to]) return INTEGER_RANK[to] > INTEGER_RANK[from];
   const nTo = numeric(to);
-  if (INTEGER_RANK[from] && nTo !== undefined) return nTo === null || (nTo[1] >= 0 && nTo[0] - nTo[1] >= INTEGER_DIGITS[from]);
+  if (INTEGER_RANK[from] && nTo !== undefined)
+    return nTo === null || (nTo[1] >= 0 && nTo[0] - nTo[1] >= INTEGER_DIGITS[from]);
   const nFrom = numeric(from);
   if (nFrom !== undefined && nTo !== undefined) {
     if (nTo === null) return true;
@@ -80,9 +91,13 @@ export function widens(from: string, to: string): boolean {
 /** One line per change, for reasons, logs and the schema history. */
 export function describeChange(c: ColumnChange): string {
   switch (c.kind) {
-    case 'added': return `column ${c.column} added (${c.new_type})`;
-    case 'dropped': return `column ${c.column} dropped (was ${c.old_type})`;
-    case 'retyped': return `column ${c.column} changed from ${c.old_type} to ${c.new_type}${c.widening ? ' (widened)' : ''}`;
-    case 'key_changed': return `column ${c.column} ${c.new_type ? 'joined or left' : 'left'} the primary key`;
+    case 'added':
+      return `column ${c.column} added (${c.new_type})`;
+    case 'dropped':
+      return `column ${c.column} dropped (was ${c.old_type})`;
+    case 'retyped':
+      return `column ${c.column} changed from ${c.old_type} to ${c.new_type}${c.widening ? ' (widened)' : ''}`;
+    case 'key_changed':
+      return `column ${c.column} ${c.new_type ? 'joined or left' : 'left'} the primary key`;
   }
 }

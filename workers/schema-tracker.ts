@@ -6,7 +6,9 @@ import { ColumnChange, describeChange, diffColumns } from './schema-diff';
 
 export type SchemaPolicy = 'propagate' | 'ignore_new_columns' | 'fail';
 
-interface ControlQuery { query(sql: string, params?: unknown[]): Promise<any[]> }
+interface ControlQuery {
+  query(sql: string, params?: unknown[]): Promise<any[]>;
+}
 
 /** A version of a source table's schema: the column list the destination follows from Kafka offset `from` on, and how records are shaped for it. */
 interface TableSchema {
@@ -55,21 +57,46 @@ export class SchemaTracker {
    */
   private at(versions: TableSchema[], offset: bigint): TableSchema | undefined {
     if (!versions.length) return undefined;
-    for (let i = versions.length - 1; i > 0; i--) if (versions[i].from === null || offset >= versions[i].from!) return versions[i];
+    for (let i = versions.length - 1; i > 0; i--)
+      if (versions[i].from === null || offset >= versions[i].from!) return versions[i];
     return versions[0];
   }
-  private latest(name: string): TableSchema | undefined { const v = this.tables.get(name); return v?.[v.length - 1]; }
-  private accept(name: string, v: TableSchema) { const list = this.tables.get(name) ?? []; list.push(v); this.tables.set(name, list); }
+  private latest(name: string): TableSchema | undefined {
+    const v = this.tables.get(name);
+    return v?.[v.length - 1];
+  }
+  private accept(name: string, v: TableSchema) {
+    const list = this.tables.get(name) ?? [];
+    list.push(v);
+    this.tables.set(name, list);
+  }
 
-  constructor(private o: { pipelineId: string; policy: SchemaPolicy; support: SchemaChangeSupport; control: ControlQuery; log: Logger }) {}
+  constructor(
+    private o: {
+      pipelineId: string;
+      policy: SchemaPolicy;
+      support: SchemaChangeSupport;
+      control: ControlQuery;
+      log: Logger;
+    },
+  ) {}
 
   /** Loads the applied versions of every table of the pipeline (held or acknowledged ones are settled again). */
   async load(): Promise<void> {
     const rows = await this.o.control.query(
       `SELECT table_name, version, columns, ignored, column_map, kafka_offset FROM schema_history
-       WHERE pipeline_id = $1 AND status = 'applied' ORDER BY table_name, version`, [this.o.pipelineId]);
+       WHERE pipeline_id = $1 AND status = 'applied' ORDER BY table_name, version`,
+      [this.o.pipelineId],
+    );
     this.tables.clear();
-    for (const r of rows) this.accept(r.table_name, { version: r.version, columns: r.columns, ignored: new Set(r.ignored), map: r.column_map ?? {}, from: r.kafka_offset === null ? null : BigInt(r.kafka_offset) });
+    for (const r of rows)
+      this.accept(r.table_name, {
+        version: r.version,
+        columns: r.columns,
+        ignored: new Set(r.ignored),
+        map: r.column_map ?? {},
+        from: r.kafka_offset === null ? null : BigInt(r.kafka_offset),
+      });
   }
 
   /**
@@ -79,7 +106,12 @@ export class SchemaTracker {
    */
   verdict(env: Envelope, offset: string): Verdict {
     const cached = this.verdicts.get(env.columns);
-    if (cached && cached.list[cached.list.length - 1] === cached.t && (cached.t.from === null || BigInt(offset) >= cached.t.from)) return cached.verdict;
+    if (
+      cached &&
+      cached.list[cached.list.length - 1] === cached.t &&
+      (cached.t.from === null || BigInt(offset) >= cached.t.from)
+    )
+      return cached.verdict;
     const list = this.tables.get(`${env.source.schema}.${env.source.table}`);
     const t = list ? this.at(list, BigInt(offset)) : undefined;
     if (!list || !t) return { kind: 'changed' };
@@ -97,7 +129,18 @@ export class SchemaTracker {
     const name = `${env.source.schema}.${env.source.table}`;
     const position = env.source.lsn ?? (env.source.snapshot ? 'snapshot' : null);
     const t = this.latest(name);
-    if (!t) { await this.record(name, { version: 1, columns: env.columns, ignored: new Set(), map: {}, from: null }, [], position, at, 'applied', null); return; }
+    if (!t) {
+      await this.record(
+        name,
+        { version: 1, columns: env.columns, ignored: new Set(), map: {}, from: null },
+        [],
+        position,
+        at,
+        'applied',
+        null,
+      );
+      return;
+    }
     const changes = diffColumns(t.columns, env.columns).filter((c) => !(c.kind === 'added' && t.ignored.has(c.column)));
     if (!changes.length) return;
     const what = changes.map(describeChange).join('; ');
@@ -111,7 +154,15 @@ export class SchemaTracker {
           `Choose: resnapshot the table (the destination column is recreated with the new type and the table snapshotted again: \`sluice schema ack <pipeline> --table ${name} --resolution resnapshot\`), ` +
           `or switch the table to a new destination column (${first.column}_v${version} from now on, the old column kept: \`--resolution new_column\`)`
         : `schema_changed: table ${name}: ${what} (schema_changes is fail). Acknowledge to apply it and go on: \`sluice schema ack <pipeline>\` or POST /v1/pipelines/<id>/schema/ack`;
-      await this.record(name, { version, columns: env.columns, ignored: t.ignored, map: t.map, from: at.offset }, changes, position, at, 'held', reason);
+      await this.record(
+        name,
+        { version, columns: env.columns, ignored: t.ignored, map: t.map, from: at.offset },
+        changes,
+        position,
+        at,
+        'held',
+        reason,
+      );
       this.o.log.warn({ table: name, changes: what, version }, 'schema change: table held until acknowledged');
       resolution = await this.hold(name, version, reason, hooks, incompatible.length > 0);
     }
@@ -120,7 +171,10 @@ export class SchemaTracker {
     const destTable = hooks.tableFor(env.source.schema, env.source.table);
     for (const c of changes) {
       const col = env.columns.find((x) => x.name === c.column);
-      if (c.kind === 'added' && this.o.policy === 'ignore_new_columns' && !col?.key) { ignored.add(c.column); continue; }
+      if (c.kind === 'added' && this.o.policy === 'ignore_new_columns' && !col?.key) {
+        ignored.add(c.column);
+        continue;
+      }
       if (c.kind === 'dropped' && this.o.support.drop === 'nullable') {
         const old = t.columns.find((x) => x.name === c.column)!;
         await hooks.writer.alterColumn?.(destTable, 'nullable', { ...old, name: map[old.name] ?? old.name });
@@ -130,17 +184,24 @@ export class SchemaTracker {
           if (resolution === 'new_column') map[c.column] = `${c.column}_v${version}`;
           else if (resolution === 'resnapshot') {
             await hooks.writer.alterColumn?.(destTable, 'replace', { ...col, name: map[col.name] ?? col.name });
-            await this.o.control.query(`INSERT INTO snapshots (pipeline_id, tables, mode, reason) VALUES ($1, $2, 'incremental', 'schema_resnapshot')`, [this.o.pipelineId, JSON.stringify([name])]);
+            await this.o.control.query(
+              `INSERT INTO snapshots (pipeline_id, tables, mode, reason) VALUES ($1, $2, 'incremental', 'schema_resnapshot')`,
+              [this.o.pipelineId, JSON.stringify([name])],
+            );
           }
-        } else if (this.o.support.widen === 'alter') await hooks.writer.alterColumn?.(destTable, 'widen', { ...col, name: map[col.name] ?? col.name });
+        } else if (this.o.support.widen === 'alter')
+          await hooks.writer.alterColumn?.(destTable, 'widen', { ...col, name: map[col.name] ?? col.name });
       }
     }
     const next: TableSchema = { version, columns: env.columns, ignored, map, from: at.offset };
-    if (resolution === null && this.o.policy !== 'fail') await this.record(name, next, changes, position, at, 'applied', null);
+    if (resolution === null && this.o.policy !== 'fail')
+      await this.record(name, next, changes, position, at, 'applied', null);
     else {
       // Applied only now, after its alterations: a restart before this line takes the acknowledged version up again.
-      await this.o.control.query(`UPDATE schema_history SET status = 'applied', ignored = $4, column_map = $5 WHERE pipeline_id = $1 AND table_name = $2 AND version = $3`,
-        [this.o.pipelineId, name, version, JSON.stringify([...ignored]), JSON.stringify(map)]);
+      await this.o.control.query(
+        `UPDATE schema_history SET status = 'applied', ignored = $4, column_map = $5 WHERE pipeline_id = $1 AND table_name = $2 AND version = $3`,
+        [this.o.pipelineId, name, version, JSON.stringify([...ignored]), JSON.stringify(map)],
+      );
       this.accept(name, next);
     }
     this.o.log.info({ table: name, changes: what, version, resolution }, 'schema change applied downstream');
@@ -154,33 +215,71 @@ export class SchemaTracker {
     return !c.widening || this.o.support.widen === 'no';
   }
 
-  private async record(table: string, v: TableSchema, changes: ColumnChange[], position: string | null, at: { partition: number; offset: bigint }, status: string, reason: string | null) {
+  private async record(
+    table: string,
+    v: TableSchema,
+    changes: ColumnChange[],
+    position: string | null,
+    at: { partition: number; offset: bigint },
+    status: string,
+    reason: string | null,
+  ) {
     await this.o.control.query(
       `INSERT INTO schema_history (pipeline_id, table_name, version, columns, changes, ignored, column_map, position, kafka_partition, kafka_offset, status, reason)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (pipeline_id, table_name, version) DO NOTHING`,
-      [this.o.pipelineId, table, v.version, JSON.stringify(v.columns), JSON.stringify(changes), JSON.stringify([...v.ignored]), JSON.stringify(v.map), position, at.partition,
-        v.from === null ? null : v.from.toString(), status, reason]);
+      [
+        this.o.pipelineId,
+        table,
+        v.version,
+        JSON.stringify(v.columns),
+        JSON.stringify(changes),
+        JSON.stringify([...v.ignored]),
+        JSON.stringify(v.map),
+        position,
+        at.partition,
+        v.from === null ? null : v.from.toString(),
+        status,
+        reason,
+      ],
+    );
     if (status === 'applied') this.accept(table, v);
   }
 
   /** Waits (reporting Broken) until the held version is acknowledged; returns its resolution. */
-  private async hold(table: string, version: number, reason: string, hooks: ApplyHooks, needsResolution: boolean): Promise<string | null> {
+  private async hold(
+    table: string,
+    version: number,
+    reason: string,
+    hooks: ApplyHooks,
+    needsResolution: boolean,
+  ): Promise<string | null> {
     hooks.held(reason);
     try {
       while (true) {
         if (hooks.signal.aborted) throw new SchemaHoldAborted();
-        const r = await this.o.control.query(`SELECT status, resolution FROM schema_history WHERE pipeline_id = $1 AND table_name = $2 AND version = $3`, [this.o.pipelineId, table, version]).catch(() => []);
-        if (r[0]?.status === 'applied' || (r[0]?.status === 'acknowledged' && (!needsResolution || r[0].resolution))) return r[0].resolution ?? null;
+        const r = await this.o.control
+          .query(
+            `SELECT status, resolution FROM schema_history WHERE pipeline_id = $1 AND table_name = $2 AND version = $3`,
+            [this.o.pipelineId, table, version],
+          )
+          .catch(() => []);
+        if (r[0]?.status === 'applied' || (r[0]?.status === 'acknowledged' && (!needsResolution || r[0].resolution)))
+          return r[0].resolution ?? null;
         await hooks.heartbeat().catch(() => undefined);
         await sleep(1000, hooks.signal);
       }
-    } finally { hooks.held(null); }
+    } finally {
+      hooks.held(null);
+    }
   }
 }
 
 /** The runner stopped while a table was held: nothing was written, the offsets stay where they are. */
 export class SchemaHoldAborted extends Error {
-  constructor() { super('stopped while a schema change was held'); this.name = 'SchemaHoldAborted'; }
+  constructor() {
+    super('stopped while a schema change was held');
+    this.name = 'SchemaHoldAborted';
+  }
 }
 
 /** Shapes records for a table with ignored or remapped columns (null when none: records go as they are). */
@@ -190,13 +289,19 @@ function shaper(t: TableSchema): ((e: Envelope) => Envelope) | null {
   const row = (r: Record<string, unknown> | null) => {
     if (!r) return r;
     for (const c of t.ignored) delete r[c];
-    for (const [from, to] of Object.entries(t.map)) if (from in r) { r[to] = r[from]; delete r[from]; }
+    for (const [from, to] of Object.entries(t.map))
+      if (from in r) {
+        r[to] = r[from];
+        delete r[from];
+      }
     return r;
   };
   return (e) => {
     let cols = shaped.get(e.columns);
     if (!cols) {
-      cols = e.columns.filter((c) => !t.ignored.has(c.name)).map((c) => (t.map[c.name] ? { ...c, name: t.map[c.name] } : c));
+      cols = e.columns
+        .filter((c) => !t.ignored.has(c.name))
+        .map((c) => (t.map[c.name] ? { ...c, name: t.map[c.name] } : c));
       shaped.set(e.columns, cols);
     }
     e.before = row(e.before);

@@ -23,10 +23,15 @@ import { SinkRunner, SinkRunnerOpts, SinkStatus } from './sink';
 
 /** What the thread needs to build its SinkRunner: plain data only (structured-clone). */
 export type SinkThreadConfig = Omit<SinkRunnerOpts, 'kafka' | 'producer' | 'admin' | 'control' | 'log' | 'signal'> & {
-  kafkaBrokers: string[]; databaseUrl: string; logLevel: string; logBindings: Record<string, unknown>;
+  kafkaBrokers: string[];
+  databaseUrl: string;
+  logLevel: string;
+  logBindings: Record<string, unknown>;
 };
 
-type FromThread = { type: 'status'; status: SinkStatus } | { type: 'metrics'; metrics: MetricObjectWithValues<MetricValue<string>>[] };
+type FromThread =
+  | { type: 'status'; status: SinkStatus }
+  | { type: 'metrics'; metrics: MetricObjectWithValues<MetricValue<string>>[] };
 type ToThread = { type: 'stop' } | { type: 'topics'; topics: string[] };
 
 export const sinkThreadEnabled = () => process.env.SLUICE_SINK_THREAD !== '0';
@@ -45,11 +50,23 @@ export async function workerMetricsText(): Promise<{ contentType: string; text: 
  * Cumulative event counters of one pipeline in this process (main thread plus its sink thread's last
  * report), written into the runner's status row: the API samples them into the metrics history.
  */
-export async function pipelineCounters(pipelineId: string): Promise<{ events_in: number; events_out: number; errors: number }> {
-  const values = [...await Promise.all([metrics.eventsIn.get(), metrics.eventsOut.get(), metrics.retries.get()]), ...[...threadMetrics.values()].flat()];
-  const sum = (name: string) => values.filter((m) => m.name === name).flatMap((m) => m.values)
-    .reduce((a, v) => a + (v.labels.pipeline === pipelineId ? Number(v.value) : 0), 0);
-  return { events_in: sum('sluice_events_in_total'), events_out: sum('sluice_events_out_total'), errors: sum('sluice_write_retries_total') };
+export async function pipelineCounters(
+  pipelineId: string,
+): Promise<{ events_in: number; events_out: number; errors: number }> {
+  const values = [
+    ...(await Promise.all([metrics.eventsIn.get(), metrics.eventsOut.get(), metrics.retries.get()])),
+    ...[...threadMetrics.values()].flat(),
+  ];
+  const sum = (name: string) =>
+    values
+      .filter((m) => m.name === name)
+      .flatMap((m) => m.values)
+      .reduce((a, v) => a + (v.labels.pipeline === pipelineId ? Number(v.value) : 0), 0);
+  return {
+    events_in: sum('sluice_events_in_total'),
+    events_out: sum('sluice_events_out_total'),
+    errors: sum('sluice_write_retries_total'),
+  };
 }
 
 /** Main-thread handle: the same `status` and `run()` as a SinkRunner. */
@@ -58,7 +75,11 @@ export class SinkThread {
 
   private worker: Worker | null = null;
 
-  constructor(private cfg: SinkThreadConfig, private log: Logger, private signal: AbortSignal) {}
+  constructor(
+    private cfg: SinkThreadConfig,
+    private log: Logger,
+    private signal: AbortSignal,
+  ) {}
 
   /** New tables' topics join the thread's subscription. */
   addTopics(topics: string[]) {
@@ -73,18 +94,23 @@ export class SinkThread {
       const threadId = worker.threadId;
       this.log.debug({ thread_id: threadId }, 'sink runner started in its own thread');
       const stop = () => worker.postMessage({ type: 'stop' } satisfies ToThread);
-      if (this.signal.aborted) stop(); else this.signal.addEventListener('abort', stop, { once: true });
+      if (this.signal.aborted) stop();
+      else this.signal.addEventListener('abort', stop, { once: true });
       worker.on('message', (m: FromThread) => {
         if (m.type === 'status') this.status = m.status;
         else if (m.type === 'metrics') threadMetrics.set(threadId, m.metrics);
       });
       let failure: Error | null = null;
-      worker.on('error', (e) => { failure = e; this.log.error({ err: e.message }, 'sink thread failed'); });
+      worker.on('error', (e) => {
+        failure = e;
+        this.log.error({ err: e.message }, 'sink thread failed');
+      });
       worker.on('exit', (code) => {
         this.signal.removeEventListener('abort', stop);
         threadMetrics.delete(threadId);
         this.status = { ...this.status, state: 'stopped' };
-        if (failure || (code !== 0 && !this.signal.aborted)) reject(failure ?? new Error(`sink thread exited with code ${code}`));
+        if (failure || (code !== 0 && !this.signal.aborted))
+          reject(failure ?? new Error(`sink thread exited with code ${code}`));
         else resolve();
       });
     });
@@ -99,11 +125,17 @@ async function threadMain(c: SinkThreadConfig): Promise<void> {
   const early: string[] = [];
   port.on('message', (m: ToThread) => {
     if (m.type === 'stop') abort.abort();
-    else if (sink) sink.addTopics(m.topics); else early.push(...m.topics);
+    else if (sink) sink.addTopics(m.topics);
+    else early.push(...m.topics);
   });
   const log = createLogger(c.logLevel).child(c.logBindings);
   const { kafka, producer, admin } = pipelineKafka(`sluice-sink-${c.pipelineId.slice(0, 8)}`, c.kafkaBrokers);
-  const pool = new Pool({ connectionString: c.databaseUrl, max: 2, application_name: `sluice-sink-ctl-${c.pipelineId.slice(0, 8)}`, idleTimeoutMillis: 10000 });
+  const pool = new Pool({
+    connectionString: c.databaseUrl,
+    max: 2,
+    application_name: `sluice-sink-ctl-${c.pipelineId.slice(0, 8)}`,
+    idleTimeoutMillis: 10000,
+  });
   pool.on('error', () => undefined);
   const control = { query: async (sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows };
   const { kafkaBrokers: _b, databaseUrl: _d, logLevel: _l, logBindings: _lb, ...opts } = c;
@@ -111,7 +143,10 @@ async function threadMain(c: SinkThreadConfig): Promise<void> {
   if (early.length) sink.addTopics(early);
   const report = () => {
     port.postMessage({ type: 'status', status: sink.status } satisfies FromThread);
-    registry.getMetricsAsJSON().then((metrics) => port.postMessage({ type: 'metrics', metrics } satisfies FromThread), () => undefined);
+    registry.getMetricsAsJSON().then(
+      (metrics) => port.postMessage({ type: 'metrics', metrics } satisfies FromThread),
+      () => undefined,
+    );
   };
   const timer = setInterval(report, 500);
   try {
@@ -132,6 +167,9 @@ async function threadMain(c: SinkThreadConfig): Promise<void> {
 if (!isMainThread && workerData?.sinkThread) {
   threadMain(workerData.sinkThread as SinkThreadConfig).then(
     () => process.exit(0),
-    (e) => { console.error(e); process.exit(1); },
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
   );
 }

@@ -11,17 +11,48 @@ import { metrics } from './metrics';
 import { SchemaHoldAborted, SchemaPolicy, SchemaTracker } from './schema-tracker';
 
 /** The destination settings the sink itself reads; the rest of the config is the writer's. */
-export interface DestConfig { table_name_format?: string; batch_size?: number; ingestion_mode?: 'upsert' | 'append'; [field: string]: unknown }
-export interface Delivery { max_retries: number; backoff_initial_ms: number; backoff_max_ms: number }
+export interface DestConfig {
+  table_name_format?: string;
+  batch_size?: number;
+  ingestion_mode?: 'upsert' | 'append';
+  [field: string]: unknown;
+}
+export interface Delivery {
+  max_retries: number;
+  backoff_initial_ms: number;
+  backoff_max_ms: number;
+}
 
-export interface SinkStatus { state: 'starting' | 'running' | 'broken' | 'stopped'; reason: string | null; lag: number | null; last_write_at: string | null; broken_since?: number | null; partitions?: Record<string, number> }
+export interface SinkStatus {
+  state: 'starting' | 'running' | 'broken' | 'stopped';
+  reason: string | null;
+  lag: number | null;
+  last_write_at: string | null;
+  broken_since?: number | null;
+  partitions?: Record<string, number>;
+}
 
-export interface ControlQuery { query(sql: string, params?: unknown[]): Promise<any[]> }
+export interface ControlQuery {
+  query(sql: string, params?: unknown[]): Promise<any[]>;
+}
 
 export interface SinkRunnerOpts {
-  pipelineId: string; /** Destination kind: its module (connectors/index.ts) supplies the writer. */ kind: string; cfg: DestConfig; mode: 'upsert' | 'append'; topics: string[]; kafka: Kafka; producer: Producer; admin: Admin;
+  pipelineId: string;
+  /** Destination kind: its module (connectors/index.ts) supplies the writer. */ kind: string;
+  cfg: DestConfig;
+  mode: 'upsert' | 'append';
+  topics: string[];
+  kafka: Kafka;
+  producer: Producer;
+  admin: Admin;
   /** The control DB (DLQ records); only `query` is used, so a sink thread passes a plain pool. */
-  control: ControlQuery; log: Logger; signal: AbortSignal; delivery: Delivery; transforms: TransformDef[]; graceMs: number; topicPrefix: string;
+  control: ControlQuery;
+  log: Logger;
+  signal: AbortSignal;
+  delivery: Delivery;
+  transforms: TransformDef[];
+  graceMs: number;
+  topicPrefix: string;
   /** The pipeline's schema_changes policy. */
   schemaChanges: SchemaPolicy;
 }
@@ -30,7 +61,16 @@ export interface SinkRunnerOpts {
  * `key` stays the fetched Buffer until the DLQ needs it as text. `schema`: the decoded envelope of a
  * record whose column list is a schema change, to settle before it is transformed and written.
  */
-interface Rec { topic: string; partition: number; offset: string; key: Buffer | string | null; raw: string; cols: string | null; env: Envelope | null; schema?: Envelope }
+interface Rec {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | string | null;
+  raw: string;
+  cols: string | null;
+  env: Envelope | null;
+  schema?: Envelope;
+}
 type Prepared = { good: Rec[]; poison: { rec: Rec; err: Error }[]; schema: Rec[] };
 
 class Aborted extends Error {}
@@ -68,8 +108,14 @@ function isBarrier(r: Rec): boolean {
  */
 async function beating(p: Promise<void> | undefined, heartbeat: () => Promise<void>): Promise<void> {
   if (!p) return;
-  const timer = setInterval(() => { heartbeat().catch(() => undefined); }, 1000);
-  try { await p; } finally { clearInterval(timer); }
+  const timer = setInterval(() => {
+    heartbeat().catch(() => undefined);
+  }, 1000);
+  try {
+    await p;
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /**
@@ -78,10 +124,17 @@ async function beating(p: Promise<void> | undefined, heartbeat: () => Promise<vo
  * without the hook never gets here (its offsets are committed after each write).
  */
 class BufferedCommits {
-  private parts = new Map<string, { tp: TopicPartition; next: string; heartbeat: () => Promise<void>; settling: boolean }>();
+  private parts = new Map<
+    string,
+    { tp: TopicPartition; next: string; heartbeat: () => Promise<void>; settling: boolean }
+  >();
 
-  constructor(private writer: DestinationWriter, private log: Logger, private commit: (tp: TopicPartition, offset: string) => void,
-    private retry: <T>(f: () => Promise<T>, heartbeat: () => Promise<void>) => Promise<T>) {}
+  constructor(
+    private writer: DestinationWriter,
+    private log: Logger,
+    private commit: (tp: TopicPartition, offset: string) => void,
+    private retry: <T>(f: () => Promise<T>, heartbeat: () => Promise<void>) => Promise<T>,
+  ) {}
 
   /** A slice of `tp` below `next` is delivered: settle (roll what is due) and commit what is durable. */
   async handled(tp: TopicPartition, next: string, heartbeat: () => Promise<void>): Promise<void> {
@@ -94,21 +147,34 @@ class BufferedCommits {
     const p = this.parts.get(key);
     if (!p) return;
     p.settling = true;
-    try { this.commit(p.tp, await this.retry(() => this.writer.buffered!.settle(p.tp, p.next, force), p.heartbeat)); } finally { p.settling = false; }
+    try {
+      this.commit(p.tp, await this.retry(() => this.writer.buffered!.settle(p.tp, p.next, force), p.heartbeat));
+    } finally {
+      p.settling = false;
+    }
   }
 
   /** Partitions with nothing being settled now (the idle timer's candidates). */
-  idle(): string[] { return [...this.parts].filter(([, p]) => !p.settling).map(([k]) => k); }
+  idle(): string[] {
+    return [...this.parts].filter(([, p]) => !p.settling).map(([k]) => k);
+  }
 
   /** Stopping: one bounded attempt per partition to make everything durable; what fails is read again by the next owner. */
   async flushAll(): Promise<void> {
     if (!this.writer.buffered) return;
     for (const p of this.parts.values()) {
       try {
-        const at = await Promise.race([this.writer.buffered.settle(p.tp, p.next, true),
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out after 15 s')), 15000).unref())]);
+        const at = await Promise.race([
+          this.writer.buffered.settle(p.tp, p.next, true),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out after 15 s')), 15000).unref()),
+        ]);
         this.commit(p.tp, at);
-      } catch (e) { this.log.warn({ topic: p.tp.topic, partition: p.tp.partition, err: (e as Error).message }, 'buffered records not flushed on stop; they will be read again'); }
+      } catch (e) {
+        this.log.warn(
+          { topic: p.tp.topic, partition: p.tp.partition, err: (e as Error).message },
+          'buffered records not flushed on stop; they will be read again',
+        );
+      }
     }
   }
 
@@ -132,9 +198,21 @@ export class SinkRunner {
 
   constructor(private o: SinkRunnerOpts) {
     const module = destinationModule(o.kind);
-    this.writer = module.writer({ pipelineId: o.pipelineId, cfg: o.cfg, mode: o.mode, log: o.log, concurrency: PARTITIONS_CONCURRENTLY });
+    this.writer = module.writer({
+      pipelineId: o.pipelineId,
+      cfg: o.cfg,
+      mode: o.mode,
+      log: o.log,
+      concurrency: PARTITIONS_CONCURRENTLY,
+    });
     this.chain = buildChain(o.transforms);
-    this.schema = new SchemaTracker({ pipelineId: o.pipelineId, policy: o.schemaChanges ?? 'propagate', support: module.schemaChanges, control: o.control, log: o.log });
+    this.schema = new SchemaTracker({
+      pipelineId: o.pipelineId,
+      policy: o.schemaChanges ?? 'propagate',
+      support: module.schemaChanges,
+      control: o.control,
+      log: o.log,
+    });
   }
 
   /** The `sluice.columns` header as a string; the same bytes as the previous record's give the same string (no new one per record). */
@@ -145,7 +223,8 @@ export class SinkRunner {
     if (Array.isArray(h)) h = h[0];
     if (typeof h === 'string') return h;
     if (this.lastColsBuf && this.lastColsBuf.equals(h)) return this.lastColsStr;
-    this.lastColsBuf = Buffer.from(h); this.lastColsStr = h.toString(); // a copy: the slice would pin the whole fetch response
+    this.lastColsBuf = Buffer.from(h);
+    this.lastColsStr = h.toString(); // a copy: the slice would pin the whole fetch response
     return this.lastColsStr;
   }
 
@@ -163,7 +242,11 @@ export class SinkRunner {
     if (!env) return null;
     if (r.cols) {
       let cols = this.colsCache.get(r.cols);
-      if (!cols) { cols = JSON.parse(r.cols) as ColumnInfo[]; if (this.colsCache.size > 1000) this.colsCache.clear(); this.colsCache.set(r.cols, cols); }
+      if (!cols) {
+        cols = JSON.parse(r.cols) as ColumnInfo[];
+        if (this.colsCache.size > 1000) this.colsCache.clear();
+        this.colsCache.set(r.cols, cols);
+      }
       // Shared: transforms replace the list (never mutate its entries).
       env.columns = cols;
     } else env.columns = env.columns ?? [];
@@ -175,7 +258,10 @@ export class SinkRunner {
     const k = `${schema}\u0000${table}`;
     let t = this.tableNames.get(k);
     if (t === undefined) {
-      t = (this.o.cfg.table_name_format ?? '{table}').replace(/\{schema\}/g, schema).replace(/\{table\}/g, table).replace(/\{topic_prefix\}/g, this.o.topicPrefix);
+      t = (this.o.cfg.table_name_format ?? '{table}')
+        .replace(/\{schema\}/g, schema)
+        .replace(/\{table\}/g, table)
+        .replace(/\{topic_prefix\}/g, this.o.topicPrefix);
       if (this.tableNames.size > 10000) this.tableNames.clear();
       this.tableNames.set(k, t);
     }
@@ -193,17 +279,27 @@ export class SinkRunner {
     // sink got stuck in "Cannot subscribe to topic while consumer is running" every 10 s while the
     // pipeline reported Active (found by the chaos soak; test/dataplane/sink-restart.test.ts).
     const consumer = o.kafka.consumer({
-      groupId: groupIdFor(o.pipelineId), maxBytesPerPartition: 2 * 1024 * 1024, maxBytes: 8 * 1024 * 1024,
-      sessionTimeout: Number(process.env.SLUICE_CONSUMER_SESSION_TIMEOUT_MS ?? 10000), heartbeatInterval: 1000, maxWaitTimeInMs: 50,
+      groupId: groupIdFor(o.pipelineId),
+      maxBytesPerPartition: 2 * 1024 * 1024,
+      maxBytes: 8 * 1024 * 1024,
+      sessionTimeout: Number(process.env.SLUICE_CONSUMER_SESSION_TIMEOUT_MS ?? 10000),
+      heartbeatInterval: 1000,
+      maxWaitTimeInMs: 50,
       retry: { retries: 1000000, initialRetryTime: 300, maxRetryTime: 5000, restartOnFailure: async () => false },
     });
     this.consumer = consumer;
     let crashed: Error | null = null;
-    consumer.on(consumer.events.CRASH, (e: any) => { crashed = e?.payload?.error ?? new Error('consumer crashed'); });
+    consumer.on(consumer.events.CRASH, (e: any) => {
+      crashed = e?.payload?.error ?? new Error('consumer crashed');
+    });
     // After a rebalance the consumer reads again from the committed offsets: what a buffering writer holds would come twice.
     consumer.on(consumer.events.GROUP_JOIN, () => buffered.discard());
-    const lagTimer = setInterval(() => { this.updateLag().catch(() => undefined); }, 2000);
-    const replayTimer = setInterval(() => { this.replayRequested().catch((e) => o.log.warn({ err: (e as Error).message }, 'DLQ replay failed')); }, 1000);
+    const lagTimer = setInterval(() => {
+      this.updateLag().catch(() => undefined);
+    }, 2000);
+    const replayTimer = setInterval(() => {
+      this.replayRequested().catch((e) => o.log.warn({ err: (e as Error).message }, 'DLQ replay failed'));
+    }, 1000);
     /**
      * Pipelining, per partition: the write of a slice runs while eachBatch returns, so KafkaJS
      * fetches and decodes the next batch, and we decode and transform it, during the destination
@@ -218,7 +314,10 @@ export class SinkRunner {
     const tails = new Map<string, Promise<void>>();
     const commits = new Map<string, { want: string | null; last: string | null; running: Promise<void> | null }>();
     let failed: Error | null = null;
-    const fail = (e: Error) => { failed = failed ?? e; crashed = crashed ?? e; };
+    const fail = (e: Error) => {
+      failed = failed ?? e;
+      crashed = crashed ?? e;
+    };
     const commitAfterWrite = (tp: string, topic: string, partition: number, offset: string) => {
       let c = commits.get(tp);
       if (!c) commits.set(tp, (c = { want: null, last: null, running: null }));
@@ -229,24 +328,44 @@ export class SinkRunner {
       cc.running ??= (async () => {
         try {
           while (cc.want !== null && !failed) {
-            const next = cc.want; cc.want = null;
+            const next = cc.want;
+            cc.want = null;
             await consumer.commitOffsets([{ topic, partition, offset: next }]);
           }
-        } catch (e) { fail(e as Error); } finally { cc.running = null; }
+        } catch (e) {
+          fail(e as Error);
+        } finally {
+          cc.running = null;
+        }
       })();
     };
     const settle = async () => {
-      await Promise.all(tails.values()); tails.clear();
-      await Promise.all([...commits.values()].map((c) => c.running)); commits.clear();
+      await Promise.all(tails.values());
+      tails.clear();
+      await Promise.all([...commits.values()].map((c) => c.running));
+      commits.clear();
     };
-    const buffered = new BufferedCommits(this.writer, o.log, (tp, at) => commitAfterWrite(`${tp.topic}/${tp.partition}`, tp.topic, tp.partition, at),
-      (f, heartbeat) => this.withConnRetry(f, heartbeat));
+    const buffered = new BufferedCommits(
+      this.writer,
+      o.log,
+      (tp, at) => commitAfterWrite(`${tp.topic}/${tp.partition}`, tp.topic, tp.partition, at),
+      (f, heartbeat) => this.withConnRetry(f, heartbeat),
+    );
     // A buffering writer closes files by age too: settle idle partitions about once a second, behind their writes.
-    const settleTimer = this.writer.buffered ? setInterval(() => {
-      for (const key of buffered.idle()) {
-        tails.set(key, (tails.get(key) ?? Promise.resolve()).then(() => buffered.settle(key, false)).catch((e) => { if (!(e instanceof Aborted)) fail(e as Error); }));
-      }
-    }, 1000) : null;
+    const settleTimer = this.writer.buffered
+      ? setInterval(() => {
+          for (const key of buffered.idle()) {
+            tails.set(
+              key,
+              (tails.get(key) ?? Promise.resolve())
+                .then(() => buffered.settle(key, false))
+                .catch((e) => {
+                  if (!(e instanceof Aborted)) fail(e as Error);
+                }),
+            );
+          }
+        }, 1000)
+      : null;
     try {
       while (!o.signal.aborted) {
         try {
@@ -260,29 +379,44 @@ export class SinkRunner {
             partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
             eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
               const tp = `${batch.topic}/${batch.partition}`;
-              const recs: Rec[] = batch.messages.map((m) => ({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key ?? null, raw: m.value?.toString() ?? 'null', cols: this.colsHeader(m.headers?.[HEADERS.columns]), env: null }));
+              const recs: Rec[] = batch.messages.map((m) => ({
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: m.offset,
+                key: m.key ?? null,
+                raw: m.value?.toString() ?? 'null',
+                cols: this.colsHeader(m.headers?.[HEADERS.columns]),
+                env: null,
+              }));
               const size = Math.max(1, o.cfg.batch_size ?? 500);
               for (let i = 0; i < recs.length; i += size) {
                 if (failed || !isRunning() || isStale() || o.signal.aborted) return;
                 const slice = recs.slice(i, i + size);
                 const prepared = this.prepare(slice); // while the previous slice is being written
                 // The tail may be replaced while we wait (an idle settle of a buffering writer): wait for the newest.
-                for (let t = tails.get(tp); t; t = tails.get(tp)) { await beating(t, heartbeat); if (tails.get(tp) === t) break; }
+                for (let t = tails.get(tp); t; t = tails.get(tp)) {
+                  await beating(t, heartbeat);
+                  if (tails.get(tp) === t) break;
+                }
                 if (failed || !isRunning() || isStale() || o.signal.aborted) return;
                 const last = slice[slice.length - 1].offset;
-                tails.set(tp, (async () => {
-                  try {
-                    await this.deliver(prepared, heartbeat);
-                    const next = (BigInt(last) + 1n).toString();
-                    if (this.writer.buffered) await buffered.handled({ topic: batch.topic, partition: batch.partition }, next, heartbeat);
-                    else commitAfterWrite(tp, batch.topic, batch.partition, next);
-                    heartbeat().catch(() => undefined);
-                  } catch (e) {
-                    if (e instanceof Aborted || e instanceof SchemaHoldAborted) return;
-                    // Offsets were resolved past this slice: refetch from the committed offsets.
-                    fail(e as Error);
-                  }
-                })());
+                tails.set(
+                  tp,
+                  (async () => {
+                    try {
+                      await this.deliver(prepared, heartbeat);
+                      const next = (BigInt(last) + 1n).toString();
+                      if (this.writer.buffered)
+                        await buffered.handled({ topic: batch.topic, partition: batch.partition }, next, heartbeat);
+                      else commitAfterWrite(tp, batch.topic, batch.partition, next);
+                      heartbeat().catch(() => undefined);
+                    } catch (e) {
+                      if (e instanceof Aborted || e instanceof SchemaHoldAborted) return;
+                      // Offsets were resolved past this slice: refetch from the committed offsets.
+                      fail(e as Error);
+                    }
+                  })(),
+                );
                 resolveOffset(last);
               }
             },
@@ -315,7 +449,10 @@ export class SinkRunner {
       clearInterval(replayTimer);
       if (settleTimer) clearInterval(settleTimer);
       await settle(); // the writes in flight finish and commit their offsets before the consumer leaves
-      if (!failed) { await buffered.flushAll(); await settle(); } // what a buffering writer holds, made durable and committed
+      if (!failed) {
+        await buffered.flushAll();
+        await settle();
+      } // what a buffering writer holds, made durable and committed
       await consumer.disconnect().catch(() => undefined);
       this.chain.dispose();
       await this.writer.close();
@@ -326,7 +463,10 @@ export class SinkRunner {
   private async ensureDlqTopic() {
     const t = dlqTopicFor(this.o.pipelineId);
     const existing = await this.o.admin.listTopics();
-    if (!existing.includes(t)) await this.o.admin.createTopics({ topics: [{ topic: t, numPartitions: 1, replicationFactor: -1 }] }).catch(() => undefined);
+    if (!existing.includes(t))
+      await this.o.admin
+        .createTopics({ topics: [{ topic: t, numPartitions: 1, replicationFactor: -1 }] })
+        .catch(() => undefined);
   }
 
   private async updateLag() {
@@ -358,7 +498,11 @@ export class SinkRunner {
   }
   private markHealthy() {
     this.unreachableSince = null;
-    if (this.status.state === 'broken' || this.status.state === 'starting') { this.status.state = 'running'; this.status.reason = null; this.status.broken_since = null; }
+    if (this.status.state === 'broken' || this.status.state === 'starting') {
+      this.status.state = 'running';
+      this.status.reason = null;
+      this.status.broken_since = null;
+    }
     this.status.last_write_at = new Date().toISOString();
   }
 
@@ -373,10 +517,16 @@ export class SinkRunner {
     for (const r of recs) {
       try {
         const env = this.decode(r);
-        if (env && this.schema.verdict(env, r.offset).kind === 'changed') { r.schema = env; schema.push(r); continue; }
+        if (env && this.schema.verdict(env, r.offset).kind === 'changed') {
+          r.schema = env;
+          schema.push(r);
+          continue;
+        }
         r.env = env ? this.transform(env, r) : null;
         if (r.env) good.push(r);
-      } catch (e) { poison.push({ rec: r, err: e as Error }); }
+      } catch (e) {
+        poison.push({ rec: r, err: e as Error });
+      }
     }
     return { good, poison, schema };
   }
@@ -393,21 +543,44 @@ export class SinkRunner {
    */
   private async deliverWithSchema(p: Prepared, heartbeat: () => Promise<void>): Promise<void> {
     const poisonOf = new Map(p.poison.map((x) => [x.rec, x.err]));
-    const all = [...p.good, ...p.poison.map((x) => x.rec), ...p.schema].sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+    const all = [...p.good, ...p.poison.map((x) => x.rec), ...p.schema].sort((a, b) =>
+      BigInt(a.offset) < BigInt(b.offset) ? -1 : 1,
+    );
     let seg: Prepared = { good: [], poison: [], schema: [] };
-    const flush = async () => { if (seg.good.length || seg.poison.length) await this.deliver(seg, heartbeat); seg = { good: [], poison: [], schema: [] }; };
+    const flush = async () => {
+      if (seg.good.length || seg.poison.length) await this.deliver(seg, heartbeat);
+      seg = { good: [], poison: [], schema: [] };
+    };
     for (const r of all) {
       const err = poisonOf.get(r);
-      if (err) { seg.poison.push({ rec: r, err }); continue; }
+      if (err) {
+        seg.poison.push({ rec: r, err });
+        continue;
+      }
       if (r.schema) {
         if (this.schema.verdict(r.schema, r.offset).kind === 'changed') {
           await flush();
-          await this.schema.settle(r.schema, { partition: r.partition, offset: BigInt(r.offset) }, {
-            writer: this.writer, tableFor: (s, t) => this.tableFor(s, t), heartbeat, signal: this.o.signal,
-            held: (reason) => { if (reason) this.setHeld(reason); else this.markHealthy(); },
-          });
+          await this.schema.settle(
+            r.schema,
+            { partition: r.partition, offset: BigInt(r.offset) },
+            {
+              writer: this.writer,
+              tableFor: (s, t) => this.tableFor(s, t),
+              heartbeat,
+              signal: this.o.signal,
+              held: (reason) => {
+                if (reason) this.setHeld(reason);
+                else this.markHealthy();
+              },
+            },
+          );
         }
-        try { r.env = this.transform(r.schema, r); } catch (e) { seg.poison.push({ rec: r, err: e as Error }); continue; }
+        try {
+          r.env = this.transform(r.schema, r);
+        } catch (e) {
+          seg.poison.push({ rec: r, err: e as Error });
+          continue;
+        }
         r.schema = undefined;
         if (!r.env) continue;
       }
@@ -446,7 +619,9 @@ export class SinkRunner {
     if (prepared.schema.length) return this.deliverWithSchema(prepared, heartbeat);
     const { good, poison } = prepared;
     const known = new Map<Rec, Error>(poison.map((p) => [p.rec, p.err]));
-    const recs = poison.length ? [...good, ...poison.map((p) => p.rec)].sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1)) : good;
+    const recs = poison.length
+      ? [...good, ...poison.map((p) => p.rec)].sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1))
+      : good;
     // Fast path: every record up to the first transform failure in one write.
     const firstPoison = poison.length ? recs.findIndex((r) => known.has(r)) : recs.length;
     let rest = recs; // what the walk below writes, in offset order
@@ -454,7 +629,19 @@ export class SinkRunner {
       const prefix = firstPoison === recs.length ? recs : recs.slice(0, firstPoison);
       let ok = false;
       let partial: PartialWrite | void = undefined;
-      try { partial = await this.withConnRetry(() => this.write(prefix.map((g) => g.env!), prefix), heartbeat); ok = true; } catch (e) { if (e instanceof Aborted) throw e; }
+      try {
+        partial = await this.withConnRetry(
+          () =>
+            this.write(
+              prefix.map((g) => g.env!),
+              prefix,
+            ),
+          heartbeat,
+        );
+        ok = true;
+      } catch (e) {
+        if (e instanceof Aborted) throw e;
+      }
       if (ok) {
         const held = partial?.rejected.length ? this.heldBack(prefix, partial, known) : null;
         await this.supersede(held ? prefix.filter((r) => !held.has(r)) : prefix);
@@ -466,16 +653,30 @@ export class SinkRunner {
     let tail: { rec: Rec; err: Error | null }[] | null = null;
     for (const r of rest) {
       const err = known.get(r) ?? null;
-      if (tail) { tail.push({ rec: r, err }); continue; }
+      if (tail) {
+        tail.push({ rec: r, err });
+        continue;
+      }
       const barrier = isBarrier(r);
-      if (barrier && groups.size) { tail = [{ rec: r, err }]; continue; }
+      if (barrier && groups.size) {
+        tail = [{ rec: r, err }];
+        continue;
+      }
       const k = keyText(r);
       const g = groups.get(k);
-      if (g) { g.push({ rec: r, err }); continue; }
-      if (err) { if (barrier) tail = [{ rec: r, err }]; else groups.set(k, [{ rec: r, err }]); continue; }
+      if (g) {
+        g.push({ rec: r, err });
+        continue;
+      }
+      if (err) {
+        if (barrier) tail = [{ rec: r, err }];
+        else groups.set(k, [{ rec: r, err }]);
+        continue;
+      }
       const failed = await this.writeOne(r, heartbeat);
       if (!failed) continue;
-      if (barrier) tail = [{ rec: r, err: failed }]; else groups.set(k, [{ rec: r, err: failed }]);
+      if (barrier) tail = [{ rec: r, err: failed }];
+      else groups.set(k, [{ rec: r, err: failed }]);
     }
     await this.retryKeys([...groups.values()], heartbeat);
     if (tail) await this.retryKeys([tail], heartbeat);
@@ -489,7 +690,10 @@ export class SinkRunner {
   private heldBack(batch: Rec[], partial: PartialWrite, known: Map<Rec, Error>): Set<Rec> {
     const rejected = new Map<number, Error>();
     for (const { index, error } of partial.rejected) {
-      if (!Number.isInteger(index) || index < 0 || index >= batch.length) throw new Error(`destination writer ${this.o.kind} reported a rejection at index ${index} of a batch of ${batch.length}`);
+      if (!Number.isInteger(index) || index < 0 || index >= batch.length)
+        throw new Error(
+          `destination writer ${this.o.kind} reported a rejection at index ${index} of a batch of ${batch.length}`,
+        );
       rejected.set(index, error);
     }
     const held = new Set<Rec>();
@@ -509,7 +713,12 @@ export class SinkRunner {
 
   /** Writes one record (connection errors retried without limit); the destination's rejection is returned, not thrown. */
   private async writeOne(r: Rec, heartbeat: () => Promise<void>): Promise<Error | null> {
-    try { await this.withConnRetry(() => this.writeAll([r.env!], [r]), heartbeat); } catch (e) { if (e instanceof Aborted) throw e; return e as Error; }
+    try {
+      await this.withConnRetry(() => this.writeAll([r.env!], [r]), heartbeat);
+    } catch (e) {
+      if (e instanceof Aborted) throw e;
+      return e as Error;
+    }
     await this.supersede([r]);
     return null;
   }
@@ -522,10 +731,16 @@ export class SinkRunner {
         for (const { rec, err } of g) {
           if (stop) return;
           try {
-            if (err) { await this.retryThenDlq(rec, err, heartbeat); continue; }
+            if (err) {
+              await this.retryThenDlq(rec, err, heartbeat);
+              continue;
+            }
             const failed = await this.writeOne(rec, heartbeat);
             if (failed) await this.retryThenDlq(rec, failed, heartbeat);
-          } catch (e) { stop = stop ?? e; return; }
+          } catch (e) {
+            stop = stop ?? e;
+            return;
+          }
         }
       }
     };
@@ -535,7 +750,9 @@ export class SinkRunner {
 
   private async loadDlqKeys() {
     const rows = await this.o.control.query(
-      `SELECT id, topic, kafka_partition, kafka_offset, record_key FROM dlq_records WHERE pipeline_id = $1 AND status IN ('pending','replay_requested') AND record_key IS NOT NULL`, [this.o.pipelineId]);
+      `SELECT id, topic, kafka_partition, kafka_offset, record_key FROM dlq_records WHERE pipeline_id = $1 AND status IN ('pending','replay_requested') AND record_key IS NOT NULL`,
+      [this.o.pipelineId],
+    );
     this.dlqByKey.clear();
     for (const r of rows) this.noteDlq(r.topic, r.record_key, Number(r.id), r.kafka_partition, BigInt(r.kafka_offset));
   }
@@ -563,12 +780,18 @@ export class SinkRunner {
     const ids = found.flatMap((f) => f.older.map((d) => d.id));
     // The control DB first: if it fails the records stay tracked (and pending), nothing is lost.
     await this.o.control.query(
-      `UPDATE dlq_records SET status = 'superseded', updated_at = now() WHERE id = ANY($1) AND status IN ('pending','replay_requested')`, [ids]);
+      `UPDATE dlq_records SET status = 'superseded', updated_at = now() WHERE id = ANY($1) AND status IN ('pending','replay_requested')`,
+      [ids],
+    );
     for (const { k, older } of found) {
       const rest = (this.dlqByKey.get(k) ?? []).filter((d) => !older.includes(d));
-      if (rest.length) this.dlqByKey.set(k, rest); else this.dlqByKey.delete(k);
+      if (rest.length) this.dlqByKey.set(k, rest);
+      else this.dlqByKey.delete(k);
     }
-    this.o.log.info({ dlq_ids: ids }, 'DLQ records superseded by a newer change of the same key: they will not be replayed');
+    this.o.log.info(
+      { dlq_ids: ids },
+      'DLQ records superseded by a newer change of the same key: they will not be replayed',
+    );
   }
 
   private async retryThenDlq(rec: Rec, firstErr: Error, heartbeat: () => Promise<void>) {
@@ -586,7 +809,10 @@ export class SinkRunner {
         if (env) await this.withConnRetry(() => this.writeAll([env], [rec]), heartbeat);
         if (env) await this.supersede([rec]);
         return;
-      } catch (e) { if (e instanceof Aborted) throw e; err = e as Error; }
+      } catch (e) {
+        if (e instanceof Aborted) throw e;
+        err = e as Error;
+      }
     }
     await this.toDlq(rec, err, attempts, heartbeat);
   }
@@ -599,18 +825,53 @@ export class SinkRunner {
     while (true) {
       try {
         await o.producer.send({
-          topic: dlqTopicFor(o.pipelineId), acks: -1,
-          messages: [{ key, value: rec.raw, headers: { ...(rec.cols ? { [HEADERS.columns]: rec.cols } : {}),
-            [HEADERS.errorClass]: cls, [HEADERS.errorMessage]: err.message.slice(0, 2000), [HEADERS.attempts]: String(attempts),
-            [HEADERS.originalTopic]: rec.topic, [HEADERS.originalPartition]: String(rec.partition), [HEADERS.originalOffset]: rec.offset } }],
+          topic: dlqTopicFor(o.pipelineId),
+          acks: -1,
+          messages: [
+            {
+              key,
+              value: rec.raw,
+              headers: {
+                ...(rec.cols ? { [HEADERS.columns]: rec.cols } : {}),
+                [HEADERS.errorClass]: cls,
+                [HEADERS.errorMessage]: err.message.slice(0, 2000),
+                [HEADERS.attempts]: String(attempts),
+                [HEADERS.originalTopic]: rec.topic,
+                [HEADERS.originalPartition]: String(rec.partition),
+                [HEADERS.originalOffset]: rec.offset,
+              },
+            },
+          ],
         });
         const ins = await o.control.query(
           `INSERT INTO dlq_records (pipeline_id, topic, kafka_partition, kafka_offset, record_key, record_value, error_class, error_message, attempts)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (pipeline_id, topic, kafka_partition, kafka_offset) DO NOTHING RETURNING id`,
-          [o.pipelineId, rec.topic, rec.partition, rec.offset, key, JSON.stringify({ ...JSON.parse(rec.raw), columns: rec.cols ? JSON.parse(rec.cols) : [] }), cls, err.message.slice(0, 2000), attempts]);
-        if (ins.length && key !== null) this.noteDlq(rec.topic, key, Number(ins[0].id), rec.partition, BigInt(rec.offset));
+          [
+            o.pipelineId,
+            rec.topic,
+            rec.partition,
+            rec.offset,
+            key,
+            JSON.stringify({ ...JSON.parse(rec.raw), columns: rec.cols ? JSON.parse(rec.cols) : [] }),
+            cls,
+            err.message.slice(0, 2000),
+            attempts,
+          ],
+        );
+        if (ins.length && key !== null)
+          this.noteDlq(rec.topic, key, Number(ins[0].id), rec.partition, BigInt(rec.offset));
         metrics.dlq.inc({ pipeline: o.pipelineId });
-        o.log.warn({ pipeline_id: o.pipelineId, topic: rec.topic, partition: rec.partition, offset: rec.offset, error_class: cls, err: err.message }, 'record sent to the DLQ');
+        o.log.warn(
+          {
+            pipeline_id: o.pipelineId,
+            topic: rec.topic,
+            partition: rec.partition,
+            offset: rec.offset,
+            error_class: cls,
+            err: err.message,
+          },
+          'record sent to the DLQ',
+        );
         return;
       } catch (e) {
         attempt++;
@@ -635,10 +896,14 @@ export class SinkRunner {
         attempt++;
         metrics.retries.inc({ pipeline: this.o.pipelineId, kind: 'connection' });
         this.markUnreachable(e as Error);
-        if (attempt === 1 || attempt % 10 === 0) this.o.log.warn({ err: (e as Error).message, attempt }, 'destination unreachable; retrying without limit');
+        if (attempt === 1 || attempt % 10 === 0)
+          this.o.log.warn({ err: (e as Error).message, attempt }, 'destination unreachable; retrying without limit');
         // The destination may ask for a longer pause (HTTP Retry-After); the group heartbeat goes on meanwhile.
         const asked = Number((e as { retryAfterMs?: unknown }).retryAfterMs);
-        let wait = Math.max(backoff(attempt, 200, 3000), Number.isFinite(asked) ? Math.min(asked, MAX_RETRY_AFTER_MS) : 0);
+        let wait = Math.max(
+          backoff(attempt, 200, 3000),
+          Number.isFinite(asked) ? Math.min(asked, MAX_RETRY_AFTER_MS) : 0,
+        );
         do {
           await heartbeat().catch(() => undefined);
           const step = Math.min(wait, 2000);
@@ -655,8 +920,15 @@ export class SinkRunner {
    */
   private async write(envs: Envelope[], recs: Rec[], now = false): Promise<PartialWrite | void> {
     const started = process.hrtime.bigint();
-    const args = [envs, recs.map((r) => r.offset), (schema: string, table: string) => this.tableFor(schema, table), { topic: recs[0].topic, partition: recs[0].partition }] as const;
-    const partial = await (now && this.writer.buffered ? this.writer.buffered.writeNow(...args) : this.writer.write(...args));
+    const args = [
+      envs,
+      recs.map((r) => r.offset),
+      (schema: string, table: string) => this.tableFor(schema, table),
+      { topic: recs[0].topic, partition: recs[0].partition },
+    ] as const;
+    const partial = await (now && this.writer.buffered
+      ? this.writer.buffered.writeNow(...args)
+      : this.writer.write(...args));
     metrics.eventsOut.inc({ pipeline: this.o.pipelineId }, envs.length - (partial?.rejected.length ?? 0));
     metrics.writeLatency.observe({ pipeline: this.o.pipelineId }, Number(process.hrtime.bigint() - started) / 1e9);
     return partial;
@@ -672,18 +944,37 @@ export class SinkRunner {
 
   private async replayRequested() {
     const o = this.o;
-    const rows = await o.control.query(`SELECT * FROM dlq_records WHERE pipeline_id = $1 AND status = 'replay_requested' ORDER BY id LIMIT 500`, [o.pipelineId]);
+    const rows = await o.control.query(
+      `SELECT * FROM dlq_records WHERE pipeline_id = $1 AND status = 'replay_requested' ORDER BY id LIMIT 500`,
+      [o.pipelineId],
+    );
     for (const r of rows) {
-      const rec: Rec = { topic: r.topic, partition: r.kafka_partition, offset: String(r.kafka_offset), key: r.record_key, raw: JSON.stringify(r.record_value), cols: null, env: null };
+      const rec: Rec = {
+        topic: r.topic,
+        partition: r.kafka_partition,
+        offset: String(r.kafka_offset),
+        key: r.record_key,
+        raw: JSON.stringify(r.record_value),
+        cols: null,
+        env: null,
+      };
       try {
         // Superseded since the replay was requested (a newer change of the key was written): not replayed.
-        if (this.o.mode === 'upsert' && r.record_key !== null && !(this.dlqByKey.get(dlqKey(r.topic, r.record_key)) ?? []).some((d) => d.id === Number(r.id))) continue;
+        if (
+          this.o.mode === 'upsert' &&
+          r.record_key !== null &&
+          !(this.dlqByKey.get(dlqKey(r.topic, r.record_key)) ?? []).some((d) => d.id === Number(r.id))
+        )
+          continue;
         const env = this.transform(r.record_value as Envelope, rec);
         if (env) await this.writeAll([env], [rec], true);
         await o.control.query(`UPDATE dlq_records SET status = 'replayed', updated_at = now() WHERE id = $1`, [r.id]);
         o.log.info({ dlq_id: Number(r.id) }, 'DLQ record replayed');
       } catch (e) {
-        await o.control.query(`UPDATE dlq_records SET status = 'pending', attempts = attempts + 1, error_message = $2, updated_at = now() WHERE id = $1`, [r.id, (e as Error).message.slice(0, 2000)]);
+        await o.control.query(
+          `UPDATE dlq_records SET status = 'pending', attempts = attempts + 1, error_message = $2, updated_at = now() WHERE id = $1`,
+          [r.id, (e as Error).message.slice(0, 2000)],
+        );
       }
     }
   }

@@ -5,7 +5,15 @@ import { Envelope, kafkaKey } from '../core/change-event';
 import { PositionLostError } from '../core/errors';
 import { topicFor } from '../core/names';
 import { backoff, sleep } from '../core/retry';
-import type { ChangeStream, EventDispatcher, OffsetStore, SessionFailure, SourceConnector, SourceModule, TableInfo } from '../connectors/module';
+import type {
+  ChangeStream,
+  EventDispatcher,
+  OffsetStore,
+  SessionFailure,
+  SourceConnector,
+  SourceModule,
+  TableInfo,
+} from '../connectors/module';
 import { ChangeEventBuffer } from './change-event-buffer';
 import type { ControlDb } from './control-db';
 import { IncrementalSnapshotter, scheduleSnapshot } from './incremental-snapshot';
@@ -69,27 +77,53 @@ export class SourceSession<P> implements ChangeEventSource {
   private readonly snapshots: IncrementalSnapshotter;
   private readonly topics = new Map<string, string>();
 
-  constructor(private readonly module: SourceModule<P>, private readonly o: SourceSessionOpts) {
-    this.ready = new Promise((r) => { this.readyResolve = r; });
-    this.connector = module.connector({ pipelineId: o.pipelineId, sourceId: o.sourceId, cfg: o.cfg, offsets: offsetStore(o.control, o.sourceId), log: o.log });
+  constructor(
+    private readonly module: SourceModule<P>,
+    private readonly o: SourceSessionOpts,
+  ) {
+    this.ready = new Promise((r) => {
+      this.readyResolve = r;
+    });
+    this.connector = module.connector({
+      pipelineId: o.pipelineId,
+      sourceId: o.sourceId,
+      cfg: o.cfg,
+      offsets: offsetStore(o.control, o.sourceId),
+      log: o.log,
+    });
     this.buffer = new ChangeEventBuffer<P>({
-      producer: o.producer, log: o.log, graceMs: o.graceMs, signal: o.signal, status: this.status, snapshotActive: () => this.snapshotActive,
+      producer: o.producer,
+      log: o.log,
+      graceMs: o.graceMs,
+      signal: o.signal,
+      status: this.status,
+      snapshotActive: () => this.snapshotActive,
       onAck: async (pos) => {
         this.status.position = module.positionText(pos);
         // Never throws: a failed acknowledgement only means the source re-reads more after a restart.
-        await this.connector.acknowledge(pos).catch((e) => o.log.warn({ err: (e as Error).message }, 'could not acknowledge the source position'));
+        await this.connector
+          .acknowledge(pos)
+          .catch((e) => o.log.warn({ err: (e as Error).message }, 'could not acknowledge the source position'));
       },
     });
     this.snapshots = new IncrementalSnapshotter({
-      pipelineId: o.pipelineId, control: o.control, log: o.log, status: this.status, buffer: this.buffer as ChangeEventBuffer<unknown>,
-      chunkSize: () => o.cfg.snapshot_chunk_size, tables: () => this.tables, topicPrefix: o.cfg.topic_prefix,
+      pipelineId: o.pipelineId,
+      control: o.control,
+      log: o.log,
+      status: this.status,
+      buffer: this.buffer as ChangeEventBuffer<unknown>,
+      chunkSize: () => o.cfg.snapshot_chunk_size,
+      tables: () => this.tables,
+      topicPrefix: o.cfg.topic_prefix,
       openReader: () => this.connector.openSnapshotReader(),
       liveKeys: o.kafka ? (t, signal) => liveKeys(o.kafka!, o.admin, t.topic, signal) : undefined,
       sourceInfo: (schema, table, now) => this.connector.snapshotSource(schema, table, now),
     });
   }
 
-  get snapshotActive(): boolean { return this.snapshots.active; }
+  get snapshotActive(): boolean {
+    return this.snapshots.active;
+  }
 
   /** Runs sessions until the signal aborts, rebuilding them after any failure with backoff. */
   async run(): Promise<void> {
@@ -103,7 +137,9 @@ export class SourceSession<P> implements ChangeEventSource {
         if (o.signal.aborted) break;
         attempt++;
         const err = e as Error;
-        const f: SessionFailure = this.connector.classify(err) ?? { reason: this.module.isConnectionError(err) ? 'source_unreachable' : 'source_error' };
+        const f: SessionFailure = this.connector.classify(err) ?? {
+          reason: this.module.isConnectionError(err) ? 'source_unreachable' : 'source_error',
+        };
         if ('broken' in f) {
           setBroken(this.status, f.broken);
           o.log.error({ err: err.message }, f.log);
@@ -125,14 +161,22 @@ export class SourceSession<P> implements ChangeEventSource {
     const onAbort = () => abort.abort();
     o.signal.addEventListener('abort', onAbort, { once: true });
     let fatal: Error | null = null;
-    const fail = (e: Error) => { fatal = fatal ?? e; abort.abort(); };
+    const fail = (e: Error) => {
+      fatal = fatal ?? e;
+      abort.abort();
+    };
     const timers: NodeJS.Timeout[] = [];
     let stream: ChangeStream | null = null;
     try {
       await c.open(fail);
       this.tables = await c.tables();
-      await ensureTopics(o.admin, this.tables.map((t) => t.topic), o.partitions, o.log);
-      if (cfg.snapshot_mode === 'initial_only' && await initialOnly.released(o.control, o.sourceId)) {
+      await ensureTopics(
+        o.admin,
+        this.tables.map((t) => t.topic),
+        o.partitions,
+        o.log,
+      );
+      if (cfg.snapshot_mode === 'initial_only' && (await initialOnly.released(o.control, o.sourceId))) {
         await c.afterRelease?.();
         this.readyResolve();
         await initialOnly.idle(this.status, abort.signal);
@@ -140,7 +184,10 @@ export class SourceSession<P> implements ChangeEventSource {
       }
       const start = await c.startPosition();
       // A new position streams every later change: a snapshot closes the rest (the initial one, or the gap of a lost one).
-      if (start.fresh === 'lost' || (start.fresh === 'new' && (cfg.snapshot_mode === 'initial' || cfg.snapshot_mode === 'initial_only'))) {
+      if (
+        start.fresh === 'lost' ||
+        (start.fresh === 'new' && (cfg.snapshot_mode === 'initial' || cfg.snapshot_mode === 'initial_only'))
+      ) {
         await scheduleSnapshot(o.control, o.pipelineId, this.tables, start.fresh === 'lost' ? 'slot_lost' : 'initial');
       }
       this.buffer.reset(start.seq);
@@ -152,38 +199,74 @@ export class SourceSession<P> implements ChangeEventSource {
       this.status.state = this.snapshotActive ? 'snapshotting' : 'streaming';
       this.status.reason = null;
       this.status.broken_since = null;
-      o.log.info({ position: this.status.position, tables: this.tables.map((t) => `${t.schema}.${t.table}`) }, 'source streaming');
+      o.log.info(
+        { position: this.status.position, tables: this.tables.map((t) => `${t.schema}.${t.table}`) },
+        'source streaming',
+      );
 
       // Heartbeats keep the position moving while captured tables are idle (a slot pins WAL otherwise).
-      if (cfg.heartbeat_interval_ms > 0) timers.push(setInterval(() => { c.heartbeat().catch(() => undefined); }, cfg.heartbeat_interval_ms));
+      if (cfg.heartbeat_interval_ms > 0)
+        timers.push(
+          setInterval(() => {
+            c.heartbeat().catch(() => undefined);
+          }, cfg.heartbeat_interval_ms),
+        );
       // A stalled connection sends nothing, not even keepalives: give up on it and reconnect.
       const idleMs = c.idleTimeoutMs();
       const s = stream;
       if (idleMs) {
-        timers.push(setInterval(() => {
-          if (Date.now() - s.lastSeen() > idleMs) fail(Object.assign(new Error(`change stream idle for ${idleMs} ms`), { code: 'ETIMEDOUT' }));
-        }, Math.max(1000, Math.floor(idleMs / 4))));
+        timers.push(
+          setInterval(
+            () => {
+              if (Date.now() - s.lastSeen() > idleMs)
+                fail(Object.assign(new Error(`change stream idle for ${idleMs} ms`), { code: 'ETIMEDOUT' }));
+            },
+            Math.max(1000, Math.floor(idleMs / 4)),
+          ),
+        );
       }
       // The lag probe also detects a lost position (slot dropped or invalidated).
       let probing = false;
-      timers.push(setInterval(async () => {
-        if (probing) return;
-        probing = true;
-        try { this.status.replication_lag_bytes = await c.lag(); } catch (e) { if (e instanceof PositionLostError) fail(e); } finally { probing = false; }
-      }, 1000));
+      timers.push(
+        setInterval(async () => {
+          if (probing) return;
+          probing = true;
+          try {
+            this.status.replication_lag_bytes = await c.lag();
+          } catch (e) {
+            if (e instanceof PositionLostError) fail(e);
+          } finally {
+            probing = false;
+          }
+        }, 1000),
+      );
       if (c.discover) {
         let discovering = false;
-        timers.push(setInterval(async () => {
-          if (discovering) return;
-          discovering = true;
-          try { await this.discoverTables(c); } catch (e) { o.log.warn({ err: (e as Error).message }, 'looking for new tables failed; will try again'); } finally { discovering = false; }
-        }, DISCOVERY_MS));
+        timers.push(
+          setInterval(async () => {
+            if (discovering) return;
+            discovering = true;
+            try {
+              await this.discoverTables(c);
+            } catch (e) {
+              o.log.warn({ err: (e as Error).message }, 'looking for new tables failed; will try again');
+            } finally {
+              discovering = false;
+            }
+          }, DISCOVERY_MS),
+        );
       }
       this.snapshots.start(abort.signal);
-      const initial = cfg.snapshot_mode === 'initial_only' ? initialOnly.watch(o.control, o.pipelineId, () => this.snapshots.active, abort) : null;
+      const initial =
+        cfg.snapshot_mode === 'initial_only'
+          ? initialOnly.watch(o.control, o.pipelineId, () => this.snapshots.active, abort)
+          : null;
       if (initial) timers.push(initial.timer);
 
-      await new Promise<void>((resolve) => { if (abort.signal.aborted) resolve(); else abort.signal.addEventListener('abort', () => resolve(), { once: true }); });
+      await new Promise<void>((resolve) => {
+        if (abort.signal.aborted) resolve();
+        else abort.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
       for (const t of timers) clearInterval(t);
       // Shutting down: flush what was read (and acknowledge it) before closing, unless Kafka is the problem.
       // initial_only completing: everything must be in Kafka and acknowledged before the position goes.
@@ -198,7 +281,9 @@ export class SourceSession<P> implements ChangeEventSource {
         // start cleans up (afterRelease), never a recorded position that vanished (read as lost).
         await initialOnly.release(o.control, o.sourceId);
         await c.release();
-        o.log.info('initial_only: initial snapshot delivered to Kafka; the source position is released and no changes are streamed from now on');
+        o.log.info(
+          'initial_only: initial snapshot delivered to Kafka; the source position is released and no changes are streamed from now on',
+        );
       }
     } finally {
       for (const t of timers) clearInterval(t);
@@ -215,10 +300,18 @@ export class SourceSession<P> implements ChangeEventSource {
     const known = new Set(this.tables.map((t) => `${t.schema}.${t.table}`));
     const added = (await c.discover!()).filter((t) => !known.has(`${t.schema}.${t.table}`));
     if (!added.length) return;
-    await ensureTopics(o.admin, added.map((t) => t.topic), o.partitions, o.log);
+    await ensureTopics(
+      o.admin,
+      added.map((t) => t.topic),
+      o.partitions,
+      o.log,
+    );
     this.tables = [...this.tables, ...added];
     if (o.snapshotNewTables) await scheduleSnapshot(o.control, o.pipelineId, added, 'new_table');
-    o.log.info({ tables: added.map((t) => `${t.schema}.${t.table}`), snapshot: !!o.snapshotNewTables }, 'new tables captured');
+    o.log.info(
+      { tables: added.map((t) => `${t.schema}.${t.table}`), snapshot: !!o.snapshotNewTables },
+      'new tables captured',
+    );
     o.onNewTables?.(added);
   }
 
@@ -238,7 +331,9 @@ export class SourceSession<P> implements ChangeEventSource {
       },
       commit: (seq, pos) => this.buffer.commit(seq, pos),
       watermark: (id, kind, nextSeq) => this.snapshots.onWatermark(id, kind, nextSeq),
-      alive: () => { this.status.last_event_at = new Date().toISOString(); },
+      alive: () => {
+        this.status.last_event_at = new Date().toISOString();
+      },
       room: () => this.buffer.room(),
     };
   }
@@ -246,7 +341,10 @@ export class SourceSession<P> implements ChangeEventSource {
   private topicOf(schema: string, table: string): string {
     const k = `${schema}\u0000${table}`;
     let t = this.topics.get(k);
-    if (t === undefined) { t = topicFor(this.o.cfg.topic_prefix, schema, table); this.topics.set(k, t); }
+    if (t === undefined) {
+      t = topicFor(this.o.cfg.topic_prefix, schema, table);
+      this.topics.set(k, t);
+    }
     return t;
   }
 }
@@ -255,17 +353,26 @@ export class SourceSession<P> implements ChangeEventSource {
 function offsetStore(control: ControlDb, sourceId: string): OffsetStore {
   return {
     async load() {
-      const r = await control.query(`SELECT slot_name, slot_established_at, acked_lsn FROM source_state WHERE source_id = $1`, [sourceId]);
-      return r.length ? { slot: r[0].slot_name ?? null, established: !!r[0].slot_established_at, position: r[0].acked_lsn ?? null } : null;
+      const r = await control.query(
+        `SELECT slot_name, slot_established_at, acked_lsn FROM source_state WHERE source_id = $1`,
+        [sourceId],
+      );
+      return r.length
+        ? { slot: r[0].slot_name ?? null, established: !!r[0].slot_established_at, position: r[0].acked_lsn ?? null }
+        : null;
     },
     async establish(slot, position) {
       await control.query(
         `INSERT INTO source_state (source_id, slot_name, slot_established_at, acked_lsn) VALUES ($1, $2, now(), $3)
          ON CONFLICT (source_id) DO UPDATE SET slot_name = EXCLUDED.slot_name, slot_established_at = now(), acked_lsn = EXCLUDED.acked_lsn, updated_at = now()`,
-        [sourceId, slot, position]);
+        [sourceId, slot, position],
+      );
     },
     async save(position) {
-      await control.query(`UPDATE source_state SET acked_lsn = $2, updated_at = now() WHERE source_id = $1`, [sourceId, position]);
+      await control.query(`UPDATE source_state SET acked_lsn = $2, updated_at = now() WHERE source_id = $1`, [
+        sourceId,
+        position,
+      ]);
     },
   };
 }
@@ -276,14 +383,37 @@ export async function ensureTopics(admin: Admin, topics: string[], partitions: n
   // Topics made by an older build (or by hand) get the batch size we produce with.
   const old = topics.filter((t) => existing.has(t));
   if (old.length) {
-    await admin.alterConfigs({ validateOnly: false, resources: old.map((name) => ({ type: kafkajs().ConfigResourceTypes.TOPIC, name, configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }] })) })
-      .catch((e) => log.warn({ err: (e as Error).message }, 'could not raise max.message.bytes of existing topics; produce requests may be rejected'));
+    await admin
+      .alterConfigs({
+        validateOnly: false,
+        resources: old.map((name) => ({
+          type: kafkajs().ConfigResourceTypes.TOPIC,
+          name,
+          configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }],
+        })),
+      })
+      .catch((e) =>
+        log.warn(
+          { err: (e as Error).message },
+          'could not raise max.message.bytes of existing topics; produce requests may be rejected',
+        ),
+      );
   }
   const missing = topics.filter((t) => !existing.has(t));
   if (missing.length) {
-    await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: -1, configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }] })) }).catch((e) => {
-      if (!/exists/i.test(String(e?.message))) throw e;
-    });
+    await admin
+      .createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: partitions,
+          replicationFactor: -1,
+          configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }],
+        })),
+      })
+      .catch((e) => {
+        if (!/exists/i.test(String(e?.message))) throw e;
+      });
   }
 }
 
@@ -299,28 +429,42 @@ export async function ensureTopics(admin: Admin, topics: string[], partitions: n
 export const initialOnly = {
   /** True when this source already completed its initial_only snapshot and released its position. */
   async released(control: ControlDb, sourceId: string): Promise<boolean> {
-    const r = await control.query(`SELECT 1 FROM source_state WHERE source_id = $1 AND slot_established_at IS NULL`, [sourceId]);
+    const r = await control.query(`SELECT 1 FROM source_state WHERE source_id = $1 AND slot_established_at IS NULL`, [
+      sourceId,
+    ]);
     return r.length > 0;
   },
   /** True when the pipeline's initial snapshot is done and no snapshot is pending or running. */
   async snapshotDone(control: ControlDb, pipelineId: string): Promise<boolean> {
     const r = await control.query(
       `SELECT count(*) FILTER (WHERE reason = 'initial' AND status = 'done')::int AS done, count(*) FILTER (WHERE status IN ('pending','running'))::int AS open
-       FROM snapshots WHERE pipeline_id = $1`, [pipelineId]);
+       FROM snapshots WHERE pipeline_id = $1`,
+      [pipelineId],
+    );
     return r[0].done > 0 && r[0].open === 0;
   },
   async release(control: ControlDb, sourceId: string): Promise<void> {
-    await control.query(`UPDATE source_state SET slot_established_at = NULL, updated_at = now() WHERE source_id = $1`, [sourceId]);
+    await control.query(`UPDATE source_state SET slot_established_at = NULL, updated_at = now() WHERE source_id = $1`, [
+      sourceId,
+    ]);
   },
   /**
    * While a session of an initial_only source streams: aborts the session once the initial snapshot
    * is done; `completing()` then tells the session to drain everything and release its position.
    */
-  watch(control: ControlDb, pipelineId: string, snapshotActive: () => boolean, session: AbortController): { timer: NodeJS.Timeout; completing: () => boolean } {
+  watch(
+    control: ControlDb,
+    pipelineId: string,
+    snapshotActive: () => boolean,
+    session: AbortController,
+  ): { timer: NodeJS.Timeout; completing: () => boolean } {
     let completing = false;
     const timer = setInterval(async () => {
       if (completing || snapshotActive()) return;
-      if (await initialOnly.snapshotDone(control, pipelineId).catch(() => false)) { completing = true; session.abort(); }
+      if (await initialOnly.snapshotDone(control, pipelineId).catch(() => false)) {
+        completing = true;
+        session.abort();
+      }
     }, 1000);
     return { timer, completing: () => completing };
   },
@@ -329,16 +473,24 @@ export const initialOnly = {
     status.state = 'stopped';
     status.reason = INITIAL_ONLY_DONE;
     status.broken_since = null;
-    await new Promise<void>((resolve) => { if (signal.aborted) resolve(); else signal.addEventListener('abort', () => resolve(), { once: true }); });
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+    });
   },
 };
-export const INITIAL_ONLY_DONE = 'snapshot_complete: snapshot_mode initial_only streams no changes after the initial snapshot';
+export const INITIAL_ONLY_DONE =
+  'snapshot_complete: snapshot_mode initial_only streams no changes after the initial snapshot';
 
 /**
  * A session is closing: flush what was read and acknowledge it, unless Kafka is the problem (then
  * only while the runner is stopping, for up to 10 s). An initial_only source completing waits for
  * everything, since its position is released afterwards.
  */
-export async function drainOnClose(buffer: { drain(): Promise<void> }, completing: boolean, runner: AbortSignal): Promise<void> {
+export async function drainOnClose(
+  buffer: { drain(): Promise<void> },
+  completing: boolean,
+  runner: AbortSignal,
+): Promise<void> {
   await Promise.race([buffer.drain(), completing ? sleep(0x7fffffff, runner) : sleep(runner.aborted ? 10000 : 0)]);
 }

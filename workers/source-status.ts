@@ -8,7 +8,14 @@ export interface SourceStatus {
   broken_since?: number | null;
 }
 
-export const newSourceStatus = (): SourceStatus => ({ state: 'starting', reason: null, position: null, last_event_at: null, replication_lag_bytes: null, broken_since: null });
+export const newSourceStatus = (): SourceStatus => ({
+  state: 'starting',
+  reason: null,
+  position: null,
+  last_event_at: null,
+  replication_lag_bytes: null,
+  broken_since: null,
+});
 
 /** Brief blips are not "Broken": the state flips only after the grace period. */
 export function noteSessionFailure(status: SourceStatus, graceMs: number, reason: string) {

@@ -17,7 +17,9 @@ export class Supervisor {
   constructor(private o: { ds: ControlDb; runners: Queue<RunnerJobData>; log: Logger }) {}
 
   async reconcile(): Promise<void> {
-    const rows: { id: string; source_id: string; desired_state: string }[] = await this.o.ds.query(`SELECT id, source_id, desired_state FROM pipelines`);
+    const rows: { id: string; source_id: string; desired_state: string }[] = await this.o.ds.query(
+      `SELECT id, source_id, desired_state FROM pipelines`,
+    );
     for (const p of rows) {
       if (p.desired_state === 'running') {
         const jobId = runnerJobId(p.id);
@@ -28,9 +30,18 @@ export class Supervisor {
           await job.remove().catch(() => undefined);
         }
         // The job id dedupes: two supervisors racing add one job.
-        await this.o.runners.add('run', { pipeline_id: p.id, source_id: p.source_id }, { jobId, removeOnComplete: true, removeOnFail: true });
+        await this.o.runners.add(
+          'run',
+          { pipeline_id: p.id, source_id: p.source_id },
+          { jobId, removeOnComplete: true, removeOnFail: true },
+        );
       } else if (p.desired_state === 'paused') {
-        await this.o.ds.query(`UPDATE pipeline_runtime SET state = 'Paused', reason = NULL, since = now() WHERE pipeline_id = $1 AND state <> 'Paused' AND (heartbeat_at IS NULL OR heartbeat_at < now() - interval '5 seconds')`, [p.id]).catch(() => undefined);
+        await this.o.ds
+          .query(
+            `UPDATE pipeline_runtime SET state = 'Paused', reason = NULL, since = now() WHERE pipeline_id = $1 AND state <> 'Paused' AND (heartbeat_at IS NULL OR heartbeat_at < now() - interval '5 seconds')`,
+            [p.id],
+          )
+          .catch(() => undefined);
       }
     }
   }

@@ -11,7 +11,13 @@ import { sleep } from '../core/retry';
  * keys that are live here but gone from the source are the rows deleted while no slot existed. Only
  * as complete as the topic's retention: a key whose events were all deleted by retention is unknown.
  */
-export async function liveKeys(kafka: Kafka, admin: Admin, topic: string, signal: AbortSignal, stallMs = 60000): Promise<Set<string>> {
+export async function liveKeys(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  signal: AbortSignal,
+  stallMs = 60000,
+): Promise<Set<string>> {
   const ends = await admin.fetchTopicOffsets(topic);
   const want = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]));
   const live = new Set<string>();
@@ -32,17 +38,20 @@ export async function liveKeys(kafka: Kafka, admin: Admin, topic: string, signal
           if (offset >= end) break;
           progressAt = Date.now();
           const op = opOf(m.value);
-          if (op === 't') live.clear(); // a truncate has no key and empties the table
+          if (op === 't')
+            live.clear(); // a truncate has no key and empties the table
           else if (m.key) {
             const k = m.key.toString();
-            if (op === 'd') live.delete(k); else live.add(k);
+            if (op === 'd') live.delete(k);
+            else live.add(k);
           }
           if (offset === end - 1) remaining.delete(batch.partition);
         }
       },
     });
     while (remaining.size && !signal.aborted) {
-      if (Date.now() - progressAt > stallMs) throw new Error(`reading the keys of topic ${topic} made no progress for ${stallMs} ms`);
+      if (Date.now() - progressAt > stallMs)
+        throw new Error(`reading the keys of topic ${topic} made no progress for ${stallMs} ms`);
       await sleep(50, signal);
     }
     if (signal.aborted) throw new Error('aborted');
@@ -58,5 +67,9 @@ function opOf(value: Buffer | null): string | null {
   if (!value) return null;
   const head = value.toString('latin1', 0, 10);
   if (head.startsWith('{"op":"') && head[8] === '"') return head[7];
-  try { return (JSON.parse(value.toString()) as { op?: string } | null)?.op ?? null; } catch { return null; }
+  try {
+    return (JSON.parse(value.toString()) as { op?: string } | null)?.op ?? null;
+  } catch {
+    return null;
+  }
 }

@@ -17,17 +17,26 @@ export function buildChain(defs: TransformDef[]): { apply(e: Envelope): Envelope
     const step = transformModule(d.kind).build(d);
     if (step.dispose) disposers.push(step.dispose);
     const tables: string[] = d.config.tables ?? [];
-    fns.push(tables.length ? (e) => (tables.includes(`${e.source.schema}.${e.source.table}`) ? step.apply(e) : e) : step.apply);
+    fns.push(
+      tables.length ? (e) => (tables.includes(`${e.source.schema}.${e.source.table}`) ? step.apply(e) : e) : step.apply,
+    );
   }
   return {
     apply(e) {
       let cur: Envelope | null = e;
       for (const f of fns) {
         if (!cur) return null;
-        try { cur = f(cur); } catch (err) { if (err instanceof TransformError) throw err; throw new TransformError('?', (err as Error).message); }
+        try {
+          cur = f(cur);
+        } catch (err) {
+          if (err instanceof TransformError) throw err;
+          throw new TransformError('?', (err as Error).message);
+        }
       }
       return cur;
     },
-    dispose() { for (const d of disposers) d(); },
+    dispose() {
+      for (const d of disposers) d();
+    },
   };
 }

@@ -16,24 +16,72 @@ type Body = Record<string, unknown>;
 const RULE_READ_ONLY = ['id', 'version', 'created_at', 'updated_at', 'firing'];
 const iso = (d: Date | string) => new Date(d).toISOString();
 
-export interface ChannelRow { id: string; name: string; kind: string; config: Body; secrets: Record<string, string>; tags: Record<string, string>; version: number; created_at: Date; updated_at: Date }
+export interface ChannelRow {
+  id: string;
+  name: string;
+  kind: string;
+  config: Body;
+  secrets: Record<string, string>;
+  tags: Record<string, string>;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
 export interface RuleRow {
-  id: string; name: string; condition: string; pipeline_id: string | null; selector: Record<string, string>; threshold: string | number; for_seconds: number;
-  channel_ids: string[]; enabled: boolean; tags: Record<string, string>; version: number; created_at: Date; updated_at: Date;
+  id: string;
+  name: string;
+  condition: string;
+  pipeline_id: string | null;
+  selector: Record<string, string>;
+  threshold: string | number;
+  for_seconds: number;
+  channel_ids: string[];
+  enabled: boolean;
+  tags: Record<string, string>;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
 }
 
 export const publicChannel = (c: ChannelRow) => ({
-  id: c.id, name: c.name, kind: c.kind, config: c.config, secrets_set: Object.keys(c.secrets ?? {}).sort(), tags: c.tags, version: c.version, created_at: iso(c.created_at), updated_at: iso(c.updated_at),
+  id: c.id,
+  name: c.name,
+  kind: c.kind,
+  config: c.config,
+  secrets_set: Object.keys(c.secrets ?? {}).sort(),
+  tags: c.tags,
+  version: c.version,
+  created_at: iso(c.created_at),
+  updated_at: iso(c.updated_at),
 });
 
 export const publicRule = (r: RuleRow) => ({
-  id: r.id, name: r.name, condition: r.condition, pipeline_id: r.pipeline_id, selector: r.selector, threshold: Number(r.threshold), for_seconds: r.for_seconds,
-  channel_ids: r.channel_ids, enabled: r.enabled, tags: r.tags, version: r.version, created_at: iso(r.created_at), updated_at: iso(r.updated_at),
+  id: r.id,
+  name: r.name,
+  condition: r.condition,
+  pipeline_id: r.pipeline_id,
+  selector: r.selector,
+  threshold: Number(r.threshold),
+  for_seconds: r.for_seconds,
+  channel_ids: r.channel_ids,
+  enabled: r.enabled,
+  tags: r.tags,
+  version: r.version,
+  created_at: iso(r.created_at),
+  updated_at: iso(r.updated_at),
 });
 
-const check = (errors: FieldError[]) => { if (errors.length) throw invalid(errors); };
+const check = (errors: FieldError[]) => {
+  if (errors.length) throw invalid(errors);
+};
 
-export interface ChannelInput { name: string; kind: string; config: Body; secrets: Record<string, string | null>; tags: Record<string, string> }
+export interface ChannelInput {
+  name: string;
+  kind: string;
+  config: Body;
+  secrets: Record<string, string | null>;
+  tags: Record<string, string>;
+}
 
 const channelFamily = { what: 'alert channel', kinds: channelKinds };
 
@@ -52,10 +100,14 @@ export function applyChannel(row: Partial<ChannelRow>, input: ChannelInput, box:
   const changed: string[] = [];
   if (row.name !== input.name) changed.push('name');
   if (!isDeepStrictEqual(row.tags ?? {}, input.tags)) changed.push('tags');
-  for (const k of new Set([...Object.keys(row.config ?? {}), ...Object.keys(input.config)])) if (!isDeepStrictEqual(row.config?.[k], input.config[k])) changed.push(`config.${k}`);
+  for (const k of new Set([...Object.keys(row.config ?? {}), ...Object.keys(input.config)]))
+    if (!isDeepStrictEqual(row.config?.[k], input.config[k])) changed.push(`config.${k}`);
   const secrets = { ...(row.secrets ?? {}) };
   for (const [k, v] of Object.entries(input.secrets)) {
-    if (v === null) { if (k in secrets) changed.push(`config.${k}`); delete secrets[k]; } else if (!(k in secrets) || box.decrypt(secrets[k], `alert_channel.${k}`) !== v) {
+    if (v === null) {
+      if (k in secrets) changed.push(`config.${k}`);
+      delete secrets[k];
+    } else if (!(k in secrets) || box.decrypt(secrets[k], `alert_channel.${k}`) !== v) {
       secrets[k] = box.encrypt(v, `alert_channel.${k}`);
       changed.push(`config.${k}`);
     }
@@ -84,7 +136,12 @@ const ruleFields = { ...envelopeFields, ...alertRuleSpec.fields };
  * in the document because fuzzers (schemathesis' stateful phase) fill pipeline_id from a link into
  * bodies drawn with a selector, and call the 400 a valid request rejected.
  */
-export async function parseRule(m: Pick<EntityManager, 'query'>, raw: unknown, mode: 'create' | 'replace' | 'patch', existing?: RuleRow): Promise<RuleInput> {
+export async function parseRule(
+  m: Pick<EntityManager, 'query'>,
+  raw: unknown,
+  mode: 'create' | 'replace' | 'patch',
+  existing?: RuleRow,
+): Promise<RuleInput> {
   const body = stripReadOnly(asObject(raw), RULE_READ_ONLY);
   const base: Body = mode === 'patch' && existing ? publicRule(existing) : {};
   for (const k of RULE_READ_ONLY) delete base[k];
@@ -97,14 +154,36 @@ export async function parseRule(m: Pick<EntityManager, 'query'>, raw: unknown, m
   for (const [a, b] of alertRuleSpec.exclusive) {
     if (!isSet(merged[a]) || !isSet(merged[b])) continue;
     const both = isSet(body[a]) && isSet(body[b]);
-    conflicts.push({ field: b, message: both ? `set either ${a} or ${b}, not both` : `the rule already has ${isSet(body[a]) ? b : a} set: set it to null (or empty) in the same request, or leave ${isSet(body[a]) ? a : b} out` });
+    conflicts.push({
+      field: b,
+      message: both
+        ? `set either ${a} or ${b}, not both`
+        : `the rule already has ${isSet(body[a]) ? b : a} set: set it to null (or empty) in the same request, or leave ${isSet(body[a]) ? a : b} out`,
+    });
   }
   if (input.pipeline_id && !(await m.query(`SELECT 1 FROM pipelines WHERE id = $1`, [input.pipeline_id])).length) {
-    conflicts.push({ field: 'pipeline_id', message: `no pipeline with id ${input.pipeline_id}: create it first or fix the id` });
+    conflicts.push({
+      field: 'pipeline_id',
+      message: `no pipeline with id ${input.pipeline_id}: create it first or fix the id`,
+    });
   }
-  const found: { id: string }[] = input.channel_ids.length ? await m.query(`SELECT id::text FROM alert_channels WHERE id = ANY($1::uuid[])`, [input.channel_ids]) : [];
-  input.channel_ids.forEach((id, i) => { if (!found.some((f) => f.id === id)) conflicts.push({ field: `channel_ids[${i}]`, message: `no alert channel with id ${id}: create it first or fix the id` }); });
-  if (conflicts.length) throw new Problem(409, 'Conflict', `alert rule ${JSON.stringify(input.name)} conflicts with what is stored: ${conflicts.map((c) => c.message).join('; ')}`, conflicts);
+  const found: { id: string }[] = input.channel_ids.length
+    ? await m.query(`SELECT id::text FROM alert_channels WHERE id = ANY($1::uuid[])`, [input.channel_ids])
+    : [];
+  input.channel_ids.forEach((id, i) => {
+    if (!found.some((f) => f.id === id))
+      conflicts.push({
+        field: `channel_ids[${i}]`,
+        message: `no alert channel with id ${id}: create it first or fix the id`,
+      });
+  });
+  if (conflicts.length)
+    throw new Problem(
+      409,
+      'Conflict',
+      `alert rule ${JSON.stringify(input.name)} conflicts with what is stored: ${conflicts.map((c) => c.message).join('; ')}`,
+      conflicts,
+    );
   return input;
 }
 
@@ -113,5 +192,25 @@ export function changedRuleFields(row: RuleRow | undefined, input: RuleInput): s
   return (Object.keys(input) as (keyof RuleInput)[]).filter((k) => !isDeepStrictEqual(cur[k], input[k]));
 }
 
-export const RULE_COLUMNS = ['name', 'condition', 'pipeline_id', 'selector', 'threshold', 'for_seconds', 'channel_ids', 'enabled', 'tags'] as const;
-export const ruleValues = (i: RuleInput) => [i.name, i.condition, i.pipeline_id ?? null, JSON.stringify(i.selector), i.threshold, i.for_seconds, JSON.stringify(i.channel_ids), i.enabled, JSON.stringify(i.tags)];
+export const RULE_COLUMNS = [
+  'name',
+  'condition',
+  'pipeline_id',
+  'selector',
+  'threshold',
+  'for_seconds',
+  'channel_ids',
+  'enabled',
+  'tags',
+] as const;
+export const ruleValues = (i: RuleInput) => [
+  i.name,
+  i.condition,
+  i.pipeline_id ?? null,
+  JSON.stringify(i.selector),
+  i.threshold,
+  i.for_seconds,
+  JSON.stringify(i.channel_ids),
+  i.enabled,
+  JSON.stringify(i.tags),
+];

@@ -5,7 +5,18 @@ import type { FieldError } from '../validation';
 import { block, Expr, HclValue, label, uniqueLabels } from '../hcl';
 import { Problem } from '../problem';
 import { SecretBox } from '../../core/secrets';
-import { applyChannel, returned, ChannelRow, changedRuleFields, parseChannel, parseRule, publicRule, RULE_COLUMNS, RuleRow, ruleValues } from './objects';
+import {
+  applyChannel,
+  returned,
+  ChannelRow,
+  changedRuleFields,
+  parseChannel,
+  parseRule,
+  publicRule,
+  RULE_COLUMNS,
+  RuleRow,
+  ruleValues,
+} from './objects';
 import { channelKinds } from '../../core/alert-spec';
 
 /**
@@ -13,19 +24,43 @@ import { channelKinds } from '../../core/alert-spec';
  * Channels by name with secrets as {"$secret": "<variable>"}; rules reference their pipeline and
  * channels by name.
  */
-export interface TopologyAlertChannel { name: string; kind: string; config: Record<string, unknown>; tags: Record<string, string> }
-export interface TopologyAlertRule {
-  name: string; condition: string; pipeline: string | null; selector: Record<string, string>; threshold: number; for_seconds: number; channels: string[]; enabled: boolean; tags: Record<string, string>;
+export interface TopologyAlertChannel {
+  name: string;
+  kind: string;
+  config: Record<string, unknown>;
+  tags: Record<string, string>;
 }
-export interface PlanChange { action: 'create' | 'update' | 'delete' | 'unchanged'; type: 'alert_channel' | 'alert_rule'; name: string; id?: string; fields?: string[] }
+export interface TopologyAlertRule {
+  name: string;
+  condition: string;
+  pipeline: string | null;
+  selector: Record<string, string>;
+  threshold: number;
+  for_seconds: number;
+  channels: string[];
+  enabled: boolean;
+  tags: Record<string, string>;
+}
+export interface PlanChange {
+  action: 'create' | 'update' | 'delete' | 'unchanged';
+  type: 'alert_channel' | 'alert_rule';
+  name: string;
+  id?: string;
+  fields?: string[];
+}
 
-const secretNames = (kind: string) => Object.entries(channelKinds.find((k) => k.kind === kind)?.fields ?? {}).filter(([, f]) => f.sensitive).map(([n]) => n);
+const secretNames = (kind: string) =>
+  Object.entries(channelKinds.find((k) => k.kind === kind)?.fields ?? {})
+    .filter(([, f]) => f.sensitive)
+    .map(([n]) => n);
 const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 async function load(m: Pick<EntityManager, 'query'>) {
   const channels: ChannelRow[] = (await m.query(`SELECT * FROM alert_channels`)).sort(byName);
   const rules: RuleRow[] = (await m.query(`SELECT * FROM alert_rules`)).sort(byName);
-  const pipelines = new Map<string, string>((await m.query(`SELECT id, name FROM pipelines`)).map((p: { id: string; name: string }) => [p.id, p.name]));
+  const pipelines = new Map<string, string>(
+    (await m.query(`SELECT id, name FROM pipelines`)).map((p: { id: string; name: string }) => [p.id, p.name]),
+  );
   return { channels, rules, pipelines };
 }
 
@@ -41,43 +76,80 @@ function channelConfig<S>(c: ChannelRow, secret: (field: string) => S): Record<s
   return out;
 }
 
-export async function exportAlerts(m: Pick<EntityManager, 'query'>): Promise<{ alert_channels: TopologyAlertChannel[]; alert_rules: TopologyAlertRule[] }> {
+export async function exportAlerts(
+  m: Pick<EntityManager, 'query'>,
+): Promise<{ alert_channels: TopologyAlertChannel[]; alert_rules: TopologyAlertRule[] }> {
   const { channels, rules, pipelines } = await load(m);
   const chName = new Map(channels.map((c) => [c.id, c.name]));
   return {
-    alert_channels: channels.map((c) => ({ name: c.name, kind: c.kind, config: channelConfig(c, (f) => ({ $secret: variable(c, f) })), tags: c.tags })),
+    alert_channels: channels.map((c) => ({
+      name: c.name,
+      kind: c.kind,
+      config: channelConfig(c, (f) => ({ $secret: variable(c, f) })),
+      tags: c.tags,
+    })),
     alert_rules: rules.map((r) => {
       const p = publicRule(r);
-      return { name: p.name, condition: p.condition, pipeline: p.pipeline_id ? pipelines.get(p.pipeline_id) ?? null : null, selector: p.selector, threshold: p.threshold,
-        for_seconds: p.for_seconds, channels: p.channel_ids.map((id) => chName.get(id)!), enabled: p.enabled, tags: p.tags };
+      return {
+        name: p.name,
+        condition: p.condition,
+        pipeline: p.pipeline_id ? (pipelines.get(p.pipeline_id) ?? null) : null,
+        selector: p.selector,
+        threshold: p.threshold,
+        for_seconds: p.for_seconds,
+        channels: p.channel_ids.map((id) => chName.get(id)!),
+        enabled: p.enabled,
+        tags: p.tags,
+      };
     }),
   };
 }
 
 /** HCL blocks (variables, resources, optional import blocks); `pipelineAddr` maps a pipeline id to its resource address. */
-export async function alertsHcl(m: Pick<EntityManager, 'query'>, pipelineAddr: Map<string, string>, importBlocks: boolean): Promise<string[]> {
+export async function alertsHcl(
+  m: Pick<EntityManager, 'query'>,
+  pipelineAddr: Map<string, string>,
+  importBlocks: boolean,
+): Promise<string[]> {
   const { channels, rules } = await load(m);
   const out: string[] = [];
   const chLabels = uniqueLabels(channels.map((c) => c.name));
   const ruleLabels = uniqueLabels(rules.map((r) => r.name));
-  for (const c of channels) for (const f of secretNames(c.kind)) if (f in (c.secrets ?? {})) out.push(`variable "${variable(c, f)}" {\n  type      = string\n  sensitive = true\n}\n`);
+  for (const c of channels)
+    for (const f of secretNames(c.kind))
+      if (f in (c.secrets ?? {}))
+        out.push(`variable "${variable(c, f)}" {\n  type      = string\n  sensitive = true\n}\n`);
   for (const c of channels) {
-    out.push(block(`resource "sluice_alert_channel" "${chLabels.get(c.name)}"`, {
-      name: c.name, kind: c.kind, ...(channelConfig(c, (f) => new Expr(`var.${variable(c, f)}`)) as Record<string, HclValue>), tags: Object.keys(c.tags).length ? c.tags : undefined,
-    }));
+    out.push(
+      block(`resource "sluice_alert_channel" "${chLabels.get(c.name)}"`, {
+        name: c.name,
+        kind: c.kind,
+        ...(channelConfig(c, (f) => new Expr(`var.${variable(c, f)}`)) as Record<string, HclValue>),
+        tags: Object.keys(c.tags).length ? c.tags : undefined,
+      }),
+    );
   }
   const chAddr = new Map(channels.map((c) => [c.id, `sluice_alert_channel.${chLabels.get(c.name)}`]));
   for (const r of rules) {
     const p = publicRule(r);
-    out.push(block(`resource "sluice_alert_rule" "${ruleLabels.get(r.name)}"`, {
-      name: p.name, condition: p.condition, pipeline_id: p.pipeline_id ? new Expr(`${pipelineAddr.get(p.pipeline_id)}.id`) : undefined,
-      selector: Object.keys(p.selector).length ? p.selector : undefined, threshold: p.threshold, for_seconds: p.for_seconds,
-      channel_ids: p.channel_ids.map((id) => new Expr(`${chAddr.get(id)}.id`)), enabled: p.enabled, tags: Object.keys(p.tags).length ? p.tags : undefined,
-    }));
+    out.push(
+      block(`resource "sluice_alert_rule" "${ruleLabels.get(r.name)}"`, {
+        name: p.name,
+        condition: p.condition,
+        pipeline_id: p.pipeline_id ? new Expr(`${pipelineAddr.get(p.pipeline_id)}.id`) : undefined,
+        selector: Object.keys(p.selector).length ? p.selector : undefined,
+        threshold: p.threshold,
+        for_seconds: p.for_seconds,
+        channel_ids: p.channel_ids.map((id) => new Expr(`${chAddr.get(id)}.id`)),
+        enabled: p.enabled,
+        tags: Object.keys(p.tags).length ? p.tags : undefined,
+      }),
+    );
   }
   if (importBlocks) {
     for (const c of channels) out.push(`import {\n  to = ${chAddr.get(c.id)}\n  id = "${c.id}"\n}\n`);
-    for (const r of rules) out.push(`import {\n  to = sluice_alert_rule.${ruleLabels.get(r.name)}\n  id = "${r.id}"\n}\n`);
+    for (const r of rules)
+      out.push(`import {\n  to = sluice_alert_rule.${ruleLabels.get(r.name)}\n  id = "${r.id}"\n}\n`);
   }
   return out;
 }
@@ -88,7 +160,14 @@ export async function alertsHcl(m: Pick<EntityManager, 'query'>, pipelineAddr: M
  * their document path.
  */
 export async function importAlerts(
-  m: EntityManager, req: Request, box: SecretBox, doc: Record<string, unknown>, secretValues: Record<string, unknown>, prune: boolean, changes: { push(c: PlanChange): unknown }, errors: FieldError[],
+  m: EntityManager,
+  req: Request,
+  box: SecretBox,
+  doc: Record<string, unknown>,
+  secretValues: Record<string, unknown>,
+  prune: boolean,
+  changes: { push(c: PlanChange): unknown },
+  errors: FieldError[],
 ): Promise<void> {
   const { channels, rules } = await load(m);
   const keepCh = new Set<string>();
@@ -103,54 +182,127 @@ export async function importAlerts(
         const value = secretValues[String(v.$secret)];
         if (typeof value === 'string') config[k] = value;
         else if (current?.secrets?.[k]) delete config[k];
-        else { errors.push({ field: `secrets.${v.$secret}`, message: `no value for secret ${v.$secret} (${path}.config.${k}): pass it in "secrets"` }); delete config[k]; }
+        else {
+          errors.push({
+            field: `secrets.${v.$secret}`,
+            message: `no value for secret ${v.$secret} (${path}.config.${k}): pass it in "secrets"`,
+          });
+          delete config[k];
+        }
       }
     }
     let input;
-    try { input = parseChannel({ ...item, config }, current ? 'replace' : 'create', current); } catch (e) {
-      if (e instanceof Problem && e.errors) { errors.push(...e.errors.map((x) => ({ ...x, field: `${path}.${x.field}` }))); continue; }
+    try {
+      input = parseChannel({ ...item, config }, current ? 'replace' : 'create', current);
+    } catch (e) {
+      if (e instanceof Problem && e.errors) {
+        errors.push(...e.errors.map((x) => ({ ...x, field: `${path}.${x.field}` })));
+        continue;
+      }
       throw e;
     }
     keepCh.add(input.name);
     const row: Partial<ChannelRow> = current ? { ...current } : {};
     const changed = applyChannel(row, input, box);
-    if (current && !changed.length) { changes.push({ action: 'unchanged', type: 'alert_channel', name: input.name, id: current.id }); continue; }
-    const args = [row.name, row.kind, JSON.stringify(row.config), JSON.stringify(row.secrets), JSON.stringify(row.tags)];
-    const s = returned<any>(current
-      ? await m.query(`UPDATE alert_channels SET name = $2, kind = $3, config = $4, secrets = $5, tags = $6, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`, [current.id, ...args])
-      : await m.query(`INSERT INTO alert_channels (name, kind, config, secrets, tags) VALUES ($1, $2, $3, $4, $5) RETURNING *`, args));
+    if (current && !changed.length) {
+      changes.push({ action: 'unchanged', type: 'alert_channel', name: input.name, id: current.id });
+      continue;
+    }
+    const args = [
+      row.name,
+      row.kind,
+      JSON.stringify(row.config),
+      JSON.stringify(row.secrets),
+      JSON.stringify(row.tags),
+    ];
+    const s = returned<any>(
+      current
+        ? await m.query(
+            `UPDATE alert_channels SET name = $2, kind = $3, config = $4, secrets = $5, tags = $6, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`,
+            [current.id, ...args],
+          )
+        : await m.query(
+            `INSERT INTO alert_channels (name, kind, config, secrets, tags) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+            args,
+          ),
+    );
     chIds.set(s.name, s.id);
     await audit(m, req, current ? 'update' : 'create', 'alert_channel', s, changed, 'import');
-    changes.push({ action: current ? 'update' : 'create', type: 'alert_channel', name: s.name, id: current ? s.id : undefined, fields: changed });
+    changes.push({
+      action: current ? 'update' : 'create',
+      type: 'alert_channel',
+      name: s.name,
+      id: current ? s.id : undefined,
+      fields: changed,
+    });
   }
   if (errors.length) return;
-  const pipelineIds = new Map<string, string>((await m.query(`SELECT id, name FROM pipelines`)).map((p: { id: string; name: string }) => [p.name, p.id]));
+  const pipelineIds = new Map<string, string>(
+    (await m.query(`SELECT id, name FROM pipelines`)).map((p: { id: string; name: string }) => [p.name, p.id]),
+  );
   const keepRules = new Set<string>();
   for (const [i, item] of ((doc.alert_rules ?? []) as Record<string, any>[]).entries()) {
     const path = `alert_rules[${i}]`;
     const { pipeline, channels: names, ...rest } = item ?? {};
     const pipelineId = pipeline === null || pipeline === undefined ? null : pipelineIds.get(pipeline);
-    if (pipeline !== null && pipeline !== undefined && !pipelineId) errors.push({ field: `${path}.pipeline`, message: `no pipeline named ${JSON.stringify(pipeline)} in the document or the instance` });
-    const channelIds = Array.isArray(names) ? names.map((n: unknown, j: number) => {
-      const id = chIds.get(String(n));
-      if (!id) errors.push({ field: `${path}.channels[${j}]`, message: `no alert channel named ${JSON.stringify(n)} in the document or the instance` });
-      return id;
-    }) : names;
+    if (pipeline !== null && pipeline !== undefined && !pipelineId)
+      errors.push({
+        field: `${path}.pipeline`,
+        message: `no pipeline named ${JSON.stringify(pipeline)} in the document or the instance`,
+      });
+    const channelIds = Array.isArray(names)
+      ? names.map((n: unknown, j: number) => {
+          const id = chIds.get(String(n));
+          if (!id)
+            errors.push({
+              field: `${path}.channels[${j}]`,
+              message: `no alert channel named ${JSON.stringify(n)} in the document or the instance`,
+            });
+          return id;
+        })
+      : names;
     if (errors.length) continue;
     const current = rules.find((r) => r.name === item?.name);
     let input;
-    try { input = await parseRule(m, { ...rest, pipeline_id: pipelineId, channel_ids: channelIds }, current ? 'replace' : 'create', current); } catch (e) {
-      if (e instanceof Problem && e.errors) { errors.push(...e.errors.map((x) => ({ ...x, field: `${path}.${x.field}` }))); continue; }
+    try {
+      input = await parseRule(
+        m,
+        { ...rest, pipeline_id: pipelineId, channel_ids: channelIds },
+        current ? 'replace' : 'create',
+        current,
+      );
+    } catch (e) {
+      if (e instanceof Problem && e.errors) {
+        errors.push(...e.errors.map((x) => ({ ...x, field: `${path}.${x.field}` })));
+        continue;
+      }
       throw e;
     }
     keepRules.add(input.name);
     const changed = changedRuleFields(current, input);
-    if (current && !changed.length) { changes.push({ action: 'unchanged', type: 'alert_rule', name: input.name, id: current.id }); continue; }
-    const s = returned<any>(current
-      ? await m.query(`UPDATE alert_rules SET ${RULE_COLUMNS.map((c, k) => `${c} = $${k + 2}`).join(', ')}, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`, [current.id, ...ruleValues(input)])
-      : await m.query(`INSERT INTO alert_rules (${RULE_COLUMNS.join(', ')}) VALUES (${RULE_COLUMNS.map((_, k) => `$${k + 1}`).join(', ')}) RETURNING *`, ruleValues(input)));
+    if (current && !changed.length) {
+      changes.push({ action: 'unchanged', type: 'alert_rule', name: input.name, id: current.id });
+      continue;
+    }
+    const s = returned<any>(
+      current
+        ? await m.query(
+            `UPDATE alert_rules SET ${RULE_COLUMNS.map((c, k) => `${c} = $${k + 2}`).join(', ')}, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`,
+            [current.id, ...ruleValues(input)],
+          )
+        : await m.query(
+            `INSERT INTO alert_rules (${RULE_COLUMNS.join(', ')}) VALUES (${RULE_COLUMNS.map((_, k) => `$${k + 1}`).join(', ')}) RETURNING *`,
+            ruleValues(input),
+          ),
+    );
     await audit(m, req, current ? 'update' : 'create', 'alert_rule', s, changed, 'import');
-    changes.push({ action: current ? 'update' : 'create', type: 'alert_rule', name: s.name, id: current ? s.id : undefined, fields: changed });
+    changes.push({
+      action: current ? 'update' : 'create',
+      type: 'alert_rule',
+      name: s.name,
+      id: current ? s.id : undefined,
+      fields: changed,
+    });
   }
   if (errors.length || !prune) return;
   for (const r of rules.filter((x) => !keepRules.has(x.name))) {

@@ -1,7 +1,10 @@
 import type { Request } from 'express';
 
 /** A /v1 answer as the console sees it: the status and the parsed JSON body (problem+json on errors). */
-export interface ApiAnswer<T = any> { status: number; body: T }
+export interface ApiAnswer<T = any> {
+  status: number;
+  body: T;
+}
 
 /**
  * The console's only way to data: the public /v1 API of this very process, over loopback, with the
@@ -10,20 +13,30 @@ export interface ApiAnswer<T = any> { status: number; body: T }
  * honoured from loopback only: app.ts trusts the loopback proxy).
  */
 export class ConsoleApi {
-  constructor(private readonly base: string, private readonly token: string, private readonly req: Request) {}
+  constructor(
+    private readonly base: string,
+    private readonly token: string,
+    private readonly req: Request,
+  ) {}
 
   async call<T = any>(method: string, path: string, body?: unknown): Promise<ApiAnswer<T>> {
     const res = await fetch(this.base + path, {
       method,
       headers: {
-        authorization: `Bearer ${this.token}`, 'x-sluice-origin': 'console', 'x-forwarded-for': this.req.ip ?? '',
+        authorization: `Bearer ${this.token}`,
+        'x-sluice-origin': 'console',
+        'x-forwarded-for': this.req.ip ?? '',
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
     let parsed: unknown = text;
-    try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON */
+    }
     return { status: res.status, body: parsed as T };
   }
 
@@ -36,7 +49,11 @@ export class ConsoleApi {
 }
 
 export class ApiFailure extends Error {
-  constructor(readonly status: number, readonly problem: { title?: string; detail?: string } | null, readonly what: string) {
+  constructor(
+    readonly status: number,
+    readonly problem: { title?: string; detail?: string } | null,
+    readonly what: string,
+  ) {
     super(`${what}: ${status} ${problem?.detail ?? problem?.title ?? ''}`);
   }
 }

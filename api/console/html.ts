@@ -5,7 +5,9 @@
  */
 export class Html {
   constructor(readonly text: string) {}
-  toString() { return this.text; }
+  toString() {
+    return this.text;
+  }
 }
 
 const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

@@ -39,7 +39,9 @@ export function sessionToken(req: Request, box: SecretBox): string | undefined {
   try {
     const s = JSON.parse(box.decrypt(raw, PURPOSE)) as { t: string; iat: number };
     return typeof s.t === 'string' && Date.now() - s.iat < MAX_AGE_MS ? s.t : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -11,7 +11,10 @@ export class PipelineEntity {
   @Column({ type: 'jsonb', default: [] }) tables: string[];
   @Column({ name: 'ingestion_mode', type: 'text', nullable: true }) ingestion_mode: 'upsert' | 'append' | null;
   @Column({ name: 'snapshot_new_tables', type: 'boolean', default: true }) snapshot_new_tables: boolean;
-  @Column({ name: 'schema_changes', type: 'text', default: 'propagate' }) schema_changes: 'propagate' | 'ignore_new_columns' | 'fail';
+  @Column({ name: 'schema_changes', type: 'text', default: 'propagate' }) schema_changes:
+    | 'propagate'
+    | 'ignore_new_columns'
+    | 'fail';
   @Column({ type: 'jsonb' }) delivery: { max_retries: number; backoff_initial_ms: number; backoff_max_ms: number };
   @Column({ name: 'desired_state', type: 'text', default: 'running' }) desired_state: 'running' | 'paused';
   @Column({ type: 'jsonb', default: {} }) tags: Record<string, string>;

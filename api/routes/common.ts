@@ -25,8 +25,10 @@ export function pagingOf(query: Record<string, unknown>): { page: number; pageSi
   const page = query.page === undefined ? 1 : Number(query.page);
   const pageSize = query.page_size === undefined ? 50 : Number(query.page_size);
   const errors = [];
-  if (!Number.isInteger(page) || page < 1 || page > 1_000_000) errors.push({ field: 'page', message: 'page must be an integer from 1 to 1000000' });
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 500) errors.push({ field: 'page_size', message: 'page_size must be an integer from 1 to 500' });
+  if (!Number.isInteger(page) || page < 1 || page > 1_000_000)
+    errors.push({ field: 'page', message: 'page must be an integer from 1 to 1000000' });
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 500)
+    errors.push({ field: 'page_size', message: 'page_size must be an integer from 1 to 500' });
   if (errors.length) throw new Problem(400, 'Validation failed', errors.map((e) => e.message).join('; '), errors);
   return { page, pageSize };
 }
@@ -39,12 +41,25 @@ export function checkIfMatch(req: Request, version: number, what: string): void 
   const h = req.headers['if-match'];
   if (h === undefined) return;
   if (!IF_MATCH.test(String(h))) {
-    throw new Problem(400, 'Validation failed', `If-Match must be the version you read, as its ETag ("${version}" for ${what} now), or *; got ${JSON.stringify(h)}.`, [{ field: 'If-Match', message: 'must be a version such as "3", or *' }]);
+    throw new Problem(
+      400,
+      'Validation failed',
+      `If-Match must be the version you read, as its ETag ("${version}" for ${what} now), or *; got ${JSON.stringify(h)}.`,
+      [{ field: 'If-Match', message: 'must be a version such as "3", or *' }],
+    );
   }
   if (String(h).trim() === '*') return;
-  const wanted = String(h).split(',').map((s) => s.trim().replace(/^W\//, '').replace(/^"|"$/g, ''));
+  const wanted = String(h)
+    .split(',')
+    .map((s) => s.trim().replace(/^W\//, '').replace(/^"|"$/g, ''));
   if (!wanted.includes(String(version))) {
-    throw new Problem(412, 'Precondition failed', `${what} is at version ${version}, not ${wanted.join(' or ')}: someone changed it since you read it. GET it again, re-apply your change and retry with If-Match: "${version}".`, undefined, { current_version: version });
+    throw new Problem(
+      412,
+      'Precondition failed',
+      `${what} is at version ${version}, not ${wanted.join(' or ')}: someone changed it since you read it. GET it again, re-apply your change and retry with If-Match: "${version}".`,
+      undefined,
+      { current_version: version },
+    );
   }
 }
 

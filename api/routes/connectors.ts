@@ -1,7 +1,14 @@
 import { Router } from 'express';
 import { collections, Category } from '../../connectors';
 import { ConnectorEntity } from '../entities/connector.entity';
-import { applyConnector, conflictOnName, isUniqueViolation, parseConnector, pipelinesUsing, publicConnector } from '../objects';
+import {
+  applyConnector,
+  conflictOnName,
+  isUniqueViolation,
+  parseConnector,
+  pipelinesUsing,
+  publicConnector,
+} from '../objects';
 import { audit } from '../audit';
 import { Problem } from '../problem';
 import type { AppContext } from '../context';
@@ -59,7 +66,10 @@ export function connectorRouter(ctx: AppContext, category: Category): Router {
     sendRendered(res, found);
   });
 
-  for (const [method, mode] of [['put', 'replace'], ['patch', 'patch']] as const) {
+  for (const [method, mode] of [
+    ['put', 'replace'],
+    ['patch', 'patch'],
+  ] as const) {
     r[method]('/:id', async (req, res) => {
       const id = idParam(req, category);
       let name = '';
@@ -91,7 +101,13 @@ export function connectorRouter(ctx: AppContext, category: Category): Router {
       checkIfMatch(req, e.version, `${category} ${e.name}`);
       const users = await pipelinesUsing(m, id);
       if (users.length) {
-        throw new Problem(409, 'Conflict', `${category} ${JSON.stringify(e.name)} is used by pipeline(s) ${users.map((u) => JSON.stringify(u)).join(', ')}: delete those pipelines or point them elsewhere first.`, undefined, { pipelines: users });
+        throw new Problem(
+          409,
+          'Conflict',
+          `${category} ${JSON.stringify(e.name)} is used by pipeline(s) ${users.map((u) => JSON.stringify(u)).join(', ')}: delete those pipelines or point them elsewhere first.`,
+          undefined,
+          { pipelines: users },
+        );
       }
       await m.delete(ConnectorEntity, { id });
       await audit(m, req, 'delete', category, e);

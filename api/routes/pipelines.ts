@@ -55,7 +55,10 @@ export function pipelineRouter(ctx: AppContext): Router {
     sendRendered(res, found);
   });
 
-  for (const [method, mode] of [['put', 'replace'], ['patch', 'patch']] as const) {
+  for (const [method, mode] of [
+    ['put', 'replace'],
+    ['patch', 'patch'],
+  ] as const) {
     r[method]('/:id', async (req, res) => {
       const id = idParam(req, 'pipeline');
       let name = '';
@@ -66,7 +69,12 @@ export function pipelineRouter(ctx: AppContext): Router {
           checkIfMatch(req, p.version, `pipeline ${p.name}`);
           name = input.name;
           if (input.source_id !== p.source_id) {
-            throw new Problem(409, 'Conflict', `source_id cannot change in place: a pipeline's offsets belong to its source. Create a new pipeline (Terraform plans a replacement).`, [{ field: 'source_id', message: 'forces a new pipeline' }]);
+            throw new Problem(
+              409,
+              'Conflict',
+              `source_id cannot change in place: a pipeline's offsets belong to its source. Create a new pipeline (Terraform plans a replacement).`,
+              [{ field: 'source_id', message: 'forces a new pipeline' }],
+            );
           }
           const changed = applyPipeline(p, input);
           if (!changed.length) return p;
@@ -96,7 +104,10 @@ export function pipelineRouter(ctx: AppContext): Router {
   });
 
   // pause/resume change the desired state; the worker supervisor reconciles runners to it.
-  for (const [op, state] of [['pause', 'paused'], ['resume', 'running']] as const) {
+  for (const [op, state] of [
+    ['pause', 'paused'],
+    ['resume', 'running'],
+  ] as const) {
     r.post(`/:id/${op}`, async (req, res) => {
       const id = idParam(req, 'pipeline');
       const saved = await ctx.ds.transaction(async (m) => {

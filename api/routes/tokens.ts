@@ -12,10 +12,14 @@ import { idParam, paging } from './common';
 
 export function publicToken(t: ApiTokenEntity) {
   return {
-    id: t.id, name: t.name, role: t.role, created_at: t.created_at.toISOString(),
+    id: t.id,
+    name: t.name,
+    role: t.role,
+    created_at: t.created_at.toISOString(),
     // Both timestamps come from the same now() (see the INSERT), so this is the lifetime asked for.
     expires_in: t.expires_at ? Math.round((t.expires_at.getTime() - t.created_at.getTime()) / 1000) : null,
-    expires_at: t.expires_at?.toISOString() ?? null, last_used_at: t.last_used_at?.toISOString() ?? null,
+    expires_at: t.expires_at?.toISOString() ?? null,
+    last_used_at: t.last_used_at?.toISOString() ?? null,
   };
 }
 
@@ -26,7 +30,11 @@ export function tokenRouter(ctx: AppContext): Router {
 
   r.get('/', async (req, res) => {
     const { page, pageSize } = paging(req);
-    const [rows, total] = await repo.findAndCount({ order: { created_at: 'ASC', id: 'ASC' }, skip: (page - 1) * pageSize, take: pageSize });
+    const [rows, total] = await repo.findAndCount({
+      order: { created_at: 'ASC', id: 'ASC' },
+      skip: (page - 1) * pageSize,
+      take: pageSize,
+    });
     res.json({ items: rows.map(publicToken), total, page, page_size: pageSize });
   });
 
@@ -41,13 +49,19 @@ export function tokenRouter(ctx: AppContext): Router {
         // The database's clock, not this process's: expiry is checked against what it stores.
         const [s]: ApiTokenEntity[] = await m.query(
           `INSERT INTO api_tokens (name, token_hash, role, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4::int)) RETURNING *`,
-          [b.name, hashToken(secret), b.role, b.expires_in ?? null]);
+          [b.name, hashToken(secret), b.role, b.expires_in ?? null],
+        );
         await audit(m, req, 'create', 'token', s, ['name', 'role', ...(b.expires_in ? ['expires_at'] : [])]);
         return s;
       });
     } catch (e) {
       if (isUniqueViolation(e)) {
-        throw new Problem(409, 'Conflict', `A token named ${JSON.stringify(b.name)} already exists: token names are unique (the audit log tells callers apart by them); pick another name or revoke that token first.`, [{ field: 'name', message: 'already in use' }]);
+        throw new Problem(
+          409,
+          'Conflict',
+          `A token named ${JSON.stringify(b.name)} already exists: token names are unique (the audit log tells callers apart by them); pick another name or revoke that token first.`,
+          [{ field: 'name', message: 'already in use' }],
+        );
       }
       throw e;
     }
@@ -70,7 +84,11 @@ export function tokenRouter(ctx: AppContext): Router {
       if (!t) throw new Problem(404, 'Not found', `No token with id ${id}.`);
       // Revoking the token in hand would lock the caller out mid-task (and the last admin out for good).
       if (res_locals(req).principal?.tokenId === id) {
-        throw new Problem(409, 'Conflict', `Token ${JSON.stringify(t.name)} is the one this request is made with: revoke it with another admin token.`);
+        throw new Problem(
+          409,
+          'Conflict',
+          `Token ${JSON.stringify(t.name)} is the one this request is made with: revoke it with another admin token.`,
+        );
       }
       await m.delete(ApiTokenEntity, { id });
       await audit(m, req, 'delete', 'token', t);

@@ -26,12 +26,16 @@ const pomVersion = (file: string) => /<kafka\.version>([^<]+)</.exec(fs.readFile
  * ${XDG_CACHE_HOME:-~/.cache}/sluice/peer-debezium/<hash of the pom>, so a changed pom fetches anew
  * and an unchanged one starts at once. ~/.m2 keeps the downloads as well.
  */
-export async function ensureConnectJars(log: (line: string) => void): Promise<{ classpath: string; pluginPath: string; fetchedSeconds: number | null }> {
+export async function ensureConnectJars(
+  log: (line: string) => void,
+): Promise<{ classpath: string; pluginPath: string; fetchedSeconds: number | null }> {
   const pom = path.join(pomDir, 'pom.xml');
   const brokerVersion = pomVersion(path.join(repo, 'stack', 'services', 'kafka', 'pom.xml'));
   const connectVersion = pomVersion(pom);
   if (!brokerVersion || brokerVersion !== connectVersion) {
-    throw new Error(`bench/peer-debezium/maven/pom.xml: kafka.version ${connectVersion} differs from the broker's ${brokerVersion} in stack/services/kafka/pom.xml; set it to ${brokerVersion}`);
+    throw new Error(
+      `bench/peer-debezium/maven/pom.xml: kafka.version ${connectVersion} differs from the broker's ${brokerVersion} in stack/services/kafka/pom.xml; set it to ${brokerVersion}`,
+    );
   }
   const hash = crypto.createHash('sha256').update(fs.readFileSync(pom)).digest('hex').slice(0, 12);
   const cacheRoot = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
@@ -39,21 +43,31 @@ export async function ensureConnectJars(log: (line: string) => void): Promise<{ 
   const result = { classpath: path.join(dir, 'connect', '*'), pluginPath: path.join(dir, 'plugins') };
   if (fs.existsSync(path.join(dir, 'complete'))) return { ...result, fetchedSeconds: null };
 
-  log(`fetching Kafka Connect ${connectVersion} and the Debezium plugins from Maven Central into ${dir} (first run only)...`);
+  log(
+    `fetching Kafka Connect ${connectVersion} and the Debezium plugins from Maven Central into ${dir} (first run only)...`,
+  );
   const t0 = Date.now();
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
-    const child = spawn('mvn', ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', 'dependency:unpack', `-Dpeer.lib=${tmp}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      'mvn',
+      ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', 'dependency:unpack', `-Dpeer.lib=${tmp}`],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let text = '';
     child.stdout.on('data', (d) => (text += d));
     child.stderr.on('data', (d) => (text += d));
-    child.on('error', (e) => resolve({ code: -1, text: `${text}${e.message} (is Maven installed? apt-get install maven)` }));
+    child.on('error', (e) =>
+      resolve({ code: -1, text: `${text}${e.message} (is Maven installed? apt-get install maven)` }),
+    );
     child.on('close', (code) => resolve({ code, text }));
   });
   if (out.code !== 0) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw new Error(`mvn could not fetch the Connect/Debezium jars (bench/peer-debezium/maven/pom.xml):\n${out.text.split('\n').slice(-12).join('\n')}`);
+    throw new Error(
+      `mvn could not fetch the Connect/Debezium jars (bench/peer-debezium/maven/pom.xml):\n${out.text.split('\n').slice(-12).join('\n')}`,
+    );
   }
   fs.writeFileSync(path.join(tmp, 'complete'), `${new Date().toISOString()}\n`);
   // Swapped in whole, so an interrupted fetch never looks complete.
@@ -70,9 +84,14 @@ export async function ensureConnectJars(log: (line: string) => void): Promise<{ 
  * under load and the sink's 5,000-record batches (plus the source queue) fit without full GCs.
  */
 export const CONNECT_JVM_OPTS = [
-  '-Xms1g', '-Xmx1g',
-  '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35', '-XX:+ExplicitGCInvokesConcurrent',
-  '-XX:+ExitOnOutOfMemoryError', '-Djava.awt.headless=true',
+  '-Xms1g',
+  '-Xmx1g',
+  '-XX:+UseG1GC',
+  '-XX:MaxGCPauseMillis=20',
+  '-XX:InitiatingHeapOccupancyPercent=35',
+  '-XX:+ExplicitGCInvokesConcurrent',
+  '-XX:+ExitOnOutOfMemoryError',
+  '-Djava.awt.headless=true',
 ];
 
 /**
@@ -106,7 +125,9 @@ export class ConnectWorker {
   readonly url: string;
   readonly logFile: string;
 
-  constructor(private o: { port: number; brokers: string[]; home: string; tag: string; classpath: string; pluginPath: string }) {
+  constructor(
+    private o: { port: number; brokers: string[]; home: string; tag: string; classpath: string; pluginPath: string },
+  ) {
     this.url = `http://127.0.0.1:${o.port}`;
     fs.mkdirSync(path.join(o.home, 'logs'), { recursive: true });
     this.logFile = path.join(o.home, 'logs', `peer-debezium-connect-${o.tag}.log`);
@@ -149,23 +170,39 @@ export class ConnectWorker {
       'plugin.discovery': 'service_load',
       ...CONNECT_CLIENT_SETTINGS,
     };
-    fs.writeFileSync(props, Object.entries(worker).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+    fs.writeFileSync(
+      props,
+      Object.entries(worker)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n') + '\n',
+    );
     const out = fs.openSync(this.logFile, 'a');
-    this.proc = spawn('java', [
-      ...CONNECT_JVM_OPTS,
-      `-Dlog4j2.configurationFile=${path.join(repo, 'stack', 'services', 'kafka', 'log4j2.properties')}`,
-      '-cp', this.o.classpath,
-      'org.apache.kafka.connect.cli.ConnectDistributed', props,
-    ], { stdio: ['ignore', out, out] });
+    this.proc = spawn(
+      'java',
+      [
+        ...CONNECT_JVM_OPTS,
+        `-Dlog4j2.configurationFile=${path.join(repo, 'stack', 'services', 'kafka', 'log4j2.properties')}`,
+        '-cp',
+        this.o.classpath,
+        'org.apache.kafka.connect.cli.ConnectDistributed',
+        props,
+      ],
+      { stdio: ['ignore', out, out] },
+    );
     fs.closeSync(out);
     const proc = this.proc;
     this.exited = new Promise((r) => proc.on('exit', (code) => r(code)));
     proc.on('error', () => undefined);
-    await waitFor(`Kafka Connect REST on ${this.url} (log ${this.logFile})`, async () => {
-      if (proc.exitCode !== null) throw new Error(`Kafka Connect exited with ${proc.exitCode}; see ${this.logFile}`);
-      const r = await fetch(`${this.url}/connector-plugins`).catch(() => undefined);
-      return r?.ok ? true : undefined;
-    }, 180000, 500);
+    await waitFor(
+      `Kafka Connect REST on ${this.url} (log ${this.logFile})`,
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`Kafka Connect exited with ${proc.exitCode}; see ${this.logFile}`);
+        const r = await fetch(`${this.url}/connector-plugins`).catch(() => undefined);
+        return r?.ok ? true : undefined;
+      },
+      180000,
+      500,
+    );
   }
 
   /**
@@ -175,9 +212,12 @@ export class ConnectWorker {
    */
   threadCpuMs(): Record<string, number> {
     const groups: [RegExp, string][] = [
-      [/^debezium-postgr/, 'source: WAL reader and event conversion'], [/^task-thread-src/, 'source task: to JSON, send'],
+      [/^debezium-postgr/, 'source: WAL reader and event conversion'],
+      [/^task-thread-src/, 'source task: to JSON, send'],
       [/^task-thread-snk/, 'sink task: from JSON, write'],
-      [/^kafka-producer/, 'producer network'], [/^C[12] Compiler/, 'JIT'], [/^(G1|GC Thread|VM Thread)/, 'GC + VM'],
+      [/^kafka-producer/, 'producer network'],
+      [/^C[12] Compiler/, 'JIT'],
+      [/^(G1|GC Thread|VM Thread)/, 'GC + VM'],
     ];
     const out: Record<string, number> = {};
     for (const tid of fs.readdirSync(`/proc/${this.pid}/task`)) {
@@ -185,13 +225,19 @@ export class ConnectWorker {
         const name = fs.readFileSync(`/proc/${this.pid}/task/${tid}/comm`, 'utf8').trim();
         const group = groups.find(([re]) => re.test(name))?.[1] ?? 'other';
         out[group] = (out[group] ?? 0) + processCpuMs(this.pid, tid);
-      } catch { /* the thread ended */ }
+      } catch {
+        /* the thread ended */
+      }
     }
     return out;
   }
 
   async rest(method: string, p: string, body?: unknown): Promise<any> {
-    const r = await fetch(this.url + p, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+    const r = await fetch(this.url + p, {
+      method,
+      headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
     const text = await r.text();
     if (!r.ok) throw new Error(`Kafka Connect ${method} ${p}: ${r.status} ${text.slice(0, 500)}`);
     return text ? JSON.parse(text) : undefined;
@@ -208,7 +254,8 @@ export class ConnectWorker {
   async running(name: string): Promise<boolean> {
     const s = await this.rest('GET', `/connectors/${name}/status`);
     const failed = [s.connector, ...(s.tasks ?? [])].find((x: any) => x.state === 'FAILED');
-    if (failed) throw new Error(`connector ${name} FAILED: ${String(failed.trace).split('\n').slice(0, 6).join(' | ')}`);
+    if (failed)
+      throw new Error(`connector ${name} FAILED: ${String(failed.trace).split('\n').slice(0, 6).join(' | ')}`);
     return s.connector.state === 'RUNNING' && s.tasks?.length > 0 && s.tasks.every((x: any) => x.state === 'RUNNING');
   }
 
@@ -222,6 +269,9 @@ export class ConnectWorker {
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     p.kill('SIGTERM');
     await Promise.race([this.exited, sleep(30000)]);
-    if (p.exitCode === null && p.signalCode === null) { p.kill('SIGKILL'); await this.exited; }
+    if (p.exitCode === null && p.signalCode === null) {
+      p.kill('SIGKILL');
+      await this.exited;
+    }
   }
 }

@@ -4,17 +4,32 @@
  * Postgres source with pgoutput, and the JDBC sink in upsert mode keyed by the record key.
  */
 
-export interface PgConn { host: string; port: number; user: string; password: string; database: string }
+export interface PgConn {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
 
 export function pgConn(url: string): PgConn {
   const u = new URL(url);
-  return { host: u.hostname, port: Number(u.port), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1) };
+  return {
+    host: u.hostname,
+    port: Number(u.port),
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    database: u.pathname.slice(1),
+  };
 }
 
 /** Topic Debezium writes the `public.bench` table to. */
 export const benchTopic = (prefix: string) => `${prefix}.public.bench`;
 
-export function sourceConfig(src: PgConn, o: { prefix: string; slot: string; publication: string }): Record<string, string | number | boolean> {
+export function sourceConfig(
+  src: PgConn,
+  o: { prefix: string; slot: string; publication: string },
+): Record<string, string | number | boolean> {
   return {
     'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
     'tasks.max': 1, // a Postgres slot has one reader

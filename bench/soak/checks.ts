@@ -9,11 +9,12 @@ import type { SoakPipeline } from './services';
  * computed by the database itself (the same value on Postgres and MariaDB for the same rows).
  */
 export async function countAndChecksum(url: string, kind: 'postgresql' | 'mysql'): Promise<Counted> {
-  const sql = kind === 'mysql'
-    ? `SELECT count(*) AS n,
+  const sql =
+    kind === 'mysql'
+      ? `SELECT count(*) AS n,
          CAST(COALESCE(SUM(CONV(SUBSTR(MD5(CONCAT(id, ':', v, ':', COALESCE(note, '~'))), 1, 8), 16, 10)), 0) AS CHAR) AS sum
        FROM items`
-    : `SELECT count(*) AS n,
+      : `SELECT count(*) AS n,
          COALESCE(SUM(('x' || substr(md5(id::text || ':' || v::text || ':' || COALESCE(note, '~')), 1, 8))::bit(32)::bigint), 0)::text AS sum
        FROM items`;
   const [r] = await q(url, sql);
@@ -21,17 +22,25 @@ export async function countAndChecksum(url: string, kind: 'postgresql' | 'mysql'
 }
 
 const equal = (a: Counted, b: Counted) => a.rows === b.rows && a.checksum === b.checksum;
-export interface Compared { src: Counted; dst: Counted }
+export interface Compared {
+  src: Counted;
+  dst: Counted;
+}
 
 /** Waits until every pipeline's destination equals its source; the ms it took, or null after `timeoutMs`. */
-export async function waitConverged(pipelines: SoakPipeline[], timeoutMs: number): Promise<{ ms: number | null; last: Compared[] }> {
+export async function waitConverged(
+  pipelines: SoakPipeline[],
+  timeoutMs: number,
+): Promise<{ ms: number | null; last: Compared[] }> {
   const start = Date.now();
   let last: Compared[] = [];
   while (Date.now() - start < timeoutMs) {
-    last = await Promise.all(pipelines.map(async (p) => ({
-      src: await countAndChecksum(p.s.srcUrl, p.s.sourceKind),
-      dst: await countAndChecksum(p.s.dstUrl, 'postgresql').catch(() => ({ rows: -1, checksum: 'unreadable' })),
-    })));
+    last = await Promise.all(
+      pipelines.map(async (p) => ({
+        src: await countAndChecksum(p.s.srcUrl, p.s.sourceKind),
+        dst: await countAndChecksum(p.s.dstUrl, 'postgresql').catch(() => ({ rows: -1, checksum: 'unreadable' })),
+      })),
+    );
     if (last.every((x) => equal(x.src, x.dst))) return { ms: Date.now() - start, last };
     await sleep(1000);
   }
@@ -46,10 +55,16 @@ export async function sourceHead(s: Setup): Promise<string> {
 
 /** Every domain of MariaDB GTID position `head` (`d-s-n,...`) is reached by `pos`. */
 export function gtidAtLeast(pos: string, head: string): boolean {
-  const seqs = (g: string) => new Map(g.split(',').filter(Boolean).map((x) => {
-    const [domain, , seq] = x.trim().split('-');
-    return [domain, Number(seq)] as const;
-  }));
+  const seqs = (g: string) =>
+    new Map(
+      g
+        .split(',')
+        .filter(Boolean)
+        .map((x) => {
+          const [domain, , seq] = x.trim().split('-');
+          return [domain, Number(seq)] as const;
+        }),
+    );
   const have = seqs(pos);
   return [...seqs(head)].every(([d, n]) => (have.get(d) ?? -1) >= n);
 }
@@ -66,12 +81,18 @@ async function pastHead(api: TestApi, s: Setup, head: string): Promise<boolean> 
 }
 
 async function firstDifferences(s: Setup): Promise<string[]> {
-  const read = async (url: string) => new Map((await q(url, 'SELECT id, v, note FROM items ORDER BY id'))
-    .map((r: any) => [String(r.id), `${r.v}:${r.note ?? '~'}`]));
+  const read = async (url: string) =>
+    new Map(
+      (await q(url, 'SELECT id, v, note FROM items ORDER BY id')).map((r: any) => [
+        String(r.id),
+        `${r.v}:${r.note ?? '~'}`,
+      ]),
+    );
   const [src, dst] = await Promise.all([read(s.srcUrl), read(s.dstUrl)]);
   const out: string[] = [];
   for (const [id, v] of src) {
-    if (dst.get(id) !== v && out.length < 10) out.push(`id ${id}: source ${v}, destination ${dst.get(id) ?? 'missing'}`);
+    if (dst.get(id) !== v && out.length < 10)
+      out.push(`id ${id}: source ${v}, destination ${dst.get(id) ?? 'missing'}`);
   }
   for (const [id, v] of dst) if (!src.has(id) && out.length < 20) out.push(`id ${id}: only in the destination (${v})`);
   return out;
@@ -83,7 +104,12 @@ async function firstDifferences(s: Setup): Promise<string[]> {
  * a minute to get there). Returns the check and the failures in words.
  */
 export async function checkPipeline(
-  api: TestApi, p: SoakPipeline, counted: Compared, head: string, load: LoadStats, deadline: number,
+  api: TestApi,
+  p: SoakPipeline,
+  counted: Compared,
+  head: string,
+  load: LoadStats,
+  deadline: number,
 ): Promise<{ check: PipelineCheck; failures: string[] }> {
   const until = () => Math.min(Date.now() + 60_000, deadline);
   const s = p.s;
@@ -97,21 +123,33 @@ export async function checkPipeline(
     st = (await api.call('GET', `/v1/pipelines/${s.pipelineId}/status`)).body;
     const v = await api.call('GET', `/v1/pipelines/${s.pipelineId}/verify`);
     verifyFailed = (v.body.checks ?? [{ check: `verify answered ${v.status}`, pass: false }])
-      .filter((c: any) => !c.pass).map((c: any) => `${c.check}${c.table ? ` ${c.table}` : ''}: ${c.detail}`);
+      .filter((c: any) => !c.pass)
+      .map((c: any) => `${c.check}${c.table ? ` ${c.table}` : ''}: ${c.detail}`);
     if ((st.state === 'Active' && st.sink.lag === 0 && !verifyFailed.length) || Date.now() > end) break;
   }
   const dlq = Number((await api.call('GET', `/v1/pipelines/${s.pipelineId}/dlq?page_size=1`)).body.total);
   const [dup] = await q(s.dstUrl, 'SELECT count(*) - count(DISTINCT id) AS d FROM items');
   const check: PipelineCheck = {
-    name: p.name, source: counted.src, destination: counted.dst, equal: equal(counted.src, counted.dst),
-    duplicate_rows: Number(dup.d), dlq, state: st.state, sink_lag: st.sink.lag, source_caught_up: caughtUp, verify_failed: verifyFailed, load,
+    name: p.name,
+    source: counted.src,
+    destination: counted.dst,
+    equal: equal(counted.src, counted.dst),
+    duplicate_rows: Number(dup.d),
+    dlq,
+    state: st.state,
+    sink_lag: st.sink.lag,
+    source_caught_up: caughtUp,
+    verify_failed: verifyFailed,
+    load,
   };
   if (!check.equal) check.first_differences = await firstDifferences(s);
   const failures: string[] = [];
   const fail = (what: string) => failures.push(`${p.name}: ${what}`);
   if (!check.equal) {
-    fail(`destination != source: source ${check.source.rows} rows (checksum ${check.source.checksum}), destination ` +
-      `${check.destination.rows} (${check.destination.checksum}); ${check.first_differences?.join('; ')}`);
+    fail(
+      `destination != source: source ${check.source.rows} rows (checksum ${check.source.checksum}), destination ` +
+        `${check.destination.rows} (${check.destination.checksum}); ${check.first_differences?.join('; ')}`,
+    );
   }
   if (check.duplicate_rows) fail(`${check.duplicate_rows} duplicate rows in the destination`);
   if (check.dlq) fail(`${check.dlq} records in the DLQ`);

@@ -10,7 +10,10 @@ export class WorkerPool {
   readonly all: Worker[] = [];
   private readonly killed = new Set<Worker>();
 
-  constructor(private readonly api: TestApi, private readonly env: Record<string, string>) {}
+  constructor(
+    private readonly api: TestApi,
+    private readonly env: Record<string, string>,
+  ) {}
 
   spawn(): Worker {
     const w = spawnWorker(this.api, this.env);
@@ -54,8 +57,14 @@ export interface Fault {
 }
 
 export const FAULT_KINDS = [
-  'kill-source-postgres', 'kill-source-mariadb', 'kill-destination', 'kill-kafka', 'kill-worker',
-  'network-cut', 'network-stall', 'kill-redis',
+  'kill-source-postgres',
+  'kill-source-mariadb',
+  'kill-destination',
+  'kill-kafka',
+  'kill-worker',
+  'network-cut',
+  'network-stall',
+  'kill-redis',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -67,13 +76,26 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
  */
 export function faults(s: SoakServices): Record<FaultKind, Fault> {
   const outage: [number, number] = [3000, 10000];
-  const crash = (what: string, kill: () => Promise<void>, restart: () => Promise<void>): Fault =>
-    ({ what: `kill -9 of ${what}, restart`, outageMs: outage, inject: kill, heal: restart });
-  const service = (name: 'mariadb' | 'kafka' | 'redis') => [() => s.stack.killService(name), () => s.stack.startService(name)] as const;
+  const crash = (what: string, kill: () => Promise<void>, restart: () => Promise<void>): Fault => ({
+    what: `kill -9 of ${what}, restart`,
+    outageMs: outage,
+    inject: kill,
+    heal: restart,
+  });
+  const service = (name: 'mariadb' | 'kafka' | 'redis') =>
+    [() => s.stack.killService(name), () => s.stack.startService(name)] as const;
   return {
-    'kill-source-postgres': crash('the source Postgres', () => s.sourcePostgres.kill(), () => s.sourcePostgres.start()),
+    'kill-source-postgres': crash(
+      'the source Postgres',
+      () => s.sourcePostgres.kill(),
+      () => s.sourcePostgres.start(),
+    ),
     'kill-source-mariadb': crash('the source MariaDB', ...service('mariadb')),
-    'kill-destination': crash('the destination Postgres', () => s.destination.kill(), () => s.destination.start()),
+    'kill-destination': crash(
+      'the destination Postgres',
+      () => s.destination.kill(),
+      () => s.destination.start(),
+    ),
     'kill-kafka': crash('the Kafka broker', ...service('kafka')),
     'kill-worker': {
       what: 'kill -9 of one of the two workers (one running a pipeline when there is one), a new worker after the outage',
@@ -88,19 +110,29 @@ export function faults(s: SoakServices): Record<FaultKind, Fault> {
         await s.workers.kill(victim);
         return `pid ${victim.proc.pid}${holders.has(victim.proc.pid!) ? ' (running a pipeline)' : ''}`;
       },
-      heal: async () => { while (s.workers.live().length < 2) s.workers.spawn(); },
+      heal: async () => {
+        while (s.workers.live().length < 2) s.workers.spawn();
+      },
     },
     'network-cut': {
       what: 'network cut between the workers and every database (TCP proxy: connections reset, new ones refused)',
       outageMs: outage,
-      inject: async () => { for (const p of s.proxies) p.cut(); },
-      heal: async () => { for (const p of s.proxies) p.heal(); },
+      inject: async () => {
+        for (const p of s.proxies) p.cut();
+      },
+      heal: async () => {
+        for (const p of s.proxies) p.heal();
+      },
     },
     'network-stall': {
       what: 'network stall between the workers and every database (TCP proxy: connections open, nothing moves)',
       outageMs: [12000, 20000],
-      inject: async () => { for (const p of s.proxies) p.stall(); },
-      heal: async () => { for (const p of s.proxies) p.heal(); },
+      inject: async () => {
+        for (const p of s.proxies) p.stall();
+      },
+      heal: async () => {
+        for (const p of s.proxies) p.heal();
+      },
     },
     'kill-redis': crash('Redis (BullMQ)', ...service('redis')),
   };

@@ -29,7 +29,12 @@ export interface LoadStats {
  */
 export class MixedLoad {
   readonly stats: LoadStats = {
-    transactions: 0, statements: 0, largeTransactions: 0, largestTransaction: 0, errors: 0, lastError: null,
+    transactions: 0,
+    statements: 0,
+    largeTransactions: 0,
+    largestTransaction: 0,
+    errors: 0,
+    lastError: null,
   };
   private nextId = 1;
   private stopped = false;
@@ -99,10 +104,14 @@ export class MixedLoad {
       const r = this.rng.next();
       const insert = () => [this.nextId++, this.rng.int(1_000_000), this.note()];
       if (r < 0.55) out.push(['INSERT INTO items (id, v, note) VALUES ($1, $2, $3)', insert()]);
-      else if (r < 0.75) out.push(['UPDATE items SET v = v + 1, note = $1 WHERE id = $2', [this.note(), this.someId()]]);
+      else if (r < 0.75)
+        out.push(['UPDATE items SET v = v + 1, note = $1 WHERE id = $2', [this.note(), this.someId()]]);
       else if (r < 0.85) {
         const from = this.someId();
-        out.push(['UPDATE items SET v = (v * 3 + 1) % 1000003 WHERE id BETWEEN $1 AND $2', [from, from + this.rng.int(20)]]);
+        out.push([
+          'UPDATE items SET v = (v * 3 + 1) % 1000003 WHERE id BETWEEN $1 AND $2',
+          [from, from + this.rng.int(20)],
+        ]);
       } else if (r < 0.97) out.push(['DELETE FROM items WHERE id = $1', [this.someId()]]);
       // A primary-key change: the sink must delete the old key and write the new one.
       else out.push(['UPDATE items SET id = $1 WHERE id = $2', [this.nextId++, this.someId()]]);

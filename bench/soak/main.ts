@@ -30,7 +30,9 @@ function numberArg(name: string, fallback: number): number {
 
 const base = numberArg('port-base', Number(process.env.SLUICE_SOAK_PORT_BASE ?? 27));
 if (!Number.isInteger(base) || base < 10 || base > 64) {
-  console.error(`SLUICE_SOAK_PORT_BASE / --port-base ${base}: expected an integer 10..64 (ports N432, N379, N092, ...)`);
+  console.error(
+    `SLUICE_SOAK_PORT_BASE / --port-base ${base}: expected an integer 10..64 (ports N432, N379, N092, ...)`,
+  );
   process.exit(2);
 }
 const repo = path.resolve(__dirname, '..', '..', '..');
@@ -38,11 +40,16 @@ const repo = path.resolve(__dirname, '..', '..', '..');
 // services) must not be touched, and helpers/harness read these variables when they are loaded.
 Object.assign(process.env, {
   SLUICE_HOME: path.resolve(process.env.SLUICE_SOAK_HOME ?? path.join(repo, '.sluice-soak')),
-  SLUICE_PG_PORT: `${base}432`, SLUICE_REDIS_PORT: `${base}379`, SLUICE_KAFKA_PORT: `${base}092`,
-  SLUICE_KAFKA_CONTROLLER_PORT: `${base}093`, SLUICE_MARIADB_PORT: `${base}306`, SLUICE_MARIADB_REPLICA_PORT: `${base}307`,
+  SLUICE_PG_PORT: `${base}432`,
+  SLUICE_REDIS_PORT: `${base}379`,
+  SLUICE_KAFKA_PORT: `${base}092`,
+  SLUICE_KAFKA_CONTROLLER_PORT: `${base}093`,
+  SLUICE_MARIADB_PORT: `${base}306`,
+  SLUICE_MARIADB_REPLICA_PORT: `${base}307`,
   SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn',
 });
-for (const v of ['DATABASE_URL', 'REDIS_URL', 'KAFKA_BROKERS', 'MYSQL_URL', 'SLUICE_STACK_MARIADB']) delete process.env[v];
+for (const v of ['DATABASE_URL', 'REDIS_URL', 'KAFKA_BROKERS', 'MYSQL_URL', 'SLUICE_STACK_MARIADB'])
+  delete process.env[v];
 
 const seedArg = arg('seed');
 const { runSoak } = require('./run') as typeof import('./run');
@@ -53,7 +60,10 @@ runSoak({
   jsonFile: arg('json'),
   keep: process.argv.includes('--keep'),
   maxSeconds: arg('max-seconds') === undefined ? undefined : numberArg('max-seconds', 0),
-}).then((ok) => process.exit(ok ? 0 : 1), (e) => {
-  console.error(`soak failed: ${(e as Error).stack ?? e}`);
-  process.exit(1);
-});
+}).then(
+  (ok) => process.exit(ok ? 0 : 1),
+  (e) => {
+    console.error(`soak failed: ${(e as Error).stack ?? e}`);
+    process.exit(1);
+  },
+);

@@ -16,7 +16,10 @@ export interface FaultRecord {
   seen: Record<string, string[]>;
 }
 
-export interface Counted { rows: number; checksum: string }
+export interface Counted {
+  rows: number;
+  checksum: string;
+}
 
 export interface PipelineCheck {
   name: string;
@@ -33,7 +36,11 @@ export interface PipelineCheck {
   first_differences?: string[];
 }
 
-export interface Recovery { min: number | null; median: number | null; max: number | null }
+export interface Recovery {
+  min: number | null;
+  median: number | null;
+  max: number | null;
+}
 
 export interface SoakReport {
   seed: number;
@@ -56,7 +63,10 @@ export function summarize(faults: FaultRecord[]): SoakReport['summary'] {
   const out: SoakReport['summary'] = {};
   for (const kind of FAULT_KINDS) {
     const of = faults.filter((r) => r.kind === kind);
-    const times = of.map((r) => r.recovery_ms).filter((x): x is number => x !== null).sort((a, b) => a - b);
+    const times = of
+      .map((r) => r.recovery_ms)
+      .filter((x): x is number => x !== null)
+      .sort((a, b) => a - b);
     const at = (i: number) => (times.length ? times[i] : null);
     const recovery = { min: at(0), median: at(Math.floor((times.length - 1) / 2)), max: at(times.length - 1) };
     out[kind] = { count: of.length, recovery_ms: recovery };
@@ -65,21 +75,32 @@ export function summarize(faults: FaultRecord[]): SoakReport['summary'] {
 }
 
 export function faultLine(f: FaultRecord): string {
-  const each = Object.entries(f.recovery_by_pipeline)
-    .map(([name, ms]) => `${name} ${secs(ms)} s, seen ${f.seen[name].join(' -> ') || '-'}`);
-  return `fault ${f.n} ${f.kind}${f.detail ? ` [${f.detail}]` : ''} at ${secs(f.at_ms)} s: outage ${secs(f.outage_ms)} s, ` +
-    `recovered after ${secs(f.recovery_ms)} s (${each.join('; ')})`;
+  const each = Object.entries(f.recovery_by_pipeline).map(
+    ([name, ms]) => `${name} ${secs(ms)} s, seen ${f.seen[name].join(' -> ') || '-'}`,
+  );
+  return (
+    `fault ${f.n} ${f.kind}${f.detail ? ` [${f.detail}]` : ''} at ${secs(f.at_ms)} s: outage ${secs(f.outage_ms)} s, ` +
+    `recovered after ${secs(f.recovery_ms)} s (${each.join('; ')})`
+  );
 }
 
 export function printReport(r: SoakReport): void {
   const widths = [4, 9, 22, 8, 10, 0];
-  const row = (cells: (string | number)[]) => cells.map((c, i) => String(c).padEnd(widths[i])).join(' ').trimEnd();
+  const row = (cells: (string | number)[]) =>
+    cells
+      .map((c, i) => String(c).padEnd(widths[i]))
+      .join(' ')
+      .trimEnd();
   const m = r.machine;
-  console.log(`\nSoak: seed ${r.seed}, ${(r.load_ms / 60000).toFixed(1)} min of load, ${r.faults.length} faults, ` +
-    `${m.cpus} CPUs, load average ${m.load_avg_start.join(' ')} -> ${m.load_avg_end.join(' ')}`);
+  console.log(
+    `\nSoak: seed ${r.seed}, ${(r.load_ms / 60000).toFixed(1)} min of load, ${r.faults.length} faults, ` +
+      `${m.cpus} CPUs, load average ${m.load_avg_start.join(' ')} -> ${m.load_avg_end.join(' ')}`,
+  );
   console.log(row(['n', 'at (s)', 'fault', 'outage', 'recovery', 'states seen (postgres | mariadb)']));
   for (const f of r.faults) {
-    const seen = Object.values(f.seen).map((s) => s.join(' > ') || '-').join(' | ');
+    const seen = Object.values(f.seen)
+      .map((s) => s.join(' > ') || '-')
+      .join(' | ');
     console.log(row([f.n, secs(f.at_ms), f.kind, secs(f.outage_ms), secs(f.recovery_ms), seen]));
   }
   console.log('\nrecovery by fault kind (s): count, min, median, max');
@@ -91,11 +112,13 @@ export function printReport(r: SoakReport): void {
   console.log(`\nconvergence after the load stopped: ${secs(r.convergence_ms)} s`);
   for (const p of r.pipelines) {
     const l = p.load;
-    console.log(`${p.name}: source ${p.source.rows} rows (checksum ${p.source.checksum}), destination ${p.destination.rows} ` +
-      `(${p.destination.checksum}) ${p.equal ? 'EQUAL' : 'DIFFERENT'}; duplicates ${p.duplicate_rows}, DLQ ${p.dlq}, ${p.state}, ` +
-      `sink lag ${p.sink_lag}, source caught up ${p.source_caught_up}, verify ${p.verify_failed.length ? 'FAILED' : 'passed'}; ` +
-      `load ${l.transactions} tx / ${l.statements} statements, ${l.largeTransactions} large (up to ${l.largestTransaction} rows), ` +
-      `${l.errors} failed during faults`);
+    console.log(
+      `${p.name}: source ${p.source.rows} rows (checksum ${p.source.checksum}), destination ${p.destination.rows} ` +
+        `(${p.destination.checksum}) ${p.equal ? 'EQUAL' : 'DIFFERENT'}; duplicates ${p.duplicate_rows}, DLQ ${p.dlq}, ${p.state}, ` +
+        `sink lag ${p.sink_lag}, source caught up ${p.source_caught_up}, verify ${p.verify_failed.length ? 'FAILED' : 'passed'}; ` +
+        `load ${l.transactions} tx / ${l.statements} statements, ${l.largeTransactions} large (up to ${l.largestTransaction} rows), ` +
+        `${l.errors} failed during faults`,
+    );
   }
   console.log(r.ok ? '\nSOAK PASSED' : `\nSOAK FAILED:\n${r.failures.map((f) => `  - ${f}`).join('\n')}`);
 }

@@ -42,15 +42,22 @@ export async function runSoak(o: SoakOptions): Promise<boolean> {
   const rng = new Rng(o.seed);
   const loadAvgStart = loadAverage();
   const e = process.env;
-  log(`seed ${o.seed} (--seed ${o.seed} replays this fault schedule), ${o.minutes} min of load and faults, ` +
-    `${o.txPerSecond} tx/s per pipeline; services in ${e.SLUICE_HOME} (Postgres ${e.SLUICE_PG_PORT}, ` +
-    `Redis ${e.SLUICE_REDIS_PORT}, Kafka ${e.SLUICE_KAFKA_PORT}, MariaDB ${e.SLUICE_MARIADB_PORT}); ` +
-    `${os.cpus().length} CPUs, load average ${loadAvgStart.join(' ')}`);
+  log(
+    `seed ${o.seed} (--seed ${o.seed} replays this fault schedule), ${o.minutes} min of load and faults, ` +
+      `${o.txPerSecond} tx/s per pipeline; services in ${e.SLUICE_HOME} (Postgres ${e.SLUICE_PG_PORT}, ` +
+      `Redis ${e.SLUICE_REDIS_PORT}, Kafka ${e.SLUICE_KAFKA_PORT}, MariaDB ${e.SLUICE_MARIADB_PORT}); ` +
+      `${os.cpus().length} CPUs, load average ${loadAvgStart.join(' ')}`,
+  );
   // The stack's own lines matter while it starts and stops; during the faults each fault's line says it all.
   let stackQuiet = false;
-  const env = await startSoakServices(log, (l) => { if (!stackQuiet) log(`stack: ${l}`); });
+  const env = await startSoakServices(log, (l) => {
+    if (!stackQuiet) log(`stack: ${l}`);
+  });
   // Interrupted (Ctrl-C, a test runner's timeout): still stop the services and servers it started.
-  const interrupted = () => { log('interrupted: stopping the soak\'s services'); env.close(o.keep).finally(() => process.exit(130)); };
+  const interrupted = () => {
+    log("interrupted: stopping the soak's services");
+    env.close(o.keep).finally(() => process.exit(130));
+  };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
@@ -65,15 +72,20 @@ export async function runSoak(o: SoakOptions): Promise<boolean> {
     await sleep(t0 + o.minutes * 60_000 - Date.now());
     const loadMs = Date.now() - t0;
     const stats = await Promise.all(loads.map((l) => l.stop()));
-    const done = stats.map((x, i) => `${env.pipelines[i].name} ${x.transactions} tx (${x.largeTransactions} large), ${x.errors} failed`);
+    const done = stats.map(
+      (x, i) => `${env.pipelines[i].name} ${x.transactions} tx (${x.largeTransactions} large), ${x.errors} failed`,
+    );
     log(`load stopped after ${secs(loadMs)} s: ${done.join('; ')}`);
 
     const heads = await Promise.all(env.pipelines.map((p) => sourceHead(p.s)));
     const convergeFor = Math.max(0, Math.min(CONVERGENCE_TIMEOUT_MS, deadline - Date.now() - 30_000));
     const converged = await waitConverged(env.pipelines, convergeFor);
     if (converged.ms === null) failures.push(`not converged within ${secs(convergeFor)} s of the end of the load`);
-    log(converged.ms === null ? `NOT converged within ${secs(convergeFor)} s`
-      : `converged ${secs(converged.ms)} s after the load stopped`);
+    log(
+      converged.ms === null
+        ? `NOT converged within ${secs(convergeFor)} s`
+        : `converged ${secs(converged.ms)} s after the load stopped`,
+    );
     const checks: PipelineCheck[] = [];
     for (const [i, p] of env.pipelines.entries()) {
       const r = await checkPipeline(env.api, p, converged.last[i], heads[i], stats[i], deadline);
@@ -82,8 +94,15 @@ export async function runSoak(o: SoakOptions): Promise<boolean> {
     }
     failures.push(...env.workers.unexpectedExits().map(diedLine));
     const report: SoakReport = {
-      seed: o.seed, minutes: o.minutes, started_at: new Date(started).toISOString(), load_ms: loadMs, faults: records,
-      summary: summarize(records), convergence_ms: converged.ms, pipelines: checks, failures: [...new Set(failures)],
+      seed: o.seed,
+      minutes: o.minutes,
+      started_at: new Date(started).toISOString(),
+      load_ms: loadMs,
+      faults: records,
+      summary: summarize(records),
+      convergence_ms: converged.ms,
+      pipelines: checks,
+      failures: [...new Set(failures)],
       ok: failures.length === 0,
       machine: { cpus: os.cpus().length, load_avg_start: loadAvgStart, load_avg_end: loadAverage() },
     };
@@ -106,7 +125,11 @@ export async function runSoak(o: SoakOptions): Promise<boolean> {
  * next one would not fit before `endAt` (with 20 s for its recovery).
  */
 async function injectFaults(
-  env: SoakSetup, rng: Rng, endAt: number, deadline: number, log: (line: string) => void,
+  env: SoakSetup,
+  rng: Rng,
+  endAt: number,
+  deadline: number,
+  log: (line: string) => void,
 ): Promise<{ records: FaultRecord[]; failures: string[] }> {
   const kinds = faults(env);
   const records: FaultRecord[] = [];
@@ -125,7 +148,9 @@ async function injectFaults(
     if (Date.now() + gap + outage + 20_000 > endAt) break;
     await sleep(gap);
     const seen: Record<string, string[]> = Object.fromEntries(env.pipelines.map((p) => [p.name, []]));
-    const note = (name: string, st: any) => { if (st && !seen[name].includes(label(st))) seen[name].push(label(st)); };
+    const note = (name: string, st: any) => {
+      if (st && !seen[name].includes(label(st))) seen[name].push(label(st));
+    };
     const at = Date.now();
     const watching = { on: true };
     const watcher = (async () => {
@@ -139,13 +164,20 @@ async function injectFaults(
     await fault.heal();
     const healed = Date.now();
     const until = Math.min(healed + RECOVERY_TIMEOUT_MS, deadline);
-    const each = await Promise.all(env.pipelines.map((p) => recovered(env, p.s, ++probe, healed, until, (st) => note(p.name, st))));
+    const each = await Promise.all(
+      env.pipelines.map((p) => recovered(env, p.s, ++probe, healed, until, (st) => note(p.name, st))),
+    );
     watching.on = false;
     await watcher;
     const rec: FaultRecord = {
-      n, kind, detail, at_ms: at - loadStart, outage_ms: healed - at,
+      n,
+      kind,
+      detail,
+      at_ms: at - loadStart,
+      outage_ms: healed - at,
       recovery_ms: each.includes(null) ? null : Math.max(...(each as number[])),
-      recovery_by_pipeline: Object.fromEntries(env.pipelines.map((p, i) => [p.name, each[i]])), seen,
+      recovery_by_pipeline: Object.fromEntries(env.pipelines.map((p, i) => [p.name, each[i]])),
+      seen,
     };
     records.push(rec);
     log(faultLine(rec));
@@ -168,18 +200,30 @@ async function injectFaults(
  * backlog of the outage is delivered. Milliseconds from `since`, or null if not by `deadline`.
  */
 async function recovered(
-  env: SoakSetup, s: Setup, seq: number, since: number, deadline: number, note: (st: any) => void,
+  env: SoakSetup,
+  s: Setup,
+  seq: number,
+  since: number,
+  deadline: number,
+  note: (st: any) => void,
 ): Promise<number | null> {
   while (Date.now() < deadline) {
-    try { await q(s.srcUrl, `UPDATE soak_probe SET seq = ${seq} WHERE id = 1`); break; } catch { await sleep(250); }
+    try {
+      await q(s.srcUrl, `UPDATE soak_probe SET seq = ${seq} WHERE id = 1`);
+      break;
+    } catch {
+      await sleep(250);
+    }
   }
   while (Date.now() < deadline) {
     try {
       const st = await env.status(s);
       note(st);
       const arrived = async () => Number((await q(s.dstUrl, 'SELECT seq FROM soak_probe WHERE id = 1'))[0]?.seq) >= seq;
-      if (st.state === 'Active' && await arrived()) return Date.now() - since;
-    } catch { /* the destination, or the API's view of it, is still coming back */ }
+      if (st.state === 'Active' && (await arrived())) return Date.now() - since;
+    } catch {
+      /* the destination, or the API's view of it, is still coming back */
+    }
     await sleep(250);
   }
   return null;

@@ -1,11 +1,25 @@
 import type { Client } from '@elastic/elasticsearch';
 import { ColumnInfo, Envelope } from '../../core/change-event';
 import type { DestinationWriter, PartialWrite, WriterOpts } from '../module';
-import { ClusterBusyError, DocumentRejectedError, EsConfig, esErrorClass, isEsConnectionError, openClient, TRANSIENT_STATUS } from './client';
+import {
+  ClusterBusyError,
+  DocumentRejectedError,
+  EsConfig,
+  esErrorClass,
+  isEsConnectionError,
+  openClient,
+  TRANSIENT_STATUS,
+} from './client';
 import { docId, fieldFor, indexName, METADATA_FIELDS, toDoc } from './mapping';
 
 /** One bulk action and the batch records it stands for (upsert mode merges a key's records into one action). */
-interface Action { index: string; id?: string; op: 'index' | 'delete' | 'update' | 'merge'; doc?: Record<string, unknown>; recs: number[] }
+interface Action {
+  index: string;
+  id?: string;
+  op: 'index' | 'delete' | 'update' | 'merge';
+  doc?: Record<string, unknown>;
+  recs: number[];
+}
 
 /**
  * Elasticsearch destination: a batch becomes bulk requests (split only at truncates). In upsert mode
@@ -26,7 +40,11 @@ export class ElasticsearchWriter implements DestinationWriter {
     this.client = openClient(this.cfg, o.concurrency + 1);
   }
 
-  async write(envs: Envelope[], offsets: string[], tableFor: (schema: string, table: string) => string): Promise<void | PartialWrite> {
+  async write(
+    envs: Envelope[],
+    offsets: string[],
+    tableFor: (schema: string, table: string) => string,
+  ): Promise<void | PartialWrite> {
     const indexes = envs.map((e) => indexName(tableFor(e.source.schema, e.source.table)));
     await this.ensureIndexes(envs, indexes);
     const rejected: PartialWrite['rejected'] = [];
@@ -34,7 +52,7 @@ export class ElasticsearchWriter implements DestinationWriter {
     for (let i = 0; i <= envs.length; i++) {
       if (i < envs.length && envs[i].op !== 't') continue;
       // A truncate ends a bulk: what came before is applied first.
-      rejected.push(...await this.bulk(this.actions(envs, offsets, indexes, from, i)));
+      rejected.push(...(await this.bulk(this.actions(envs, offsets, indexes, from, i))));
       if (i < envs.length) await this.truncate(indexes[i]);
       from = i + 1;
     }
@@ -56,7 +74,10 @@ export class ElasticsearchWriter implements DestinationWriter {
       if (have === null) continue;
       const missing = [...m.values()].filter((c) => !have!.has(c.name));
       if (!missing.length) continue;
-      await this.client.indices.putMapping({ index, properties: Object.fromEntries(missing.map((c) => [c.name, fieldFor(c.type)])) });
+      await this.client.indices.putMapping({
+        index,
+        properties: Object.fromEntries(missing.map((c) => [c.name, fieldFor(c.type)])),
+      });
       this.o.log.info({ index, fields: missing.map((c) => c.name) }, 'Elasticsearch fields mapped');
       for (const c of missing) have.add(c.name);
     }
@@ -64,18 +85,28 @@ export class ElasticsearchWriter implements DestinationWriter {
 
   /** The fields of an existing index (or alias), else a new index mapped from the source columns. */
   private async readOrCreate(index: string, columns: ColumnInfo[]): Promise<Set<string> | null> {
-    const meta = this.o.mode === 'append' ? METADATA_FIELDS.append : this.cfg.hard_delete === false ? METADATA_FIELDS.soft : {};
+    const meta =
+      this.o.mode === 'append' ? METADATA_FIELDS.append : this.cfg.hard_delete === false ? METADATA_FIELDS.soft : {};
     const properties = { ...Object.fromEntries(columns.map((c) => [c.name, fieldFor(c.type)])), ...meta };
     try {
       await this.client.indices.create({
-        index, settings: { number_of_shards: this.cfg.number_of_shards ?? 1, number_of_replicas: this.cfg.number_of_replicas ?? 1 }, mappings: { properties },
+        index,
+        settings: {
+          number_of_shards: this.cfg.number_of_shards ?? 1,
+          number_of_replicas: this.cfg.number_of_replicas ?? 1,
+        },
+        mappings: { properties },
       });
       this.o.log.info({ index }, 'Elasticsearch index created');
       const have = new Set(Object.keys(properties));
       this.known.set(index, have);
       return have;
     } catch (e) {
-      if (esErrorClass(e) !== 'es_resource_already_exists_exception' && esErrorClass(e) !== 'es_invalid_index_name_exception') throw e;
+      if (
+        esErrorClass(e) !== 'es_resource_already_exists_exception' &&
+        esErrorClass(e) !== 'es_invalid_index_name_exception'
+      )
+        throw e;
       if (esErrorClass(e) === 'es_invalid_index_name_exception') {
         // An alias of that name also answers "invalid index name" to a create: it exists, read it.
         const exists = await this.client.indices.exists({ index });
@@ -103,7 +134,11 @@ export class ElasticsearchWriter implements DestinationWriter {
   private shape(e: Envelope) {
     let s = this.typeMaps.get(e.columns);
     if (!s) {
-      s = { types: new Map(e.columns.map((c) => [c.name, c.type])), keys: e.columns.filter((c) => c.key), names: e.columns.map((c) => c.name) };
+      s = {
+        types: new Map(e.columns.map((c) => [c.name, c.type])),
+        keys: e.columns.filter((c) => c.key),
+        names: e.columns.map((c) => c.name),
+      };
       this.typeMaps.set(e.columns, s);
     }
     return s;
@@ -119,7 +154,10 @@ export class ElasticsearchWriter implements DestinationWriter {
     const put = (a: Action) => {
       const k = `${a.index}\u0000${a.id}`;
       const prev = byId.get(k);
-      if (prev) { a.recs = [...prev.recs, ...a.recs]; byId.delete(k); }
+      if (prev) {
+        a.recs = [...prev.recs, ...a.recs];
+        byId.delete(k);
+      }
       byId.set(k, a);
     };
     for (let i = from; i < to; i++) {
@@ -130,7 +168,12 @@ export class ElasticsearchWriter implements DestinationWriter {
       if (!img) continue;
       if (append) {
         const doc = toDoc(img, s.types);
-        Object.assign(doc, { _sluice_op: e.op, _sluice_source_ts: new Date(e.source.ts_ms).toISOString(), _sluice_offset: Number(offsets[i]), _sluice_ingested_at: new Date().toISOString() });
+        Object.assign(doc, {
+          _sluice_op: e.op,
+          _sluice_source_ts: new Date(e.source.ts_ms).toISOString(),
+          _sluice_offset: Number(offsets[i]),
+          _sluice_ingested_at: new Date().toISOString(),
+        });
         // Stable ids: a redelivered change replaces itself. A key's changes stay in one partition, so key + offset is unique.
         const id = `${e.source.schema}.${e.source.table}:${s.keys.length ? `${docId(s.keys, img)}@` : '@'}${offsets[i]}`;
         out.push({ index, id, op: 'index', doc, recs: [i] });
@@ -143,19 +186,31 @@ export class ElasticsearchWriter implements DestinationWriter {
       }
       const id = docId(s.keys, img);
       if (e.op === 'd') {
-        put(soft ? { index, id, op: 'update', doc: { ...keyDoc(s.keys, img, s.types), _sluice_deleted: true }, recs: [i] } : { index, id, op: 'delete', recs: [i] });
+        put(
+          soft
+            ? { index, id, op: 'update', doc: { ...keyDoc(s.keys, img, s.types), _sluice_deleted: true }, recs: [i] }
+            : { index, id, op: 'delete', recs: [i] },
+        );
         continue;
       }
       if (e.op === 'u' && e.before) {
         const old = docId(s.keys, e.before);
-        if (old !== id && s.keys.every((k) => e.before![k.name] !== undefined)) put({ index, id: old, op: soft ? 'update' : 'delete', doc: soft ? { ...keyDoc(s.keys, e.before, s.types), _sluice_deleted: true } : undefined, recs: [i] });
+        if (old !== id && s.keys.every((k) => e.before![k.name] !== undefined))
+          put({
+            index,
+            id: old,
+            op: soft ? 'update' : 'delete',
+            doc: soft ? { ...keyDoc(s.keys, e.before, s.types), _sluice_deleted: true } : undefined,
+            recs: [i],
+          });
       }
       const doc = toDoc(img, s.types);
       if (soft) doc._sluice_deleted = false;
       // An image without some columns (unchanged TOASTed values) is merged into the key's earlier image or the stored document.
       const partial = s.names.some((n) => img[n] === undefined);
       const prev = byId.get(`${index}\u0000${id}`);
-      if (partial && prev && (prev.op === 'index' || prev.op === 'merge')) put({ index, id, op: prev.op, doc: { ...prev.doc, ...doc }, recs: [i] });
+      if (partial && prev && (prev.op === 'index' || prev.op === 'merge'))
+        put({ index, id, op: prev.op, doc: { ...prev.doc, ...doc }, recs: [i] });
       else put({ index, id, op: partial ? 'merge' : 'index', doc, recs: [i] });
     }
     return [...out, ...byId.values()];
@@ -181,7 +236,10 @@ export class ElasticsearchWriter implements DestinationWriter {
     res.items.forEach((item, n) => {
       const r = Object.values(item)[0]!;
       if (!r.error) return;
-      if (TRANSIENT_STATUS.has(r.status)) { busy ??= { status: r.status, reason: `${r.error.type}: ${r.error.reason ?? ''}` }; return; }
+      if (TRANSIENT_STATUS.has(r.status)) {
+        busy ??= { status: r.status, reason: `${r.error.type}: ${r.error.reason ?? ''}` };
+        return;
+      }
       const a = actions[n];
       if (r.error.type === 'index_not_found_exception') this.known.delete(a.index);
       const error = new DocumentRejectedError(r.error.type, r.error.reason ?? '', a.index, a.id);
@@ -189,7 +247,10 @@ export class ElasticsearchWriter implements DestinationWriter {
     });
     if (busy) {
       const b = busy as { status: number; reason: string };
-      throw new ClusterBusyError(`Elasticsearch refused part of a bulk request for now (${b.status} ${b.reason})`, b.status);
+      throw new ClusterBusyError(
+        `Elasticsearch refused part of a bulk request for now (${b.status} ${b.reason})`,
+        b.status,
+      );
     }
     return rejected;
   }
@@ -216,10 +277,20 @@ export class ElasticsearchWriter implements DestinationWriter {
     let page = await this.client.search({ index, scroll: '1m', size: 1000, _source: false, sort: ['_doc'] });
     try {
       while (page.hits.hits.length) {
-        const operations = page.hits.hits.flatMap((h): object[] => soft ? [{ update: { _index: h._index, _id: h._id } }, { doc: { _sluice_deleted: true } }] : [{ delete: { _index: h._index, _id: h._id } }]);
+        const operations = page.hits.hits.flatMap((h): object[] =>
+          soft
+            ? [{ update: { _index: h._index, _id: h._id } }, { doc: { _sluice_deleted: true } }]
+            : [{ delete: { _index: h._index, _id: h._id } }],
+        );
         const res = await this.client.bulk({ operations });
-        const failed = res.errors ? res.items.map((x) => Object.values(x)[0]!).find((x) => x.error && x.status !== 404) : undefined;
-        if (failed) throw new ClusterBusyError(`truncate of ${index}: ${failed.error!.type}: ${failed.error!.reason ?? ''}`, failed.status);
+        const failed = res.errors
+          ? res.items.map((x) => Object.values(x)[0]!).find((x) => x.error && x.status !== 404)
+          : undefined;
+        if (failed)
+          throw new ClusterBusyError(
+            `truncate of ${index}: ${failed.error!.type}: ${failed.error!.reason ?? ''}`,
+            failed.status,
+          );
         page = await this.client.scroll({ scroll_id: page._scroll_id!, scroll: '1m' });
       }
     } finally {
@@ -228,9 +299,15 @@ export class ElasticsearchWriter implements DestinationWriter {
     this.o.log.info({ index }, 'Elasticsearch index emptied (truncate)');
   }
 
-  isConnectionError(e: unknown) { return isEsConnectionError(e); }
-  errorClass(e: unknown) { return esErrorClass(e); }
-  async close() { await this.client.close().catch(() => undefined); }
+  isConnectionError(e: unknown) {
+    return isEsConnectionError(e);
+  }
+  errorClass(e: unknown) {
+    return esErrorClass(e);
+  }
+  async close() {
+    await this.client.close().catch(() => undefined);
+  }
 }
 
 /** The key fields of a row, converted: what a soft delete upserts. */

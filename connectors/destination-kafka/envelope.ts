@@ -25,11 +25,37 @@ export function debeziumValue(env: Envelope, name: string): Record<string, unkno
   const s = env.source;
   const mysql = s.gtid !== undefined || s.file !== undefined;
   const source = mysql
-    ? { version: 'sluice', connector: 'mysql', name, ts_ms: s.ts_ms, snapshot: snapshotText(s.snapshot), db: s.schema, sequence: null, table: s.table,
-      server_id: 0, gtid: s.gtid ?? null, file: s.file ?? '', pos: s.pos ?? 0, row: 0, thread: null, query: null }
-    : { version: 'sluice', connector: 'postgresql', name, ts_ms: s.ts_ms, snapshot: snapshotText(s.snapshot), db: null,
-      sequence: JSON.stringify([null, lsnNumber(s.lsn) === null ? null : String(lsnNumber(s.lsn))]), schema: s.schema, table: s.table,
-      txId: s.tx_id, lsn: lsnNumber(s.lsn), xmin: null };
+    ? {
+        version: 'sluice',
+        connector: 'mysql',
+        name,
+        ts_ms: s.ts_ms,
+        snapshot: snapshotText(s.snapshot),
+        db: s.schema,
+        sequence: null,
+        table: s.table,
+        server_id: 0,
+        gtid: s.gtid ?? null,
+        file: s.file ?? '',
+        pos: s.pos ?? 0,
+        row: 0,
+        thread: null,
+        query: null,
+      }
+    : {
+        version: 'sluice',
+        connector: 'postgresql',
+        name,
+        ts_ms: s.ts_ms,
+        snapshot: snapshotText(s.snapshot),
+        db: null,
+        sequence: JSON.stringify([null, lsnNumber(s.lsn) === null ? null : String(lsnNumber(s.lsn))]),
+        schema: s.schema,
+        table: s.table,
+        txId: s.tx_id,
+        lsn: lsnNumber(s.lsn),
+        xmin: null,
+      };
   return { before: env.before, after: env.after, source, op: env.op, ts_ms: env.ts_ms, transaction: null };
 }
 

@@ -10,11 +10,23 @@
 import type { ColumnInfo } from '../../core/change-event';
 
 /** The DuckDB type a column is written as (DuckDB writes the Parquet file), and how its text is cast. */
-export interface ParquetColumn { name: string; sqlType: string; check: 'decimal' | 'date' | 'timestamp' | null }
+export interface ParquetColumn {
+  name: string;
+  sqlType: string;
+  check: 'decimal' | 'date' | 'timestamp' | null;
+}
 
 const FIXED: Record<string, string> = {
-  boolean: 'BOOLEAN', smallint: 'SMALLINT', integer: 'INTEGER', bigint: 'BIGINT', real: 'FLOAT', 'double precision': 'DOUBLE',
-  date: 'DATE', bytea: 'BLOB', json: 'JSON', jsonb: 'JSON',
+  boolean: 'BOOLEAN',
+  smallint: 'SMALLINT',
+  integer: 'INTEGER',
+  bigint: 'BIGINT',
+  real: 'FLOAT',
+  'double precision': 'DOUBLE',
+  date: 'DATE',
+  bytea: 'BLOB',
+  json: 'JSON',
+  jsonb: 'JSON',
 };
 
 export function parquetType(type: string): Pick<ParquetColumn, 'sqlType' | 'check'> {
@@ -37,9 +49,15 @@ export function castExpression(q: string, sqlType: string): string {
 }
 
 export class UnrepresentableValueError extends Error {
-  constructor(readonly column: string, readonly value: unknown, readonly sqlType: string) {
-    super(`column ${column}: the value ${JSON.stringify(value).slice(0, 80)} cannot be stored as Parquet ${sqlType}; ` +
-      'fix: a transform that rewrites it, or format = "jsonl" (values as text)');
+  constructor(
+    readonly column: string,
+    readonly value: unknown,
+    readonly sqlType: string,
+  ) {
+    super(
+      `column ${column}: the value ${JSON.stringify(value).slice(0, 80)} cannot be stored as Parquet ${sqlType}; ` +
+        'fix: a transform that rewrites it, or format = "jsonl" (values as text)',
+    );
     this.name = 'UnrepresentableValueError';
   }
 }
@@ -57,11 +75,13 @@ const TIMESTAMP_MAX_YEAR = 294275;
 export function prepareValue(col: ParquetColumn, v: unknown): unknown {
   if (v === null || v === undefined || col.check === null) return undefined;
   if (col.check === 'decimal') {
-    if (typeof v === 'number' ? !Number.isFinite(v) : !DECIMAL_TEXT.test(String(v))) throw new UnrepresentableValueError(col.name, v, col.sqlType);
+    if (typeof v === 'number' ? !Number.isFinite(v) : !DECIMAL_TEXT.test(String(v)))
+      throw new UnrepresentableValueError(col.name, v, col.sqlType);
     return undefined;
   }
   if (typeof v !== 'string' || v === 'infinity' || v === '-infinity') return undefined;
-  if (col.check === 'timestamp' && Number(v.slice(0, v.indexOf('-'))) > TIMESTAMP_MAX_YEAR) throw new UnrepresentableValueError(col.name, v, col.sqlType);
+  if (col.check === 'timestamp' && Number(v.slice(0, v.indexOf('-'))) > TIMESTAMP_MAX_YEAR)
+    throw new UnrepresentableValueError(col.name, v, col.sqlType);
   const bc = v.endsWith(' BC') ? BC.exec(v) : null;
   return bc ? `${bc[1]} (BC)${bc[2]}` : undefined;
 }
@@ -70,6 +90,9 @@ const parquetColumnsCache = new WeakMap<ColumnInfo[], ParquetColumn[]>();
 /** The Parquet columns of an envelope's column list (computed once per list: the sink shares lists between records). */
 export function parquetColumns(columns: ColumnInfo[]): ParquetColumn[] {
   let p = parquetColumnsCache.get(columns);
-  if (!p) { p = columns.map((c) => ({ name: c.name, ...parquetType(c.type) })); parquetColumnsCache.set(columns, p); }
+  if (!p) {
+    p = columns.map((c) => ({ name: c.name, ...parquetType(c.type) }));
+    parquetColumnsCache.set(columns, p);
+  }
   return p;
 }

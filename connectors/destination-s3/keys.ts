@@ -15,7 +15,15 @@ export function hourFolder(ms: number): string {
 /** The folder of a table's files: `<prefix>/<table>/`. */
 export const tableFolder = (prefix: string, table: string) => `${prefix ? `${prefix}/` : ''}${table}/`;
 
-export function objectKey(o: { prefix: string; table: string; hour: string; first: bigint; last: bigint; partition: number; ext: 'parquet' | 'jsonl' }): string {
+export function objectKey(o: {
+  prefix: string;
+  table: string;
+  hour: string;
+  first: bigint;
+  last: bigint;
+  partition: number;
+  ext: 'parquet' | 'jsonl';
+}): string {
   return `${tableFolder(o.prefix, o.table)}${o.hour}/${o.first}-${o.last}${o.partition ? `-p${o.partition}` : ''}.${o.ext}`;
 }
 

@@ -38,7 +38,11 @@ export class ParquetEncoder {
    * A cast that fails (a value write() let through but DuckDB refuses) writes that file with every
    * column as text instead, so a file is never lost to a type: `typed` says which happened.
    */
-  async encode(lines: string[], columns: Map<string, string>, ingestedAt: string): Promise<{ bytes: Buffer; typed: boolean }> {
+  async encode(
+    lines: string[],
+    columns: Map<string, string>,
+    ingestedAt: string,
+  ): Promise<{ bytes: Buffer; typed: boolean }> {
     const { conn } = await this.open();
     this.dir ??= await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-s3-'));
     const base = path.join(this.dir, `f${++this.seq}`);
@@ -50,15 +54,25 @@ export class ParquetEncoder {
       const longest = lines.reduce((m, l) => Math.max(m, Buffer.byteLength(l)), 0);
       const maxObject = Math.max(16 * 1024 * 1024, 2 ** Math.ceil(Math.log2(longest + 1)));
       const copy = async (typed: boolean) => {
-        const select = [...columns].map(([n, t]) => `${typed ? castExpression(ident(n), t) : ident(n)} AS ${ident(n)}`)
-          .concat(['_sluice_op', 'CAST(_sluice_source_ts AS TIMESTAMPTZ) AS _sluice_source_ts', 'CAST(_sluice_offset AS BIGINT) AS _sluice_offset',
-            `TIMESTAMPTZ ${literal(ingestedAt)} AS _sluice_ingested_at`]).join(', ');
-        await conn.run(`COPY (SELECT ${select} FROM read_json(${literal(`${base}.jsonl`)}, format = 'newline_delimited', records = true, ` +
-          `maximum_object_size = ${maxObject}, columns = {${spec}}) ORDER BY _sluice_offset) TO ${literal(`${base}.parquet`)} ` +
-          `(FORMAT parquet, COMPRESSION ${this.compression})`);
+        const select = [...columns]
+          .map(([n, t]) => `${typed ? castExpression(ident(n), t) : ident(n)} AS ${ident(n)}`)
+          .concat([
+            '_sluice_op',
+            'CAST(_sluice_source_ts AS TIMESTAMPTZ) AS _sluice_source_ts',
+            'CAST(_sluice_offset AS BIGINT) AS _sluice_offset',
+            `TIMESTAMPTZ ${literal(ingestedAt)} AS _sluice_ingested_at`,
+          ])
+          .join(', ');
+        await conn.run(
+          `COPY (SELECT ${select} FROM read_json(${literal(`${base}.jsonl`)}, format = 'newline_delimited', records = true, ` +
+            `maximum_object_size = ${maxObject}, columns = {${spec}}) ORDER BY _sluice_offset) TO ${literal(`${base}.parquet`)} ` +
+            `(FORMAT parquet, COMPRESSION ${this.compression})`,
+        );
       };
       let typed = true;
-      try { await copy(true); } catch (e) {
+      try {
+        await copy(true);
+      } catch (e) {
         if (!/Conversion Error|Invalid Input Error|Could not convert/i.test((e as Error).message)) throw e;
         typed = false;
         await copy(false);
@@ -73,7 +87,11 @@ export class ParquetEncoder {
   async close(): Promise<void> {
     const db = this.db;
     this.db = null;
-    if (db) { const { instance, conn } = await db.catch(() => ({ instance: null, conn: null })); conn?.closeSync(); instance?.closeSync(); }
+    if (db) {
+      const { instance, conn } = await db.catch(() => ({ instance: null, conn: null }));
+      conn?.closeSync();
+      instance?.closeSync();
+    }
     if (this.dir) await fs.rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -6,9 +6,20 @@ import { hourFolder, objectKey, parseKey, tableFolder } from './keys';
 import { ParquetEncoder } from './parquet';
 
 export interface S3Config {
-  bucket: string; prefix?: string; format?: 'parquet' | 'jsonl'; parquet_compression?: string; max_file_bytes?: number; max_file_age_ms?: number;
-  endpoint?: string; region?: string; force_path_style?: boolean; access_key_id?: string; secret_access_key?: string; session_token?: string;
-  server_side_encryption?: 'none' | 'AES256' | 'aws:kms'; sse_kms_key_id?: string;
+  bucket: string;
+  prefix?: string;
+  format?: 'parquet' | 'jsonl';
+  parquet_compression?: string;
+  max_file_bytes?: number;
+  max_file_age_ms?: number;
+  endpoint?: string;
+  region?: string;
+  force_path_style?: boolean;
+  access_key_id?: string;
+  secret_access_key?: string;
+  session_token?: string;
+  server_side_encryption?: 'none' | 'AES256' | 'aws:kms';
+  sse_kms_key_id?: string;
 }
 
 /** The S3 client of a destination config (the writer's, and the tests' reading the bucket back). */
@@ -17,7 +28,13 @@ export function s3Client(cfg: S3Config): S3Client {
     region: cfg.region || 'us-east-1',
     endpoint: cfg.endpoint || undefined,
     forcePathStyle: cfg.force_path_style ?? false,
-    credentials: cfg.access_key_id ? { accessKeyId: cfg.access_key_id, secretAccessKey: cfg.secret_access_key ?? '', sessionToken: cfg.session_token || undefined } : undefined,
+    credentials: cfg.access_key_id
+      ? {
+          accessKeyId: cfg.access_key_id,
+          secretAccessKey: cfg.secret_access_key ?? '',
+          sessionToken: cfg.session_token || undefined,
+        }
+      : undefined,
     maxAttempts: 1, // the sink retries (without limit for an unreachable destination)
     requestHandler: { connectionTimeout: 5000, requestTimeout: 60000 },
   });
@@ -34,7 +51,10 @@ class FileBuffer {
   bytes = 0;
   openedAt = 0;
   first: { offset: bigint; ts: number } | null = null;
-  constructor(readonly tp: TopicPartition, readonly table: string) {}
+  constructor(
+    readonly tp: TopicPartition,
+    readonly table: string,
+  ) {}
 }
 
 /** Files a table has in the bucket, per partition, learnt from LISTs of hour folders and from our own uploads. */
@@ -43,14 +63,21 @@ class KnownFiles {
   private ranges = new Map<number, { first: bigint; last: bigint }[]>();
   private maxLast = new Map<number, bigint>();
 
-  isListed(hour: string) { return this.listed.has(hour); }
-  markListed(hour: string) { this.listed.add(hour); }
+  isListed(hour: string) {
+    return this.listed.has(hour);
+  }
+  markListed(hour: string) {
+    this.listed.add(hour);
+  }
   add(partition: number, first: bigint, last: bigint) {
     let list = this.ranges.get(partition);
     if (!list) this.ranges.set(partition, (list = []));
     list.push({ first, last });
     // A re-read starts at the committed offset, near the newest files: the oldest ranges can go.
-    if (list.length > 2000) { list.sort((a, b) => (a.last < b.last ? -1 : 1)); list.splice(0, 1000); }
+    if (list.length > 2000) {
+      list.sort((a, b) => (a.last < b.last ? -1 : 1));
+      list.splice(0, 1000);
+    }
     if (last > (this.maxLast.get(partition) ?? -1n)) this.maxLast.set(partition, last);
   }
   /** Whether a file in the bucket covers the offset (every offset of a file's range was written, sent to the DLQ or dropped). */
@@ -85,12 +112,20 @@ export class S3Writer implements DestinationWriter {
     this.encoder = new ParquetEncoder(this.cfg.parquet_compression ?? 'zstd');
     this.buffered = {
       settle: (tp, next, force) => this.settle(tp, next, force),
-      discard: (tp) => { for (const [k, b] of this.buffers) if (!tp || (b.tp.topic === tp.topic && b.tp.partition === tp.partition)) this.buffers.delete(k); },
+      discard: (tp) => {
+        for (const [k, b] of this.buffers)
+          if (!tp || (b.tp.topic === tp.topic && b.tp.partition === tp.partition)) this.buffers.delete(k);
+      },
       writeNow: (envs, offsets, tableFor, from) => this.writeNow(envs, offsets, tableFor, from),
     };
   }
 
-  async write(envs: Envelope[], offsets: string[], tableFor: (schema: string, table: string) => string, from: TopicPartition): Promise<void> {
+  async write(
+    envs: Envelope[],
+    offsets: string[],
+    tableFor: (schema: string, table: string) => string,
+    from: TopicPartition,
+  ): Promise<void> {
     const lines = await this.lines(envs, offsets, tableFor, from, true);
     const now = Date.now();
     for (const l of lines) {
@@ -112,12 +147,19 @@ export class S3Writer implements DestinationWriter {
     b.lastCols = l.pcols;
     for (const { name, sqlType } of l.pcols) {
       const had = b.columns.get(name);
-      if (had === undefined) b.columns.set(name, sqlType); else if (had !== sqlType) b.columns.set(name, 'VARCHAR');
+      if (had === undefined) b.columns.set(name, sqlType);
+      else if (had !== sqlType) b.columns.set(name, 'VARCHAR');
     }
   }
 
   /** JSON lines of the changes, checked; with `skipWritten`, changes already in a file of the bucket are left out. */
-  private async lines(envs: Envelope[], offsets: string[], tableFor: (schema: string, table: string) => string, from: TopicPartition, skipWritten: boolean): Promise<Line[]> {
+  private async lines(
+    envs: Envelope[],
+    offsets: string[],
+    tableFor: (schema: string, table: string) => string,
+    from: TopicPartition,
+    skipWritten: boolean,
+  ): Promise<Line[]> {
     const out: Line[] = [];
     for (let i = 0; i < envs.length; i++) {
       const env = envs[i];
@@ -146,11 +188,21 @@ export class S3Writer implements DestinationWriter {
     for (const c of pcols) {
       if (!c.check) continue;
       const v = prepareValue(c, row[c.name]);
-      if (v !== undefined) { if (row === image) row = { ...image }; row[c.name] = v; }
+      if (v !== undefined) {
+        if (row === image) row = { ...image };
+        row[c.name] = v;
+      }
     }
     const json = JSON.stringify(row);
     const meta = `"_sluice_op":"${env.op}","_sluice_source_ts":"${this.lastTs.iso}","_sluice_offset":${offsetText}}`;
-    return { offset, offsetText, table, ts, line: json.length > 2 ? `${json.slice(0, -1)},${meta}` : `{${meta}`, pcols };
+    return {
+      offset,
+      offsetText,
+      table,
+      ts,
+      line: json.length > 2 ? `${json.slice(0, -1)},${meta}` : `{${meta}`,
+      pcols,
+    };
   }
 
   private async knownFiles(table: string, hour: string): Promise<KnownFiles> {
@@ -159,8 +211,17 @@ export class S3Writer implements DestinationWriter {
     if (k.isListed(hour)) return k;
     let token: string | undefined;
     do {
-      const r = await this.s3.send(new ListObjectsV2Command({ Bucket: this.cfg.bucket, Prefix: `${tableFolder(this.prefix, table)}${hour}/`, ContinuationToken: token }));
-      for (const obj of r.Contents ?? []) { const f = parseKey(obj.Key ?? ''); if (f) k.add(f.partition, f.first, f.last); }
+      const r = await this.s3.send(
+        new ListObjectsV2Command({
+          Bucket: this.cfg.bucket,
+          Prefix: `${tableFolder(this.prefix, table)}${hour}/`,
+          ContinuationToken: token,
+        }),
+      );
+      for (const obj of r.Contents ?? []) {
+        const f = parseKey(obj.Key ?? '');
+        if (f) k.add(f.partition, f.first, f.last);
+      }
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (token);
     k.markListed(hour);
@@ -172,7 +233,12 @@ export class S3Writer implements DestinationWriter {
     let low: bigint | null = null;
     for (const b of this.buffers.values()) {
       if (b.tp.topic !== tp.topic || b.tp.partition !== tp.partition || !b.lines.length) continue;
-      if (force || b.bytes >= (this.cfg.max_file_bytes ?? 64 * 1024 * 1024) || now - b.openedAt >= (this.cfg.max_file_age_ms ?? 60000)) await this.roll(b);
+      if (
+        force ||
+        b.bytes >= (this.cfg.max_file_bytes ?? 64 * 1024 * 1024) ||
+        now - b.openedAt >= (this.cfg.max_file_age_ms ?? 60000)
+      )
+        await this.roll(b);
       if (b.first && (low === null || b.first.offset < low)) low = b.first.offset;
     }
     return low === null ? next : low.toString();
@@ -184,31 +250,66 @@ export class S3Writer implements DestinationWriter {
     const first = lines[0].offset;
     const last = lines[lines.length - 1].offset;
     const ext = this.cfg.format === 'jsonl' ? 'jsonl' : 'parquet';
-    const key = objectKey({ prefix: this.prefix, table: b.table, hour: hourFolder(b.first!.ts), first, last, partition: b.tp.partition, ext });
+    const key = objectKey({
+      prefix: this.prefix,
+      table: b.table,
+      hour: hourFolder(b.first!.ts),
+      first,
+      last,
+      partition: b.tp.partition,
+      ext,
+    });
     const ingestedAt = new Date().toISOString();
     let body: Buffer;
     if (ext === 'jsonl') {
       const tail = `,"_sluice_ingested_at":"${ingestedAt}"}`;
       body = Buffer.from(lines.map((l) => l.line.slice(0, -1) + tail).join('\n') + '\n');
     } else {
-      const enc = await this.encoder.encode(lines.map((l) => l.line), b.columns, ingestedAt);
-      if (!enc.typed) this.o.log.error({ pipeline_id: this.o.pipelineId, key }, 'a value could not be cast to its Parquet type: this file has every column as text');
+      const enc = await this.encoder.encode(
+        lines.map((l) => l.line),
+        b.columns,
+        ingestedAt,
+      );
+      if (!enc.typed)
+        this.o.log.error(
+          { pipeline_id: this.o.pipelineId, key },
+          'a value could not be cast to its Parquet type: this file has every column as text',
+        );
       body = enc.bytes;
     }
-    const sse = this.cfg.server_side_encryption && this.cfg.server_side_encryption !== 'none' ? this.cfg.server_side_encryption : undefined;
-    await this.s3.send(new PutObjectCommand({
-      Bucket: this.cfg.bucket, Key: key, Body: body, ContentType: ext === 'jsonl' ? 'application/x-ndjson' : 'application/vnd.apache.parquet',
-      ServerSideEncryption: sse, SSEKMSKeyId: sse === 'aws:kms' && this.cfg.sse_kms_key_id ? this.cfg.sse_kms_key_id : undefined,
-    }));
+    const sse =
+      this.cfg.server_side_encryption && this.cfg.server_side_encryption !== 'none'
+        ? this.cfg.server_side_encryption
+        : undefined;
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.cfg.bucket,
+        Key: key,
+        Body: body,
+        ContentType: ext === 'jsonl' ? 'application/x-ndjson' : 'application/vnd.apache.parquet',
+        ServerSideEncryption: sse,
+        SSEKMSKeyId: sse === 'aws:kms' && this.cfg.sse_kms_key_id ? this.cfg.sse_kms_key_id : undefined,
+      }),
+    );
     let k = this.known.get(b.table);
     if (!k) this.known.set(b.table, (k = new KnownFiles()));
     k.add(b.tp.partition, first, last);
-    b.lines = []; b.offsets.clear(); b.bytes = 0; b.first = null; b.columns.clear(); b.lastCols = null;
+    b.lines = [];
+    b.offsets.clear();
+    b.bytes = 0;
+    b.first = null;
+    b.columns.clear();
+    b.lastCols = null;
     this.o.log.debug({ pipeline_id: this.o.pipelineId, key, rows: lines.length, bytes: body.length }, 'file written');
   }
 
   /** DLQ replays: a file of their own now (their offsets were committed long ago: no buffer, no skipping). */
-  private async writeNow(envs: Envelope[], offsets: string[], tableFor: (schema: string, table: string) => string, from: TopicPartition): Promise<void> {
+  private async writeNow(
+    envs: Envelope[],
+    offsets: string[],
+    tableFor: (schema: string, table: string) => string,
+    from: TopicPartition,
+  ): Promise<void> {
     const files = new Map<string, FileBuffer>();
     for (const l of await this.lines(envs, offsets, tableFor, from, false)) {
       let b = files.get(l.table);
@@ -219,8 +320,12 @@ export class S3Writer implements DestinationWriter {
   }
 
   /** Everything but a value check is the bucket not taking a file now: retried without limit (a wrong bucket or credentials show as Broken). */
-  isConnectionError(e: unknown) { return !(e instanceof UnrepresentableValueError); }
-  errorClass(e: unknown) { return e instanceof UnrepresentableValueError ? 's3_unrepresentable_value' : (e as Error)?.name || 'Error'; }
+  isConnectionError(e: unknown) {
+    return !(e instanceof UnrepresentableValueError);
+  }
+  errorClass(e: unknown) {
+    return e instanceof UnrepresentableValueError ? 's3_unrepresentable_value' : (e as Error)?.name || 'Error';
+  }
 
   async close() {
     await this.encoder.close();
@@ -228,4 +333,11 @@ export class S3Writer implements DestinationWriter {
   }
 }
 
-interface Line { offset: bigint; offsetText: string; table: string; ts: number; line: string; pcols: ParquetColumn[] }
+interface Line {
+  offset: bigint;
+  offsetText: string;
+  table: string;
+  ts: number;
+  line: string;
+  pcols: ParquetColumn[];
+}

@@ -9,8 +9,14 @@ export const VERIFY_SNIPPET = [
 ].join('\n');
 
 const EXAMPLE = {
-  table: 'orders', op: 'u', key: { id: 42 }, before: { id: 42, status: 'new' }, after: { id: 42, status: 'paid' },
-  source: { lsn: '0/16B3748', tx_id: 771, ts_ms: 1714564800123, schema: 'public', table: 'orders', snapshot: false }, ts_ms: 1714564800150, offset: '1187',
+  table: 'orders',
+  op: 'u',
+  key: { id: 42 },
+  before: { id: 42, status: 'new' },
+  after: { id: 42, status: 'paid' },
+  source: { lsn: '0/16B3748', tx_id: 771, ts_ms: 1714564800123, schema: 'public', table: 'orders', snapshot: false },
+  ts_ms: 1714564800150,
+  offset: '1187',
 };
 
 export function reference(): string {
@@ -26,7 +32,7 @@ export function reference(): string {
     '',
     '`op` is `c` (insert), `u` (update), `d` (delete), `r` (snapshot row) or `t` (truncate, no images); `key` is the',
     'primary key (null for a table without one); values follow the change-event conventions (docs/dataplane.md: numeric,',
-    'bigint beyond 2^53, timestamps and JSON as strings). `offset` is the Kafka offset of the change in its table\'s topic:',
+    "bigint beyond 2^53, timestamps and JSON as strings). `offset` is the Kafka offset of the change in its table's topic:",
     '`table`, `key` and `offset` identify a change, so a receiver can drop a redelivered one (delivery is at least once).',
     'Every change is delivered as an event, whatever the ingestion mode.',
     '',
@@ -41,8 +47,8 @@ export function reference(): string {
     'Answers: 2xx is delivered. 5xx, 408, 429, a timeout (`timeout_ms`) or a network error is retried without limit with',
     'backoff, never sooner than a `Retry-After` (seconds or an HTTP date, at most 5 minutes), and the pipeline turns Broken',
     '(`destination_unreachable`) after the grace period. Any other 4xx refuses the batch: its records are retried one by one',
-    'per the pipeline\'s `delivery`, so only the records the receiver refuses go to the DLQ (error class `http_<status>`).',
+    "per the pipeline's `delivery`, so only the records the receiver refuses go to the DLQ (error class `http_<status>`).",
     'Records of one key are never delivered out of order, also around retries. A redirect is not followed (retried, with',
-    'the new location in the status). `verify` cannot count what a receiver holds: it reports the source\'s row counts only.',
+    "the new location in the status). `verify` cannot count what a receiver holds: it reports the source's row counts only.",
   ].join('\n');
 }

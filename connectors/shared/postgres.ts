@@ -2,18 +2,36 @@ import type { ClientConfig } from 'pg';
 import { isNetworkError } from './network';
 
 /** What every Postgres connector (source or destination) connects with. */
-export interface DbConnConfig { host: string; port: number; database: string; user: string; password?: string; tls_mode?: string }
+export interface DbConnConfig {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string;
+  tls_mode?: string;
+}
 
 /** node-postgres settings for a connector; sessions use fixed text formats so values round-trip. */
 export function pgClientConfig(c: DbConnConfig, extra: Partial<ClientConfig> = {}): ClientConfig {
-  const ssl = c.tls_mode === 'require' ? { rejectUnauthorized: false } : c.tls_mode === 'verify-ca' || c.tls_mode === 'verify-full' ? { rejectUnauthorized: true } : false;
+  const ssl =
+    c.tls_mode === 'require'
+      ? { rejectUnauthorized: false }
+      : c.tls_mode === 'verify-ca' || c.tls_mode === 'verify-full'
+        ? { rejectUnauthorized: true }
+        : false;
   return {
-    host: c.host, port: c.port, database: c.database, user: c.user, password: c.password, ssl,
+    host: c.host,
+    port: c.port,
+    database: c.database,
+    user: c.user,
+    password: c.password,
+    ssl,
     connectionTimeoutMillis: 5000,
     keepAlive: true,
     // A stalled network must surface as an error, never as a hang.
     query_timeout: Number(process.env.SLUICE_DB_QUERY_TIMEOUT_MS ?? 30000),
-    options: '-c DateStyle=ISO,MDY -c TimeZone=UTC -c extra_float_digits=3 -c bytea_output=hex -c IntervalStyle=postgres',
+    options:
+      '-c DateStyle=ISO,MDY -c TimeZone=UTC -c extra_float_digits=3 -c bytea_output=hex -c IntervalStyle=postgres',
     ...extra,
   };
 }
@@ -26,8 +44,9 @@ export function isPgConnectionError(e: unknown): boolean {
   if (isNetworkError(e)) return true;
   const err = e as { code?: string; message?: string };
   if (/^(08|57P0|53|58)/.test(err?.code ?? '')) return true; // connection exception, admin shutdown, resources, system
-  return /Connection terminated|not queryable|Client has encountered a connection error|terminating connection|the database system is (starting up|shutting down)|stream idle|Pool is closed/i
-    .test(String(err?.message ?? ''));
+  return /Connection terminated|not queryable|Client has encountered a connection error|terminating connection|the database system is (starting up|shutting down)|stream idle|Pool is closed/i.test(
+    String(err?.message ?? ''),
+  );
 }
 
 /** One client for a short job (a row count, a catalog read); its socket errors surface on the queries. */
@@ -35,6 +54,11 @@ export async function openPgClient(cfg: DbConnConfig): Promise<import('pg').Clie
   const { Client } = require('pg') as typeof import('pg');
   const c = new Client(pgClientConfig(cfg));
   c.on('error', () => undefined);
-  try { await c.connect(); } catch (e) { await c.end().catch(() => undefined); throw e; }
+  try {
+    await c.connect();
+  } catch (e) {
+    await c.end().catch(() => undefined);
+    throw e;
+  }
   return c;
 }

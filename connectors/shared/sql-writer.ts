@@ -3,21 +3,40 @@ import type { DestinationWriter, WriterOpts } from '../module';
 
 /** Destination settings shared by the SQL destinations (`schema` is Postgres-only). */
 export interface SqlDestConfig {
-  host: string; port: number; database: string; user: string; password?: string; tls_mode?: string;
-  schema?: string; table_name_format: string; ingestion_mode: 'upsert' | 'append'; hard_delete: boolean; batch_size: number; flush_interval_ms: number;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string;
+  tls_mode?: string;
+  schema?: string;
+  table_name_format: string;
+  ingestion_mode: 'upsert' | 'append';
+  hard_delete: boolean;
+  batch_size: number;
+  flush_interval_ms: number;
 }
 
 /**
  * A row to write plus each column's type in the envelope's type vocabulary (Postgres format_type
  * names, see workers/envelope.ts); every dialect maps those types to its own.
  */
-export interface TypedRow { row: Record<string, unknown>; types: Record<string, string> }
+export interface TypedRow {
+  row: Record<string, unknown>;
+  types: Record<string, string>;
+}
 
 /** Metadata columns of append mode (design.md, delivery semantics) and soft deletes. */
 export const APPEND_COLUMNS = ['_sluice_op', '_sluice_source_ts', '_sluice_offset', '_sluice_ingested_at'];
 export const SOFT_DELETE_COLUMN = '_sluice_deleted';
 
-export interface TableDef { table: string; columns: ColumnInfo[]; keys: ColumnInfo[]; mode: 'upsert' | 'append'; softDelete: boolean }
+export interface TableDef {
+  table: string;
+  columns: ColumnInfo[];
+  keys: ColumnInfo[];
+  mode: 'upsert' | 'append';
+  softDelete: boolean;
+}
 
 /**
  * Applies change events to a SQL destination. The algorithm (grouping per table, per-key merge in
@@ -29,7 +48,9 @@ export abstract class SqlTableWriter<C> implements DestinationWriter {
   private known = new Map<string, Set<string>>();
   protected cfg: SqlDestConfig;
 
-  constructor(protected o: WriterOpts) { this.cfg = o.cfg as SqlDestConfig; }
+  constructor(protected o: WriterOpts) {
+    this.cfg = o.cfg as SqlDestConfig;
+  }
 
   // ---------- the dialect ----------
   protected abstract acquire(): Promise<C>;
@@ -49,7 +70,12 @@ export abstract class SqlTableWriter<C> implements DestinationWriter {
   protected abstract upsertRows(c: C, table: string, rows: TypedRow[], keys: ColumnInfo[]): Promise<void>;
   /** Sets the soft-delete flag, inserting a key-only row where none exists. */
   protected abstract softDeleteRows(c: C, table: string, rows: TypedRow[], keys: ColumnInfo[]): Promise<void>;
-  protected abstract deleteRows(c: C, table: string, rows: Record<string, unknown>[], keys: ColumnInfo[]): Promise<void>;
+  protected abstract deleteRows(
+    c: C,
+    table: string,
+    rows: Record<string, unknown>[],
+    keys: ColumnInfo[],
+  ): Promise<void>;
   /** Truncate event: delete (or soft-delete) every row. */
   protected abstract deleteAll(c: C, table: string, soft: boolean): Promise<void>;
   /** Alters a column's type in place to `col.type` (a widening: every value fits). */
@@ -78,7 +104,10 @@ export abstract class SqlTableWriter<C> implements DestinationWriter {
       if (kind === 'widen') await this.widenColumn(c, table, col);
       else if (kind === 'nullable') await this.dropNotNull(c, table, col.name);
       else await this.replaceColumn(c, table, col);
-      this.o.log.info({ table, column: col.name, change: kind, type: col.type }, 'destination column altered for a schema change');
+      this.o.log.info(
+        { table, column: col.name, change: kind, type: col.type },
+        'destination column altered for a schema change',
+      );
     } catch (e) {
       broken = this.isConnectionError(e);
       throw e;
@@ -97,13 +126,20 @@ export abstract class SqlTableWriter<C> implements DestinationWriter {
       const byTable = new Map<string, { envs: Envelope[]; offsets: string[] }>();
       envs.forEach((e, i) => {
         const t = tableFor(e.source.schema, e.source.table);
-        let g = byTable.get(t); if (!g) byTable.set(t, (g = { envs: [], offsets: [] }));
-        g.envs.push(e); g.offsets.push(offsets[i] ?? '0');
+        let g = byTable.get(t);
+        if (!g) byTable.set(t, (g = { envs: [], offsets: [] }));
+        g.envs.push(e);
+        g.offsets.push(offsets[i] ?? '0');
       });
       for (const [table, g] of byTable) {
         const cols = new Map<string, ColumnInfo>();
         for (const e of g.envs) for (const col of e.columns ?? []) cols.set(col.name, col);
-        try { await this.ensureTable(c, table, [...cols.values()]); } catch (e) { this.known.delete(table); throw e; }
+        try {
+          await this.ensureTable(c, table, [...cols.values()]);
+        } catch (e) {
+          this.known.delete(table);
+          throw e;
+        }
       }
       await this.begin(c);
       for (const [table, g] of byTable) {
@@ -113,7 +149,9 @@ export abstract class SqlTableWriter<C> implements DestinationWriter {
       await this.commit(c);
     } catch (e) {
       broken = this.isConnectionError(e);
-      await this.rollback(c).catch(() => { broken = true; });
+      await this.rollback(c).catch(() => {
+        broken = true;
+      });
       if (this.isCatalogError(e)) this.known.clear();
       throw e;
     } finally {
@@ -128,9 +166,18 @@ export abstract class SqlTableWriter<C> implements DestinationWriter {
       if (!have.size) {
         const append = this.o.mode === 'append';
         const softDelete = !append && !this.cfg.hard_delete;
-        await this.createTable(c, { table, columns, keys: columns.filter((k) => k.key), mode: this.o.mode, softDelete });
+        await this.createTable(c, {
+          table,
+          columns,
+          keys: columns.filter((k) => k.key),
+          mode: this.o.mode,
+          softDelete,
+        });
         this.o.log.info({ table }, 'destination table created');
-        have = new Set([...columns.map((x) => x.name), ...(append ? APPEND_COLUMNS : softDelete ? [SOFT_DELETE_COLUMN] : [])]);
+        have = new Set([
+          ...columns.map((x) => x.name),
+          ...(append ? APPEND_COLUMNS : softDelete ? [SOFT_DELETE_COLUMN] : []),
+        ]);
       }
       this.known.set(table, have);
     }
@@ -156,14 +203,24 @@ export abstract class SqlTableWriter<C> implements DestinationWriter {
       t = Object.create(null) as Record<string, string>;
       for (const c of cols) if (!(c.name in t)) t[c.name] = c.type;
       if (variant === 'soft') t[SOFT_DELETE_COLUMN] = 'boolean';
-      if (variant === 'append') Object.assign(t, { _sluice_op: 'text', _sluice_source_ts: 'timestamp with time zone', _sluice_offset: 'bigint' });
+      if (variant === 'append')
+        Object.assign(t, {
+          _sluice_op: 'text',
+          _sluice_source_ts: 'timestamp with time zone',
+          _sluice_offset: 'bigint',
+        });
       m[variant] = t;
     }
     return t;
   }
 
   /** `copy`: the row is copied (the caller adds metadata to it); otherwise it is used as it is. */
-  private typed(e: Envelope, img: Record<string, unknown>, variant: 'plain' | 'soft' | 'append' = 'plain', copy = true): TypedRow {
+  private typed(
+    e: Envelope,
+    img: Record<string, unknown>,
+    variant: 'plain' | 'soft' | 'append' = 'plain',
+    copy = true,
+  ): TypedRow {
     const base = this.typesOf(e.columns ?? [], variant);
     const row = copy ? { ...img } : img;
     for (const k in row) {
@@ -227,19 +284,32 @@ export abstract class SqlTableWriter<C> implements DestinationWriter {
       const upserts: TypedRow[] = [];
       const deletes: { row: Record<string, unknown>; e: Envelope }[] = [];
       for (const p of pending.values()) {
-        if (p.op === 'd') { deletes.push(p); continue; }
+        if (p.op === 'd') {
+          deletes.push(p);
+          continue;
+        }
         // p.row is this batch's own object (see below): soft mode may add the flag to it.
         const r = this.typed(p.e, p.row, hardDelete ? 'plain' : 'soft', false);
         if (!hardDelete) r.row[SOFT_DELETE_COLUMN] = false;
         upserts.push(r);
       }
       if (deletes.length) {
-        if (hardDelete) await this.deleteRows(c, table, deletes.map((d) => d.row), keyCols);
+        if (hardDelete)
+          await this.deleteRows(
+            c,
+            table,
+            deletes.map((d) => d.row),
+            keyCols,
+          );
         else {
           const rows = deletes.map((d) => {
             const r: TypedRow = { row: {}, types: {} };
-            for (const k of keyCols) { r.row[k.name] = d.row[k.name]; r.types[k.name] = k.type; }
-            r.row[SOFT_DELETE_COLUMN] = true; r.types[SOFT_DELETE_COLUMN] = 'boolean';
+            for (const k of keyCols) {
+              r.row[k.name] = d.row[k.name];
+              r.types[k.name] = k.type;
+            }
+            r.row[SOFT_DELETE_COLUMN] = true;
+            r.types[SOFT_DELETE_COLUMN] = 'boolean';
             return r;
           });
           await this.softDeleteRows(c, table, rows, keyCols);
@@ -265,7 +335,10 @@ export abstract class SqlTableWriter<C> implements DestinationWriter {
       const k = keyString(keyCols, e.after);
       if (e.op === 'u' && e.before) {
         const old = keyString(keyCols, e.before);
-        if (old !== k && keyCols.every((kc) => e.before![kc.name] !== undefined)) { pending.delete(old); pending.set(old, { op: 'd', row: e.before, e }); }
+        if (old !== k && keyCols.every((kc) => e.before![kc.name] !== undefined)) {
+          pending.delete(old);
+          pending.set(old, { op: 'd', row: e.before, e });
+        }
       }
       const prev = pending.get(k);
       // A copy only when it is needed: merging with an earlier image, or soft mode adding its flag.

@@ -7,33 +7,62 @@ import type { ColumnInfo } from '../../core/change-event';
  */
 
 /** Column metadata as read from information_schema, with the envelope's Postgres-vocabulary type. */
-export interface MyColumn extends ColumnInfo { data_type: string }
+export interface MyColumn extends ColumnInfo {
+  data_type: string;
+}
 
 const INTS = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'year']);
 const BINARY = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'bit']);
 const TEXTS = new Set(['tinytext', 'text', 'mediumtext', 'longtext']);
 
 /** The Postgres type the sinks create for a MySQL column (the native type travels in `native_type`). */
-export function pgTypeFor(dataType: string, columnType: string, numPrecision: number | null, numScale: number | null, dtPrecision: number | null, charLen: number | null, isJson: boolean): string {
+export function pgTypeFor(
+  dataType: string,
+  columnType: string,
+  numPrecision: number | null,
+  numScale: number | null,
+  dtPrecision: number | null,
+  charLen: number | null,
+  isJson: boolean,
+): string {
   const unsigned = /unsigned/i.test(columnType);
-  const dt = (p: number | null) => (p ?? 0) === 6 ? '' : `(${p ?? 0})`;
+  const dt = (p: number | null) => ((p ?? 0) === 6 ? '' : `(${p ?? 0})`);
   if (isJson || dataType === 'json') return 'jsonb';
   switch (dataType) {
-    case 'tinyint': return 'smallint';
-    case 'smallint': return unsigned ? 'integer' : 'smallint';
-    case 'mediumint': return 'integer';
-    case 'int': case 'integer': return unsigned ? 'bigint' : 'integer';
-    case 'bigint': return unsigned ? 'numeric(20,0)' : 'bigint';
-    case 'year': return 'smallint';
-    case 'decimal': case 'numeric': return `numeric(${numPrecision ?? 10},${numScale ?? 0})`;
-    case 'float': return 'real';
-    case 'double': case 'real': return 'double precision';
-    case 'date': return 'date';
-    case 'datetime': return `timestamp${dt(dtPrecision)} without time zone`;
-    case 'timestamp': return `timestamp${dt(dtPrecision)} with time zone`;
-    case 'time': return `time${dt(dtPrecision)} without time zone`;
-    case 'char': case 'varchar': return charLen != null ? `character varying(${charLen})` : 'text';
-    case 'uuid': return 'uuid';
+    case 'tinyint':
+      return 'smallint';
+    case 'smallint':
+      return unsigned ? 'integer' : 'smallint';
+    case 'mediumint':
+      return 'integer';
+    case 'int':
+    case 'integer':
+      return unsigned ? 'bigint' : 'integer';
+    case 'bigint':
+      return unsigned ? 'numeric(20,0)' : 'bigint';
+    case 'year':
+      return 'smallint';
+    case 'decimal':
+    case 'numeric':
+      return `numeric(${numPrecision ?? 10},${numScale ?? 0})`;
+    case 'float':
+      return 'real';
+    case 'double':
+    case 'real':
+      return 'double precision';
+    case 'date':
+      return 'date';
+    case 'datetime':
+      return `timestamp${dt(dtPrecision)} without time zone`;
+    case 'timestamp':
+      return `timestamp${dt(dtPrecision)} with time zone`;
+    case 'time':
+      return `time${dt(dtPrecision)} without time zone`;
+    case 'char':
+    case 'varchar':
+      return charLen != null ? `character varying(${charLen})` : 'text';
+    case 'uuid':
+      return 'uuid';
     default:
       if (BINARY.has(dataType)) return 'bytea';
       return 'text'; // text types, enum, set, inet*, geometry as text
@@ -43,7 +72,10 @@ export function pgTypeFor(dataType: string, columnType: string, numPrecision: nu
 /** The shortest decimal that reads back as the same float32: what MySQL prints for a FLOAT. */
 function float32Text(v: number): number {
   const f = Math.fround(v);
-  for (let p = 1; p <= 9; p++) { const n = Number(f.toPrecision(p)); if (Math.fround(n) === f) return n; }
+  for (let p = 1; p <= 9; p++) {
+    const n = Number(f.toPrecision(p));
+    if (Math.fround(n) === f) return n;
+  }
   return v;
 }
 
@@ -58,20 +90,37 @@ const isZeroDate = (s: string) => s.startsWith('0000-00-00');
 export function fromMysql(dataType: string, v: unknown): unknown {
   if (v === null || v === undefined) return null;
   if (INTS.has(dataType)) {
-    if (typeof v === 'string') { const n = Number(v); return Number.isSafeInteger(n) ? n : v; }
+    if (typeof v === 'string') {
+      const n = Number(v);
+      return Number.isSafeInteger(n) ? n : v;
+    }
     if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
     return v;
   }
   if (BINARY.has(dataType)) return '\\x' + (Buffer.isBuffer(v) ? v : Buffer.from(String(v))).toString('hex');
   if (Buffer.isBuffer(v)) return v.toString('utf8');
   switch (dataType) {
-    case 'decimal': case 'numeric': return String(v);
-    case 'float': return typeof v === 'number' ? float32Text(v) : Number(v);
-    case 'double': case 'real': return typeof v === 'number' ? v : Number(v);
-    case 'date': case 'datetime': { const s = String(v); return isZeroDate(s) ? null : s; }
-    case 'timestamp': { const s = String(v); return isZeroDate(s) ? null : s + '+00'; }
-    case 'json': return typeof v === 'string' ? v : JSON.stringify(v);
-    default: return typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    case 'decimal':
+    case 'numeric':
+      return String(v);
+    case 'float':
+      return typeof v === 'number' ? float32Text(v) : Number(v);
+    case 'double':
+    case 'real':
+      return typeof v === 'number' ? v : Number(v);
+    case 'date':
+    case 'datetime': {
+      const s = String(v);
+      return isZeroDate(s) ? null : s;
+    }
+    case 'timestamp': {
+      const s = String(v);
+      return isZeroDate(s) ? null : s + '+00';
+    }
+    case 'json':
+      return typeof v === 'string' ? v : JSON.stringify(v);
+    default:
+      return typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
   }
 }
 
@@ -82,9 +131,14 @@ export function keyParam(c: MyColumn, v: unknown): unknown {
   return v;
 }
 
-export function num(v: unknown): number | null { return v == null ? null : Number(v); }
+export function num(v: unknown): number | null {
+  return v == null ? null : Number(v);
+}
 
-export function convertRow(cols: MyColumn[], raw: Record<string, unknown> | null | undefined): Record<string, unknown> | null {
+export function convertRow(
+  cols: MyColumn[],
+  raw: Record<string, unknown> | null | undefined,
+): Record<string, unknown> | null {
   if (!raw) return null;
   const out: Record<string, unknown> = {};
   for (const c of cols) if (c.name in raw) out[c.name] = fromMysql(c.data_type, raw[c.name]);

@@ -12,7 +12,13 @@ export function fromPgText(oid: number, text: string | null | undefined): unknow
   if (text === undefined) return undefined;
   if (oid === 16) return text === 't' || text === 'true';
   if (INT.has(oid)) return Number(text);
-  if (oid === 20) { const n = Number(text); return Number.isSafeInteger(n) ? n : text; }
-  if (FLOAT.has(oid)) { const n = Number(text); return Number.isFinite(n) && String(n) === text ? n : text; }
+  if (oid === 20) {
+    const n = Number(text);
+    return Number.isSafeInteger(n) ? n : text;
+  }
+  if (FLOAT.has(oid)) {
+    const n = Number(text);
+    return Number.isFinite(n) && String(n) === text ? n : text;
+  }
   return text;
 }

@@ -8,7 +8,9 @@ export const transformDropFields = {
     const drop = new Set<string>(config.fields ?? []);
     return {
       apply: (e) => {
-        eachImage(e, (row) => { for (const f of drop) delete row[f]; });
+        eachImage(e, (row) => {
+          for (const f of drop) delete row[f];
+        });
         // Key columns stay: the destination merges on them.
         e.columns = e.columns.filter((c) => !drop.has(c.name) || c.key);
         return e;

@@ -5,17 +5,28 @@ function compare(v: unknown, op: string, want: unknown, values: unknown[]): bool
   const num = (x: unknown) => (typeof x === 'number' ? x : Number(x));
   const bothNum = v !== null && v !== undefined && !Number.isNaN(num(v)) && !Number.isNaN(num(want));
   switch (op) {
-    case 'eq': return String(v) === String(want);
-    case 'ne': return String(v) !== String(want);
-    case 'gt': return bothNum ? num(v) > num(want) : String(v) > String(want);
-    case 'gte': return bothNum ? num(v) >= num(want) : String(v) >= String(want);
-    case 'lt': return bothNum ? num(v) < num(want) : String(v) < String(want);
-    case 'lte': return bothNum ? num(v) <= num(want) : String(v) <= String(want);
-    case 'in': return values.map(String).includes(String(v));
-    case 'not_in': return !values.map(String).includes(String(v));
-    case 'is_null': return v === null || v === undefined;
-    case 'not_null': return v !== null && v !== undefined;
-    default: return true;
+    case 'eq':
+      return String(v) === String(want);
+    case 'ne':
+      return String(v) !== String(want);
+    case 'gt':
+      return bothNum ? num(v) > num(want) : String(v) > String(want);
+    case 'gte':
+      return bothNum ? num(v) >= num(want) : String(v) >= String(want);
+    case 'lt':
+      return bothNum ? num(v) < num(want) : String(v) < String(want);
+    case 'lte':
+      return bothNum ? num(v) <= num(want) : String(v) <= String(want);
+    case 'in':
+      return values.map(String).includes(String(v));
+    case 'not_in':
+      return !values.map(String).includes(String(v));
+    case 'is_null':
+      return v === null || v === undefined;
+    case 'not_null':
+      return v !== null && v !== undefined;
+    default:
+      return true;
   }
 }
 

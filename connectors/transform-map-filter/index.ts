@@ -14,14 +14,20 @@ export const transformMapFilter = {
     const context = isolate.createContextSync();
     try {
       isolate.compileScriptSync(String(cfg.code)).runSync(context, { timeout: 1000 });
-    } catch (err) { throw new TransformError(name, `code does not compile: ${(err as Error).message}`); }
+    } catch (err) {
+      throw new TransformError(name, `code does not compile: ${(err as Error).message}`);
+    }
     const timeout = Number(cfg.timeout_ms ?? 50);
     return {
       apply: (e) => {
         if (isolate.isDisposed) throw new TransformError(name, 'sandbox was disposed (memory limit exceeded?)');
         let out: string | null | undefined;
         try {
-          out = context.evalClosureSync(`const r = transform(JSON.parse($0)); return r === null || r === undefined ? null : JSON.stringify(r);`, [JSON.stringify(e)], { timeout });
+          out = context.evalClosureSync(
+            `const r = transform(JSON.parse($0)); return r === null || r === undefined ? null : JSON.stringify(r);`,
+            [JSON.stringify(e)],
+            { timeout },
+          );
         } catch (err) {
           throw new TransformError(name, (err as Error).message);
         }
@@ -31,7 +37,13 @@ export const transformMapFilter = {
         r.source = r.source ?? e.source;
         return r;
       },
-      dispose: () => { try { isolate.dispose(); } catch { /* already gone */ } },
+      dispose: () => {
+        try {
+          isolate.dispose();
+        } catch {
+          /* already gone */
+        }
+      },
     };
   },
 } satisfies TransformModule;

@@ -8,9 +8,16 @@ export const transformMaskFields = {
   build({ config: cfg }) {
     const fields: string[] = cfg.fields ?? [];
     const keepLast: number = cfg.keep_last ?? 4;
-    const mask = (s: string) => cfg.strategy === 'redact' ? '***'
-      : cfg.strategy === 'partial' ? '*'.repeat(Math.max(0, s.length - keepLast)) + s.slice(-keepLast || s.length)
-        : crypto.createHash('sha256').update(String(cfg.salt ?? '')).update(s).digest('hex');
+    const mask = (s: string) =>
+      cfg.strategy === 'redact'
+        ? '***'
+        : cfg.strategy === 'partial'
+          ? '*'.repeat(Math.max(0, s.length - keepLast)) + s.slice(-keepLast || s.length)
+          : crypto
+              .createHash('sha256')
+              .update(String(cfg.salt ?? ''))
+              .update(s)
+              .digest('hex');
     return {
       apply: (e) => {
         eachImage(e, (row) => {

@@ -4,7 +4,10 @@
  * Broken and says why; only a snapshot can close the gap.
  */
 export class PositionLostError extends Error {
-  constructor(message: string, readonly reason = 'position_lost') {
+  constructor(
+    message: string,
+    readonly reason = 'position_lost',
+  ) {
     super(message);
     this.name = 'PositionLostError';
   }

@@ -26,7 +26,8 @@ class BasicStack extends TerraformStack {
     new SluiceProvider(this, 'sluice', {});
 
     const secret = (name: string) => new TerraformVariable(this, name, { type: 'string', sensitive: true }).stringValue;
-    const setting = (name: string, type: 'string' | 'number', value: string | number) => new TerraformVariable(this, name, { type, default: value });
+    const setting = (name: string, type: 'string' | 'number', value: string | number) =>
+      new TerraformVariable(this, name, { type, default: value });
 
     const source = new SourcePostgresql(this, 'shop', {
       name: 'shop',

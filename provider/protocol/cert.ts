@@ -41,7 +41,11 @@ function time(d: Date): Buffer {
   return tlv(0x17, Buffer.from(s, 'ascii'));
 }
 
-export interface SelfSigned { keyPem: string; certPem: string; certDer: Buffer }
+export interface SelfSigned {
+  keyPem: string;
+  certPem: string;
+  certDer: Buffer;
+}
 
 export function selfSignedCert(host = 'localhost'): SelfSigned {
   const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -50,16 +54,19 @@ export function selfSignedCert(host = 'localhost'): SelfSigned {
   const now = Date.now();
   const serial = crypto.randomBytes(16);
   serial[0] = (serial[0] & 0x3f) | 0x40; // positive and minimal (DER forbids a leading zero byte)
-  const extensions = explicit(3, seq(
-    // basicConstraints CA:TRUE (go-plugin uses the certificate as its own root)
-    seq(oid('2.5.29.19'), bool(true), octets(seq(bool(true)))),
-    // keyUsage: digitalSignature, keyEncipherment, keyCertSign
-    seq(oid('2.5.29.15'), bool(true), octets(tlv(0x03, Buffer.from([2, 0xa4])))),
-    // extKeyUsage: serverAuth, clientAuth
-    seq(oid('2.5.29.37'), octets(seq(oid('1.3.6.1.5.5.7.3.1'), oid('1.3.6.1.5.5.7.3.2')))),
-    // subjectAltName: DNS:localhost
-    seq(oid('2.5.29.17'), octets(seq(tlv(0x82, Buffer.from(host, 'ascii'))))),
-  ));
+  const extensions = explicit(
+    3,
+    seq(
+      // basicConstraints CA:TRUE (go-plugin uses the certificate as its own root)
+      seq(oid('2.5.29.19'), bool(true), octets(seq(bool(true)))),
+      // keyUsage: digitalSignature, keyEncipherment, keyCertSign
+      seq(oid('2.5.29.15'), bool(true), octets(tlv(0x03, Buffer.from([2, 0xa4])))),
+      // extKeyUsage: serverAuth, clientAuth
+      seq(oid('2.5.29.37'), octets(seq(oid('1.3.6.1.5.5.7.3.1'), oid('1.3.6.1.5.5.7.3.2')))),
+      // subjectAltName: DNS:localhost
+      seq(oid('2.5.29.17'), octets(seq(tlv(0x82, Buffer.from(host, 'ascii'))))),
+    ),
+  );
   const tbs = seq(
     explicit(0, int(Buffer.from([2]))),
     int(serial),
@@ -72,6 +79,9 @@ export function selfSignedCert(host = 'localhost'): SelfSigned {
   );
   const signature = crypto.sign('sha256', tbs, { key: privateKey, dsaEncoding: 'der' });
   const certDer = seq(tbs, ecdsaSha256, bits(signature));
-  const certPem = `-----BEGIN CERTIFICATE-----\n${certDer.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+  const certPem = `-----BEGIN CERTIFICATE-----\n${certDer
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE-----\n`;
   return { keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, certPem, certDer };
 }

@@ -9,7 +9,13 @@ export const UNKNOWN: unique symbol = Symbol('unknown');
 export type Value = null | string | number | boolean | typeof UNKNOWN | Value[] | { [k: string]: Value };
 
 /** cty type expressions as in the provider schema: "string", ["list","string"], ["object",{...}] */
-export type CtyType = 'string' | 'number' | 'bool' | 'dynamic' | ['list' | 'map' | 'set', CtyType] | ['object', Record<string, CtyType>];
+export type CtyType =
+  | 'string'
+  | 'number'
+  | 'bool'
+  | 'dynamic'
+  | ['list' | 'map' | 'set', CtyType]
+  | ['object', Record<string, CtyType>];
 
 function fromWire(v: unknown): Value {
   if (v instanceof ExtData) return UNKNOWN;
@@ -70,5 +76,7 @@ export function conform(v: unknown, t: CtyType): Value {
   }
   const attrs = inner as Record<string, CtyType>;
   if (typeof v !== 'object' || Array.isArray(v)) return null;
-  return Object.fromEntries(Object.entries(attrs).map(([k, at]) => [k, conform((v as Record<string, unknown>)[k], at)]));
+  return Object.fromEntries(
+    Object.entries(attrs).map(([k, at]) => [k, conform((v as Record<string, unknown>)[k], at)]),
+  );
 }

@@ -18,7 +18,12 @@ const MAGIC_COOKIE_VALUE = 'd602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d
 
 export type Handler = (req: any) => Promise<any> | any;
 
-const enum Status { OK = 0, INVALID_ARGUMENT = 3, UNIMPLEMENTED = 12, INTERNAL = 13 }
+const enum Status {
+  OK = 0,
+  INVALID_ARGUMENT = 3,
+  UNIMPLEMENTED = 12,
+  INTERNAL = 13,
+}
 
 function protoDir(): string {
   // Compiled to dist/provider/protocol; the .proto files stay in provider/proto.
@@ -31,14 +36,26 @@ function protoDir(): string {
 function loadRoot(): protobuf.Root {
   const root = new protobuf.Root();
   const dir = protoDir();
-  for (const f of ['tfplugin6.proto', 'plugin.proto', 'health.proto']) protobuf.parse(fs.readFileSync(path.join(dir, f), 'utf8'), root, { keepCase: true });
+  for (const f of ['tfplugin6.proto', 'plugin.proto', 'health.proto'])
+    protobuf.parse(fs.readFileSync(path.join(dir, f), 'utf8'), root, { keepCase: true });
   root.resolveAll();
   return root;
 }
 
-const toObjectOpts: protobuf.IConversionOptions = { longs: Number, enums: Number, bytes: Buffer as unknown as typeof String, defaults: false, oneofs: true };
+const toObjectOpts: protobuf.IConversionOptions = {
+  longs: Number,
+  enums: Number,
+  bytes: Buffer as unknown as typeof String,
+  defaults: false,
+  oneofs: true,
+};
 
-interface Method { name: string; decode(b: Uint8Array): any; encode(o: any): Uint8Array; handler?: Handler }
+interface Method {
+  name: string;
+  decode(b: Uint8Array): any;
+  encode(o: any): Uint8Array;
+  handler?: Handler;
+}
 
 /** path (/package.Service/Method) -> codec and handler */
 function methods(root: protobuf.Root, serviceName: string, handlers: Record<string, Handler>): [string, Method][] {
@@ -47,12 +64,15 @@ function methods(root: protobuf.Root, serviceName: string, handlers: Record<stri
     m.resolve();
     const reqT = m.resolvedRequestType!;
     const resT = m.resolvedResponseType!;
-    return [`/${serviceName}/${m.name}`, {
-      name: m.name,
-      decode: (b) => reqT.toObject(reqT.decode(b), toObjectOpts),
-      encode: (o) => resT.encode(resT.fromObject(o)).finish(),
-      handler: handlers[m.name],
-    }];
+    return [
+      `/${serviceName}/${m.name}`,
+      {
+        name: m.name,
+        decode: (b) => reqT.toObject(reqT.decode(b), toObjectOpts),
+        encode: (o) => resT.encode(resT.fromObject(o)).finish(),
+        handler: handlers[m.name],
+      },
+    ];
   });
 }
 
@@ -66,8 +86,14 @@ function frame(msg: Uint8Array): Buffer {
 
 function fail(stream: http2.ServerHttp2Stream, code: Status, message: string): void {
   if (stream.destroyed || stream.closed) return;
-  const headers = { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message) };
-  if (stream.headersSent) stream.close(); else stream.respond(headers, { endStream: true });
+  const headers = {
+    ':status': 200,
+    'content-type': 'application/grpc',
+    'grpc-status': String(code),
+    'grpc-message': encodeURIComponent(message),
+  };
+  if (stream.headersSent) stream.close();
+  else stream.respond(headers, { endStream: true });
 }
 
 export interface ServeOptions {
@@ -78,12 +104,16 @@ export interface ServeOptions {
 export async function serve(opts: ServeOptions): Promise<void> {
   const log = (m: string) => process.stderr.write(m + '\n');
   if (process.env[MAGIC_COOKIE_KEY] !== MAGIC_COOKIE_VALUE) {
-    process.stderr.write('This binary is a plugin. These are not meant to be executed directly.\nPlease execute the program that consumes these plugins, which will load any plugins automatically.\n');
+    process.stderr.write(
+      'This binary is a plugin. These are not meant to be executed directly.\nPlease execute the program that consumes these plugins, which will load any plugins automatically.\n',
+    );
     process.exit(1);
   }
   const versions = (process.env.PLUGIN_PROTOCOL_VERSIONS ?? '6').split(',').map((s) => s.trim());
   if (!versions.includes('6')) {
-    log(`[ERROR] Terraform offers plugin protocol versions ${versions.join(',')}; the Sluice provider speaks 6 (Terraform >= 1.0, OpenTofu)`);
+    log(
+      `[ERROR] Terraform offers plugin protocol versions ${versions.join(',')}; the Sluice provider speaks 6 (Terraform >= 1.0, OpenTofu)`,
+    );
     process.exit(1);
   }
   // Terraform's interrupt goes to the whole process group; Terraform itself stops us via StopProvider/Shutdown.
@@ -100,15 +130,24 @@ export async function serve(opts: ServeOptions): Promise<void> {
   };
   const table = new Map<string, Method>([
     ...methods(root, 'tfplugin6.Provider', opts.handlers),
-    ...methods(root, 'plugin.GRPCController', { Shutdown: () => { setTimeout(shutdown, 10); return {}; } }),
+    ...methods(root, 'plugin.GRPCController', {
+      Shutdown: () => {
+        setTimeout(shutdown, 10);
+        return {};
+      },
+    }),
     ...methods(root, 'grpc.health.v1.Health', { Check: () => ({ status: 1 }) }),
   ]);
 
   const cert = selfSignedCert();
   const clientCert = process.env.PLUGIN_CLIENT_CERT;
   server = http2.createSecureServer({
-    key: cert.keyPem, cert: cert.certPem, ...(clientCert ? { ca: clientCert } : {}),
-    requestCert: false, allowHTTP1: false, settings: { maxConcurrentStreams: 1000 },
+    key: cert.keyPem,
+    cert: cert.certPem,
+    ...(clientCert ? { ca: clientCert } : {}),
+    requestCert: false,
+    allowHTTP1: false,
+    settings: { maxConcurrentStreams: 1000 },
   });
   server.on('sessionError', () => undefined);
   server.on('tlsClientError', (e) => log(`[WARN] TLS handshake with Terraform failed: ${e.message}`));
@@ -149,7 +188,16 @@ export async function serve(opts: ServeOptions): Promise<void> {
 
   socketDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plugin-'));
   const socket = path.join(socketDir, `p${crypto.randomBytes(4).toString('hex')}.sock`);
-  await new Promise<void>((resolve, reject) => { server!.once('error', reject); server!.listen(socket, () => resolve()); });
-  process.on('exit', () => { try { fs.rmSync(socketDir, { recursive: true, force: true }); } catch { /* gone */ } });
+  await new Promise<void>((resolve, reject) => {
+    server!.once('error', reject);
+    server!.listen(socket, () => resolve());
+  });
+  process.on('exit', () => {
+    try {
+      fs.rmSync(socketDir, { recursive: true, force: true });
+    } catch {
+      /* gone */
+    }
+  });
   process.stdout.write(`1|6|unix|${socket}|grpc|${cert.certDer.toString('base64').replace(/=+$/, '')}\n`);
 }

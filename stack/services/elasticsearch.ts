@@ -21,7 +21,8 @@ const ARTIFACT = `org.elasticsearch.distribution.integ-test-zip:elasticsearch:${
 const USER = 'sluice-es';
 const HEAP = '512m';
 
-const cacheDir = () => path.join(envSet('XDG_CACHE_HOME') ?? path.join(os.homedir(), '.cache'), 'sluice', 'elasticsearch');
+const cacheDir = () =>
+  path.join(envSet('XDG_CACHE_HOME') ?? path.join(os.homedir(), '.cache'), 'sluice', 'elasticsearch');
 const zipFile = () => path.join(cacheDir(), `elasticsearch-${VERSION}.zip`);
 
 /** Java 17+ as the default `java`, and its home (ES_JAVA_HOME: the distribution has no bundled JDK). */
@@ -41,7 +42,11 @@ function ensureZip(ctx: Pick<ServiceContext, 'name' | 'log'>): Promise<void> {
     const tmp = `${cacheDir()}.tmp-${process.pid}`;
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(tmp, { recursive: true });
-    const r = await runAsync('mvn', ['-q', '-B', 'dependency:copy', `-Dartifact=${ARTIFACT}`, `-DoutputDirectory=${tmp}`], { cwd: tmp });
+    const r = await runAsync(
+      'mvn',
+      ['-q', '-B', 'dependency:copy', `-Dartifact=${ARTIFACT}`, `-DoutputDirectory=${tmp}`],
+      { cwd: tmp },
+    );
     if (!r.ok) {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw new Error(`${ctx.name}: mvn dependency:copy of ${ARTIFACT} failed:\n${lastOf(r.out, 10)}`);
@@ -55,31 +60,56 @@ function ensureZip(ctx: Pick<ServiceContext, 'name' | 'log'>): Promise<void> {
 }
 
 async function health(url: string): Promise<void> {
-  const res = await fetch(`${url}/_cluster/health?wait_for_status=yellow&timeout=1s`, { signal: AbortSignal.timeout(3000) });
+  const res = await fetch(`${url}/_cluster/health?wait_for_status=yellow&timeout=1s`, {
+    signal: AbortSignal.timeout(3000),
+  });
   const body = (await res.json()) as { status?: string };
-  if (!res.ok || !body.status || body.status === 'red') throw new Error(`cluster health ${res.status} ${body.status ?? ''}`);
+  if (!res.ok || !body.status || body.status === 'red')
+    throw new Error(`cluster health ${res.status} ${body.status ?? ''}`);
 }
 
 export function elasticsearch(ctx: ServiceContext) {
   const port = envPort('SLUICE_ELASTICSEARCH_PORT', 19200);
   const transport = envPort('SLUICE_ELASTICSEARCH_TRANSPORT_PORT', 19300);
   const url = () => envSet('ELASTICSEARCH_URL') ?? `http://127.0.0.1:${port.port}`;
-  const place = (create: boolean) => placement(ctx, { user: USER, fallbackTag: 'es', inUse: (base) => daemonFor(base).pid(false) !== undefined }, create);
+  const place = (create: boolean) =>
+    placement(
+      ctx,
+      { user: USER, fallbackTag: 'es', inUse: (base) => daemonFor(base).pid(false) !== undefined },
+      create,
+    );
   const files = (base: string) => ({
-    dist: path.join(base, `elasticsearch-${VERSION}`), conf: path.join(base, 'config'), data: path.join(base, 'data'),
-    logs: path.join(base, 'logs'), tmp: path.join(base, 'tmp'), pid: path.join(base, 'elasticsearch.pid'),
+    dist: path.join(base, `elasticsearch-${VERSION}`),
+    conf: path.join(base, 'config'),
+    data: path.join(base, 'data'),
+    logs: path.join(base, 'logs'),
+    tmp: path.join(base, 'tmp'),
+    pid: path.join(base, 'elasticsearch.pid'),
   });
   // The marker is the data path in the command line: a recycled pid is never taken for our server.
-  const daemonFor = (base: string) => new Daemon(ctx, {
-    pidFile: () => files(base).pid, marker: () => `-Epath.data=${files(base).data}`, word: 'elasticsearch', stopTimeoutMs: 60_000,
-  });
+  const daemonFor = (base: string) =>
+    new Daemon(ctx, {
+      pidFile: () => files(base).pid,
+      marker: () => `-Epath.data=${files(base).data}`,
+      word: 'elasticsearch',
+      stopTimeoutMs: 60_000,
+    });
   const daemon = () => daemonFor(place(false).base);
 
   /** The system user it runs as when we are root. */
   async function ensureUser(): Promise<void> {
     if (!isRoot() || userIds(USER)) return;
     ctx.log(`creating system user ${USER} (Elasticsearch refuses to run as root)`);
-    const r = await runAsync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', USER]);
+    const r = await runAsync('useradd', [
+      '--system',
+      '--user-group',
+      '--no-create-home',
+      '--home-dir',
+      '/nonexistent',
+      '--shell',
+      '/usr/sbin/nologin',
+      USER,
+    ]);
     if (!r.ok && !userIds(USER)) throw new Error(`${ctx.name}: useradd ${USER} failed: ${r.out}`);
   }
 
@@ -106,7 +136,13 @@ export function elasticsearch(ctx: ServiceContext) {
     // The stock jvm.options write the GC log, error files and heap dumps to paths relative to the
     // distribution (logs/, data/), which its user cannot write: point them at its own dirs.
     const stock = fs.readFileSync(path.join(f.dist, 'config', 'jvm.options'), 'utf8');
-    fs.writeFileSync(path.join(f.conf, 'jvm.options'), stock.replace(/=logs\//g, `=${f.logs}/`).replace(/file=logs\//g, `file=${f.logs}/`).replace(/HeapDumpPath=data/g, `HeapDumpPath=${f.data}`));
+    fs.writeFileSync(
+      path.join(f.conf, 'jvm.options'),
+      stock
+        .replace(/=logs\//g, `=${f.logs}/`)
+        .replace(/file=logs\//g, `file=${f.logs}/`)
+        .replace(/HeapDumpPath=data/g, `HeapDumpPath=${f.data}`),
+    );
     for (const d of [f.data, f.logs, f.tmp]) fs.mkdirSync(d, { recursive: true });
     if (p.runAs) {
       const r = run('chown', ['-R', `${USER}:${USER}`, f.conf, f.data, f.logs, f.tmp]);
@@ -127,7 +163,11 @@ export function elasticsearch(ctx: ServiceContext) {
       '-Ecluster.routing.allocation.disk.threshold_enabled=false',
     ];
     const env = [`ES_JAVA_HOME=${java}`, `ES_PATH_CONF=${f.conf}`, `ES_TMPDIR=${f.tmp}`];
-    const [cmd, args] = asUser(p.runAs, '/usr/bin/env', [...env, path.join(f.dist, 'bin', 'elasticsearch'), ...settings]);
+    const [cmd, args] = asUser(p.runAs, '/usr/bin/env', [
+      ...env,
+      path.join(f.dist, 'bin', 'elasticsearch'),
+      ...settings,
+    ]);
     return daemonFor(p.base).spawn(cmd, args, p.base);
   }
 

@@ -115,8 +115,16 @@ export function postgres(ctx: ServiceContext) {
     chownFor(p, pwfile);
     try {
       const r = await pgRun('initdb', [
-        '-D', data, '-U', USER, `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C',
-        '--auth-local=trust', '--auth-host=scram-sha-256',
+        '-D',
+        data,
+        '-U',
+        USER,
+        `--pwfile=${pwfile}`,
+        '-E',
+        'UTF8',
+        '--locale=C',
+        '--auth-local=trust',
+        '--auth-host=scram-sha-256',
       ]);
       appendLog(ctx.logFile, r.out);
       if (!r.ok) throw new Error(`postgres: initdb failed:\n${lastOf(r.out)}`);
@@ -130,27 +138,33 @@ export function postgres(ctx: ServiceContext) {
   /** Rewritten on every start so port changes take effect. */
   function writeConfig(p: Placement, data: string): void {
     const conf = path.join(data, 'sluice.conf');
-    fs.writeFileSync(conf, [
-      `listen_addresses = '127.0.0.1'`,
-      `port = ${port.port}`,
-      `unix_socket_directories = ''`, // TCP only: no clash with a system cluster's socket dir
-      `password_encryption = 'scram-sha-256'`,
-      `wal_level = logical`,
-      `max_replication_slots = 20`,
-      `max_wal_senders = 20`,
-      `max_connections = 200`,
-      `logging_collector = off`, // stderr goes to $SLUICE_HOME/logs/postgres.log
-      `log_line_prefix = '%m [%p] %q%u@%d '`,
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      conf,
+      [
+        `listen_addresses = '127.0.0.1'`,
+        `port = ${port.port}`,
+        `unix_socket_directories = ''`, // TCP only: no clash with a system cluster's socket dir
+        `password_encryption = 'scram-sha-256'`,
+        `wal_level = logical`,
+        `max_replication_slots = 20`,
+        `max_wal_senders = 20`,
+        `max_connections = 200`,
+        `logging_collector = off`, // stderr goes to $SLUICE_HOME/logs/postgres.log
+        `log_line_prefix = '%m [%p] %q%u@%d '`,
+        '',
+      ].join('\n'),
+    );
     const hba = path.join(data, 'pg_hba.conf');
-    fs.writeFileSync(hba, [
-      '# Written by the Sluice local stack.',
-      'local   all          all                  trust',
-      'host    all          all   127.0.0.1/32   scram-sha-256',
-      'host    replication  all   127.0.0.1/32   scram-sha-256',
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      hba,
+      [
+        '# Written by the Sluice local stack.',
+        'local   all          all                  trust',
+        'host    all          all   127.0.0.1/32   scram-sha-256',
+        'host    replication  all   127.0.0.1/32   scram-sha-256',
+        '',
+      ].join('\n'),
+    );
     chownFor(p, conf, hba);
   }
 
@@ -167,7 +181,8 @@ export function postgres(ctx: ServiceContext) {
     const [cmd, args] = asUser(p.runAs, pgCtl, ['start', '-D', data, '-w', '-t', String(START_TIMEOUT_MS / 1000)]);
     const { code } = await spawnLogged(cmd, args, { cwd: '/', logFile: ctx.logFile, wait: true });
     const pid = readPidFile(path.join(data, 'postmaster.pid'));
-    if (code !== 0 || pid === undefined) throw new Error(`postgres: pg_ctl start failed (exit ${code}). ${lastLines(ctx.logFile)}`);
+    if (code !== 0 || pid === undefined)
+      throw new Error(`postgres: pg_ctl start failed (exit ${code}). ${lastLines(ctx.logFile)}`);
     return pid;
   }
 
@@ -189,7 +204,16 @@ export function postgres(ctx: ServiceContext) {
   }
 
   async function pgCtlStop(): Promise<void> {
-    const r = await pgRun('pg_ctl', ['stop', '-D', dataDir(), '-m', 'fast', '-w', '-t', String(STOP_TIMEOUT_MS / 1000)]);
+    const r = await pgRun('pg_ctl', [
+      'stop',
+      '-D',
+      dataDir(),
+      '-m',
+      'fast',
+      '-w',
+      '-t',
+      String(STOP_TIMEOUT_MS / 1000),
+    ]);
     if (!r.ok) ctx.log(`pg_ctl stop failed (${r.out.split('\n').pop()}), will SIGKILL`);
   }
 

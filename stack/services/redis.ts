@@ -36,24 +36,32 @@ export function redis(ctx: ServiceContext) {
   const url = () => envSet('REDIS_URL') ?? `redis://127.0.0.1:${port.port}`;
   const pidFile = path.join(ctx.dir, 'redis.pid');
   // redis rewrites its title to "redis-server host:port"
-  const daemon = new Daemon(ctx, { pidFile: () => pidFile, marker: () => 'redis-server', word: 'redis', stopTimeoutMs: 20_000 });
+  const daemon = new Daemon(ctx, {
+    pidFile: () => pidFile,
+    marker: () => 'redis-server',
+    word: 'redis',
+    stopTimeoutMs: 20_000,
+  });
 
   async function start(): Promise<number> {
     fs.mkdirSync(ctx.dir, { recursive: true });
     const conf = path.join(ctx.dir, 'redis.conf');
-    fs.writeFileSync(conf, [
-      '# Written by the Sluice local stack on every start.',
-      'bind 127.0.0.1',
-      `port ${port.port}`,
-      'daemonize no',
-      `dir ${ctx.dir}`,
-      `pidfile ${pidFile}`,
-      'logfile ""', // stdout, which is $SLUICE_HOME/logs/redis.log
-      // BullMQ state must survive a restart of Redis (fault tests restart it mid-run).
-      'appendonly yes',
-      'maxmemory-policy noeviction',
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      conf,
+      [
+        '# Written by the Sluice local stack on every start.',
+        'bind 127.0.0.1',
+        `port ${port.port}`,
+        'daemonize no',
+        `dir ${ctx.dir}`,
+        `pidfile ${pidFile}`,
+        'logfile ""', // stdout, which is $SLUICE_HOME/logs/redis.log
+        // BullMQ state must survive a restart of Redis (fault tests restart it mid-run).
+        'appendonly yes',
+        'maxmemory-policy noeviction',
+        '',
+      ].join('\n'),
+    );
     const exe = which('redis-server');
     if (!exe) throw new Error(`${ctx.name}: redis-server not found on PATH; ${installHint(ctx.name)}`);
     return daemon.spawn(exe, [conf], ctx.dir);

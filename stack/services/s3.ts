@@ -18,7 +18,12 @@ export function s3(ctx: ServiceContext) {
   const exe = path.join(venv, 'bin', 'moto_server');
   const complete = path.join(venv, '.complete');
   const url = `http://127.0.0.1:${port.port}`;
-  const daemon = new Daemon(ctx, { pidFile: () => path.join(ctx.dir, 's3.pid'), marker: () => exe, word: 'moto', stopTimeoutMs: 10_000 });
+  const daemon = new Daemon(ctx, {
+    pidFile: () => path.join(ctx.dir, 's3.pid'),
+    marker: () => exe,
+    word: 'moto',
+    stopTimeoutMs: 10_000,
+  });
 
   /** The venv, made once: a half-made one (no .complete marker: an interrupted install) is made again. */
   async function ensureMoto(): Promise<void> {
@@ -26,10 +31,16 @@ export function s3(ctx: ServiceContext) {
     ctx.log(`installing ${MOTO} into ${venv} (first run only, a few minutes)...`);
     fs.rmSync(venv, { recursive: true, force: true });
     fs.mkdirSync(path.dirname(venv), { recursive: true });
-    const steps: [string, string[]][] = [['python3', ['-m', 'venv', venv]], [path.join(venv, 'bin', 'pip'), ['install', '-q', '--disable-pip-version-check', MOTO]]];
+    const steps: [string, string[]][] = [
+      ['python3', ['-m', 'venv', venv]],
+      [path.join(venv, 'bin', 'pip'), ['install', '-q', '--disable-pip-version-check', MOTO]],
+    ];
     for (const [cmd, args] of steps) {
       const r = await runAsync(cmd, args);
-      if (!r.ok) { fs.rmSync(venv, { recursive: true, force: true }); throw new Error(`${ctx.name}: ${cmd} ${args.join(' ')} failed:\n${lastOf(r.out, 10)}`); }
+      if (!r.ok) {
+        fs.rmSync(venv, { recursive: true, force: true });
+        throw new Error(`${ctx.name}: ${cmd} ${args.join(' ')} failed:\n${lastOf(r.out, 10)}`);
+      }
     }
     fs.writeFileSync(complete, `${MOTO}\n`);
   }
@@ -39,7 +50,10 @@ export function s3(ctx: ServiceContext) {
     ports: [port],
     startTimeoutMs: 60_000,
     // The venv needs ensurepip (Debian's python3-venv); once made, moto runs from it.
-    missing: () => (fs.existsSync(complete) || run('python3', ['-c', 'import ensurepip']).ok ? [] : [{ what: 'python3-venv', apt: ['python3-venv'] }]),
+    missing: () =>
+      fs.existsSync(complete) || run('python3', ['-c', 'import ensurepip']).ok
+        ? []
+        : [{ what: 'python3-venv', apt: ['python3-venv'] }],
     pid: (clean?: boolean) => daemon.pid(clean),
     async start() {
       await ensureMoto();

@@ -29,7 +29,8 @@ export function envPort(env: string, fallback: number): ServicePort {
 export function findRepoRoot(from = __dirname): string {
   for (let dir = from; ; dir = path.dirname(dir)) {
     if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'stack'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`cannot find the repository root (package.json next to stack/) above ${from}`);
+    if (path.dirname(dir) === dir)
+      throw new Error(`cannot find the repository root (package.json next to stack/) above ${from}`);
   }
 }
 

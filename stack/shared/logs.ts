@@ -17,7 +17,12 @@ export function tailBytes(file: string, bytes: number): string {
 /** The last lines of a log, indented for an error message. */
 export function tailFile(file: string, lines = 15): string {
   try {
-    return tailBytes(file, 16_384).split('\n').filter(Boolean).slice(-lines).map((l) => `    ${l}`).join('\n');
+    return tailBytes(file, 16_384)
+      .split('\n')
+      .filter(Boolean)
+      .slice(-lines)
+      .map((l) => `    ${l}`)
+      .join('\n');
   } catch {
     return '    (no log yet)';
   }

@@ -21,7 +21,9 @@ export async function ensurePackages(services: readonly NeedsPackages[], log: (l
   const names = services.map((s) => s.name).join(', ');
   if (!isRoot() || !which('apt-get')) {
     const pkgs = missing.map((m) => m.apt[0]).join(' ');
-    const alternatives = missing.filter((m) => m.apt.length > 1).map((m) => `'${m.apt.slice(1).join("' or '")}' instead of '${m.apt[0]}'`);
+    const alternatives = missing
+      .filter((m) => m.apt.length > 1)
+      .map((m) => `'${m.apt.slice(1).join("' or '")}' instead of '${m.apt[0]}'`);
     throw new Error(
       `missing system packages for ${names}: ${what}. ` +
         (which('apt-get')
@@ -38,7 +40,8 @@ export async function ensurePackages(services: readonly NeedsPackages[], log: (l
   // --no-upgrade: never upgrade something already installed as a side effect.
   await aptGet(['install', '-y', '--no-install-recommends', '--no-upgrade', ...pkgs], log);
   const still = dedupe(services.flatMap((s) => s.missing()));
-  if (still.length) throw new Error(`${still.map((m) => m.what).join(' ')} still not found after apt-get install ${pkgs.join(' ')}`);
+  if (still.length)
+    throw new Error(`${still.map((m) => m.what).join(' ')} still not found after apt-get install ${pkgs.join(' ')}`);
   log('system packages installed');
 }
 
@@ -60,7 +63,9 @@ function aptGet(args: string[], log: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     child.on('error', (e) => reject(new Error(`apt-get ${args[0]}: ${e.message}`)));
     child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new Error(`apt-get ${args.join(' ')} failed (exit ${code}):\n${lines.slice(-6).join('\n')}`)),
+      code === 0
+        ? resolve()
+        : reject(new Error(`apt-get ${args.join(' ')} failed (exit ${code}):\n${lines.slice(-6).join('\n')}`)),
     );
   });
 }

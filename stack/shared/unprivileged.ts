@@ -87,7 +87,10 @@ export function placement(ctx: ServiceContext, spec: PlacementSpec, create: bool
   }
   if (create) {
     fs.mkdirSync(ctx.home, { recursive: true });
-    fs.writeFileSync(statePath(ctx.home), JSON.stringify({ ...readState(ctx.home), [ctx.name]: { base } }, null, 2) + '\n');
+    fs.writeFileSync(
+      statePath(ctx.home),
+      JSON.stringify({ ...readState(ctx.home), [ctx.name]: { base } }, null, 2) + '\n',
+    );
   }
   return { base, runAs };
 }

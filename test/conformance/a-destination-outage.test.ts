@@ -8,6 +8,7 @@ import { destinationOutage } from './scenarios';
 
 for (const row of rowsWith('a')) {
   onRow(row, { stoppable: 'destination' }, (run) => {
-    test('a. destination stopped: Broken after the grace period, buffered, delivered after restart, DLQ empty', () => destinationOutage(run().s, run().dst.outage!));
+    test('a. destination stopped: Broken after the grace period, buffered, delivered after restart, DLQ empty', () =>
+      destinationOutage(run().s, run().dst.outage!));
   });
 }

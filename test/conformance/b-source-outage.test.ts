@@ -8,6 +8,7 @@ import { sourceOutage } from './scenarios';
 
 for (const row of rowsWith('b')) {
   onRow(row, { stoppable: 'source' }, (run) => {
-    test('b. source stopped: Broken, reconnects by itself, resumes from the acknowledged position', () => sourceOutage(run().s, run().src.outage!));
+    test('b. source stopped: Broken, reconnects by itself, resumes from the acknowledged position', () =>
+      sourceOutage(run().s, run().src.outage!));
   });
 }

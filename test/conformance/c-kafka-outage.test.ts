@@ -6,11 +6,16 @@ import { onRow } from './conformance';
 import { rowsWith } from './matrix';
 import { kafkaIsOurs, kafkaOutage, withLocalKafka } from './scenarios';
 
-after(async () => { if (kafkaIsOurs) await withLocalKafka((stack) => stack.startService('kafka')).catch(() => undefined); });
+after(async () => {
+  if (kafkaIsOurs) await withLocalKafka((stack) => stack.startService('kafka')).catch(() => undefined);
+});
 
 for (const row of rowsWith('c')) {
   onRow(row, {}, (run) => {
-    test('c. Kafka killed and restarted: the position is not acknowledged during the outage, nothing lost',
-      { skip: kafkaIsOurs ? false : 'Kafka is external (KAFKA_BROKERS): not ours to kill' }, () => kafkaOutage(run().s));
+    test(
+      'c. Kafka killed and restarted: the position is not acknowledged during the outage, nothing lost',
+      { skip: kafkaIsOurs ? false : 'Kafka is external (KAFKA_BROKERS): not ours to kill' },
+      () => kafkaOutage(run().s),
+    );
   });
 }

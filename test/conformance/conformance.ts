@@ -6,18 +6,33 @@ import { Setup, setupPipeline, spawnWorker, teardown, Worker } from '../dataplan
 import type { Database } from './kits';
 import type { MatrixRow } from './matrix';
 
-export interface RowRun { s: Setup; src: Database; dst: Database; workers: Worker[] }
+export interface RowRun {
+  s: Setup;
+  src: Database;
+  dst: Database;
+  workers: Worker[];
+}
 
 /**
  * describe(`<row name>`) with a pipeline built before its tests and torn down after them. `tables`
  * picks the kits' scenario tables (or `extraDdl` adds the row's own); `stoppable` puts the source or
  * destination on a server the test may stop.
  */
-export function onRow(row: MatrixRow, opts: {
-  tables?: ('events' | 'big')[]; extraDdl?: string; stoppable?: 'source' | 'destination'; workers?: number;
-  source?: Record<string, unknown>; pipeline?: Record<string, unknown>; transforms?: Record<string, unknown>[]; workerEnv?: Record<string, string>;
-  prepare?: (run: Omit<RowRun, 's'>) => Promise<Partial<Parameters<typeof setupPipeline>[0]> | void>;
-}, body: (run: () => RowRun) => void) {
+export function onRow(
+  row: MatrixRow,
+  opts: {
+    tables?: ('events' | 'big')[];
+    extraDdl?: string;
+    stoppable?: 'source' | 'destination';
+    workers?: number;
+    source?: Record<string, unknown>;
+    pipeline?: Record<string, unknown>;
+    transforms?: Record<string, unknown>[];
+    workerEnv?: Record<string, string>;
+    prepare?: (run: Omit<RowRun, 's'>) => Promise<Partial<Parameters<typeof setupPipeline>[0]> | void>;
+  },
+  body: (run: () => RowRun) => void,
+) {
   describe(row.name, () => {
     let run: RowRun | undefined;
     before(async () => {
@@ -26,10 +41,17 @@ export function onRow(row: MatrixRow, opts: {
       const ddl = [...(opts.tables ?? ['events']).map((t) => row.source.ddl[t]), opts.extraDdl ?? ''].join('\n');
       const extra = (await opts.prepare?.({ src, dst, workers: [] })) ?? {};
       const s = await setupPipeline({
-        ddl, sourceKind: row.source.kind, srcUrl: src.url, dstUrl: dst.url, destinationKind: row.destination.kind,
+        ddl,
+        sourceKind: row.source.kind,
+        srcUrl: src.url,
+        dstUrl: dst.url,
+        destinationKind: row.destination.kind,
         destinationConfig: (dst as { config?: Record<string, unknown> }).config,
         dstRows: (table, cols, key, where) => row.destination.rows(dst.url, table, cols, key, where),
-        source: opts.source, pipeline: opts.pipeline, transforms: opts.transforms, ...extra,
+        source: opts.source,
+        pipeline: opts.pipeline,
+        transforms: opts.transforms,
+        ...extra,
       });
       const workers = Array.from({ length: opts.workers ?? 1 }, () => spawnWorker(s.api, opts.workerEnv));
       run = { s, src, dst, workers };

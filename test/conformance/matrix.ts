@@ -22,15 +22,36 @@ import { mysqlToMysql, mysqlToPg, pgToMysql, pgToPg, TypeCase } from './type-cas
  */
 export type Scenario = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'types' | 'storm' | 'schema' | 'new_tables';
 
-export interface MatrixRow { name: string; source: SourceKit; destination: DestinationKit; scenarios: Scenario[]; types?: TypeCase }
+export interface MatrixRow {
+  name: string;
+  source: SourceKit;
+  destination: DestinationKit;
+  scenarios: Scenario[];
+  types?: TypeCase;
+}
 
-const row = (source: SourceKit, destination: DestinationKit, scenarios: Scenario[], types?: TypeCase): MatrixRow =>
-  ({ name: `${source.kind} -> ${destination.kind}`, source, destination, scenarios, types });
+const row = (source: SourceKit, destination: DestinationKit, scenarios: Scenario[], types?: TypeCase): MatrixRow => ({
+  name: `${source.kind} -> ${destination.kind}`,
+  source,
+  destination,
+  scenarios,
+  types,
+});
 
 export const MATRIX: MatrixRow[] = [
-  row(sourcePostgresql, destinationPostgresql, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'types', 'storm', 'schema', 'new_tables'], pgToPg),
+  row(
+    sourcePostgresql,
+    destinationPostgresql,
+    ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'types', 'storm', 'schema', 'new_tables'],
+    pgToPg,
+  ),
   row(sourcePostgresql, destinationMysql, ['a', 'b', 'c', 'd', 'e', 'f', 'types', 'storm', 'schema'], pgToMysql),
-  row(sourceMysql, destinationPostgresql, ['a', 'b', 'c', 'd', 'e', 'f', 'types', 'storm', 'schema', 'new_tables'], mysqlToPg),
+  row(
+    sourceMysql,
+    destinationPostgresql,
+    ['a', 'b', 'c', 'd', 'e', 'f', 'types', 'storm', 'schema', 'new_tables'],
+    mysqlToPg,
+  ),
   row(sourceMysql, destinationMysql, ['types'], mysqlToMysql),
   row(sourcePostgresql, destinationElasticsearch, ['a', 'd', 'f', 'storm']),
   row(sourcePostgresql, destinationWebhook, ['a', 'd', 'f', 'storm']),

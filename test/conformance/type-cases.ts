@@ -24,7 +24,25 @@ const plain = (rows: unknown[]) => rows.map((r) => ({ ...(r as object) }));
 
 // ---------- Postgres -> Postgres: every value compared as its ::text ----------
 
-const PG_TYPES_COLS = ['id', 'i', 'bi', 'n', 't', 'b', 'ts', 'tstz', 'd', 'u', 'j', 'jb', 'by', 'arr', 'tarr', 'f', 'big'];
+const PG_TYPES_COLS = [
+  'id',
+  'i',
+  'bi',
+  'n',
+  't',
+  'b',
+  'ts',
+  'tstz',
+  'd',
+  'u',
+  'j',
+  'jb',
+  'by',
+  'arr',
+  'tarr',
+  'f',
+  'big',
+];
 export const pgToPg: TypeCase = {
   ddl: `CREATE TABLE typed (id bigserial PRIMARY KEY, i int, bi bigint, n numeric(30,10), t text, b boolean, ts timestamp, tstz timestamptz, d date, u uuid,
     j json, jb jsonb, "by" bytea, arr int[], tarr text[], f float8, big numeric);`,
@@ -49,8 +67,15 @@ const PG_TYPED = `SELECT id::text, i::text, si::text, bi::text, n::text, big::te
 const MY_TYPED = `SELECT CAST(id AS CHAR) AS id, CAST(i AS CHAR) AS i, CAST(si AS CHAR) AS si, CAST(bi AS CHAR) AS bi, CAST(n AS CHAR) AS n, big, vc, ch, t,
   CAST(b AS CHAR) AS b, CAST(ts AS CHAR) AS ts, CAST(tstz AS CHAR) AS tstz, CAST(d AS CHAR) AS d, u, CAST(j AS CHAR) AS j, CAST(jb AS CHAR) AS jb, HEX(\`by\`) AS \`by\`, e, arr, CAST(f AS CHAR) AS f
   FROM typed ORDER BY id`;
-const mysqlColumnTypes = async (url: string) => Object.fromEntries((await mysqlQuery(url,
-  `SELECT COLUMN_NAME AS c, COLUMN_TYPE AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'typed' ORDER BY ORDINAL_POSITION`)).map((r) => [r.c, r.t]));
+const mysqlColumnTypes = async (url: string) =>
+  Object.fromEntries(
+    (
+      await mysqlQuery(
+        url,
+        `SELECT COLUMN_NAME AS c, COLUMN_TYPE AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'typed' ORDER BY ORDINAL_POSITION`,
+      )
+    ).map((r) => [r.c, r.t]),
+  );
 export const pgToMysql: TypeCase = {
   ddl: `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
   CREATE TABLE typed (id bigserial PRIMARY KEY, i int, si smallint, bi bigint, n numeric(30,10), big numeric, vc varchar(20), ch char(4), t text, b boolean,
@@ -68,8 +93,26 @@ export const pgToMysql: TypeCase = {
   columnTypes: {
     read: mysqlColumnTypes,
     expect: {
-      id: 'bigint(20)', i: 'int(11)', si: 'smallint(6)', bi: 'bigint(20)', n: 'decimal(30,10)', big: 'longtext', vc: 'varchar(20)', ch: 'varchar(4)', t: 'longtext',
-      b: 'tinyint(1)', ts: 'datetime(6)', tstz: 'datetime(6)', d: 'date', u: 'char(36)', j: 'longtext', jb: 'longtext', by: 'longblob', e: 'longtext', arr: 'longtext', f: 'double',
+      id: 'bigint(20)',
+      i: 'int(11)',
+      si: 'smallint(6)',
+      bi: 'bigint(20)',
+      n: 'decimal(30,10)',
+      big: 'longtext',
+      vc: 'varchar(20)',
+      ch: 'varchar(4)',
+      t: 'longtext',
+      b: 'tinyint(1)',
+      ts: 'datetime(6)',
+      tstz: 'datetime(6)',
+      d: 'date',
+      u: 'char(36)',
+      j: 'longtext',
+      jb: 'longtext',
+      by: 'longblob',
+      e: 'longtext',
+      arr: 'longtext',
+      f: 'double',
     },
   },
 };
@@ -85,9 +128,16 @@ async function mysqlTypedRows(url: string): Promise<Record<string, unknown>[]> {
        extract(epoch FROM ts) AS ts, dd::text AS dd, j::text AS j, encode(bl, 'hex') AS bl, encode(vb, 'hex') AS vb, e, f`;
   const rows = await q(url, `SELECT ${cols} FROM typed ORDER BY id`);
   return rows.map((r: any) => ({
-    ...r, id: Number(r.id), ti: r.ti == null ? null : Number(r.ti), si: r.si == null ? null : Number(r.si), mi: r.mi == null ? null : Number(r.mi),
-    i: r.i == null ? null : Number(r.i), iu: r.iu == null ? null : Number(r.iu), f: r.f == null ? null : Number(r.f),
-    ts: r.ts == null ? null : Number(r.ts), j: typeof r.j === 'string' ? JSON.parse(r.j) : r.j,
+    ...r,
+    id: Number(r.id),
+    ti: r.ti == null ? null : Number(r.ti),
+    si: r.si == null ? null : Number(r.si),
+    mi: r.mi == null ? null : Number(r.mi),
+    i: r.i == null ? null : Number(r.i),
+    iu: r.iu == null ? null : Number(r.iu),
+    f: r.f == null ? null : Number(r.f),
+    ts: r.ts == null ? null : Number(r.ts),
+    j: typeof r.j === 'string' ? JSON.parse(r.j) : r.j,
   }));
 }
 export const mysqlToPg: TypeCase = {
@@ -105,12 +155,25 @@ export const mysqlToPg: TypeCase = {
   destination: mysqlTypedRows,
   columnTypes: {
     // The destination columns carry the Postgres types of the MySQL columns.
-    read: async (url) => Object.fromEntries((await q(url,
-      `SELECT column_name, format_type(atttypid, atttypmod) AS t FROM information_schema.columns c JOIN pg_attribute a ON a.attrelid = 'typed'::regclass AND a.attname = c.column_name
-       WHERE c.table_name = 'typed' AND c.column_name IN ('d', 'bu', 'vc', 'dt', 'dt6', 'ts', 'j', 'bl') ORDER BY ordinal_position`)).map((t: any) => [t.column_name, t.t])),
+    read: async (url) =>
+      Object.fromEntries(
+        (
+          await q(
+            url,
+            `SELECT column_name, format_type(atttypid, atttypmod) AS t FROM information_schema.columns c JOIN pg_attribute a ON a.attrelid = 'typed'::regclass AND a.attname = c.column_name
+       WHERE c.table_name = 'typed' AND c.column_name IN ('d', 'bu', 'vc', 'dt', 'dt6', 'ts', 'j', 'bl') ORDER BY ordinal_position`,
+          )
+        ).map((t: any) => [t.column_name, t.t]),
+      ),
     expect: {
-      bu: 'numeric(20,0)', d: 'numeric(30,10)', vc: 'character varying(50)', dt: 'timestamp(0) without time zone', dt6: 'timestamp without time zone',
-      ts: 'timestamp(3) with time zone', j: 'jsonb', bl: 'bytea',
+      bu: 'numeric(20,0)',
+      d: 'numeric(30,10)',
+      vc: 'character varying(50)',
+      dt: 'timestamp(0) without time zone',
+      dt6: 'timestamp without time zone',
+      ts: 'timestamp(3) with time zone',
+      j: 'jsonb',
+      bl: 'bytea',
     },
   },
   envelope: (events) => {
@@ -124,7 +187,9 @@ export const mysqlToPg: TypeCase = {
 
 // ---------- MariaDB -> MariaDB: TIMESTAMP is shown in the session's zone at the source, stored in UTC at the destination ----------
 
-const myTyped = (ts: string) => `SELECT CAST(id AS CHAR) AS id, CAST(ti AS CHAR) AS ti, CAST(ui AS CHAR) AS ui, CAST(bu AS CHAR) AS bu, CAST(dc AS CHAR) AS dc, vc, tx,
+const myTyped = (
+  ts: string,
+) => `SELECT CAST(id AS CHAR) AS id, CAST(ti AS CHAR) AS ti, CAST(ui AS CHAR) AS ui, CAST(bu AS CHAR) AS bu, CAST(dc AS CHAR) AS dc, vc, tx,
   CAST(dt AS CHAR) AS dt, DATE_FORMAT(${ts}, '%Y-%m-%d %H:%i:%s.%f') AS ts, CAST(d AS CHAR) AS d, CAST(j AS CHAR) AS j, HEX(bl) AS bl, CAST(e AS CHAR) AS e,
   CAST(f AS CHAR) AS f, CAST(b AS CHAR) AS b FROM typed ORDER BY id`;
 export const mysqlToMysql: TypeCase = {

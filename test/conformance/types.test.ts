@@ -7,6 +7,7 @@ import { typeRoundTrip } from './scenarios';
 
 for (const row of rowsWith('types')) {
   onRow(row, { tables: [], extraDdl: `${row.types!.ddl}\n${row.types!.insert};` }, (run) => {
-    test('types round-trip exactly (edge values, NULLs, updates of every type, a delete)', () => typeRoundTrip(run().s, row.types!));
+    test('types round-trip exactly (edge values, NULLs, updates of every type, a delete)', () =>
+      typeRoundTrip(run().s, row.types!));
   });
 }

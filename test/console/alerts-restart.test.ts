@@ -6,7 +6,18 @@ import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { q, repo, setupPipeline, Setup, sleep, spawnWorker, status, teardown, waitFor, Worker } from '../dataplane/harness';
+import {
+  q,
+  repo,
+  setupPipeline,
+  Setup,
+  sleep,
+  spawnWorker,
+  status,
+  teardown,
+  waitFor,
+  Worker,
+} from '../dataplane/harness';
 import { PgInstance } from '../dataplane/pg-instance';
 import { startWebhookReceiver } from './receivers';
 
@@ -21,31 +32,58 @@ let hook: Awaited<ReturnType<typeof startWebhookReceiver>>;
 function spawnApi(name: string): { proc: ChildProcess; log: string } {
   const log = path.join(s.api.home, `api-${name}.log`);
   const proc = spawn(process.execPath, [path.join(repo, 'dist', 'bin', 'sluice.js'), 'api'], {
-    env: { ...process.env, DATABASE_URL: s.api.databaseUrl, SLUICE_HOME: s.api.home, SLUICE_BOOTSTRAP_TOKEN: s.api.token, SLUICE_API_PORT: '0', SLUICE_LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      DATABASE_URL: s.api.databaseUrl,
+      SLUICE_HOME: s.api.home,
+      SLUICE_BOOTSTRAP_TOKEN: s.api.token,
+      SLUICE_API_PORT: '0',
+      SLUICE_LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', fs.openSync(log, 'a'), fs.openSync(log, 'a')],
   });
   apis.push(proc);
   return { proc, log };
 }
-const leads = (log: string) => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('this process is the leader');
-const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
+const leads = (log: string) =>
+  fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('this process is the leader');
+const exited = (p: ChildProcess) =>
+  new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
 
 before(async () => {
   dest = await PgInstance.withDatabase('dst');
-  s = await setupPipeline({ ddl: 'CREATE TABLE events (id serial PRIMARY KEY, v int NOT NULL, note text);', dstUrl: dest.urlFor('dst') });
+  s = await setupPipeline({
+    ddl: 'CREATE TABLE events (id serial PRIMARY KEY, v int NOT NULL, note text);',
+    dstUrl: dest.urlFor('dst'),
+  });
   // This test's in-process API only serves requests; the spawned API processes compete for the alert leadership.
   await s.api.alerts.close();
   workers.push(spawnWorker(s.api));
   hook = await startWebhookReceiver(SECRET, { failFirst: 3 });
-  const ch = await s.api.call('POST', '/v1/alert-channels', { name: 'hook', kind: 'webhook', config: { webhook_url: hook.url, webhook_secret: SECRET } });
+  const ch = await s.api.call('POST', '/v1/alert-channels', {
+    name: 'hook',
+    kind: 'webhook',
+    config: { webhook_url: hook.url, webhook_secret: SECRET },
+  });
   assert.equal(ch.status, 201, ch.text);
-  const rule = await s.api.call('POST', '/v1/alert-rules', { name: 'broken', condition: 'broken', pipeline_id: s.pipelineId, for_seconds: 0, channel_ids: [ch.body.id] });
+  const rule = await s.api.call('POST', '/v1/alert-rules', {
+    name: 'broken',
+    condition: 'broken',
+    pipeline_id: s.pipelineId,
+    for_seconds: 0,
+    channel_ids: [ch.body.id],
+  });
   assert.equal(rule.status, 201, rule.text);
   await waitFor('Active', async () => (await status(s)).state === 'Active', 60000);
 });
 after(async () => {
-  for (const p of apis) { p.kill('SIGKILL'); await exited(p); }
-  await teardown(s, workers); await dest?.destroy(); await hook?.close();
+  for (const p of apis) {
+    p.kill('SIGKILL');
+    await exited(p);
+  }
+  await teardown(s, workers);
+  await dest?.destroy();
+  await hook?.close();
 });
 
 test('fire and resolve are notified once each across a kill -9 of the leading API and a restart of two API processes', async () => {
@@ -54,10 +92,20 @@ test('fire and resolve are notified once each across a kill -9 of the leading AP
   await dest.stop();
   await q(s.srcUrl, `INSERT INTO events (v, note) VALUES (1, 'during the outage')`); // the sink notices on its next write
   // The transition is recorded and its delivery is being retried (the receiver answers 503 three times).
-  await waitFor('firing recorded, delivery failing', async () => {
-    const l = (await s.api.call('GET', `/v1/alerts?pipeline_id=${s.pipelineId}`)).body;
-    return l.items.length === 1 && l.items[0].event === 'firing' && l.items[0].deliveries[0].attempts >= 1 && l.items[0].deliveries[0].status === 'pending';
-  }, 60000, 200);
+  await waitFor(
+    'firing recorded, delivery failing',
+    async () => {
+      const l = (await s.api.call('GET', `/v1/alerts?pipeline_id=${s.pipelineId}`)).body;
+      return (
+        l.items.length === 1 &&
+        l.items[0].event === 'firing' &&
+        l.items[0].deliveries[0].attempts >= 1 &&
+        l.items[0].deliveries[0].status === 'pending'
+      );
+    },
+    60000,
+    200,
+  );
   a.proc.kill('SIGKILL');
   await exited(a.proc);
   assert.equal(hook.got.length, 0, 'nothing delivered yet');
@@ -76,10 +124,20 @@ test('fire and resolve are notified once each across a kill -9 of the leading AP
   const d = spawnApi('d');
   await waitFor('a new leader', async () => leads(d.log) || leads((leader === b ? c : b).log), 30000);
   await sleep(6000);
-  assert.deepEqual(hook.got.map((g) => g.body.event), ['firing', 'resolved'], JSON.stringify(hook.got.map((g) => g.body)));
+  assert.deepEqual(
+    hook.got.map((g) => g.body.event),
+    ['firing', 'resolved'],
+    JSON.stringify(hook.got.map((g) => g.body)),
+  );
   assert.ok(hook.got.every((g) => g.signatureOk));
   assert.equal(new Set(hook.got.map((g) => g.body.id)).size, 2, 'two distinct notifications');
   assert.ok(hook.attempts >= 5, `delivery was retried (${hook.attempts} attempts)`);
   const hist = (await s.api.call('GET', `/v1/alerts?pipeline_id=${s.pipelineId}`)).body;
-  assert.deepEqual(hist.items.map((e: any) => [e.event, e.transition, e.deliveries.map((x: any) => x.status).join()]), [['resolved', 1, 'delivered'], ['firing', 1, 'delivered']]);
+  assert.deepEqual(
+    hist.items.map((e: any) => [e.event, e.transition, e.deliveries.map((x: any) => x.status).join()]),
+    [
+      ['resolved', 1, 'delivered'],
+      ['firing', 1, 'delivered'],
+    ],
+  );
 });

@@ -11,7 +11,13 @@ export const CHROMIUM = process.env.SLUICE_CHROMIUM ?? '/usr/bin/chromium-headle
 export async function launchBrowser(): Promise<{ browser: Browser; close(): Promise<void> }> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
   });
   return { browser, close: () => browser.close().catch(() => undefined) };
 }

@@ -2,18 +2,33 @@
 // SIGTERM shuts a worker down gracefully and another one carries on.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertConverges, q, setupPipeline, Setup, spawnWorker, status, stopWorker, teardown, waitFor, Worker } from './harness';
+import {
+  assertConverges,
+  q,
+  setupPipeline,
+  Setup,
+  spawnWorker,
+  status,
+  stopWorker,
+  teardown,
+  waitFor,
+  Worker,
+} from './harness';
 import { freePort } from './pg-instance';
 
 let s: Setup;
 const workers: Worker[] = [];
 let metricsPort = 0;
 before(async () => {
-  s = await setupPipeline({ ddl: `CREATE TABLE t (id serial PRIMARY KEY, v int); INSERT INTO t (v) SELECT g FROM generate_series(1, 10) g;` });
+  s = await setupPipeline({
+    ddl: `CREATE TABLE t (id serial PRIMARY KEY, v int); INSERT INTO t (v) SELECT g FROM generate_series(1, 10) g;`,
+  });
   metricsPort = await freePort();
   workers.push(spawnWorker(s.api, { SLUICE_WORKER_METRICS_PORT: String(metricsPort) }));
 });
-after(async () => { await teardown(s, workers); });
+after(async () => {
+  await teardown(s, workers);
+});
 
 test('pause stops delivery (Paused), resume catches up, restart starts a new runner', async () => {
   await assertConverges(s, 't', ['id', 'v']);
@@ -28,7 +43,14 @@ test('pause stops delivery (Paused), resume catches up, restart starts a new run
   const before = (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/status`)).body;
   const r = await s.api.call('POST', `/v1/pipelines/${s.pipelineId}/restart`);
   assert.equal(r.status, 202);
-  await waitFor('restarted', async () => { const st = await status(s); return st.state === 'Active' && st.since !== before.since; }, 20000);
+  await waitFor(
+    'restarted',
+    async () => {
+      const st = await status(s);
+      return st.state === 'Active' && st.since !== before.since;
+    },
+    20000,
+  );
   await q(s.srcUrl, `INSERT INTO t (v) VALUES (999)`);
   await assertConverges(s, 't', ['id', 'v']);
 });
@@ -42,7 +64,13 @@ test('consumer groups report per-partition lag; worker metrics are served', asyn
   assert.ok(mine.partitions.length >= 1 && mine.partitions.every((p: any) => typeof p.lag === 'number'));
   assert.equal(mine.lag, 0);
   const m = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  for (const name of ['sluice_events_in_total', 'sluice_events_out_total', 'sluice_destination_write_seconds', 'sluice_replication_lag_bytes']) assert.match(m, new RegExp(name));
+  for (const name of [
+    'sluice_events_in_total',
+    'sluice_events_out_total',
+    'sluice_destination_write_seconds',
+    'sluice_replication_lag_bytes',
+  ])
+    assert.match(m, new RegExp(name));
 });
 
 test('SIGTERM: the worker flushes, acknowledges, releases; a second worker carries on', async () => {

@@ -9,7 +9,19 @@ import IORedis from 'ioredis';
 import { loadConfig } from '../../core/config';
 import { queuePrefix } from '../../workers';
 import { RUNNERS_QUEUE, runnerJobId } from '../../workers/supervisor';
-import { assertConverges, q, setupPipeline, Setup, sleep, spawnWorker, startLoad, status, teardown, waitFor, Worker } from './harness';
+import {
+  assertConverges,
+  q,
+  setupPipeline,
+  Setup,
+  sleep,
+  spawnWorker,
+  startLoad,
+  status,
+  teardown,
+  waitFor,
+  Worker,
+} from './harness';
 
 const LOCK_MS = 3000;
 let s: Setup;
@@ -30,9 +42,21 @@ after(async () => {
   redis?.disconnect();
 });
 
-const fenceHolders = async () => Number((await q(s.api.databaseUrl,
-  `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = hashtext('sluice.pipeline')::oid AND objid = hashtext($1)::oid`, [s.pipelineId]))[0].n);
-const runnerStarts = (w: Worker) => fs.readFileSync(w.logFile, 'utf8').split('\n').filter((l) => l.includes('"runner started"') && l.includes(s.pipelineId)).length;
+const fenceHolders = async () =>
+  Number(
+    (
+      await q(
+        s.api.databaseUrl,
+        `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = hashtext('sluice.pipeline')::oid AND objid = hashtext($1)::oid`,
+        [s.pipelineId],
+      )
+    )[0].n,
+  );
+const runnerStarts = (w: Worker) =>
+  fs
+    .readFileSync(w.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"runner started"') && l.includes(s.pipelineId)).length;
 
 test('one BullMQ job per pipeline; a stalled job is handed over but never runs twice', async () => {
   await q(s.srcUrl, `INSERT INTO events (v, note) SELECT g, 'seed' FROM generate_series(1, 50) g`);
@@ -53,14 +77,28 @@ test('one BullMQ job per pipeline; a stalled job is handed over but never runs t
   // Well past lock expiry and several stalled checks: BullMQ has handed the job to the other worker by now.
   await sleep(LOCK_MS * 4);
   const handedOver = await queue.getJob(runnerJobId(s.pipelineId));
-  assert.ok(handedOver && ['active', 'delayed', 'waiting'].includes(await handedOver.getState()), 'the job is still queued or retried, not lost');
-  assert.ok(handedOver.stalledCounter >= 1, `BullMQ saw the frozen worker's job stall (stalledCounter ${handedOver.stalledCounter})`);
-  assert.ok(handedOver.attemptsStarted > job.attemptsStarted, `the job was started again elsewhere (${job.attemptsStarted} -> ${handedOver.attemptsStarted})`);
+  assert.ok(
+    handedOver && ['active', 'delayed', 'waiting'].includes(await handedOver.getState()),
+    'the job is still queued or retried, not lost',
+  );
+  assert.ok(
+    handedOver.stalledCounter >= 1,
+    `BullMQ saw the frozen worker's job stall (stalledCounter ${handedOver.stalledCounter})`,
+  );
+  assert.ok(
+    handedOver.attemptsStarted > job.attemptsStarted,
+    `the job was started again elsewhere (${job.attemptsStarted} -> ${handedOver.attemptsStarted})`,
+  );
   assert.equal(runnerStarts(other), otherStartsBefore, 'no second runner while the frozen one holds the fence');
   assert.equal(await fenceHolders(), 1);
 
   frozen.proc.kill('SIGKILL');
-  await waitFor('the other worker takes over', async () => runnerStarts(other) > otherStartsBefore && (await status(s)).state === 'Active', 30000, 250);
+  await waitFor(
+    'the other worker takes over',
+    async () => runnerStarts(other) > otherStartsBefore && (await status(s)).state === 'Active',
+    30000,
+    250,
+  );
   await sleep(1000);
   await load.stop();
   await assertConverges(s, 'events', ['id', 'v', 'note']);

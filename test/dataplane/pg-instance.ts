@@ -16,7 +16,10 @@ export class PgInstance {
 
   constructor(readonly port: number) {
     const root = '/usr/lib/postgresql';
-    const v = fs.readdirSync(root).filter((x) => /^\d+$/.test(x)).sort((a, b) => Number(b) - Number(a))[0];
+    const v = fs
+      .readdirSync(root)
+      .filter((x) => /^\d+$/.test(x))
+      .sort((a, b) => Number(b) - Number(a))[0];
     this.bin = path.join(root, v, 'bin');
     this.dir = fs.mkdtempSync(path.join('/var/tmp', 'dp-pg-'));
     this.data = path.join(this.dir, 'data');
@@ -36,8 +39,12 @@ export class PgInstance {
     return p;
   }
 
-  get url() { return `postgres://sluice:sluice@127.0.0.1:${this.port}/postgres`; }
-  urlFor(db: string) { return `postgres://sluice:sluice@127.0.0.1:${this.port}/${db}`; }
+  get url() {
+    return `postgres://sluice:sluice@127.0.0.1:${this.port}/postgres`;
+  }
+  urlFor(db: string) {
+    return `postgres://sluice:sluice@127.0.0.1:${this.port}/${db}`;
+  }
 
   private run(exe: string, args: string[]) {
     const cmd = this.runAs ? 'runuser' : path.join(this.bin, exe);
@@ -48,38 +55,73 @@ export class PgInstance {
 
   async init(): Promise<void> {
     this.run('initdb', ['-D', this.data, '-U', 'sluice', '-E', 'UTF8', '--locale=C', '--auth=trust']);
-    fs.appendFileSync(path.join(this.data, 'postgresql.conf'), [
-      `listen_addresses = '127.0.0.1'`, `port = ${this.port}`, `unix_socket_directories = ''`, 'wal_level = logical',
-      'max_replication_slots = 10', 'max_wal_senders = 10', 'fsync = off', 'logging_collector = off', '',
-    ].join('\n'));
+    fs.appendFileSync(
+      path.join(this.data, 'postgresql.conf'),
+      [
+        `listen_addresses = '127.0.0.1'`,
+        `port = ${this.port}`,
+        `unix_socket_directories = ''`,
+        'wal_level = logical',
+        'max_replication_slots = 10',
+        'max_wal_senders = 10',
+        'fsync = off',
+        'logging_collector = off',
+        '',
+      ].join('\n'),
+    );
     await this.start();
   }
 
   async start(): Promise<void> {
     const log = path.join(this.dir, 'server.log');
-    if (this.runAs) { fs.writeFileSync(log, '', { flag: 'a' }); spawnSync('chown', [this.runAs, log]); }
+    if (this.runAs) {
+      fs.writeFileSync(log, '', { flag: 'a' });
+      spawnSync('chown', [this.runAs, log]);
+    }
     await new Promise<void>((resolve, reject) => {
       const cmd = this.runAs ? 'runuser' : path.join(this.bin, 'pg_ctl');
       const args = ['start', '-D', this.data, '-w', '-t', '60', '-l', log];
-      const p = spawn(cmd, this.runAs ? ['-u', this.runAs, '--', path.join(this.bin, 'pg_ctl'), ...args] : args, { cwd: '/', detached: true, stdio: 'ignore' });
+      const p = spawn(cmd, this.runAs ? ['-u', this.runAs, '--', path.join(this.bin, 'pg_ctl'), ...args] : args, {
+        cwd: '/',
+        detached: true,
+        stdio: 'ignore',
+      });
       p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`pg_ctl start exited ${c}; see ${log}`))));
     });
   }
 
-  async stop(): Promise<void> { this.run('pg_ctl', ['stop', '-D', this.data, '-m', 'fast', '-w']); }
+  async stop(): Promise<void> {
+    this.run('pg_ctl', ['stop', '-D', this.data, '-m', 'fast', '-w']);
+  }
 
   /** A crash: SIGKILL to the postmaster and its children at once (no shutdown checkpoint); start() recovers. */
   async kill(): Promise<void> {
     const pid = Number(fs.readFileSync(path.join(this.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
     // The children first in the list: once the postmaster is gone they are re-parented and hard to find.
     const victims = [...childPids(pid), pid];
-    for (const p of victims) { try { process.kill(p, 'SIGKILL'); } catch { /* gone already */ } }
-    const alive = (p: number) => { try { return !/^\S+ \(.*\) [ZX] /.test(fs.readFileSync(`/proc/${p}/stat`, 'utf8')); } catch { return false; } };
+    for (const p of victims) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }
+    const alive = (p: number) => {
+      try {
+        return !/^\S+ \(.*\) [ZX] /.test(fs.readFileSync(`/proc/${p}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
     for (let i = 0; i < 100 && victims.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
   }
 
   async destroy(): Promise<void> {
-    try { this.run('pg_ctl', ['stop', '-D', this.data, '-m', 'immediate', '-w']); } catch { /* not running */ }
+    try {
+      this.run('pg_ctl', ['stop', '-D', this.data, '-m', 'immediate', '-w']);
+    } catch {
+      /* not running */
+    }
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -92,7 +134,9 @@ function childPids(pid: number): number[] {
     try {
       const st = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
       if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(e));
-    } catch { /* exited meanwhile */ }
+    } catch {
+      /* exited meanwhile */
+    }
   }
   return out;
 }
@@ -100,7 +144,10 @@ function childPids(pid: number): number[] {
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
   });
 }
 

@@ -26,26 +26,62 @@ export async function sinkOnFakeDestination(opts: { batchSize: number; write?: (
   let next = 0;
   const produce = async (n: number) => {
     const ids = Array.from({ length: n }, () => next++);
-    await producer.send({ topic, acks: -1, messages: ids.map((id) => ({ key: JSON.stringify({ id }), value: JSON.stringify({ op: 'c', before: null, after: { id }, source, columns, ts_ms: 1 }) })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: ids.map((id) => ({
+        key: JSON.stringify({ id }),
+        value: JSON.stringify({ op: 'c', before: null, after: { id }, source, columns, ts_ms: 1 }),
+      })),
+    });
   };
   const written: string[] = [];
   const ac = new AbortController();
   const sink = new SinkRunner({
-    pipelineId, kind: 'postgresql', mode: 'upsert', schemaChanges: 'propagate', topics: [topic], kafka, admin, producer,
-    cfg: { host: 'x', port: 1, database: 'x', user: 'x', password: 'x', table_name_format: '{table}', batch_size: opts.batchSize } as never,
-    control: { query: async () => [] }, log: pino({ level: 'silent' }), signal: ac.signal,
-    delivery: { max_retries: 1, backoff_initial_ms: 1, backoff_max_ms: 2 }, transforms: [], graceMs: 1000, topicPrefix: `sf${tag}`,
+    pipelineId,
+    kind: 'postgresql',
+    mode: 'upsert',
+    schemaChanges: 'propagate',
+    topics: [topic],
+    kafka,
+    admin,
+    producer,
+    cfg: {
+      host: 'x',
+      port: 1,
+      database: 'x',
+      user: 'x',
+      password: 'x',
+      table_name_format: '{table}',
+      batch_size: opts.batchSize,
+    } as never,
+    control: { query: async () => [] },
+    log: pino({ level: 'silent' }),
+    signal: ac.signal,
+    delivery: { max_retries: 1, backoff_initial_ms: 1, backoff_max_ms: 2 },
+    transforms: [],
+    graceMs: 1000,
+    topicPrefix: `sf${tag}`,
   });
   (sink as any).writer = {
-    write: async (_envs: unknown[], offsets: string[]) => { await opts.write?.(offsets); written.push(...offsets); },
-    isConnectionError: () => false, errorClass: () => 'test', close: async () => undefined,
+    write: async (_envs: unknown[], offsets: string[]) => {
+      await opts.write?.(offsets);
+      written.push(...offsets);
+    },
+    isConnectionError: () => false,
+    errorClass: () => 'test',
+    close: async () => undefined,
   };
   const running = sink.run();
-  const committed = async () => Number((await admin.fetchOffsets({ groupId: groupIdFor(pipelineId), topics: [topic] }))[0].partitions[0].offset);
+  const committed = async () =>
+    Number((await admin.fetchOffsets({ groupId: groupIdFor(pipelineId), topics: [topic] }))[0].partitions[0].offset);
   const close = async () => {
     ac.abort();
     await running;
-    await Promise.all([admin.deleteTopics({ topics: [topic, dlqTopicFor(pipelineId)] }).catch(() => undefined), producer.disconnect()]);
+    await Promise.all([
+      admin.deleteTopics({ topics: [topic, dlqTopicFor(pipelineId)] }).catch(() => undefined),
+      producer.disconnect(),
+    ]);
     await admin.disconnect();
   };
   return { sink, produce, written, committed, close };

@@ -13,7 +13,15 @@ test('a write longer than the session timeout: the sink stays in its group, ever
   process.env.SLUICE_CONSUMER_SESSION_TIMEOUT_MS = '6000';
   let first = true;
   // Two slices of 10 per fetched batch: eachBatch waits for the first slice's write before the second.
-  const f = await sinkOnFakeDestination({ batchSize: 10, write: async () => { if (first) { first = false; await sleep(10_000); } } });
+  const f = await sinkOnFakeDestination({
+    batchSize: 10,
+    write: async () => {
+      if (first) {
+        first = false;
+        await sleep(10_000);
+      }
+    },
+  });
   try {
     await f.produce(20);
     await waitFor('offset 20 committed', async () => (await f.committed()) === 20, 60_000, 500);
@@ -21,5 +29,9 @@ test('a write longer than the session timeout: the sink stays in its group, ever
   } finally {
     await f.close();
   }
-  assert.deepEqual(f.written, Array.from({ length: 20 }, (_, i) => String(i)), 'each record written once, in order');
+  assert.deepEqual(
+    f.written,
+    Array.from({ length: 20 }, (_, i) => String(i)),
+    'each record written once, in order',
+  );
 });

@@ -9,10 +9,14 @@ import { kafkaIsOurs, withLocalKafka } from '../conformance/scenarios';
 import { waitFor } from './harness';
 import { sinkOnFakeDestination } from './sink-fixture';
 
-after(async () => { if (kafkaIsOurs) await withLocalKafka((stack) => stack.startService('kafka')).catch(() => undefined); });
+after(async () => {
+  if (kafkaIsOurs) await withLocalKafka((stack) => stack.startService('kafka')).catch(() => undefined);
+});
 
-test('Kafka killed and restarted under a running sink: KafkaJS leaves the restart to the sink, which delivers afterwards',
-  { skip: kafkaIsOurs ? false : 'Kafka is external (KAFKA_BROKERS): not ours to kill' }, async () => {
+test(
+  'Kafka killed and restarted under a running sink: KafkaJS leaves the restart to the sink, which delivers afterwards',
+  { skip: kafkaIsOurs ? false : 'Kafka is external (KAFKA_BROKERS): not ours to kill' },
+  async () => {
     const f = await sinkOnFakeDestination({ batchSize: 100 });
     try {
       await f.produce(10);
@@ -23,10 +27,19 @@ test('Kafka killed and restarted under a running sink: KafkaJS leaves the restar
       await withLocalKafka((stack) => stack.killService('kafka'));
       await waitFor('the consumer crashed', async () => crashes.length > 0, 60_000, 200);
       await withLocalKafka((stack) => stack.startService('kafka'));
-      assert.ok(crashes.every((c) => c.restart === false), `KafkaJS would restart the consumer itself: ${JSON.stringify(crashes)}`);
+      assert.ok(
+        crashes.every((c) => c.restart === false),
+        `KafkaJS would restart the consumer itself: ${JSON.stringify(crashes)}`,
+      );
       await f.produce(10);
-      await waitFor('the 10 produced after the restart written', async () => new Set(f.written).size === 20, 120_000, 500);
+      await waitFor(
+        'the 10 produced after the restart written',
+        async () => new Set(f.written).size === 20,
+        120_000,
+        500,
+      );
     } finally {
       await f.close();
     }
-  });
+  },
+);

@@ -13,10 +13,20 @@ before(async () => {
   });
   workers.push(spawnWorker(s.api));
 });
-after(async () => { await teardown(s, workers); });
+after(async () => {
+  await teardown(s, workers);
+});
 
 test('snapshot of a table without a primary key delivers every row', async () => {
-  await waitFor('25 rows delivered', async () => Number((await q(s.dstUrl, `SELECT count(*) AS n FROM logs`).catch(() => [{ n: 0 }]))[0].n) >= 25, 60000, 500);
+  await waitFor(
+    '25 rows delivered',
+    async () => Number((await q(s.dstUrl, `SELECT count(*) AS n FROM logs`).catch(() => [{ n: 0 }]))[0].n) >= 25,
+    60000,
+    500,
+  );
   const rows = await q(s.dstUrl, `SELECT note FROM logs ORDER BY substr(note, 2)::int`);
-  assert.deepEqual(rows.map((r) => r.note), Array.from({ length: 25 }, (_, i) => `n${i + 1}`));
+  assert.deepEqual(
+    rows.map((r) => r.note),
+    Array.from({ length: 25 }, (_, i) => `n${i + 1}`),
+  );
 });

@@ -12,16 +12,33 @@ export class TcpProxy {
   private mode: 'ok' | 'cut' | 'stall' = 'ok';
   port = 0;
 
-  constructor(private targetPort: number, private targetHost = '127.0.0.1') {
+  constructor(
+    private targetPort: number,
+    private targetHost = '127.0.0.1',
+  ) {
     this.server = net.createServer((a) => {
-      if (this.mode === 'cut') { a.resetAndDestroy(); return; }
+      if (this.mode === 'cut') {
+        a.resetAndDestroy();
+        return;
+      }
       const b = net.connect(this.targetPort, this.targetHost);
       const pair = { a, b };
       this.pairs.add(pair);
-      a.pipe(b); b.pipe(a);
-      if (this.mode === 'stall') { a.pause(); b.pause(); }
-      const close = () => { a.destroy(); b.destroy(); this.pairs.delete(pair); };
-      a.on('error', close); b.on('error', close); a.on('close', close); b.on('close', close);
+      a.pipe(b);
+      b.pipe(a);
+      if (this.mode === 'stall') {
+        a.pause();
+        b.pause();
+      }
+      const close = () => {
+        a.destroy();
+        b.destroy();
+        this.pairs.delete(pair);
+      };
+      a.on('error', close);
+      b.on('error', close);
+      a.on('close', close);
+      b.on('close', close);
     });
   }
 
@@ -33,15 +50,32 @@ export class TcpProxy {
 
   cut() {
     this.mode = 'cut';
-    for (const p of this.pairs) { p.a.resetAndDestroy(); p.b.destroy(); }
+    for (const p of this.pairs) {
+      p.a.resetAndDestroy();
+      p.b.destroy();
+    }
     this.pairs.clear();
   }
 
   /** Nothing moves in either direction; connections stay open. */
-  stall() { this.mode = 'stall'; for (const p of this.pairs) { p.a.unpipe(p.b); p.b.unpipe(p.a); p.a.pause(); p.b.pause(); } }
+  stall() {
+    this.mode = 'stall';
+    for (const p of this.pairs) {
+      p.a.unpipe(p.b);
+      p.b.unpipe(p.a);
+      p.a.pause();
+      p.b.pause();
+    }
+  }
 
   heal() {
-    if (this.mode === 'stall') for (const p of this.pairs) { p.a.pipe(p.b); p.b.pipe(p.a); p.a.resume(); p.b.resume(); }
+    if (this.mode === 'stall')
+      for (const p of this.pairs) {
+        p.a.pipe(p.b);
+        p.b.pipe(p.a);
+        p.a.resume();
+        p.b.resume();
+      }
     this.mode = 'ok';
   }
 

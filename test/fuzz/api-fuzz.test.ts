@@ -16,20 +16,37 @@ const SECONDS = 120;
 let api: TestApi;
 // The fuzzer sends requests without a valid token on purpose (ignored_auth): the failed-auth limit
 // would soon refuse it everything, and every later case would test only the 429.
-before(async () => { api = await startTestApi({ config: { authFailuresMax: 1_000_000 } }); });
-after(async () => { await api?.close(); });
+before(async () => {
+  api = await startTestApi({ config: { authFailuresMax: 1_000_000 } });
+});
+after(async () => {
+  await api?.close();
+});
 
 describe('API fuzzing (schemathesis)', () => {
   it(`finds nothing in ${SECONDS} s with every check (seed ${SEED})`, async () => {
     const r = await fuzz(api, { seconds: SECONDS, seed: SEED });
-    assert.equal(r.code, 0, `schemathesis found problems (each comes with a curl line that reproduces it):\n${r.out.slice(-30000)}`);
+    assert.equal(
+      r.code,
+      0,
+      `schemathesis found problems (each comes with a curl line that reproduces it):\n${r.out.slice(-30000)}`,
+    );
     const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as { paths: Record<string, object> };
     const operations = Object.values(doc.paths).reduce((n, p) => n + Object.keys(p).length, 0);
     assert.equal(r.tested, operations, `every operation of the document is tested:\n${r.summary}`);
     assert.ok(r.generated > 500, `only ${r.generated} cases ran:\n${r.summary}`);
     assert.doesNotMatch(r.summary, /Failures:|Errors:/, r.summary);
     // No request made the API log an error (a 500 would be one).
-    assert.deepEqual(api.logLines.filter((l) => /"level":50/.test(l)), []);
-    process.stdout.write(`schemathesis ${r.summary.split('\n').filter((l) => /generated|Coverage|Fuzzing|Stateful/.test(l)).map((l) => l.trim()).join('; ')}\n`);
+    assert.deepEqual(
+      api.logLines.filter((l) => /"level":50/.test(l)),
+      [],
+    );
+    process.stdout.write(
+      `schemathesis ${r.summary
+        .split('\n')
+        .filter((l) => /generated|Coverage|Fuzzing|Stateful/.test(l))
+        .map((l) => l.trim())
+        .join('; ')}\n`,
+    );
   });
 });

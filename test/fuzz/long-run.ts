@@ -8,7 +8,10 @@ import { fuzz } from './fuzz';
  * Prints schemathesis' output as it goes; exits 1 on any finding.
  */
 async function main() {
-  const arg = (name: string, def: number) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : def; };
+  const arg = (name: string, def: number) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? Number(process.argv[i + 1]) : def;
+  };
   const seconds = arg('seconds', 900);
   const seed = arg('seed', 7);
   const api = await startTestApi({ config: { authFailuresMax: 1_000_000 } });
@@ -21,4 +24,7 @@ async function main() {
     await api.close();
   }
 }
-main().catch((e) => { process.stderr.write(`${(e as Error).stack}\n`); process.exit(1); });
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});

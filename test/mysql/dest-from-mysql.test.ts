@@ -2,7 +2,17 @@
 // MySQL destination with every value intact, and verify counts rows on both MySQL sides.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertConverges, q, setupPipeline, Setup, spawnWorker, status, teardown, waitFor, Worker } from '../dataplane/harness';
+import {
+  assertConverges,
+  q,
+  setupPipeline,
+  Setup,
+  spawnWorker,
+  status,
+  teardown,
+  waitFor,
+  Worker,
+} from '../dataplane/harness';
 import { freshMysqlDatabase, mysqlQuery } from '../mysql-helpers';
 
 const ddl = `
@@ -12,22 +22,33 @@ const ddl = `
   INSERT INTO orders (v, note) VALUES (1, 'a'), (2, 'b'), (3, 'c');`;
 
 // TIMESTAMP is shown in the session's zone at the source and stored in UTC at the destination.
-const typed = (ts: string) => `SELECT CAST(id AS CHAR) AS id, CAST(ti AS CHAR) AS ti, CAST(ui AS CHAR) AS ui, CAST(bu AS CHAR) AS bu, CAST(dc AS CHAR) AS dc, vc, tx,
+const typed = (
+  ts: string,
+) => `SELECT CAST(id AS CHAR) AS id, CAST(ti AS CHAR) AS ti, CAST(ui AS CHAR) AS ui, CAST(bu AS CHAR) AS bu, CAST(dc AS CHAR) AS dc, vc, tx,
   CAST(dt AS CHAR) AS dt, DATE_FORMAT(${ts}, '%Y-%m-%d %H:%i:%s.%f') AS ts, CAST(d AS CHAR) AS d, CAST(j AS CHAR) AS j, HEX(bl) AS bl, CAST(e AS CHAR) AS e,
   CAST(f AS CHAR) AS f, CAST(b AS CHAR) AS b FROM typed ORDER BY id`;
 
 let s: Setup;
 const workers: Worker[] = [];
 before(async () => {
-  s = await setupPipeline({ sourceKind: 'mysql', ddl, dstUrl: await freshMysqlDatabase('dst_my'), destinationKind: 'mysql' });
+  s = await setupPipeline({
+    sourceKind: 'mysql',
+    ddl,
+    dstUrl: await freshMysqlDatabase('dst_my'),
+    destinationKind: 'mysql',
+  });
   workers.push(spawnWorker(s.api));
 });
-after(async () => { await teardown(s, workers); });
+after(async () => {
+  await teardown(s, workers);
+});
 
 test('MariaDB -> MariaDB: snapshot, inserts, updates, deletes', async () => {
   await assertConverges(s, 'orders', ['id', 'v', 'note'], { timeoutMs: 60000 });
   await waitFor('Active', async () => (await status(s)).state === 'Active', 30000);
-  await q(s.srcUrl, `INSERT INTO orders (v, note) VALUES (4, 'd'), (5, 'e'); UPDATE orders SET v = v * 10, note = 'upd' WHERE id % 2 = 0; DELETE FROM orders WHERE id = 3`);
+  await q(
+    s.srcUrl,
+    `INSERT INTO orders (v, note) VALUES (4, 'd'), (5, 'e'); UPDATE orders SET v = v * 10, note = 'upd' WHERE id % 2 = 0; DELETE FROM orders WHERE id = 3`,
+  );
   await assertConverges(s, 'orders', ['id', 'v', 'note']);
 });
-

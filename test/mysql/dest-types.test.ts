@@ -8,7 +8,8 @@ test('column types: exact where MySQL can hold every value, text otherwise; key 
   const t = (type: string, key = false) => mysqlColumnType({ type, key });
   assert.equal(t('numeric(65,30)'), 'DECIMAL(65,30)');
   assert.equal(t('numeric(20,0)'), 'DECIMAL(20,0)'); // a MySQL bigint unsigned, as the MySQL source describes it
-  for (const wide of ['numeric(66,2)', 'numeric(10,31)', 'numeric(3,-2)', 'numeric(2,5)', 'numeric']) assert.equal(t(wide), 'LONGTEXT', wide);
+  for (const wide of ['numeric(66,2)', 'numeric(10,31)', 'numeric(3,-2)', 'numeric(2,5)', 'numeric'])
+    assert.equal(t(wide), 'LONGTEXT', wide);
   assert.equal(t('numeric', true), 'VARCHAR(255)');
   assert.equal(t('character varying(16383)'), 'VARCHAR(16383)');
   assert.equal(t('character varying(16384)'), 'LONGTEXT');

@@ -5,7 +5,19 @@
 // skip the purged changes silently (docs/dataplane.md, "Position lost").
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { assertConverges, q, setupPipeline, Setup, sleep, spawnWorker, status, stopWorker, teardown, waitFor, Worker } from '../dataplane/harness';
+import {
+  assertConverges,
+  q,
+  setupPipeline,
+  Setup,
+  sleep,
+  spawnWorker,
+  status,
+  stopWorker,
+  teardown,
+  waitFor,
+  Worker,
+} from '../dataplane/harness';
 import { COLS, insertRows, MYSQL_EVENTS_DDL } from '../conformance/scenarios';
 
 let s: Setup;
@@ -14,7 +26,9 @@ before(async () => {
   s = await setupPipeline({ ddl: MYSQL_EVENTS_DDL, sourceKind: 'mysql' });
   workers.push(spawnWorker(s.api));
 });
-after(async () => { await teardown(s, workers); });
+after(async () => {
+  await teardown(s, workers);
+});
 
 test('g. binlog purged past the persisted GTID position: Broken (position_lost), nothing skipped silently', async () => {
   await insertRows(s.srcUrl, 'events', 100, (g) => ({ v: g, note: 'seed' }));
@@ -26,17 +40,27 @@ test('g. binlog purged past the persisted GTID position: Broken (position_lost),
   // MariaDB keeps a binlog a reader still has open (a killed worker's dump thread lingers until the
   // server writes to its dead connection): flush and purge until only the newest file is left.
   const logs = async () => (await q(s.srcUrl, 'SHOW BINARY LOGS')).map((l: any) => String(l.Log_name));
-  await waitFor('older binlogs purged', async () => {
-    await q(s.srcUrl, 'FLUSH BINARY LOGS');
-    const active = (await logs()).pop();
-    await q(s.srcUrl, `PURGE BINARY LOGS TO '${active}'`);
-    return (await logs()).length === 1;
-  }, 30000, 1000);
+  await waitFor(
+    'older binlogs purged',
+    async () => {
+      await q(s.srcUrl, 'FLUSH BINARY LOGS');
+      const active = (await logs()).pop();
+      await q(s.srcUrl, `PURGE BINARY LOGS TO '${active}'`);
+      return (await logs()).length === 1;
+    },
+    30000,
+    1000,
+  );
 
   workers.push(spawnWorker(s.api));
   let last: any = null;
-  const lost = async () => { last = await status(s); return last.state === 'Broken' && /position_lost/.test(last.reason) ? last : null; };
-  const st = await waitFor('Broken (position_lost)', lost, 60000).catch((e) => { throw new Error(`${e.message}; last status ${JSON.stringify(last)}`); });
+  const lost = async () => {
+    last = await status(s);
+    return last.state === 'Broken' && /position_lost/.test(last.reason) ? last : null;
+  };
+  const st = await waitFor('Broken (position_lost)', lost, 60000).catch((e) => {
+    throw new Error(`${e.message}; last status ${JSON.stringify(last)}`);
+  });
   assert.match(st.reason, /binlog_expire_logs_seconds/, 'the reason says what to change');
   // It stays Broken, also after a restart, and delivers nothing of what came after the lost position.
   await q(s.srcUrl, `INSERT INTO events (v, note) VALUES (7, 'after the purge')`);
@@ -45,5 +69,9 @@ test('g. binlog purged past the persisted GTID position: Broken (position_lost),
   const later = await status(s);
   assert.equal(later.state, 'Broken', JSON.stringify(later));
   assert.match(later.reason, /position_lost/);
-  assert.equal(Number((await q(s.dstUrl, 'SELECT count(*) AS n FROM events'))[0].n), 100, 'the destination holds the seed only');
+  assert.equal(
+    Number((await q(s.dstUrl, 'SELECT count(*) AS n FROM events'))[0].n),
+    100,
+    'the destination holds the seed only',
+  );
 });

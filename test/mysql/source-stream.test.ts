@@ -2,7 +2,19 @@
 // exact types, added columns, and a worker restart that resumes from the persisted position.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertConverges, q, setupPipeline, Setup, spawnWorker, status, stopWorker, teardown, topicRecords, waitFor, Worker } from '../dataplane/harness';
+import {
+  assertConverges,
+  q,
+  setupPipeline,
+  Setup,
+  spawnWorker,
+  status,
+  stopWorker,
+  teardown,
+  topicRecords,
+  waitFor,
+  Worker,
+} from '../dataplane/harness';
 
 const ddl = `
   CREATE TABLE orders (id int AUTO_INCREMENT PRIMARY KEY, v int NOT NULL, note varchar(100));
@@ -18,7 +30,9 @@ before(async () => {
   s = await setupPipeline({ ddl, sourceKind: 'mysql' });
   workers.push(spawnWorker(s.api));
 });
-after(async () => { await teardown(s, workers); });
+after(async () => {
+  await teardown(s, workers);
+});
 
 test('initial snapshot, then inserts, updates and deletes stream; status reports the GTID position', async () => {
   await assertConverges(s, 'orders', ['id', 'v', 'note'], { timeoutMs: 60000 });
@@ -29,7 +43,11 @@ test('initial snapshot, then inserts, updates and deletes stream; status reports
   await assertConverges(s, 'orders', ['id', 'v', 'note']);
   const st = await status(s);
   assert.match(st.source.position, /^\d+-\d+-\d+/, `MariaDB GTID position, got ${st.source.position}`);
-  await waitFor('replication lag reported', async () => typeof (await status(s)).source.replication_lag_bytes === 'number', 10000);
+  await waitFor(
+    'replication lag reported',
+    async () => typeof (await status(s)).source.replication_lag_bytes === 'number',
+    10000,
+  );
   const state = await q(s.api.databaseUrl, `SELECT acked_lsn FROM source_state WHERE source_id = $1`, [s.sourceId]);
   assert.match(JSON.parse(state[0].acked_lsn).gtid, /^\d+-\d+-\d+/, 'the GTID position is persisted in the control DB');
   const recs = await topicRecords(`${s.prefix}.${new URL(s.srcUrl).pathname.slice(1)}.orders`);
@@ -59,16 +77,29 @@ test('a restarted worker resumes from the persisted position: nothing lost, noth
   for (const r of recs) if (r.env.op === 'c') creates.set(r.key!, (creates.get(r.key!) ?? 0) + 1);
   const twice = [...creates].filter(([, n]) => n > 1);
   assert.deepEqual(twice, [], 'no insert was produced twice');
-  assert.ok(recs.some((r) => r.env.after?.note === 'while down'), 'the rows written while the worker was down were streamed');
+  assert.ok(
+    recs.some((r) => r.env.after?.note === 'while down'),
+    'the rows written while the worker was down were streamed',
+  );
 });
 
 test('TRUNCATE (a statement in the binlog) empties the destination table', async () => {
   await q(s.srcUrl, `INSERT INTO typed (ti, vc) VALUES (1, 'before'), (2, 'truncate')`);
-  await waitFor('typed rows arrive', async () => (await q(s.dstUrl, `SELECT count(*)::int AS n FROM typed`).catch(() => [{ n: 0 }]))[0].n === 2, 30000, 300);
+  await waitFor(
+    'typed rows arrive',
+    async () => (await q(s.dstUrl, `SELECT count(*)::int AS n FROM typed`).catch(() => [{ n: 0 }]))[0].n === 2,
+    30000,
+    300,
+  );
   await q(s.srcUrl, `TRUNCATE TABLE typed`);
   await q(s.srcUrl, `INSERT INTO typed (ti, vc) VALUES (5, 'after truncate')`);
-  await waitFor('destination typed holds only the new row', async () => {
-    const rows = await q(s.dstUrl, `SELECT vc FROM typed`);
-    return rows.length === 1 && rows[0].vc === 'after truncate';
-  }, 30000, 300);
+  await waitFor(
+    'destination typed holds only the new row',
+    async () => {
+      const rows = await q(s.dstUrl, `SELECT vc FROM typed`);
+      return rows.length === 1 && rows[0].vc === 'after truncate';
+    },
+    30000,
+    300,
+  );
 });

@@ -44,17 +44,37 @@ before(async () => {
   await resolveTf(); // terraform or tofu on PATH, else Terraform 1.5.7 built by test/setup.d/terraform.sh
   api = await startTestApi();
   mirror();
-  const src = await api.call('POST', '/v1/sources', { name: 'src', kind: 'postgresql', config: sampleConfigs['source/postgresql'] });
-  const dst = await api.call('POST', '/v1/destinations', { name: 'dst', kind: 'postgresql', config: sampleConfigs['destination/postgresql'] });
-  assert.equal((await api.call('POST', '/v1/pipelines', { name: 'orders', source_id: src.body.id, destination_id: dst.body.id })).status, 201);
-  env = { endpoint: api.url, token: api.token, vars: { hook_secret: SECRET, slack_url: 'http://127.0.0.1:9/services/T/B/X' } };
+  const src = await api.call('POST', '/v1/sources', {
+    name: 'src',
+    kind: 'postgresql',
+    config: sampleConfigs['source/postgresql'],
+  });
+  const dst = await api.call('POST', '/v1/destinations', {
+    name: 'dst',
+    kind: 'postgresql',
+    config: sampleConfigs['destination/postgresql'],
+  });
+  assert.equal(
+    (await api.call('POST', '/v1/pipelines', { name: 'orders', source_id: src.body.id, destination_id: dst.body.id }))
+      .status,
+    201,
+  );
+  env = {
+    endpoint: api.url,
+    token: api.token,
+    vars: { hook_secret: SECRET, slack_url: 'http://127.0.0.1:9/services/T/B/X' },
+  };
 });
-after(async () => { await api?.close(); });
+after(async () => {
+  await api?.close();
+});
 
 it('alert channels and rules: apply, no-op plan, update in place, replace on a kind change, drift, validation, import, destroy', async () => {
   const dir = workdir({ 'main.tf': config() });
   await ok(dir, ['init', '-input=false'], env);
-  const schema = JSON.parse((await ok(dir, ['providers', 'schema', '-json'], env)).stdout).provider_schemas['sluice.local/sluice/sluice'];
+  const schema = JSON.parse((await ok(dir, ['providers', 'schema', '-json'], env)).stdout).provider_schemas[
+    'sluice.local/sluice/sluice'
+  ];
   const ch = schema.resource_schemas.sluice_alert_channel.block.attributes;
   for (const k of channelKinds.flatMap((x) => Object.keys(x.fields))) assert.ok(ch[k], `sluice_alert_channel.${k}`);
   assert.equal(ch.webhook_secret.sensitive, true);
@@ -72,7 +92,11 @@ it('alert channels and rules: apply, no-op plan, update in place, replace on a k
   const state = fs.readFileSync(path.join(dir, 'terraform.tfstate'), 'utf8');
   assert.equal(state.includes(SECRET), !supportsWriteOnly(tfBin!), 'write-only secrets stay out of the state');
   assert.equal((await planCode(dir, env)).code, 0, 'no changes after apply');
-  assert.ok((await api.call('GET', '/v1/audit?page_size=50')).body.items.filter((e: any) => e.object_type.startsWith('alert_')).every((e: any) => e.origin === 'terraform'));
+  assert.ok(
+    (await api.call('GET', '/v1/audit?page_size=50')).body.items
+      .filter((e: any) => e.object_type.startsWith('alert_'))
+      .every((e: any) => e.origin === 'terraform'),
+  );
 
   fs.writeFileSync(path.join(dir, 'main.tf'), config({ threshold: 5000 }));
   const upd = await ok(dir, ['apply', '-auto-approve', '-input=false'], env);
@@ -88,7 +112,9 @@ it('alert channels and rules: apply, no-op plan, update in place, replace on a k
   assert.equal((await planCode(dir, env)).code, 0);
 
   // Drift made through the API shows in the next plan; apply restores it.
-  await api.call('PATCH', `/v1/alert-rules/${(await one(api, 'alert-rules', 'orders lagging')).id}`, { for_seconds: 5 });
+  await api.call('PATCH', `/v1/alert-rules/${(await one(api, 'alert-rules', 'orders lagging')).id}`, {
+    for_seconds: 5,
+  });
   const drift = await planCode(dir, env);
   assert.equal(drift.code, 2);
   assert.match(drift.out, /for_seconds\s+= 5 -> 120/);
@@ -103,7 +129,10 @@ it('alert channels and rules: apply, no-op plan, update in place, replace on a k
 
   const leak = workdir({ 'main.tf': config({ mailKind: 'slack' }) });
   await ok(leak, ['init', '-input=false'], env);
-  const leaked = await runTf(tfBin!, leak, ['plan', '-input=false'], { ...env, vars: { hook_secret: SECRET, slack_url: 'not-a-url-but-secret' } });
+  const leaked = await runTf(tfBin!, leak, ['plan', '-input=false'], {
+    ...env,
+    vars: { hook_secret: SECRET, slack_url: 'not-a-url-but-secret' },
+  });
   assert.equal(leaked.code, 1);
   assert.match(flat(leaked.out), /slack_webhook_url must be an http:\/\/ or https:\/\/ URL/);
   assert.ok(!leaked.out.includes('not-a-url-but-secret'), 'a sensitive value is not echoed in the diagnostic');
@@ -111,7 +140,11 @@ it('alert channels and rules: apply, no-op plan, update in place, replace on a k
   // terraform import adopts an existing rule with no changes.
   const impDir = workdir({ 'main.tf': config({ threshold: 5000, mailKind: 'slack' }) });
   await ok(impDir, ['init', '-input=false'], env);
-  for (const [addr, coll, name] of [['sluice_alert_channel.hook', 'alert-channels', 'ops hook'], ['sluice_alert_channel.mail', 'alert-channels', 'ops slack'], ['sluice_alert_rule.lag', 'alert-rules', 'orders lagging']]) {
+  for (const [addr, coll, name] of [
+    ['sluice_alert_channel.hook', 'alert-channels', 'ops hook'],
+    ['sluice_alert_channel.mail', 'alert-channels', 'ops slack'],
+    ['sluice_alert_rule.lag', 'alert-rules', 'orders lagging'],
+  ]) {
     await ok(impDir, ['import', '-input=false', addr, (await one(api, coll, name)).id], env);
   }
   const adopted = await runTf(tfBin!, impDir, ['plan', '-input=false'], env);

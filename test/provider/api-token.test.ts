@@ -35,7 +35,8 @@ output "dashboard_token" {
 `,
 });
 const env = (over: Partial<TfEnv> = {}): TfEnv => ({ endpoint: api.url, token: api.token, ...over });
-const tokenNamed = async (name: string) => (await api.call('GET', '/v1/tokens?page_size=500')).body.items.find((t: { name: string }) => t.name === name);
+const tokenNamed = async (name: string) =>
+  (await api.call('GET', '/v1/tokens?page_size=500')).body.items.find((t: { name: string }) => t.name === name);
 const get = (secret: string, p: string) => api.call('GET', p, undefined, { authorization: `Bearer ${secret}` });
 
 before(async () => {
@@ -43,13 +44,17 @@ before(async () => {
   api = await startTestApi();
   mirror();
 });
-after(async () => { await api?.close(); });
+after(async () => {
+  await api?.close();
+});
 
 describe('sluice_api_token', () => {
   let secret = '';
   it('apply creates the token; its secret is output once, is sensitive and works with its role', async () => {
     await ok(dir, ['init', '-input=false'], env());
-    const schema = JSON.parse((await ok(dir, ['providers', 'schema', '-json'], env())).stdout).provider_schemas[providerSource];
+    const schema = JSON.parse((await ok(dir, ['providers', 'schema', '-json'], env())).stdout).provider_schemas[
+      providerSource
+    ];
     const attrs = schema.resource_schemas.sluice_api_token.block.attributes;
     assert.equal(attrs.token.sensitive, true);
     assert.equal(attrs.token.computed, true);
@@ -72,7 +77,9 @@ describe('sluice_api_token', () => {
     assert.match(show.out, /token\s+= \(sensitive value\)/);
     assert.equal((await planCode(dir, env())).code, 0, 'no changes');
     // The audit log shows Terraform made it.
-    const audit = (await api.call('GET', '/v1/audit?page_size=50')).body.items.find((e: { object_id: string }) => e.object_id === t.id);
+    const audit = (await api.call('GET', '/v1/audit?page_size=50')).body.items.find(
+      (e: { object_id: string }) => e.object_id === t.id,
+    );
     assert.equal(audit.origin, 'terraform');
   });
 
@@ -88,13 +95,21 @@ describe('sluice_api_token', () => {
     assert.equal((await get(secret, '/v1/sources')).status, 401);
     const next = (await ok(dir, ['output', '-raw', 'dashboard_token'], env())).stdout;
     assert.notEqual(next, secret);
-    assert.equal((await api.call('POST', `/v1/pipelines/${after.id}/pause`, undefined, { authorization: `Bearer ${next}` })).status, 404, 'operator may pause');
+    assert.equal(
+      (await api.call('POST', `/v1/pipelines/${after.id}/pause`, undefined, { authorization: `Bearer ${next}` }))
+        .status,
+      404,
+      'operator may pause',
+    );
     secret = next;
   });
 
   it('import adopts a token made elsewhere (its secret stays unknown); destroy revokes', async () => {
     const made = await api.call('POST', '/v1/tokens', { name: 'made-by-api', role: 'admin' });
-    fs.writeFileSync(path.join(dir, 'adopt.tf'), `resource "sluice_api_token" "adopted" {\n  name = "made-by-api"\n  role = "admin"\n}\n`);
+    fs.writeFileSync(
+      path.join(dir, 'adopt.tf'),
+      `resource "sluice_api_token" "adopted" {\n  name = "made-by-api"\n  role = "admin"\n}\n`,
+    );
     await ok(dir, ['import', '-input=false', '-var', 'role=operator', 'sluice_api_token.adopted', made.body.id], env());
     assert.equal((await planCode(dir, env({ extra: { TF_VAR_role: 'operator' } }))).code, 0, 'adopted without changes');
     const state = JSON.parse(fs.readFileSync(path.join(dir, 'terraform.tfstate'), 'utf8'));

@@ -23,7 +23,9 @@ before(async () => {
   [d, e] = await Promise.all([startTestApi(), startTestApi()]);
   mirror();
 });
-after(async () => { await Promise.all([d?.close(), e?.close()]); });
+after(async () => {
+  await Promise.all([d?.close(), e?.close()]);
+});
 
 describe('CDKTF bindings', () => {
   it('examples/cdktf synthesizes and deploys the same topology as examples/basic', async () => {
@@ -34,9 +36,21 @@ describe('CDKTF bindings', () => {
     assert.match(pipelineTs, /export class Pipeline extends cdktf\.TerraformResource/);
 
     const out = workdir();
-    const tsc = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', exampleDir, '--outDir', path.join(out, 'dist')], { encoding: 'utf8' });
+    const tsc = spawnSync(
+      process.execPath,
+      [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', exampleDir, '--outDir', path.join(out, 'dist')],
+      { encoding: 'utf8' },
+    );
     assert.equal(tsc.status, 0, `examples/cdktf does not compile against the bindings:\n${tsc.stdout}${tsc.stderr}`);
-    const synth = spawnSync(process.execPath, [path.join(out, 'dist/main.js')], { encoding: 'utf8', cwd: out, env: { ...process.env, NODE_PATH: path.join(repoRoot, 'node_modules'), CDKTF_OUTDIR: path.join(out, 'cdktf.out') } });
+    const synth = spawnSync(process.execPath, [path.join(out, 'dist/main.js')], {
+      encoding: 'utf8',
+      cwd: out,
+      env: {
+        ...process.env,
+        NODE_PATH: path.join(repoRoot, 'node_modules'),
+        CDKTF_OUTDIR: path.join(out, 'cdktf.out'),
+      },
+    });
     assert.equal(synth.status, 0, synth.stderr);
     const stackDir = path.join(out, 'cdktf.out/stacks/sluice-basic');
     const json = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8'));
@@ -44,7 +58,10 @@ describe('CDKTF bindings', () => {
     assert.equal(json.terraform.backend.local.path, 'terraform.tfstate');
 
     const envD: TfEnv = { endpoint: d.url, token: d.token, vars };
-    for (const args of [['init', '-input=false'], ['apply', '-auto-approve', '-input=false']]) {
+    for (const args of [
+      ['init', '-input=false'],
+      ['apply', '-auto-approve', '-input=false'],
+    ]) {
       const r = await runTf(tf!, stackDir, args, envD);
       assert.equal(r.code, 0, r.out);
     }
@@ -52,7 +69,10 @@ describe('CDKTF bindings', () => {
 
     const hclDir = workdir({}, path.join(repoRoot, 'examples/basic'));
     const envE: TfEnv = { endpoint: e.url, token: e.token, vars };
-    for (const args of [['init', '-input=false'], ['apply', '-auto-approve', '-input=false']]) {
+    for (const args of [
+      ['init', '-input=false'],
+      ['apply', '-auto-approve', '-input=false'],
+    ]) {
       const r = await runTf(tf!, hclDir, args, envE);
       assert.equal(r.code, 0, r.out);
     }

@@ -13,10 +13,16 @@ import { flat, mirror, one, repoRoot, runTf, supportsWriteOnly, TfEnv, TfResult,
  */
 export async function basicCycle(bin: string, api: TestApi, expectVersion: RegExp): Promise<void> {
   const env0 = { ...process.env, TF_CLI_CONFIG_FILE: mirror().cliConfigFile };
-  const version = JSON.parse(spawnSync(bin, ['version', '-json'], { encoding: 'utf8', env: env0 }).stdout || '{}').terraform_version;
+  const version = JSON.parse(
+    spawnSync(bin, ['version', '-json'], { encoding: 'utf8', env: env0 }).stdout || '{}',
+  ).terraform_version;
   assert.match(String(version), expectVersion, `${bin} version`);
   const writeOnly = supportsWriteOnly(bin);
-  const vars = { source_password: `pw-src-${version}`, destination_password: `pw-dst-${version}`, mask_salt: `salt-${version}` };
+  const vars = {
+    source_password: `pw-src-${version}`,
+    destination_password: `pw-dst-${version}`,
+    mask_salt: `salt-${version}`,
+  };
   const env: TfEnv = { endpoint: api.url, token: api.token, vars };
   const run = async (dir: string, args: string[], over: Partial<TfEnv> = {}): Promise<TfResult> => {
     const r = await runTf(bin, dir, args, { ...env, ...over });
@@ -43,8 +49,13 @@ export async function basicCycle(bin: string, api: TestApi, expectVersion: RegEx
   assert.equal(pl.source_id, src.id);
   assert.equal(pl.destination_id, dst.id);
   const state = fs.readFileSync(path.join(dir, 'terraform.tfstate'), 'utf8');
-  for (const v of Object.values(vars)) assert.equal(state.includes(v), !writeOnly, `secret ${v} in the state: write-only=${writeOnly}`);
-  assert.match(state, /"sensitive_attributes": \[\s*\[\s*\{[^\]]*"value": "password"/, 'secrets are marked sensitive in the state');
+  for (const v of Object.values(vars))
+    assert.equal(state.includes(v), !writeOnly, `secret ${v} in the state: write-only=${writeOnly}`);
+  assert.match(
+    state,
+    /"sensitive_attributes": \[\s*\[\s*\{[^\]]*"value": "password"/,
+    'secrets are marked sensitive in the state',
+  );
   assert.equal((await plan(dir)).code, 0, 'no changes right after apply');
 
   // Drift made through the API shows in the plan; apply restores the configuration.
@@ -61,14 +72,18 @@ export async function basicCycle(bin: string, api: TestApi, expectVersion: RegEx
   const exportVars: Record<string, string> = {};
   for (const [, name] of hcl.matchAll(/variable "([^"]+)"/g)) {
     const kind = name.split('_')[0];
-    exportVars[name] = kind === 'source' ? vars.source_password : kind === 'destination' ? vars.destination_password : vars.mask_salt;
+    exportVars[name] =
+      kind === 'source' ? vars.source_password : kind === 'destination' ? vars.destination_password : vars.mask_salt;
   }
   assert.equal(Object.keys(exportVars).length, 3, `secret variables of the export: ${Object.keys(exportVars)}`);
   const imported = workdir({ 'main.tf': hcl });
   await run(imported, ['init', '-input=false'], { vars: exportVars, extra: offline });
   const tr = await one(api, 'transforms', 'mask-customer-email');
   const ids: Record<string, string> = {
-    source_postgresql: src.id, destination_postgresql: dst.id, transform_mask_fields: tr.id, pipeline: pl.id,
+    source_postgresql: src.id,
+    destination_postgresql: dst.id,
+    transform_mask_fields: tr.id,
+    pipeline: pl.id,
   };
   const address = (type: string) => {
     const label = new RegExp(`resource "sluice_${type}" "([^"]+)"`).exec(hcl)?.[1];
@@ -94,7 +109,10 @@ export async function basicCycle(bin: string, api: TestApi, expectVersion: RegEx
   const blocks = workdir({ 'main.tf': (await api.call('GET', '/v1/export?format=hcl&import_blocks=true')).text });
   await run(blocks, ['init', '-input=false'], { vars: exportVars, extra: offline });
   const blockPlan = await run(blocks, ['plan', '-input=false'], { vars: exportVars });
-  assert.match(flat(blockPlan.out), new RegExp(`Plan: 4 to import, 0 to add, ${writeOnly ? 0 : 3} to change, 0 to destroy`));
+  assert.match(
+    flat(blockPlan.out),
+    new RegExp(`Plan: 4 to import, 0 to add, ${writeOnly ? 0 : 3} to change, 0 to destroy`),
+  );
   await run(blocks, ['apply', '-auto-approve', '-input=false'], { vars: exportVars });
   assert.equal((await plan(blocks, { vars: exportVars })).code, 0);
 

@@ -30,7 +30,8 @@ let src = '';
 let dir = '';
 let env: TfEnv;
 const secretsIn = (text: string) => Object.values(secrets).filter((v) => text.includes(v));
-const docs = async () => (await allDocs(esUrl, index).catch(() => [])).map((d) => d._source).sort((a, b) => Number(a.id) - Number(b.id));
+const docs = async () =>
+  (await allDocs(esUrl, index).catch(() => [])).map((d) => d._source).sort((a, b) => Number(a.id) - Number(b.id));
 
 before(async () => {
   tf = await resolveTf(); // terraform or tofu on PATH, else Terraform 1.5.7 built by test/setup.d/terraform.sh
@@ -39,25 +40,37 @@ before(async () => {
   await es(esUrl, 'DELETE', `/${index}`).catch(() => undefined); // an earlier run's index, if any
   // SUPERUSER: the source creates a publication on a table it does not own and a replication slot.
   await q(src, `CREATE ROLE ${user} LOGIN SUPERUSER PASSWORD '${secrets.postgres_source_password}'`);
-  await q(src, `CREATE TABLE products (id serial PRIMARY KEY, name text NOT NULL, price numeric(10,2) NOT NULL); INSERT INTO products (name, price) VALUES ('first', 1.50)`);
+  await q(
+    src,
+    `CREATE TABLE products (id serial PRIMARY KEY, name text NOT NULL, price numeric(10,2) NOT NULL); INSERT INTO products (name, price) VALUES ('first', 1.50)`,
+  );
   worker = spawnWorker(api);
   mirror();
   const s = new URL(src);
   // override.tf only adapts the example to this test's servers and keeps its Kafka topics apart.
-  dir = workdir({
-    'override.tf': `resource "sluice_source_postgresql" "catalog" {
+  dir = workdir(
+    {
+      'override.tf': `resource "sluice_source_postgresql" "catalog" {
   tls_mode              = "disable"
   topic_prefix          = "tfes${tag}"
   publication_name      = "tfes_pub_${tag}"
   heartbeat_interval_ms = 1000
 }
 `,
-  }, path.join(repoRoot, 'examples/postgres-to-elasticsearch'));
+    },
+    path.join(repoRoot, 'examples/postgres-to-elasticsearch'),
+  );
   env = {
-    endpoint: api.url, token: api.token,
+    endpoint: api.url,
+    token: api.token,
     vars: {
-      ...secrets, postgres_source_host: s.hostname, postgres_source_port: s.port, postgres_source_database: s.pathname.slice(1),
-      postgres_source_user: user, slot_name: slot, elasticsearch_url: esUrl,
+      ...secrets,
+      postgres_source_host: s.hostname,
+      postgres_source_port: s.port,
+      postgres_source_database: s.pathname.slice(1),
+      postgres_source_user: user,
+      slot_name: slot,
+      elasticsearch_url: esUrl,
     },
   };
 });
@@ -87,10 +100,24 @@ describe('examples/postgres-to-elasticsearch', () => {
     assert.deepEqual([p.source_id, p.destination_id, p.tables], [catalog.id, search.id, ['public.products']]);
     // Each secret was stored, encrypted, by the API, and reaches neither the state (write-only) nor the outputs.
     const rows = await api.ds.query(`SELECT name, secrets FROM connectors ORDER BY name`);
-    assert.deepEqual(rows.map((x: { name: string; secrets: Record<string, string> }) => [x.name, Object.keys(x.secrets).sort().join(',')]), [['catalog', 'password'], ['search', 'api_key']]);
-    assert.ok(rows.every((x: { secrets: Record<string, string> }) => Object.values(x.secrets).every((v) => v.startsWith('v1:'))));
+    assert.deepEqual(
+      rows.map((x: { name: string; secrets: Record<string, string> }) => [
+        x.name,
+        Object.keys(x.secrets).sort().join(','),
+      ]),
+      [
+        ['catalog', 'password'],
+        ['search', 'api_key'],
+      ],
+    );
+    assert.ok(
+      rows.every((x: { secrets: Record<string, string> }) =>
+        Object.values(x.secrets).every((v) => v.startsWith('v1:')),
+      ),
+    );
     const state = fs.readFileSync(path.join(dir, 'terraform.tfstate'), 'utf8');
-    for (const v of Object.values(secrets)) assert.equal(state.includes(v), !writeOnly, `secret in the state: write-only=${writeOnly}`);
+    for (const v of Object.values(secrets))
+      assert.equal(state.includes(v), !writeOnly, `secret in the state: write-only=${writeOnly}`);
     const out = await ok(dir, ['output', '-json'], env);
     assert.deepEqual(secretsIn(out.stdout), []);
     assert.equal(JSON.parse(out.stdout).pipeline_id.value, p.id);
@@ -101,15 +128,32 @@ describe('examples/postgres-to-elasticsearch', () => {
 
   it('rows become documents: the snapshot row, inserts, an update and a delete', async () => {
     await waitFor('snapshot row indexed', async () => (await docs()).length === 1, 90000, 500);
-    await q(src, `INSERT INTO products (name, price) VALUES ('second', 20.00), ('third', 3.25); UPDATE products SET price = 9.99 WHERE name = 'first'; DELETE FROM products WHERE name = 'third'`);
-    await waitFor('changes indexed', async () => {
-      const d = await docs();
-      return d.length === 2 && d[0].price === '9.99' && d[1].name === 'second';
-    }, 60000, 500);
+    await q(
+      src,
+      `INSERT INTO products (name, price) VALUES ('second', 20.00), ('third', 3.25); UPDATE products SET price = 9.99 WHERE name = 'first'; DELETE FROM products WHERE name = 'third'`,
+    );
+    await waitFor(
+      'changes indexed',
+      async () => {
+        const d = await docs();
+        return d.length === 2 && d[0].price === '9.99' && d[1].name === 'second';
+      },
+      60000,
+      500,
+    );
     const mapping = await es(esUrl, 'GET', `/${index}/_mapping`);
-    assert.equal(Object.values(mapping as Record<string, any>)[0].mappings.properties.price.type, 'double', 'mapped from the source type');
+    assert.equal(
+      Object.values(mapping as Record<string, any>)[0].mappings.properties.price.type,
+      'double',
+      'mapped from the source type',
+    );
     const p = await one(api, 'pipelines', 'catalog-to-search');
-    await waitFor('pipeline Active', async () => (await api.call('GET', `/v1/pipelines/${p.id}/status`)).body.state === 'Active', 60000, 500);
+    await waitFor(
+      'pipeline Active',
+      async () => (await api.call('GET', `/v1/pipelines/${p.id}/status`)).body.state === 'Active',
+      60000,
+      500,
+    );
   });
 
   it('a changed attribute of the destination plans as an in-place update and applies; the next plan is empty', async () => {
@@ -128,12 +172,18 @@ describe('examples/postgres-to-elasticsearch', () => {
     env = changed;
     // The updated destination still receives rows.
     await q(src, `INSERT INTO products (name, price) VALUES ('after-update', 4.00)`);
-    await waitFor('row after the update indexed', async () => (await docs()).some((d) => d.name === 'after-update'), 60000, 500);
+    await waitFor(
+      'row after the update indexed',
+      async () => (await docs()).some((d) => d.name === 'after-update'),
+      60000,
+      500,
+    );
   });
 
   it('destroy removes every object', async () => {
     const r = await ok(dir, ['destroy', '-auto-approve', '-input=false'], env);
     assert.match(r.out, /Destroy complete! Resources: 3 destroyed/);
-    for (const coll of ['sources', 'destinations', 'pipelines']) assert.equal((await api.call('GET', `/v1/${coll}`)).body.total, 0, coll);
+    for (const coll of ['sources', 'destinations', 'pipelines'])
+      assert.equal((await api.call('GET', `/v1/${coll}`)).body.total, 0, coll);
   });
 });

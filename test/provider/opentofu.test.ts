@@ -10,7 +10,9 @@ before(async () => {
   [bin, api] = await Promise.all([tofuBin(), startTestApi()]);
   mirror();
 });
-after(async () => { await api?.close(); });
+after(async () => {
+  await api?.close();
+});
 
 describe('OpenTofu', () => {
   it('examples/basic: offline init from the mirror, apply, no-op plan, drift, import (command and blocks), destroy', () =>

@@ -37,22 +37,52 @@ before(async () => {
   [a, b, c] = await Promise.all([startTestApi(), startTestApi(), startTestApi()]);
   mirror();
 });
-after(async () => { await Promise.all([a?.close(), b?.close(), c?.close()]); });
+after(async () => {
+  await Promise.all([a?.close(), b?.close(), c?.close()]);
+});
 
 describe('terraform provider', () => {
   it('`sluice provider install` fills a filesystem mirror and prints the CLI config; init then works offline', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-install-'));
-    const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist/bin/sluice.js'), 'provider', 'install', '--dir', path.join(dir, 'mirror'), '--cli-config', path.join(dir, 'cli.tfrc')], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        path.join(repoRoot, 'dist/bin/sluice.js'),
+        'provider',
+        'install',
+        '--dir',
+        path.join(dir, 'mirror'),
+        '--cli-config',
+        path.join(dir, 'cli.tfrc'),
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /export TF_CLI_CONFIG_FILE=.*cli\.tfrc/);
     assert.match(r.stdout, /filesystem_mirror/);
-    const exe = path.join(dir, 'mirror/sluice.local/sluice/sluice/0.1.0', `${process.platform}_${process.arch === 'x64' ? 'amd64' : process.arch}`, 'terraform-provider-sluice_v0.1.0');
+    const exe = path.join(
+      dir,
+      'mirror/sluice.local/sluice/sluice/0.1.0',
+      `${process.platform}_${process.arch === 'x64' ? 'amd64' : process.arch}`,
+      'terraform-provider-sluice_v0.1.0',
+    );
     assert.ok(fs.statSync(exe).mode & 0o100, 'executable');
     const cfg = fs.readFileSync(path.join(dir, 'cli.tfrc'), 'utf8');
     assert.match(cfg, /exclude = \["sluice\.local\/\*\/\*"\]/);
     const work = workdir({ 'main.tf': requireSluice });
     // No network: an unroutable proxy makes any registry access fail.
-    const init = await runTf(tf!, work, ['init', '-input=false'], envA({ extra: { TF_CLI_CONFIG_FILE: path.join(dir, 'cli.tfrc'), HTTPS_PROXY: 'http://127.0.0.1:9', HTTP_PROXY: 'http://127.0.0.1:9' } }));
+    const init = await runTf(
+      tf!,
+      work,
+      ['init', '-input=false'],
+      envA({
+        extra: {
+          TF_CLI_CONFIG_FILE: path.join(dir, 'cli.tfrc'),
+          HTTPS_PROXY: 'http://127.0.0.1:9',
+          HTTP_PROXY: 'http://127.0.0.1:9',
+        },
+      }),
+    );
     assert.equal(init.code, 0, init.out);
     assert.match(init.out, /Installed sluice\.local\/sluice\/sluice v0\.1\.0/);
   });
@@ -65,9 +95,16 @@ describe('terraform provider', () => {
     for (const spec of connectorSpecs) {
       const attrs = schema.resource_schemas[resourceType(spec)]?.block.attributes;
       assert.ok(attrs, `resource ${resourceType(spec)} missing`);
-      assert.deepEqual(Object.keys(attrs).sort(), [...Object.keys(spec.fields), 'name', 'tags', 'id', 'version', 'created_at', 'updated_at'].sort());
+      assert.deepEqual(
+        Object.keys(attrs).sort(),
+        [...Object.keys(spec.fields), 'name', 'tags', 'id', 'version', 'created_at', 'updated_at'].sort(),
+      );
       for (const [k, f] of Object.entries(spec.fields)) {
-        assert.equal(!!attrs[k].required, !!f.required && f.default === undefined, `${resourceType(spec)}.${k} required`);
+        assert.equal(
+          !!attrs[k].required,
+          !!f.required && f.default === undefined,
+          `${resourceType(spec)}.${k} required`,
+        );
         assert.equal(!!attrs[k].sensitive, !!f.sensitive, `${resourceType(spec)}.${k} sensitive`);
         if (f.sensitive && writeOnly) assert.equal(attrs[k].write_only, true, `${resourceType(spec)}.${k} write-only`);
         assert.ok(attrs[k].description.startsWith(f.description), `${k} description comes from the declaration`);
@@ -77,7 +114,11 @@ describe('terraform provider', () => {
     }
     const p = schema.resource_schemas.sluice_pipeline.block.attributes;
     for (const k of Object.keys(pipelineSpec.fields)) assert.ok(p[k], `sluice_pipeline.${k}`);
-    assert.deepEqual(Object.keys(p.delivery.nested_type.attributes).sort(), ['backoff_initial_ms', 'backoff_max_ms', 'max_retries']);
+    assert.deepEqual(Object.keys(p.delivery.nested_type.attributes).sort(), [
+      'backoff_initial_ms',
+      'backoff_max_ms',
+      'max_retries',
+    ]);
     assert.ok(schema.data_source_schemas.sluice_pipeline_status);
     assert.equal(schema.provider.block.attributes.token.sensitive, true);
   });
@@ -103,23 +144,38 @@ describe('terraform provider', () => {
     assert.deepEqual(pl.delivery, { max_retries: 5, backoff_initial_ms: 500, backoff_max_ms: 30000 });
     const st = (await a.call('GET', `/v1/pipelines/${pl.id}/status`)).body;
     const tfState = JSON.parse(fs.readFileSync(statePath, 'utf8'));
-    const plState = tfState.resources.find((r: { type: string }) => r.type === 'sluice_pipeline').instances[0].attributes;
+    const plState = tfState.resources.find((r: { type: string }) => r.type === 'sluice_pipeline').instances[0]
+      .attributes;
     assert.equal(plState.state, st.state, 'the pipeline resource carries its live state');
     // The secrets were stored (encrypted) by the API...
     const rows = await a.ds.query(`SELECT name, secrets FROM connectors ORDER BY name`);
-    assert.ok(rows.every((x: { secrets: Record<string, string> }) => Object.values(x.secrets).every((v) => v.startsWith('v1:'))));
+    assert.ok(
+      rows.every((x: { secrets: Record<string, string> }) =>
+        Object.values(x.secrets).every((v) => v.startsWith('v1:')),
+      ),
+    );
     assert.equal(rows.filter((x: { secrets: object }) => Object.keys(x.secrets).length).length, 3);
     // ... and, where Terraform supports write-only attributes, never written to the state.
     const state = fs.readFileSync(statePath, 'utf8');
-    for (const v of Object.values(basicVars)) assert.equal(state.includes(v), !writeOnly, `secret ${v} in the state: write-only=${writeOnly}`);
-    assert.match(state, /"sensitive_attributes": \[\s*\[\s*\{[^\]]*"value": "password"/, 'secrets are marked sensitive in the state');
+    for (const v of Object.values(basicVars))
+      assert.equal(state.includes(v), !writeOnly, `secret ${v} in the state: write-only=${writeOnly}`);
+    assert.match(
+      state,
+      /"sensitive_attributes": \[\s*\[\s*\{[^\]]*"value": "password"/,
+      'secrets are marked sensitive in the state',
+    );
     // Every change was audited as coming from terraform.
     const audit = (await a.call('GET', '/v1/audit?page_size=100')).body.items;
     assert.equal(audit.length, 4);
     assert.ok(audit.every((e: { origin: string }) => e.origin === 'terraform'));
     // A no-op plan; the provider processes exit on Terraform's Shutdown call instead of being killed after a wait.
     const log = path.join(basicDir, 'tf-debug.log');
-    const plan = await runTf(tf!, basicDir, ['plan', '-detailed-exitcode', '-input=false'], envA({ extra: { TF_LOG: 'debug', TF_LOG_PATH: log } }));
+    const plan = await runTf(
+      tf!,
+      basicDir,
+      ['plan', '-detailed-exitcode', '-input=false'],
+      envA({ extra: { TF_LOG: 'debug', TF_LOG_PATH: log } }),
+    );
     assert.equal(plan.code, 0, plan.out);
     const debug = fs.readFileSync(log, 'utf8');
     assert.ok((debug.match(/provider: plugin exited/g) ?? []).length >= 2, 'provider processes exited');
@@ -137,12 +193,18 @@ describe('terraform provider', () => {
     assert.equal(afterUpdate.config.batch_size, 1000);
     assert.equal(afterUpdate.version, before.version + 1);
 
-    const secretBefore = (await a.ds.query(`SELECT secrets FROM connectors WHERE id = $1`, [before.id]))[0].secrets.password;
+    const secretBefore = (await a.ds.query(`SELECT secrets FROM connectors WHERE id = $1`, [before.id]))[0].secrets
+      .password;
     const vars = { ...basicVars, destination_password: 'pw-rotated' };
     const plan = await planCode(basicDir, envA({ vars, extra: { TF_VAR_batch_size: '1000' } }));
     assert.equal(plan.code, 2, 'a rotated secret is a change');
-    await ok(basicDir, ['apply', '-auto-approve', '-input=false'], envA({ vars, extra: { TF_VAR_batch_size: '1000' } }));
-    const secretAfter = (await a.ds.query(`SELECT secrets FROM connectors WHERE id = $1`, [before.id]))[0].secrets.password;
+    await ok(
+      basicDir,
+      ['apply', '-auto-approve', '-input=false'],
+      envA({ vars, extra: { TF_VAR_batch_size: '1000' } }),
+    );
+    const secretAfter = (await a.ds.query(`SELECT secrets FROM connectors WHERE id = $1`, [before.id]))[0].secrets
+      .password;
     assert.notEqual(secretAfter, secretBefore);
     Object.assign(basicVars, { destination_password: 'pw-rotated' });
     assert.equal((await planCode(basicDir, envA({ extra: { TF_VAR_batch_size: '1000' } }))).code, 0);
@@ -168,11 +230,15 @@ describe('terraform provider', () => {
     assert.equal((await one(a, 'destinations', 'warehouse')).id, dst.id, 'the destination is untouched');
   });
 
-  it('shows drift made through the API in the next plan, and apply restores the code\'s version', async () => {
+  it("shows drift made through the API in the next plan, and apply restores the code's version", async () => {
     const extra = { TF_VAR_batch_size: '1000', TF_VAR_slot_name: 'sluice_orders_v2' };
     const dst = await one(a, 'destinations', 'warehouse');
     const pl = await one(a, 'pipelines', 'orders-to-warehouse');
-    assert.equal((await a.call('PATCH', `/v1/destinations/${dst.id}`, { config: { batch_size: 42 }, tags: { owner: 'api' } })).status, 200);
+    assert.equal(
+      (await a.call('PATCH', `/v1/destinations/${dst.id}`, { config: { batch_size: 42 }, tags: { owner: 'api' } }))
+        .status,
+      200,
+    );
     assert.equal((await a.call('POST', `/v1/pipelines/${pl.id}/pause`)).status, 200);
     const plan = await planCode(basicDir, envA({ extra }));
     assert.equal(plan.code, 2);
@@ -211,12 +277,17 @@ describe('terraform provider', () => {
     assert.match(r.out, /Invalid value for port/);
     assert.match(flat(r.out), /port must be at most 65535, got 70000/);
     assert.match(r.out, /on main\.tf line 11, in resource "sluice_source_postgresql" "bad":\n\s*11:\s+port\s+= 70000/);
-    assert.match(r.out, /on main\.tf line 12, in resource "sluice_source_postgresql" "bad":\n\s*12:\s+slot_name = "Not-A-Slot"/);
+    assert.match(
+      r.out,
+      /on main\.tf line 12, in resource "sluice_source_postgresql" "bad":\n\s*12:\s+slot_name = "Not-A-Slot"/,
+    );
 
     // A rule only the API knows (the referenced object must exist and be of the right category) comes back as a diagnostic on the attribute.
     const src = await one(a, 'sources', 'shop');
     const dst = await one(a, 'destinations', 'warehouse');
-    fs.writeFileSync(path.join(dir, 'main.tf'), `${requireSluice}resource "sluice_pipeline" "p" {
+    fs.writeFileSync(
+      path.join(dir, 'main.tf'),
+      `${requireSluice}resource "sluice_pipeline" "p" {
   name           = "bad-reference"
   source_id      = "${src.id}"
   destination_id = "${src.id}"
@@ -231,7 +302,8 @@ resource "sluice_destination_postgresql" "dup" {
   database = "other"
   user     = "u"
 }
-`);
+`,
+    );
     const r2 = await runTf(tf!, dir, ['apply', '-auto-approve', '-input=false'], envA());
     assert.equal(r2.code, 1);
     assert.match(flat(r2.out), new RegExp(`${src.id} is a source, not a destination`));
@@ -244,12 +316,22 @@ resource "sluice_destination_postgresql" "dup" {
   it('a wrong token and an API that is down give clear diagnostics and leave the state unharmed', async () => {
     const extra = { TF_VAR_batch_size: '1000', TF_VAR_slot_name: 'sluice_orders_v2' };
     const before = fs.readFileSync(statePath);
-    const wrong = await runTf(tf!, basicDir, ['apply', '-auto-approve', '-input=false', '-var', 'batch_size=7'], envA({ token: 'not-a-token', extra }));
+    const wrong = await runTf(
+      tf!,
+      basicDir,
+      ['apply', '-auto-approve', '-input=false', '-var', 'batch_size=7'],
+      envA({ token: 'not-a-token', extra }),
+    );
     assert.equal(wrong.code, 1);
     assert.match(flat(wrong.out), /Sluice API rejected the token/);
     assert.match(flat(wrong.out), /SLUICE_TOKEN/);
     assert.deepEqual(fs.readFileSync(statePath), before);
-    const down = await runTf(tf!, basicDir, ['apply', '-auto-approve', '-input=false', '-var', 'batch_size=7'], envA({ endpoint: 'http://127.0.0.1:9', extra }));
+    const down = await runTf(
+      tf!,
+      basicDir,
+      ['apply', '-auto-approve', '-input=false', '-var', 'batch_size=7'],
+      envA({ endpoint: 'http://127.0.0.1:9', extra }),
+    );
     assert.equal(down.code, 1);
     assert.match(flat(down.out), /Sluice API unreachable/);
     assert.match(flat(down.out), /connection refused/);
@@ -277,23 +359,47 @@ resource "sluice_destination_postgresql" "dup" {
     for (const spec of connectorSpecs) {
       const coll = `${spec.category === 'source' ? 'sources' : spec.category === 'destination' ? 'destinations' : 'transforms'}`;
       const name = spec.kind === 'map_filter' ? 'js ${code} "quoted"' : `imp ${spec.category} ${spec.kind}`;
-      const config = spec.kind === 'map_filter' ? { code: 'function transform(e) {\n  return e; // "q" \\ ${x}\n}\n' } : sampleConfigs[`${spec.category}/${spec.kind}`];
-      const r = await b.call('POST', `/v1/${coll}`, { name, kind: spec.kind, config, tags: spec.kind === 'postgresql' ? { env: 'prod' } : {} });
+      const config =
+        spec.kind === 'map_filter'
+          ? { code: 'function transform(e) {\n  return e; // "q" \\ ${x}\n}\n' }
+          : sampleConfigs[`${spec.category}/${spec.kind}`];
+      const r = await b.call('POST', `/v1/${coll}`, {
+        name,
+        kind: spec.kind,
+        config,
+        tags: spec.kind === 'postgresql' ? { env: 'prod' } : {},
+      });
       assert.equal(r.status, 201, r.text);
       ids[`${spec.category}/${spec.kind}`] = r.body.id;
     }
     const p = await b.call('POST', '/v1/pipelines', {
-      name: 'imp pipeline', source_id: ids['source/postgresql'], destination_id: ids['destination/postgresql'],
-      transform_ids: [ids['transform/map_filter'], ids['transform/mask_fields']], tables: ['public.orders'], ingestion_mode: 'append', delivery: { max_retries: 3 },
+      name: 'imp pipeline',
+      source_id: ids['source/postgresql'],
+      destination_id: ids['destination/postgresql'],
+      transform_ids: [ids['transform/map_filter'], ids['transform/mask_fields']],
+      tables: ['public.orders'],
+      ingestion_mode: 'append',
+      delivery: { max_retries: 3 },
     });
     assert.equal(p.status, 201, p.text);
-    await b.call('POST', '/v1/pipelines', { name: 'paused one', source_id: ids['source/mysql'], destination_id: ids['destination/mysql'], desired_state: 'paused' });
+    await b.call('POST', '/v1/pipelines', {
+      name: 'paused one',
+      source_id: ids['source/mysql'],
+      destination_id: ids['destination/mysql'],
+      desired_state: 'paused',
+    });
 
     const hcl = (await b.call('GET', '/v1/export?format=hcl&import_blocks=true')).text;
     const vars = [...hcl.matchAll(/variable "([^"]+)"/g)].map((m) => m[1]);
     // Every sensitive field of every kind becomes a variable named after its object (`imp <category> <kind>`).
-    const byVar: Record<string, string> = Object.fromEntries(connectorSpecs.flatMap((spec) => secretFields(spec)
-      .map((f) => [`${spec.category}_imp_${spec.category}_${spec.kind}_${f}`, String(sampleConfigs[`${spec.category}/${spec.kind}`][f])])));
+    const byVar: Record<string, string> = Object.fromEntries(
+      connectorSpecs.flatMap((spec) =>
+        secretFields(spec).map((f) => [
+          `${spec.category}_imp_${spec.category}_${spec.kind}_${f}`,
+          String(sampleConfigs[`${spec.category}/${spec.kind}`][f]),
+        ]),
+      ),
+    );
     assert.deepEqual(vars.sort(), Object.keys(byVar).sort());
     Object.assign(secretValues, byVar);
     const dir = workdir({ 'main.tf': hcl });
@@ -302,22 +408,34 @@ resource "sluice_destination_postgresql" "dup" {
     const plan = await ok(dir, ['plan', '-input=false'], envB);
     // Write-only secrets (Terraform >= 1.11) adopt with zero diff; older clients must write their secrets into state once.
     const imports = connectorSpecs.length + 2; // every kind's object and the two pipelines
-    assert.match(plan.out, new RegExp(`Plan: ${imports} to import, 0 to add, ${writeOnly ? 0 : withSecrets} to change, 0 to destroy`));
+    assert.match(
+      plan.out,
+      new RegExp(`Plan: ${imports} to import, 0 to add, ${writeOnly ? 0 : withSecrets} to change, 0 to destroy`),
+    );
     await ok(dir, ['apply', '-auto-approve', '-input=false'], envB);
     assert.equal((await planCode(dir, envB)).code, 0);
     const audit = (await b.call('GET', '/v1/audit?page_size=100')).body.items;
-    assert.ok(!audit.some((e: { origin: string; changed_fields: string[] }) => e.origin === 'terraform' && e.changed_fields.length), 'adoption changed nothing');
+    assert.ok(
+      !audit.some(
+        (e: { origin: string; changed_fields: string[] }) => e.origin === 'terraform' && e.changed_fields.length,
+      ),
+      'adoption changed nothing',
+    );
 
     // A secret rotated in the configuration of an adopted object is noticed (the API's dry run
     // compares it) and applied; afterwards the provider's fingerprint knows it.
     const rotated = { ...byVar, destination_imp_destination_mysql_password: 'rotated-after-adoption' };
     const envRotated: TfEnv = { ...envB, vars: rotated };
-    const before = (await b.ds.query(`SELECT secrets FROM connectors WHERE name = 'imp destination mysql'`))[0].secrets.password;
+    const before = (await b.ds.query(`SELECT secrets FROM connectors WHERE name = 'imp destination mysql'`))[0].secrets
+      .password;
     const rplan = await runTf(tf!, dir, ['plan', '-input=false'], envRotated);
     assert.match(rplan.out, /Plan: 0 to add, 1 to change, 0 to destroy/);
     assert.match(rplan.out, /sluice_destination_mysql\.imp_destination_mysql will be updated in-place/);
     await ok(dir, ['apply', '-auto-approve', '-input=false'], envRotated);
-    assert.notEqual((await b.ds.query(`SELECT secrets FROM connectors WHERE name = 'imp destination mysql'`))[0].secrets.password, before);
+    assert.notEqual(
+      (await b.ds.query(`SELECT secrets FROM connectors WHERE name = 'imp destination mysql'`))[0].secrets.password,
+      before,
+    );
     assert.equal((await planCode(dir, envRotated)).code, 0);
     // Put the original back (the DR test below exports this environment with the original secrets).
     await ok(dir, ['apply', '-auto-approve', '-input=false'], envB);
@@ -327,7 +445,12 @@ resource "sluice_destination_postgresql" "dup" {
     const hclNoImports = (await b.call('GET', '/v1/export?format=hcl')).text;
     const dir2 = workdir({ 'main.tf': hclNoImports });
     await ok(dir2, ['init', '-input=false'], envB);
-    const wrongKind = await runTf(tf!, dir2, ['import', '-input=false', 'sluice_source_postgresql.imp_source_postgresql', ids['source/mysql']], envB);
+    const wrongKind = await runTf(
+      tf!,
+      dir2,
+      ['import', '-input=false', 'sluice_source_postgresql.imp_source_postgresql', ids['source/mysql']],
+      envB,
+    );
     assert.equal(wrongKind.code, 1);
     assert.match(flat(wrongKind.out), /is of kind mysql, not postgresql: import it as sluice_source_mysql/);
     for (const [key, id] of Object.entries(ids)) {
@@ -336,11 +459,20 @@ resource "sluice_destination_postgresql" "dup" {
       await ok(dir2, ['import', '-input=false', `sluice_${category}_${kind}.${label}`, id], envB);
     }
     await ok(dir2, ['import', '-input=false', 'sluice_pipeline.imp_pipeline', p.body.id], envB);
-    const bad = await runTf(tf!, dir2, ['import', '-input=false', 'sluice_pipeline.paused_one', '00000000-0000-0000-0000-000000000000'], envB);
+    const bad = await runTf(
+      tf!,
+      dir2,
+      ['import', '-input=false', 'sluice_pipeline.paused_one', '00000000-0000-0000-0000-000000000000'],
+      envB,
+    );
     assert.equal(bad.code, 1);
     assert.match(flat(bad.out), /no pipeline with id "00000000-0000-0000-0000-000000000000"/);
     const planned = await runTf(tf!, dir2, ['plan', '-input=false'], envB);
-    assert.match(planned.out, new RegExp(`Plan: 1 to add, ${writeOnly ? 0 : withSecrets} to change, 0 to destroy`), 'only the pipeline not imported is missing');
+    assert.match(
+      planned.out,
+      new RegExp(`Plan: 1 to add, ${writeOnly ? 0 : withSecrets} to change, 0 to destroy`),
+      'only the pipeline not imported is missing',
+    );
   });
 
   it('disaster recovery: export A as HCL -> apply to empty B -> plan shows no changes -> export B equals export A', async () => {
@@ -350,7 +482,10 @@ resource "sluice_destination_postgresql" "dup" {
     assert.equal((await c.call('GET', '/v1/sources')).body.total, 0);
     await ok(dir, ['init', '-input=false'], envC);
     const r = await ok(dir, ['apply', '-auto-approve', '-input=false'], envC);
-    assert.match(r.out, new RegExp(`Apply complete! Resources: ${connectorSpecs.length + 2} added, 0 changed, 0 destroyed`));
+    assert.match(
+      r.out,
+      new RegExp(`Apply complete! Resources: ${connectorSpecs.length + 2} added, 0 changed, 0 destroyed`),
+    );
     assert.equal((await planCode(dir, envC)).code, 0);
     const docB = (await b.call('GET', '/v1/export?format=json')).body;
     const docC = (await c.call('GET', '/v1/export?format=json')).body;

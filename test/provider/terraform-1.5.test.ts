@@ -13,7 +13,9 @@ before(async () => {
   [bin, api] = await Promise.all([builtTool('terraform'), startTestApi()]);
   mirror();
 });
-after(async () => { await api?.close(); });
+after(async () => {
+  await api?.close();
+});
 
 describe('Terraform 1.5.7', () => {
   it('examples/basic: offline init from the mirror, apply, no-op plan, drift, import (command and blocks), destroy', () =>

@@ -11,7 +11,12 @@ import type { TestApi } from '../helpers';
 function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     const p = path.join(dir, name);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }
@@ -35,21 +40,37 @@ export function builtTool(name: 'terraform' | 'tofu'): Promise<string> {
   let p = builds.get(name);
   if (!p) {
     p = new Promise<string>((resolve, reject) => {
-      const child = spawn('bash', [path.join(repoRoot, 'test/setup.d/terraform.sh'), '--wait', name], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('bash', [path.join(repoRoot, 'test/setup.d/terraform.sh'), '--wait', name], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       let err = '';
-      child.stdout.on('data', (d) => { out += d; });
-      child.stderr.on('data', (d) => { err += d; });
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      child.stderr.on('data', (d) => {
+        err += d;
+      });
       const timer = setTimeout(() => {
         child.kill();
-        reject(new Error(`${name} was not built within ${TOOL_WAIT_MS / 1000} s (test/setup.d/terraform.sh; its log is in the tools cache ~/.cache/sluice/tools): run \`bash test/setup.d/terraform.sh --wait ${name}\` once, or put ${name} on PATH`));
+        reject(
+          new Error(
+            `${name} was not built within ${TOOL_WAIT_MS / 1000} s (test/setup.d/terraform.sh; its log is in the tools cache ~/.cache/sluice/tools): run \`bash test/setup.d/terraform.sh --wait ${name}\` once, or put ${name} on PATH`,
+          ),
+        );
       }, TOOL_WAIT_MS);
-      child.on('error', (e) => { clearTimeout(timer); reject(e); });
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
       child.on('close', (code) => {
         clearTimeout(timer);
         const bin = out.trim().split('\n').pop() ?? '';
         if (code === 0 && bin && fs.existsSync(bin)) resolve(bin);
-        else reject(new Error(`building ${name} failed (test/setup.d/terraform.sh --wait ${name} exited ${code}):\n${err}`));
+        else
+          reject(
+            new Error(`building ${name} failed (test/setup.d/terraform.sh --wait ${name} exited ${code}):\n${err}`),
+          );
       });
     });
     builds.set(name, p);
@@ -79,16 +100,28 @@ export function mirror(): Installed {
   created.push(tmp);
   const snap = path.join(tmp, 'snapshot');
   // What the provider loads: itself, the shared core and the connector declarations (never api/ or workers/).
-  for (const d of ['dist/provider', 'dist/core', 'dist/connectors', 'provider/proto']) fs.cpSync(path.join(repoRoot, d), path.join(snap, d), { recursive: true });
+  for (const d of ['dist/provider', 'dist/core', 'dist/connectors', 'provider/proto'])
+    fs.cpSync(path.join(repoRoot, d), path.join(snap, d), { recursive: true });
   fs.copyFileSync(path.join(repoRoot, 'package.json'), path.join(snap, 'package.json'));
   fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(snap, 'node_modules'));
   installed = installProvider({ dir: path.join(tmp, 'mirror'), entry: path.join(snap, 'dist/provider/main.js') });
   return installed;
 }
 
-export interface TfResult { code: number; stdout: string; stderr: string; out: string; ms: number }
+export interface TfResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  out: string;
+  ms: number;
+}
 
-export interface TfEnv { endpoint: string; token: string; vars?: Record<string, string>; extra?: Record<string, string> }
+export interface TfEnv {
+  endpoint: string;
+  token: string;
+  vars?: Record<string, string>;
+  extra?: Record<string, string>;
+}
 
 export function runTf(bin: string, dir: string, args: string[], env: TfEnv): Promise<TfResult> {
   const started = Date.now();
@@ -97,36 +130,56 @@ export function runTf(bin: string, dir: string, args: string[], env: TfEnv): Pro
     const child = spawn(bin, [...args, '-no-color'], {
       cwd: dir,
       env: {
-        PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: os.tmpdir(),
-        TF_CLI_CONFIG_FILE: mirror().cliConfigFile, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1',
-        SLUICE_ENDPOINT: env.endpoint, SLUICE_TOKEN: env.token, ...vars, ...env.extra,
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        TMPDIR: os.tmpdir(),
+        TF_CLI_CONFIG_FILE: mirror().cliConfigFile,
+        TF_IN_AUTOMATION: '1',
+        CHECKPOINT_DISABLE: '1',
+        SLUICE_ENDPOINT: env.endpoint,
+        SLUICE_TOKEN: env.token,
+        ...vars,
+        ...env.extra,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, out: stdout + stderr, ms: Date.now() - started }));
+    child.on('close', (code) =>
+      resolve({ code: code ?? -1, stdout, stderr, out: stdout + stderr, ms: Date.now() - started }),
+    );
   });
 }
 
 const created: string[] = [];
-process.on('exit', () => { for (const d of created) fs.rmSync(d, { recursive: true, force: true }); });
+process.on('exit', () => {
+  for (const d of created) fs.rmSync(d, { recursive: true, force: true });
+});
 
 /** A working directory with the given files (or copies of a directory's *.tf files); removed when the process exits. */
 export function workdir(files: Record<string, string> = {}, copyFrom?: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-tf-'));
   created.push(dir);
-  if (copyFrom) for (const f of fs.readdirSync(copyFrom)) if (/\.tf$/.test(f)) fs.copyFileSync(path.join(copyFrom, f), path.join(dir, f));
+  if (copyFrom)
+    for (const f of fs.readdirSync(copyFrom))
+      if (/\.tf$/.test(f)) fs.copyFileSync(path.join(copyFrom, f), path.join(dir, f));
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
   return dir;
 }
 
 /** Whether this terraform/tofu announces write-only attributes (Terraform and OpenTofu >= 1.11): then secrets stay out of state. */
 export function supportsWriteOnly(bin: string): boolean {
-  const r = spawnSync(bin, ['version', '-json'], { encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: mirror().cliConfigFile } });
+  const r = spawnSync(bin, ['version', '-json'], {
+    encoding: 'utf8',
+    env: { ...process.env, TF_CLI_CONFIG_FILE: mirror().cliConfigFile },
+  });
   const v = /^(\d+)\.(\d+)/.exec(JSON.parse(r.stdout || '{}').terraform_version ?? '0.0');
   return !!v && (Number(v[1]) > 1 || (Number(v[1]) === 1 && Number(v[2]) >= 11));
 }

@@ -12,23 +12,45 @@ import { test } from 'node:test';
 
 const repo = path.resolve(__dirname, '..', '..', '..');
 const cli = path.join(repo, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs');
-const TREE = ['core', 'patches', 'connectors', 'api', 'workers', 'provider', 'bin', 'bench', 'stack', 'test', 'migrations'];
+const TREE = [
+  'core',
+  'patches',
+  'connectors',
+  'api',
+  'workers',
+  'provider',
+  'bin',
+  'bench',
+  'stack',
+  'test',
+  'migrations',
+];
 
-interface Violation { from: string; to: string; rule: { name: string }; cycle?: { name: string }[] }
+interface Violation {
+  from: string;
+  to: string;
+  rule: { name: string };
+  cycle?: { name: string }[];
+}
 
 function cruise(cwd: string, dirs: string[]): Violation[] {
   let out: string;
   try {
-    out = execFileSync(process.execPath, [cli, '--config', path.join(repo, '.dependency-cruiser.js'), '--output-type', 'json', ...dirs], { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    out = execFileSync(
+      process.execPath,
+      [cli, '--config', path.join(repo, '.dependency-cruiser.js'), '--output-type', 'json', ...dirs],
+      { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    );
   } catch (e) {
     // depcruise exits non-zero when it finds errors; its JSON is on stdout all the same.
     out = String((e as { stdout?: string }).stdout ?? '');
     if (!out.trim().startsWith('{')) throw e;
   }
-  return (JSON.parse(out).summary.violations as Violation[]);
+  return JSON.parse(out).summary.violations as Violation[];
 }
 
-const describe = (v: Violation) => `${v.rule.name}: ${v.from} -> ${v.to}${v.cycle ? ` (cycle ${v.cycle.map((c) => c.name).join(' -> ')})` : ''}`;
+const describe = (v: Violation) =>
+  `${v.rule.name}: ${v.from} -> ${v.to}${v.cycle ? ` (cycle ${v.cycle.map((c) => c.name).join(' -> ')})` : ''}`;
 
 test('the tree has no import cycle and no import across a boundary', () => {
   assert.deepEqual(cruise(repo, TREE).map(describe), []);
@@ -37,9 +59,17 @@ test('the tree has no import cycle and no import across a boundary', () => {
 test('the rules catch forbidden imports and cycles (a scratch tree with one of each)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-boundaries-'));
   try {
-    const write = (file: string, text: string) => { fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true }); fs.writeFileSync(path.join(dir, file), text); };
+    const write = (file: string, text: string) => {
+      fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      fs.writeFileSync(path.join(dir, file), text);
+    };
     fs.symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));
-    write('tsconfig.json', JSON.stringify({ compilerOptions: { module: 'commonjs', moduleResolution: 'node', esModuleInterop: true, strict: true } }));
+    write(
+      'tsconfig.json',
+      JSON.stringify({
+        compilerOptions: { module: 'commonjs', moduleResolution: 'node', esModuleInterop: true, strict: true },
+      }),
+    );
     write('workers/runner.ts', 'export const runner = 1;\n');
     write('api/route.ts', "import { runner } from '../workers/runner';\nexport const route = runner;\n");
     write('core/names.ts', "import { route } from '../api/route';\nexport const name = route;\n");
@@ -47,14 +77,29 @@ test('the rules catch forbidden imports and cycles (a scratch tree with one of e
     write('workers/b.ts', "import { a } from './a';\nexport const b = () => a;\n");
     write('workers/kafka.ts', "import { Kafka } from 'kafkajs';\nexport const k = Kafka;\n");
     write('connectors/source-x/declaration.ts', "import { Client } from 'pg';\nexport const declaration = Client;\n");
-    write('connectors/destination-y/writer.ts', "import { declaration } from '../source-x/declaration';\nexport const w = declaration;\n");
-    write('connectors/destination-y/index.ts', "import { runner } from '../../workers/runner';\nexport const m = runner;\n");
+    write(
+      'connectors/destination-y/writer.ts',
+      "import { declaration } from '../source-x/declaration';\nexport const w = declaration;\n",
+    );
+    write(
+      'connectors/destination-y/index.ts',
+      "import { runner } from '../../workers/runner';\nexport const m = runner;\n",
+    );
     const found = new Set(cruise(dir, ['api', 'core', 'workers', 'connectors']).map((v) => v.rule.name));
-    for (const rule of ['control-plane-not-data-plane', 'core-is-the-bottom', 'no-circular', 'patched-libraries-through-patches',
-      'declarations-driver-free', 'a-kind-does-not-import-another-kind', 'connectors-below-the-planes']) {
+    for (const rule of [
+      'control-plane-not-data-plane',
+      'core-is-the-bottom',
+      'no-circular',
+      'patched-libraries-through-patches',
+      'declarations-driver-free',
+      'a-kind-does-not-import-another-kind',
+      'connectors-below-the-planes',
+    ]) {
       assert.ok(found.has(rule), `rule ${rule} did not fire (fired: ${[...found].join(', ')})`);
     }
-  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('loading the registry loads no database driver, Kafka client or sandbox (declarations are driver-free)', () => {

@@ -17,9 +17,23 @@ const { Types } = require('kafkajs/src/protocol/message/compression');
 const original = require('kafkajs/src/protocol/recordBatch/v0/decoder');
 const patched = makeBatchDecoder();
 
-async function batch(firstOffset: string, firstTimestamp: number, recs: { key: any; value: any; headers?: any; ts: number }[], compression = Types.None): Promise<Buffer> {
-  const records = recs.map((r, i) => Record({ offsetDelta: i, timestampDelta: r.ts, key: r.key, value: r.value, headers: r.headers ?? {} }));
-  const enc = await RecordBatch({ compression, firstOffset: Long.fromValue(firstOffset), firstTimestamp, maxTimestamp: firstTimestamp + 1000, lastOffsetDelta: recs.length - 1, records });
+async function batch(
+  firstOffset: string,
+  firstTimestamp: number,
+  recs: { key: any; value: any; headers?: any; ts: number }[],
+  compression = Types.None,
+): Promise<Buffer> {
+  const records = recs.map((r, i) =>
+    Record({ offsetDelta: i, timestampDelta: r.ts, key: r.key, value: r.value, headers: r.headers ?? {} }),
+  );
+  const enc = await RecordBatch({
+    compression,
+    firstOffset: Long.fromValue(firstOffset),
+    firstTimestamp,
+    maxTimestamp: firstTimestamp + 1000,
+    lastOffsetDelta: recs.length - 1,
+    records,
+  });
   return enc.buffer;
 }
 
@@ -27,21 +41,46 @@ async function decodeAll(decoder: (d: any) => Promise<any>, buf: Buffer) {
   const d = new Decoder(buf);
   const out: any[] = [];
   while (d.canReadBytes(49)) {
-    try { out.push(await decoder(d)); } catch (e) { if ((e as Error).name === 'KafkaJSPartialMessageError') { out.push('partial'); break; } throw e; }
+    try {
+      out.push(await decoder(d));
+    } catch (e) {
+      if ((e as Error).name === 'KafkaJSPartialMessageError') {
+        out.push('partial');
+        break;
+      }
+      throw e;
+    }
   }
   return out;
 }
 
 const recs = [
-  { key: Buffer.from('{"id":1}'), value: Buffer.from('{"op":"c","x":"é ✓"}'), headers: { 'sluice.columns': Buffer.from('[{"name":"id"}]') }, ts: 0 },
-  { key: null, value: Buffer.from('v'), headers: { a: [Buffer.from('1'), Buffer.from('2')], b: Buffer.from('') }, ts: 5 },
+  {
+    key: Buffer.from('{"id":1}'),
+    value: Buffer.from('{"op":"c","x":"é ✓"}'),
+    headers: { 'sluice.columns': Buffer.from('[{"name":"id"}]') },
+    ts: 0,
+  },
+  {
+    key: null,
+    value: Buffer.from('v'),
+    headers: { a: [Buffer.from('1'), Buffer.from('2')], b: Buffer.from('') },
+    ts: 5,
+  },
   { key: Buffer.from('k'), value: null, headers: {}, ts: -3 },
   { key: Buffer.alloc(0), value: Buffer.alloc(300, 120), headers: { x: Buffer.from('y') }, ts: 2 ** 40 },
 ];
 
-for (const [name, firstOffset, firstTs] of [['small offsets', '0', 1764300000000], ['offsets beyond 2^53', '9007199254740990', 1764300000000], ['timestamps beyond 2^53', '42', 2 ** 53 + 10]] as const) {
+for (const [name, firstOffset, firstTs] of [
+  ['small offsets', '0', 1764300000000],
+  ['offsets beyond 2^53', '9007199254740990', 1764300000000],
+  ['timestamps beyond 2^53', '42', 2 ** 53 + 10],
+] as const) {
   test(`patched record batch decoder = KafkaJS's: ${name}`, async () => {
-    const buf = Buffer.concat([await batch(firstOffset, firstTs, recs), await batch(String(BigInt(firstOffset) + 4n), firstTs + 7, recs.slice(0, 2))]);
+    const buf = Buffer.concat([
+      await batch(firstOffset, firstTs, recs),
+      await batch(String(BigInt(firstOffset) + 4n), firstTs + 7, recs.slice(0, 2)),
+    ]);
     const a = await decodeAll(original, buf);
     const b = await decodeAll(patched, buf);
     assert.deepEqual(b, a);
@@ -58,7 +97,12 @@ test(`patched record batch decoder = KafkaJS's: gzip batch`, async () => {
 });
 
 test('a many-record batch decodes to the same messages', async () => {
-  const many = Array.from({ length: 3000 }, (_, i) => ({ key: Buffer.from(`{"id":${i}}`), value: Buffer.from(`{"op":"c","after":{"id":${i}}}`), headers: { h: Buffer.from('x'.repeat(i % 200)) }, ts: i * 3 }));
+  const many = Array.from({ length: 3000 }, (_, i) => ({
+    key: Buffer.from(`{"id":${i}}`),
+    value: Buffer.from(`{"op":"c","after":{"id":${i}}}`),
+    headers: { h: Buffer.from('x'.repeat(i % 200)) },
+    ts: i * 3,
+  }));
   const buf = await batch('123456', 1764300000000, many);
   assert.deepEqual(await decodeAll(patched, buf), await decodeAll(original, buf));
 });

@@ -24,7 +24,13 @@ test('kafkajs() installs the patches before kafkajs loads: its internals are the
     process.stdout.write(JSON.stringify({ kafka: typeof Kafka, framing: framing === produce.frameRequest, installed: p.installedPatches() }));`);
   assert.equal(r.kafka, 'function');
   assert.equal(r.framing, true, 'kafkajs uses the patched request framing');
-  assert.deepEqual(r.installed.map((x: any) => [x.library, x.version]), [['kafkajs', '2.2.4'], ['pg-logical-replication', '2.5.0']]);
+  assert.deepEqual(
+    r.installed.map((x: any) => [x.library, x.version]),
+    [
+      ['kafkajs', '2.2.4'],
+      ['pg-logical-replication', '2.5.0'],
+    ],
+  );
   assert.ok(r.installed[0].patches.includes('record batch decoder') && r.installed[0].patches.includes('murmur2'));
 });
 
@@ -47,7 +53,10 @@ test('a patched module that is missing or of another shape is refused loudly', (
     }
     process.stdout.write(JSON.stringify(out));`);
   assert.match(r[0], /^PatchMismatchError: kafkajs patch: module kafkajs\/src\/no\/such\/module does not exist/);
-  assert.match(r[1], /^PatchMismatchError: kafkajs patch: module kafkajs\/src\/protocol\/message\/compression exports a object, not a function/);
+  assert.match(
+    r[1],
+    /^PatchMismatchError: kafkajs patch: module kafkajs\/src\/protocol\/message\/compression exports a object, not a function/,
+  );
 });
 
 test('a worker exports the patches in effect as sluice_patch_active', async () => {

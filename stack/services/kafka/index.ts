@@ -55,7 +55,9 @@ function ensureJars(ctx: ServiceContext): Promise<void> {
     ctx.log('fetching the Kafka jars from Maven Central (first run only)...');
     const tmp = `${lib}.tmp-${process.pid}`;
     fs.rmSync(tmp, { recursive: true, force: true });
-    const r = await runAsync('mvn', ['-q', '-B', 'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`], { cwd: dir });
+    const r = await runAsync('mvn', ['-q', '-B', 'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`], {
+      cwd: dir,
+    });
     if (!r.ok) {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw new Error(`${ctx.name}: mvn dependency:copy-dependencies failed:\n${lastOf(r.out, 10)}`);
@@ -105,7 +107,12 @@ export function kafka(ctx: ServiceContext, opts: KafkaOptions) {
   const data = path.join(ctx.dir, 'data');
   const brokers = (): string[] => {
     const external = opts.externalEnv ? envSet(opts.externalEnv) : undefined;
-    return external ? external.split(',').map((b) => b.trim()).filter(Boolean) : [`127.0.0.1:${port.port}`];
+    return external
+      ? external
+          .split(',')
+          .map((b) => b.trim())
+          .filter(Boolean)
+      : [`127.0.0.1:${port.port}`];
   };
   const pidFile = path.join(ctx.dir, `${ctx.name}.pid`);
   const sasl = opts.saslPort;
@@ -135,36 +142,44 @@ export function kafka(ctx: ServiceContext, opts: KafkaOptions) {
   async function start(): Promise<number> {
     await ensureJars(ctx);
     fs.mkdirSync(data, { recursive: true });
-    fs.writeFileSync(props, [
-      '# Written by the Sluice local stack on every start: single-node KRaft broker+controller.',
-      'process.roles=broker,controller',
-      'node.id=1',
-      `controller.quorum.voters=1@127.0.0.1:${ctrl.port}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port.port},CONTROLLER://127.0.0.1:${ctrl.port}${sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : ''}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port.port}${sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : ''}`,
-      `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${sasl ? ',SASL_PLAINTEXT:SASL_PLAINTEXT' : ''}`,
-      ...(sasl ? ['sasl.enabled.mechanisms=PLAIN', 'listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ' +
-        `username="sluice" password="${saslPassword()}" user_sluice="${saslPassword()}";`] : []),
-      'controller.listener.names=CONTROLLER',
-      'inter.broker.listener.name=PLAINTEXT',
-      `log.dirs=${data}`,
-      // One node: every internal topic must be satisfiable with a single replica.
-      'offsets.topic.replication.factor=1',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
-      'share.coordinator.state.topic.replication.factor=1',
-      'share.coordinator.state.topic.min.isr=1',
-      'min.insync.replicas=1',
-      'default.replication.factor=1',
-      'group.initial.rebalance.delay.ms=0',
-      // After a kill -9 the restarted broker cannot register until the controller has expired
-      // the dead incarnation's session (default 9s); keep that short for crash tests.
-      'broker.heartbeat.interval.ms=500',
-      'broker.session.timeout.ms=3000',
-      'num.partitions=3',
-      'auto.create.topics.enable=true',
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      props,
+      [
+        '# Written by the Sluice local stack on every start: single-node KRaft broker+controller.',
+        'process.roles=broker,controller',
+        'node.id=1',
+        `controller.quorum.voters=1@127.0.0.1:${ctrl.port}`,
+        `listeners=PLAINTEXT://127.0.0.1:${port.port},CONTROLLER://127.0.0.1:${ctrl.port}${sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : ''}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${port.port}${sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : ''}`,
+        `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${sasl ? ',SASL_PLAINTEXT:SASL_PLAINTEXT' : ''}`,
+        ...(sasl
+          ? [
+              'sasl.enabled.mechanisms=PLAIN',
+              'listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ' +
+                `username="sluice" password="${saslPassword()}" user_sluice="${saslPassword()}";`,
+            ]
+          : []),
+        'controller.listener.names=CONTROLLER',
+        'inter.broker.listener.name=PLAINTEXT',
+        `log.dirs=${data}`,
+        // One node: every internal topic must be satisfiable with a single replica.
+        'offsets.topic.replication.factor=1',
+        'transaction.state.log.replication.factor=1',
+        'transaction.state.log.min.isr=1',
+        'share.coordinator.state.topic.replication.factor=1',
+        'share.coordinator.state.topic.min.isr=1',
+        'min.insync.replicas=1',
+        'default.replication.factor=1',
+        'group.initial.rebalance.delay.ms=0',
+        // After a kill -9 the restarted broker cannot register until the controller has expired
+        // the dead incarnation's session (default 9s); keep that short for crash tests.
+        'broker.heartbeat.interval.ms=500',
+        'broker.session.timeout.ms=3000',
+        'num.partitions=3',
+        'auto.create.topics.enable=true',
+        '',
+      ].join('\n'),
+    );
 
     if (!fs.existsSync(path.join(data, 'meta.properties'))) {
       const clusterId = newClusterId();
@@ -194,6 +209,9 @@ export function kafka(ctx: ServiceContext, opts: KafkaOptions) {
     stop: () => daemon.stop(),
     kill: () => daemon.kill(),
     address: () => brokers().join(','),
-    endpoints: () => ({ kafkaBrokers: brokers(), ...(sasl ? { saslBrokers: [`127.0.0.1:${sasl.port}`], saslUser: 'sluice', saslPassword: saslPassword() } : {}) }),
+    endpoints: () => ({
+      kafkaBrokers: brokers(),
+      ...(sasl ? { saslBrokers: [`127.0.0.1:${sasl.port}`], saslUser: 'sluice', saslPassword: saslPassword() } : {}),
+    }),
   } satisfies StackService;
 }

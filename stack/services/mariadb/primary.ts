@@ -24,9 +24,14 @@ export function mariadbPrimary(ctx: ServiceContext) {
         await c.query('GRANT ALL PRIVILEGES ON *.* TO ?@? WITH GRANT OPTION', [MYSQL_USER, host]);
         ctx.log(`created user ${MYSQL_USER}@${host}`);
       }
-      const [roots] = await c.query<Row[]>("SELECT Host AS host FROM mysql.user WHERE User = 'root' AND Host <> 'localhost'");
+      const [roots] = await c.query<Row[]>(
+        "SELECT Host AS host FROM mysql.user WHERE User = 'root' AND Host <> 'localhost'",
+      );
       for (const r of roots) await c.query('DROP USER ?@?', ['root', String(r.host)]);
-      const [dbs] = await c.query<Row[]>('SELECT SCHEMA_NAME AS db FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?)', [DEMO_DBS]);
+      const [dbs] = await c.query<Row[]>(
+        'SELECT SCHEMA_NAME AS db FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?)',
+        [DEMO_DBS],
+      );
       const haveDb = new Set(dbs.map((d) => String(d.db)));
       for (const db of DEMO_DBS.filter((d) => !haveDb.has(d))) {
         await c.query(`CREATE DATABASE \`${db}\` CHARACTER SET utf8mb4`);

@@ -74,27 +74,45 @@ export function mariadbReplica(ctx: ServiceContext, primaryCtx: ServiceContext) 
   async function seed(): Promise<void> {
     const t0 = Date.now();
     if (primary.externalEnv && envSet(primary.externalEnv)) {
-      throw new Error(`${ctx.name}: can only be seeded from the local primary, but ${primary.externalEnv} makes the primary external`);
+      throw new Error(
+        `${ctx.name}: can only be seeded from the local primary, but ${primary.externalEnv} makes the primary external`,
+      );
     }
-    if (primary.pid() === undefined) throw new Error(`${ctx.name}: the local primary (${primary.name}) must be running to seed the replica`);
+    if (primary.pid() === undefined)
+      throw new Error(`${ctx.name}: the local primary (${primary.name}) must be running to seed the replica`);
     const dump = mariadbProgram('mariadb-dump', 'mysqldump');
     const client = mariadbProgram('mariadb', 'mysql');
-    if (!dump || !client) throw new Error(`${ctx.name}: mariadb-dump / mariadb client not found; ${installHint(ctx.name)}`);
+    if (!dump || !client)
+      throw new Error(`${ctx.name}: mariadb-dump / mariadb client not found; ${installHint(ctx.name)}`);
     const file = path.join(ctx.dir, 'seed.sql');
     ctx.log(`seeding from the primary at ${primaryAt} (first run only)...`);
     try {
-      const d = await runAsync(dump, [
-        '--no-defaults', `--socket=${primary.socket()}`, '--user=root',
-        '--all-databases', '--single-transaction', '--gtid', '--master-data=1',
-        '--routines', '--events', '--triggers', '--flush-privileges',
-      ], { stdout: file });
+      const d = await runAsync(
+        dump,
+        [
+          '--no-defaults',
+          `--socket=${primary.socket()}`,
+          '--user=root',
+          '--all-databases',
+          '--single-transaction',
+          '--gtid',
+          '--master-data=1',
+          '--routines',
+          '--events',
+          '--triggers',
+          '--flush-privileges',
+        ],
+        { stdout: file },
+      );
       if (!d.ok) throw new Error(`${ctx.name}: mariadb-dump of the primary failed:\n${lastOf(d.out)}`);
       // The dump ends with SET GLOBAL gtid_slave_pos='<the primary's GTID at the snapshot>'.
       const gtid = /SET GLOBAL gtid_slave_pos='([^']*)'/.exec(tailBytes(file, 64 * 1024))?.[1];
       if (gtid === undefined) throw new Error(`${ctx.name}: the dump of the primary has no GTID position (${file})`);
-      const l = await runAsync(client, [
-        '--no-defaults', `--socket=${server.socket()}`, '--user=root', '--init-command=SET sql_log_bin=0',
-      ], { stdin: file });
+      const l = await runAsync(
+        client,
+        ['--no-defaults', `--socket=${server.socket()}`, '--user=root', '--init-command=SET sql_log_bin=0'],
+        { stdin: file },
+      );
       if (!l.ok) throw new Error(`${ctx.name}: loading the primary's dump failed:\n${lastOf(l.out)}`);
 
       await withRoot(ctx, async (c) => {
@@ -110,7 +128,9 @@ export function mariadbReplica(ctx: ServiceContext, primaryCtx: ServiceContext) 
         await waitReplicating(c);
       });
       writeState({ seeded_at: new Date().toISOString(), seeded_gtid: gtid });
-      ctx.log(`replicating from ${primaryAt} since GTID ${gtid || '(empty)'}, seeded in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      ctx.log(
+        `replicating from ${primaryAt} since GTID ${gtid || '(empty)'}, seeded in ${((Date.now() - t0) / 1000).toFixed(1)}s`,
+      );
     } finally {
       fs.rmSync(file, { force: true });
     }

@@ -37,7 +37,11 @@ export function socketPath(ctx: ServiceContext): string {
 
 // As root over the unix socket: that account exists from mariadb-install-db on, so the same check
 // works before the sluice user is created and on a replica before it has been seeded.
-export async function withRoot<T>(ctx: ServiceContext, fn: (c: mysql.Connection) => Promise<T>, timeoutMs = 5000): Promise<T> {
+export async function withRoot<T>(
+  ctx: ServiceContext,
+  fn: (c: mysql.Connection) => Promise<T>,
+  timeoutMs = 5000,
+): Promise<T> {
   const c = await mysql.createConnection({ socketPath: socketPath(ctx), user: 'root', connectTimeout: timeoutMs });
   c.on('error', () => undefined); // a server going away must not crash the caller
   try {
@@ -74,7 +78,11 @@ export function mariadbServer(ctx: ServiceContext, opts: { port: ServicePort; se
     const tmp = `${data}.tmp-${process.pid}`;
     fs.rmSync(tmp, { recursive: true, force: true });
     const r = await runAsync(installer, [
-      '--no-defaults', `--datadir=${tmp}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...asRoot(),
+      '--no-defaults',
+      `--datadir=${tmp}`,
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+      ...asRoot(),
     ]);
     appendLog(ctx.logFile, r.out);
     if (!r.ok) {
@@ -90,7 +98,8 @@ export function mariadbServer(ctx: ServiceContext, opts: { port: ServicePort; se
     fs.mkdirSync(files, { recursive: true, mode: 0o700 });
     if (!fs.existsSync(data)) await installDb();
     const exe = mariadbProgram('mariadbd', 'mysqld');
-    if (!exe) throw new Error(`${ctx.name}: mariadbd not found (looked on PATH and in /usr/sbin); ${installHint(ctx.name)}`);
+    if (!exe)
+      throw new Error(`${ctx.name}: mariadbd not found (looked on PATH and in /usr/sbin); ${installHint(ctx.name)}`);
     const port = opts.port.port;
     const args = [
       '--no-defaults', // must come first
@@ -129,11 +138,15 @@ export function mariadbServer(ctx: ServiceContext, opts: { port: ServicePort; se
   }
 
   async function check(): Promise<void> {
-    await withRoot(ctx, async (c) => {
-      const [rows] = await c.query<Row[]>('SELECT @@binlog_format AS format');
-      // A datadir started with other settings would make the CDC source fail far from the cause.
-      if (rows[0]?.format !== 'ROW') throw new Error(`binlog_format is ${rows[0]?.format}, expected ROW`);
-    }, 3000);
+    await withRoot(
+      ctx,
+      async (c) => {
+        const [rows] = await c.query<Row[]>('SELECT @@binlog_format AS format');
+        // A datadir started with other settings would make the CDC source fail far from the cause.
+        if (rows[0]?.format !== 'ROW') throw new Error(`binlog_format is ${rows[0]?.format}, expected ROW`);
+      },
+      3000,
+    );
   }
 
   return {

@@ -17,14 +17,23 @@ export function startElasticsearch(): Promise<string> {
 }
 
 /** Stopping it is an outage of every Elasticsearch test of the run (files run one at a time). */
-const stackElasticsearch: Outage = { stop: () => esStack.stopService('elasticsearch'), start: () => esStack.startService('elasticsearch') };
+const stackElasticsearch: Outage = {
+  stop: () => esStack.stopService('elasticsearch'),
+  start: () => esStack.startService('elasticsearch'),
+};
 
 /** One JSON request; a non-2xx answer throws with the body. */
 export async function es(base: string, method: string, path: string, body?: unknown): Promise<any> {
   const ndjson = Array.isArray(body);
   const res = await fetch(`${base}${path}`, {
-    method, headers: body === undefined ? {} : { 'content-type': ndjson ? 'application/x-ndjson' : 'application/json' },
-    body: body === undefined ? undefined : ndjson ? body.map((l) => JSON.stringify(l)).join('\n') + '\n' : JSON.stringify(body),
+    method,
+    headers: body === undefined ? {} : { 'content-type': ndjson ? 'application/x-ndjson' : 'application/json' },
+    body:
+      body === undefined
+        ? undefined
+        : ndjson
+          ? body.map((l) => JSON.stringify(l)).join('\n') + '\n'
+          : JSON.stringify(body),
   });
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 500)}`);
@@ -32,10 +41,16 @@ export async function es(base: string, method: string, path: string, body?: unkn
 }
 
 /** The kit's database URL is `<elasticsearch url>/<index prefix>`. */
-const parse = (url: string) => { const u = new URL(url); return { base: u.origin, prefix: u.pathname.slice(1) }; };
+const parse = (url: string) => {
+  const u = new URL(url);
+  return { base: u.origin, prefix: u.pathname.slice(1) };
+};
 
 /** Every document of an index (or alias), refreshed first: `_id` and `_source`. */
-export async function allDocs(base: string, index: string): Promise<{ _id: string; _source: Record<string, unknown> }[]> {
+export async function allDocs(
+  base: string,
+  index: string,
+): Promise<{ _id: string; _source: Record<string, unknown> }[]> {
   await es(base, 'POST', `/${index}/_refresh`);
   const out: { _id: string; _source: Record<string, unknown> }[] = [];
   let page = await es(base, 'POST', `/${index}/_search?scroll=1m`, { size: 5000, sort: ['_doc'] });
@@ -44,16 +59,25 @@ export async function allDocs(base: string, index: string): Promise<{ _id: strin
       out.push(...page.hits.hits);
       page = await es(base, 'POST', '/_search/scroll', { scroll: '1m', scroll_id: page._scroll_id });
     }
-  } finally { await es(base, 'DELETE', '/_search/scroll', { scroll_id: page._scroll_id }).catch(() => undefined); }
+  } finally {
+    await es(base, 'DELETE', '/_search/scroll', { scroll_id: page._scroll_id }).catch(() => undefined);
+  }
   return out;
 }
 
 async function deleteAll(base: string, index: string) {
   const docs = await allDocs(base, index);
-  for (let i = 0; i < docs.length; i += 5000) await es(base, 'POST', '/_bulk?refresh=true', docs.slice(i, i + 5000).map((d) => ({ delete: { _index: index, _id: d._id } })));
+  for (let i = 0; i < docs.length; i += 5000)
+    await es(
+      base,
+      'POST',
+      '/_bulk?refresh=true',
+      docs.slice(i, i + 5000).map((d) => ({ delete: { _index: index, _id: d._id } })),
+    );
 }
 
-const asText = (v: unknown) => (v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v));
+const asText = (v: unknown) =>
+  v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v);
 
 export const destinationElasticsearch: DestinationKit = {
   kind: 'elasticsearch',
@@ -66,7 +90,9 @@ export const destinationElasticsearch: DestinationKit = {
       outage: stoppable ? stackElasticsearch : undefined,
       destroy: async () => {
         if (stoppable) await stackElasticsearch.start().catch(() => undefined);
-        const idx = (await es(base, 'GET', `/_cat/indices/${prefix}_*?format=json`).catch(() => [])) as { index: string }[];
+        const idx = (await es(base, 'GET', `/_cat/indices/${prefix}_*?format=json`).catch(() => [])) as {
+          index: string;
+        }[];
         if (idx.length) await es(base, 'DELETE', `/${idx.map((x) => x.index).join(',')}`).catch(() => undefined);
       },
     };
@@ -74,7 +100,10 @@ export const destinationElasticsearch: DestinationKit = {
   rows: async (url, table, cols, key, where) => {
     if (where) throw new Error('the elasticsearch kit reads whole indexes (no where clause)');
     const { base, prefix } = parse(url);
-    const docs = await allDocs(base, `${prefix}_${table}`).catch((e) => { if (/index_not_found/.test(String(e))) return []; throw e; });
+    const docs = await allDocs(base, `${prefix}_${table}`).catch((e) => {
+      if (/index_not_found/.test(String(e))) return [];
+      throw e;
+    });
     const rows = docs.map((d) => Object.fromEntries(cols.map((c) => [c, asText(d._source[c])])));
     // In the text order rowsOf gives for the source (ORDER BY the text column, C collation).
     return rows.sort((a, b) => (String(a[key]) < String(b[key]) ? -1 : String(a[key]) > String(b[key]) ? 1 : 0));
@@ -85,22 +114,35 @@ export const destinationElasticsearch: DestinationKit = {
     // copied over, and the alias the destination writes to moved (atomically) onto it.
     const { base, prefix } = parse(url);
     const alias = `${prefix}_events`;
-    const create = (index: string, v: string) => es(base, 'PUT', `/${index}`, {
-      settings: { number_of_replicas: 0 }, mappings: { properties: { id: { type: 'integer' }, v: { type: v }, note: { type: 'text' } } },
-    });
+    const create = (index: string, v: string) =>
+      es(base, 'PUT', `/${index}`, {
+        settings: { number_of_replicas: 0 },
+        mappings: { properties: { id: { type: 'integer' }, v: { type: v }, note: { type: 'text' } } },
+      });
     await create(`${alias}_v1`, 'date_nanos');
     await es(base, 'POST', '/_aliases', { actions: [{ add: { index: `${alias}_v1`, alias } }] });
     return {
-      rejects: (r) => r.v < 0, errorClasses: ['es_document_parsing_exception'],
+      rejects: (r) => r.v < 0,
+      errorClasses: ['es_document_parsing_exception'],
       accept: async () => {
         await create(`${alias}_v2`, 'integer');
         const docs = await allDocs(base, `${alias}_v1`);
         for (let i = 0; i < docs.length; i += 5000) {
-          await es(base, 'POST', '/_bulk?refresh=true', docs.slice(i, i + 5000).flatMap((d) => [{ index: { _index: `${alias}_v2`, _id: d._id } }, d._source]));
+          await es(
+            base,
+            'POST',
+            '/_bulk?refresh=true',
+            docs.slice(i, i + 5000).flatMap((d) => [{ index: { _index: `${alias}_v2`, _id: d._id } }, d._source]),
+          );
         }
-        await es(base, 'POST', '/_aliases', { actions: [{ remove: { index: `${alias}_v1`, alias } }, { add: { index: `${alias}_v2`, alias } }] });
+        await es(base, 'POST', '/_aliases', {
+          actions: [{ remove: { index: `${alias}_v1`, alias } }, { add: { index: `${alias}_v2`, alias } }],
+        });
       },
     };
   },
-  truncate: async (url, table) => { const { base, prefix } = parse(url); await deleteAll(base, `${prefix}_${table}`); },
+  truncate: async (url, table) => {
+    const { base, prefix } = parse(url);
+    await deleteAll(base, `${prefix}_${table}`);
+  },
 };

@@ -17,9 +17,20 @@ export const destinationKafka: DestinationKit = {
     const prefix = `dk${crypto.randomBytes(3).toString('hex')}`;
     return {
       url: `kafka://${prefix}`,
-      config: { bootstrap_servers: k.saslBrokers, sasl_mechanism: 'plain', sasl_username: k.saslUser, sasl_password: k.saslPassword, envelope: 'debezium', table_name_format: `${prefix}.{table}` },
-      outage: stoppable ? { stop: () => kafka2Stack.stopService('kafka-2'), start: () => kafka2Stack.startService('kafka-2') } : undefined,
-      destroy: async () => { if (stoppable) await kafka2Stack.startService('kafka-2').catch(() => undefined); },
+      config: {
+        bootstrap_servers: k.saslBrokers,
+        sasl_mechanism: 'plain',
+        sasl_username: k.saslUser,
+        sasl_password: k.saslPassword,
+        envelope: 'debezium',
+        table_name_format: `${prefix}.{table}`,
+      },
+      outage: stoppable
+        ? { stop: () => kafka2Stack.stopService('kafka-2'), start: () => kafka2Stack.startService('kafka-2') }
+        : undefined,
+      destroy: async () => {
+        if (stoppable) await kafka2Stack.startService('kafka-2').catch(() => undefined);
+      },
     };
   },
   rows: async (url, table, cols, key, where) => {

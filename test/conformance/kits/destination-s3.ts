@@ -24,7 +24,11 @@ export const destinationS3: DestinationKit = {
       // Files close after a second, so the comparisons do not wait for the default minute.
       config: s3Config(workerEndpoint, bucket, { table_name_format: '{table}', max_file_age_ms: 1000 }),
       outage: proxy ? { stop: async () => proxy.cut(), start: async () => proxy.heal() } : undefined,
-      destroy: async () => { await proxy?.close(); reader(url).close(); readers.delete(url); },
+      destroy: async () => {
+        await proxy?.close();
+        reader(url).close();
+        readers.delete(url);
+      },
     };
   },
   rows: (url, table, cols, key, where) => reader(url).latest(table, cols, key, where),

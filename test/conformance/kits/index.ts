@@ -11,15 +11,26 @@ import { PgInstance } from '../../dataplane/pg-instance';
  * Rows a destination rejects for the poison scenario (f). A destination that takes any row (a
  * bucket, a topic) says so with REJECTS_NOTHING: the transform's poison records still go to the DLQ.
  */
-export interface Rejection { rejects: (row: { v: number; note: string }) => boolean; errorClasses: string[]; accept: () => Promise<void> }
+export interface Rejection {
+  rejects: (row: { v: number; note: string }) => boolean;
+  errorClasses: string[];
+  accept: () => Promise<void>;
+}
 
 export const REJECTS_NOTHING: Rejection = { rejects: () => false, errorClasses: [], accept: async () => undefined };
 
 /** Something a scenario can stop and start (a database server). */
-export interface Outage { stop(): Promise<void>; start(): Promise<void> }
+export interface Outage {
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
 
 /** A database for one test: its URL, and a way to stop its server when `outage` is set (own server, or the stack's MariaDB). */
-export interface Database { url: string; outage?: Outage; destroy(): Promise<void> }
+export interface Database {
+  url: string;
+  outage?: Outage;
+  destroy(): Promise<void>;
+}
 
 export interface SourceKit {
   kind: 'postgresql' | 'mysql';
@@ -49,7 +60,13 @@ export interface DestinationKit {
   /** A fresh destination and the config the API gets for it; `stoppable` as for sources. */
   database(stoppable: boolean): Promise<Database & { config?: Record<string, unknown> }>;
   /** Rows of a destination table as text, ordered by `key`, in the form rowsOf gives for the source. */
-  rows(url: string, table: string, cols: string[], key: string, where: string): Promise<Record<string, string | null>[]>;
+  rows(
+    url: string,
+    table: string,
+    cols: string[],
+    key: string,
+    where: string,
+  ): Promise<Record<string, string | null>[]>;
   /**
    * Creates `events` so that the destination rejects some rows the source accepts (at least those
    * with a negative `v`): which rows, the DLQ error classes that gives, and how to accept them all;
@@ -61,7 +78,10 @@ export interface DestinationKit {
 }
 
 /** The test stack's MariaDB primary, shared by every MySQL test of the run: stopping it is an outage of all of them. */
-export const stackMariadb: Outage = { stop: () => mariadbStack.stopService('mariadb'), start: () => mariadbStack.startService('mariadb') };
+export const stackMariadb: Outage = {
+  stop: () => mariadbStack.stopService('mariadb'),
+  start: () => mariadbStack.startService('mariadb'),
+};
 
 /** A fresh database on the test stack's Postgres, or (stoppable) on a Postgres server of its own. */
 export async function pgDatabase(prefix: string, stoppable: boolean): Promise<Database> {

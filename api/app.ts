@@ -59,7 +59,8 @@ export function createApp(ctx: AppContext): RequestListener {
     registers: [registry],
     async collect() {
       const rows: { type: string; n: string }[] = await ctx.ds.query(
-        `SELECT category AS type, count(*) AS n FROM connectors GROUP BY 1 UNION ALL SELECT 'pipeline', count(*) FROM pipelines`,
+        'SELECT category AS type, count(*) AS n FROM connectors GROUP BY 1 ' +
+          "UNION ALL SELECT 'pipeline', count(*) FROM pipelines",
       );
       this.reset();
       for (const r of rows) this.set({ type: r.type }, Number(r.n));
@@ -106,13 +107,11 @@ export function createApp(ctx: AppContext): RequestListener {
     const down = Object.entries(r.checks)
       .filter(([, c]) => !c.ok)
       .map(([n, c]) => `${n}: ${c.error}`);
-    res
-      .status(r.ok ? 200 : 503)
-      .json({
-        status: r.ok ? 'ready' : 'not ready',
-        ...(down.length ? { detail: `not reachable: ${down.join('; ')}` } : {}),
-        checks: r.checks,
-      });
+    res.status(r.ok ? 200 : 503).json({
+      status: r.ok ? 'ready' : 'not ready',
+      ...(down.length ? { detail: `not reachable: ${down.join('; ')}` } : {}),
+      checks: r.checks,
+    });
   });
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', registry.contentType);

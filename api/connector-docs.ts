@@ -9,9 +9,12 @@ export function renderConnectorDocs(): string {
   const out: string[] = [
     '# Connector reference',
     '',
-    '<!-- Generated from connectors/*/declaration.ts, core/pipeline-spec.ts, core/alert-spec.ts and core/token-spec.ts by `npm run docs`; do not edit by hand. -->',
+    '<!-- Generated from connectors/*/declaration.ts, ' +
+      'core/pipeline-spec.ts, core/alert-spec.ts and core/token-spec.ts by ' +
+      '`npm run docs`; do not edit by hand. -->',
     '',
-    'Every object also has `name` (unique per collection, any Unicode text up to 200 characters) and `tags` (string map).',
+    'Every object also has `name` (unique per collection, any Unicode text ' +
+      'up to 200 characters) and `tags` (string map).',
     'In the API, connector fields live under `config`; in Terraform they are top-level attributes of the resource.',
     'Sensitive fields are write-only: encrypted at rest (AES-256-GCM), never returned, exported as variables.',
     '',
@@ -74,7 +77,9 @@ export function renderConnectorDocs(): string {
   out.push(
     `## ${alertRuleSpec.title}`,
     '',
-    'Terraform resource `sluice_alert_rule`; API collection `/v1/alert-rules` (fields at the top level). See [alerts.md](alerts.md).',
+    'Terraform resource `sluice_alert_rule`; API collection ' +
+      '`/v1/alert-rules` (fields at the top level). See ' +
+      '[alerts.md](alerts.md).',
     '',
     alertRuleSpec.description,
     '',
@@ -84,7 +89,8 @@ export function renderConnectorDocs(): string {
   out.push(
     `## ${tokenSpec.title}`,
     '',
-    'Terraform resource `sluice_api_token`; API collection `/v1/tokens` (admin role). The secret (`token`) is returned once, by the create.',
+    'Terraform resource `sluice_api_token`; API collection `/v1/tokens` ' +
+      '(admin role). The secret (`token`) is returned once, by the create.',
     '',
     tokenSpec.description,
     '',
@@ -115,7 +121,12 @@ function schemaChangeTable(): string[] {
   return [
     '## Schema changes by destination kind',
     '',
-    'What a change of a source table\'s columns does downstream when the pipeline\'s `schema_changes` is `propagate` (see docs/dataplane.md, "Schema changes"; a renamed column reaches the destination as a drop plus an add). `ignore_new_columns` leaves new columns out whatever the kind; `fail` holds the table at any change until it is acknowledged.',
+    "What a change of a source table's columns does downstream when the " +
+      "pipeline's `schema_changes` is `propagate` (see docs/dataplane.md, " +
+      '"Schema changes"; a renamed column reaches the destination as a drop ' +
+      'plus an add). `ignore_new_columns` leaves new columns out whatever ' +
+      'the kind; `fail` holds the table at any change until it is ' +
+      'acknowledged.',
     '',
     ...rows,
     '',

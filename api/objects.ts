@@ -341,7 +341,8 @@ export function applyConnector(e: ConnectorEntity, input: ConnectorInput, box: S
 
 export async function pipelinesUsing(m: EntityManager, id: string): Promise<string[]> {
   const rows: { name: string }[] = await m.query(
-    `SELECT name FROM pipelines WHERE source_id = $1 OR destination_id = $1 OR transform_ids @> $2::jsonb ORDER BY name`,
+    'SELECT name FROM pipelines WHERE source_id = $1 OR destination_id = ' +
+      '$1 OR transform_ids @> $2::jsonb ORDER BY name',
     [id, JSON.stringify([id])],
   );
   return rows.map((r) => r.name);

@@ -102,7 +102,8 @@ export function operation(method: string, path: string, d: OperationDecl): Schem
       required: false,
       schema: { type: 'string', pattern: IF_MATCH.source },
       description:
-        'The version you last read ("3", its ETag), several separated by commas, or *; 412 if the object changed since.',
+        'The version you last read ("3", its ETag), several separated by ' +
+        'commas, or *; 412 if the object changed since.',
     });
   }
   const errors = new Set<number>(d.errors ?? []);
@@ -226,7 +227,8 @@ export function kindedSchemas(one: string, kinds: readonly KindDecl[], schemas: 
   schemas[`${one}Patch`] = {
     anyOf: variants('', 'Patch').map(ref),
     description:
-      'Fields to change; config is merged into the stored one and null resets a field to its default (or clears a secret).',
+      'Fields to change; config is merged into the stored one and null ' +
+      'resets a field to its default (or clears a secret).',
   };
   schemas[`Topology${one}`] = oneOf('Topology', '');
   schemas[`Topology${one}Input`] = oneOf('Topology', 'Input');

@@ -212,7 +212,8 @@ export function buildOpenApi(): Schema {
     SecretRef: {
       ...obj({ $secret: { type: 'string', minLength: 1, pattern: TEXT_PATTERN } }),
       description:
-        'A secret field in a topology document: the name of an entry of `secrets` (or, on import, keep the stored value).',
+        'A secret field in a topology document: the name of an entry of ' +
+        '`secrets` (or, on import, keep the stored value).',
     },
   };
   const paths: Record<string, Schema> = {};
@@ -359,13 +360,16 @@ export function buildOpenApi(): Schema {
   });
   add('/v1/pipelines/{id}/verify', 'get', {
     summary:
-      'Post-outage checklist: state, lag falling, freshness per table, DLQ count, row counts, each pass/fail (reads the source and destination databases)',
+      'Post-outage checklist: state, lag falling, freshness per table, DLQ ' +
+      'count, row counts, each pass/fail (reads the source and destination ' +
+      'databases)',
     role: 'operator',
     ok: { 200: json(ref('Verify')) },
   });
   add('/v1/pipelines/{id}/schema', 'get', {
     summary:
-      'Schema history per source table: current columns and types, every change with the source position at which it took effect, held changes',
+      'Schema history per source table: current columns and types, every ' +
+      'change with the source position at which it took effect, held changes',
     ok: { 200: json({ type: 'object' }) },
   });
   add('/v1/pipelines/{id}/schema/ack', 'post', {
@@ -546,7 +550,8 @@ export function buildOpenApi(): Schema {
       title: 'Sluice control plane',
       version: '1',
       description:
-        'Sources, destinations, transforms and pipelines of a Sluice CDC installation. Every /v1 route needs Authorization: Bearer <token>; ' +
+        'Sources, destinations, transforms and pipelines of a Sluice CDC ' +
+        'installation. Every /v1 route needs Authorization: Bearer <token>; ' +
         `each operation names the role it needs (${roles.join(' < ')}) in ${ROLE_EXTENSION}. Errors are application/problem+json. ${TEXT_NOTE} ` +
         'X-Sluice-Origin (api, terraform, import, cli, console) tells the audit log where a change came from.',
     },

@@ -64,7 +64,9 @@ async function main() {
       FROM pipelines`);
     await sampleMetrics(db, new Date(Date.now() - 10_000));
     await db.query(
-      `UPDATE pipeline_runtime SET source = source || '{"events_in_total": 2000}', sink = sink || '{"events_out_total": 1980}', heartbeat_at = now()`,
+      'UPDATE pipeline_runtime SET source = source || \'{"events_in_total": ' +
+        "2000}', sink = sink || '{\"events_out_total\": 1980}', heartbeat_at = " +
+        'now()',
     );
     await sampleMetrics(db);
 

@@ -21,7 +21,10 @@ export const benchRow = (i: number, now: string) =>
 export const BENCH_INSERT = 'INSERT INTO bench (a, b, c, d, e, f, g, h) VALUES ';
 
 /** The Postgres columns of `bench` (source and, plus `arrived_at`, destination). */
-export const BENCH_COLS = `id bigserial PRIMARY KEY, a int, b bigint, c numeric(12,2), d text, e text, f boolean, g timestamptz DEFAULT clock_timestamp(), h jsonb, src_ts timestamptz DEFAULT clock_timestamp()`;
+export const BENCH_COLS =
+  'id bigserial PRIMARY KEY, a int, b bigint, c numeric(12,2), d text, e ' +
+  'text, f boolean, g timestamptz DEFAULT clock_timestamp(), h jsonb, ' +
+  'src_ts timestamptz DEFAULT clock_timestamp()';
 
 /** Postgres source (bench/pipeline's default, and both sides of bench/peer-debezium). */
 export const postgresWorkload: BenchWorkload = {

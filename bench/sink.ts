@@ -50,7 +50,9 @@ const COLUMNS: ColumnInfo[] = [
   { name: 'h', oid: 3802, type: 'jsonb', key: false },
   { name: 'src_ts', oid: 1184, type: 'timestamp with time zone', key: false },
 ];
-const DDL = `id bigint PRIMARY KEY, a int, b bigint, c numeric(12,2), d text, e text, f boolean, g timestamptz, h jsonb, src_ts timestamptz`;
+const DDL =
+  'id bigint PRIMARY KEY, a int, b bigint, c numeric(12,2), d text, e ' +
+  'text, f boolean, g timestamptz, h jsonb, src_ts timestamptz';
 
 /** CPU ms of the Postgres cluster: every child of the postmaster, plus the children it already reaped. */
 function pgCpuMs(): number {

@@ -27,7 +27,8 @@ export function registerDataplaneCommands(program: Command, client: () => CliCli
   program
     .command('snapshot')
     .description(
-      'Snapshot tables of a pipeline while it keeps streaming (incremental, watermark-based); shows a progress bar until done.',
+      'Snapshot tables of a pipeline while it keeps streaming (incremental, ' +
+        'watermark-based); shows a progress bar until done.',
     )
     .argument('<pipeline>', 'pipeline name or id')
     .requiredOption('-t, --tables <tables>', 'comma-separated schema.table list')
@@ -73,7 +74,8 @@ export function registerDataplaneCommands(program: Command, client: () => CliCli
   const dlq = program
     .command('dlq')
     .description(
-      'Dead-letter queue of a pipeline: list, replay (through the current transforms and destination) or discard records.',
+      'Dead-letter queue of a pipeline: list, replay (through the current ' +
+        'transforms and destination) or discard records.',
     );
   dlq
     .command('list')
@@ -121,7 +123,8 @@ export function registerDataplaneCommands(program: Command, client: () => CliCli
   program
     .command('verify')
     .description(
-      'The post-outage checklist: state, lag falling, freshness per table, DLQ count, source vs destination row counts. Exit 1 when a line fails.',
+      'The post-outage checklist: state, lag falling, freshness per table, ' +
+        'DLQ count, source vs destination row counts. Exit 1 when a line fails.',
     )
     .argument('<pipeline>', 'pipeline name or id')
     .option('--json', 'machine-readable output')
@@ -139,7 +142,9 @@ export function registerDataplaneCommands(program: Command, client: () => CliCli
   const schema = program
     .command('schema')
     .description(
-      "Schema changes of a pipeline's tables: the history, and acknowledging a table held by one (schema_changes = fail, or an incompatible type change).",
+      "Schema changes of a pipeline's tables: the history, and acknowledging " +
+        'a table held by one (schema_changes = fail, or an incompatible type ' +
+        'change).',
     );
   schema
     .command('show')
@@ -169,13 +174,16 @@ export function registerDataplaneCommands(program: Command, client: () => CliCli
   schema
     .command('ack')
     .description(
-      'Release the tables a schema change holds; the change is applied and delivery goes on. An incompatible type change needs --resolution.',
+      'Release the tables a schema change holds; the change is applied and ' +
+        'delivery goes on. An incompatible type change needs --resolution.',
     )
     .argument('<pipeline>', 'pipeline name or id')
     .option('--table <schema.table>', 'only this table')
     .option(
       '--resolution <resolution>',
-      'for an incompatible type change: resnapshot (recreate the column with the new type, snapshot the table again) or new_column (write into <column>_v<n> from now on)',
+      'for an incompatible type change: resnapshot (recreate the column with ' +
+        'the new type, snapshot the table again) or new_column (write into ' +
+        '<column>_v<n> from now on)',
     )
     .option('--json', 'machine-readable output')
     .action(async (ref: string, o: { table?: string; resolution?: string; json?: boolean }) => {

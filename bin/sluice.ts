@@ -22,7 +22,9 @@ program
 program
   .command('dev')
   .description(
-    'Start the whole system on this machine (Postgres, Redis, Kafka, API, one worker) and a demo pipeline. Safe to run again; --stop stops it all.',
+    'Start the whole system on this machine (Postgres, Redis, Kafka, API, ' +
+      'one worker) and a demo pipeline. Safe to run again; --stop stops it ' +
+      'all.',
   )
   .option('--stop', 'stop everything `sluice dev` started')
   .option('--json', 'machine-readable summary')
@@ -41,7 +43,8 @@ program
 program
   .command('worker')
   .description(
-    'Run a worker process in the foreground: it takes pipeline runners from the queue. SIGTERM flushes, acknowledges and releases them.',
+    'Run a worker process in the foreground: it takes pipeline runners ' +
+      'from the queue. SIGTERM flushes, acknowledges and releases them.',
   )
   .action(async () => {
     const cfg = loadConfig();
@@ -173,7 +176,9 @@ program
 program
   .command('import')
   .description(
-    'Apply a topology document (from `sluice export`), idempotent by name. Secret values come from --secrets or SLUICE_SECRET_<VARIABLE> env vars.',
+    'Apply a topology document (from `sluice export`), idempotent by name. ' +
+      'Secret values come from --secrets or SLUICE_SECRET_<VARIABLE> env ' +
+      'vars.',
   )
   .argument('<file>', 'JSON document, - for stdin')
   .option('--dry-run', 'show the plan, change nothing')
@@ -207,7 +212,9 @@ program
 program
   .command('provider')
   .description(
-    'The Terraform provider: `sluice provider install [--dir <mirror>] [--cli-config <file>]` puts it in a filesystem mirror and prints the CLI config.',
+    'The Terraform provider: `sluice provider install [--dir <mirror>] ' +
+      '[--cli-config <file>]` puts it in a filesystem mirror and prints the ' +
+      'CLI config.',
   )
   .argument('<action>', 'install')
   .option('--dir <dir>', 'mirror directory (default $SLUICE_HOME/terraform-plugins)')
@@ -234,7 +241,8 @@ registerDataplaneCommands(program, () => client()); // snapshot, dlq, verify, re
 const token = program
   .command('token')
   .description(
-    'API tokens with roles (viewer, operator, admin): create (prints the secret once), list, revoke. Needs an admin token.',
+    'API tokens with roles (viewer, operator, admin): create (prints the ' +
+      'secret once), list, revoke. Needs an admin token.',
   );
 token
   .command('create')

@@ -77,7 +77,8 @@ export const channelKinds: readonly ChannelKind[] = [
         type: 'string',
         enum: ['starttls', 'tls', 'none'],
         description:
-          'starttls (upgrade, required; the unset default), tls (TLS from the first byte) or none (plain text, for a local relay).',
+          'starttls (upgrade, required; the unset default), tls (TLS from the ' +
+          'first byte) or none (plain text, for a local relay).',
       },
       smtp_user: {
         type: 'string',
@@ -117,14 +118,21 @@ export type Condition = (typeof CONDITIONS)[number];
 export const alertRuleSpec = {
   title: 'Alert rule',
   description:
-    'Watches one pipeline, or every pipeline whose tags match `selector`, and notifies its channels once when the condition starts to hold and once when it stops.',
+    'Watches one pipeline, or every pipeline whose tags match `selector`, ' +
+    'and notifies its channels once when the condition starts to hold and ' +
+    'once when it stops.',
   fields: {
     condition: {
       type: 'string',
       required: true,
       enum: CONDITIONS,
       description:
-        'broken: state Broken for for_seconds. lag_above: sink lag (records) above threshold for for_seconds. dlq_above: DLQ count above threshold for for_seconds. no_source_event: no source event (change or heartbeat) for for_seconds while the source has heartbeats configured. verify_failing: the verify checklist fails for for_seconds (checked at most once a minute).',
+        'broken: state Broken for for_seconds. lag_above: sink lag (records) ' +
+        'above threshold for for_seconds. dlq_above: DLQ count above threshold ' +
+        'for for_seconds. no_source_event: no source event (change or ' +
+        'heartbeat) for for_seconds while the source has heartbeats ' +
+        'configured. verify_failing: the verify checklist fails for ' +
+        'for_seconds (checked at most once a minute).',
     },
     pipeline_id: {
       type: 'string',

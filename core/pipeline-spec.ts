@@ -37,20 +37,32 @@ export const pipelineSpec: Omit<ConnectorSpec, 'category' | 'kind'> = {
       type: 'string',
       enum: ['upsert', 'append'],
       description:
-        "Overrides the destination's ingestion_mode when set. upsert merges on the primary key; append inserts every change with metadata columns (_sluice_op, _sluice_source_ts, _sluice_offset, _sluice_ingested_at).",
+        "Overrides the destination's ingestion_mode when set. upsert merges on " +
+        'the primary key; append inserts every change with metadata columns ' +
+        '(_sluice_op, _sluice_source_ts, _sluice_offset, _sluice_ingested_at).',
     },
     snapshot_new_tables: {
       type: 'boolean',
       default: true,
       description:
-        "Backfill a table with an incremental snapshot when it starts to be captured: a new table at the source that the source's include rules match, or a table added to `tables`. The stream does not stop.",
+        'Backfill a table with an incremental snapshot when it starts to be ' +
+        "captured: a new table at the source that the source's include rules " +
+        'match, or a table added to `tables`. The stream does not stop.',
     },
     schema_changes: {
       type: 'string',
       default: 'propagate',
       enum: ['propagate', 'ignore_new_columns', 'fail'],
       description:
-        'What a change of a source table\'s columns does downstream (docs/dataplane.md, "Schema changes"). propagate: new columns are added, dropped ones kept (nullable, NULL in new rows), widened types altered where the destination can; an incompatible type change holds the table, Broken with reason schema_incompatible, until resolved. ignore_new_columns: the destination\'s columns stay as they are; new source columns are left out. fail: any change holds the table, Broken with reason schema_changed, until acknowledged (`sluice schema ack`). A renamed column is a drop plus an add.',
+        "What a change of a source table's columns does downstream " +
+        '(docs/dataplane.md, "Schema changes"). propagate: new columns are ' +
+        'added, dropped ones kept (nullable, NULL in new rows), widened types ' +
+        'altered where the destination can; an incompatible type change holds ' +
+        'the table, Broken with reason schema_incompatible, until resolved. ' +
+        "ignore_new_columns: the destination's columns stay as they are; new " +
+        'source columns are left out. fail: any change holds the table, Broken ' +
+        'with reason schema_changed, until acknowledged (`sluice schema ack`). ' +
+        'A renamed column is a drop plus an add.',
     },
     delivery: {
       type: 'object',

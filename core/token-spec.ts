@@ -10,7 +10,11 @@ import { roles } from './roles';
 export const tokenSpec: { title: string; description: string; fields: Record<string, FieldSpec> } = {
   title: 'API token',
   description:
-    'A bearer token for the Sluice API with a role: viewer (reads), operator (reads plus pause, resume, restart, snapshots, DLQ replay and discard, verify) or admin (everything, including configuration and tokens). The secret is returned once, when the token is created; Sluice stores only its SHA-256 hash.',
+    'A bearer token for the Sluice API with a role: viewer (reads), ' +
+    'operator (reads plus pause, resume, restart, snapshots, DLQ replay ' +
+    'and discard, verify) or admin (everything, including configuration ' +
+    'and tokens). The secret is returned once, when the token is created; ' +
+    'Sluice stores only its SHA-256 hash.',
   fields: {
     name: {
       ...envelopeFields.name,

@@ -15,7 +15,8 @@ export class TokenRoles1764620000000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(
-      `ALTER TABLE api_tokens ADD COLUMN role text NOT NULL DEFAULT 'admin' CHECK (role IN ('viewer','operator','admin'))`,
+      "ALTER TABLE api_tokens ADD COLUMN role text NOT NULL DEFAULT 'admin' " +
+        "CHECK (role IN ('viewer','operator','admin'))",
     );
     await q.query(`ALTER TABLE api_tokens ALTER COLUMN role DROP DEFAULT`);
     await q.query(`ALTER TABLE api_tokens ADD COLUMN expires_at timestamptz NULL`);
@@ -26,14 +27,18 @@ export class TokenRoles1764620000000 implements MigrationInterface {
     await q.query(`ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_name_key UNIQUE (name)`);
     await q.query(`DROP TRIGGER api_tokens_notify_change ON api_tokens`);
     await q.query(
-      `CREATE TRIGGER api_tokens_notify_change AFTER INSERT OR DELETE OR UPDATE OF name, token_hash, role, expires_at ON api_tokens FOR EACH ROW EXECUTE FUNCTION sluice_notify_change()`,
+      'CREATE TRIGGER api_tokens_notify_change AFTER INSERT OR DELETE OR ' +
+        'UPDATE OF name, token_hash, role, expires_at ON api_tokens FOR EACH ' +
+        'ROW EXECUTE FUNCTION sluice_notify_change()',
     );
   }
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP TRIGGER api_tokens_notify_change ON api_tokens`);
     await q.query(
-      `CREATE TRIGGER api_tokens_notify_change AFTER INSERT OR UPDATE OR DELETE ON api_tokens FOR EACH ROW EXECUTE FUNCTION sluice_notify_change()`,
+      'CREATE TRIGGER api_tokens_notify_change AFTER INSERT OR UPDATE OR ' +
+        'DELETE ON api_tokens FOR EACH ROW EXECUTE FUNCTION ' +
+        'sluice_notify_change()',
     );
     await q.query(`ALTER TABLE api_tokens DROP CONSTRAINT api_tokens_name_key`);
     await q.query(`ALTER TABLE api_tokens DROP COLUMN expires_at`);

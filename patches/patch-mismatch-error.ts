@@ -6,7 +6,8 @@ export class PatchMismatchError extends Error {
   ) {
     super(
       `${library} patch: ${message}. The patches in patches/ were written and byte-checked against a specific version ` +
-        '(test/unit/kafkajs-*-patch.test.ts); pin that version again, or re-check the patch against the new one and update it',
+        ('(test/unit/kafkajs-*-patch.test.ts); pin that version again, or ' +
+          're-check the patch against the new one and update it'),
     );
     this.name = 'PatchMismatchError';
   }

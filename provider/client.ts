@@ -87,7 +87,9 @@ export class ApiClient {
             0,
             'Sluice API unreachable',
             `Could not reach the Sluice API at ${this.endpoint} (${why}) during ${method} ${url.pathname}. ` +
-              "Check that the API is running (`sluice api` or `sluice dev`) and that the provider's `endpoint` (or SLUICE_ENDPOINT) points at it. Nothing was changed.",
+              ('Check that the API is running (`sluice api` or `sluice dev`) and that ' +
+                "the provider's `endpoint` (or SLUICE_ENDPOINT) points at it. Nothing " +
+                'was changed.'),
           ),
         );
       });

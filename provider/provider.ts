@@ -109,7 +109,8 @@ export class SluiceProvider {
           diagnostics.push(
             error(
               'Provider configuration not known yet',
-              'endpoint and token must be known at plan time (do not derive them from resources created in the same run).',
+              'endpoint and token must be known at plan time (do not derive them ' +
+                'from resources created in the same run).',
             ),
           );
           return { diagnostics };

@@ -121,7 +121,9 @@ export const readOnlyAttrs: AttrDef[] = [
 export const pipelineStateAttr = computedAttr(
   'state',
   'string',
-  'Live state reported by Sluice, refreshed on every plan: Starting, Snapshotting, Active, Paused or Broken. Details: data source sluice_pipeline_status.',
+  'Live state reported by Sluice, refreshed on every plan: Starting, ' +
+    'Snapshotting, Active, Paused or Broken. Details: data source ' +
+    'sluice_pipeline_status.',
 );
 
 function build(
@@ -226,7 +228,9 @@ export const tokenResource: ResourceDef = build(
         ...computedAttr(
           'token',
           'string',
-          'The secret bearer token. Known only after the create (it is never read back): kept in the state, so protect the state; an imported token has none.',
+          'The secret bearer token. Known only after the create (it is never ' +
+            'read back): kept in the state, so protect the state; an imported ' +
+            'token has none.',
         ),
         sensitive: true,
         produced: true,

@@ -28,7 +28,8 @@ const objects = async () =>
   Number(
     (
       await api.ds.query(
-        `SELECT (SELECT count(*) FROM connectors) + (SELECT count(*) FROM pipelines) + (SELECT count(*) FROM api_tokens) AS n`,
+        'SELECT (SELECT count(*) FROM connectors) + (SELECT count(*) FROM ' +
+          'pipelines) + (SELECT count(*) FROM api_tokens) AS n',
       )
     )[0].n,
   );
@@ -174,39 +175,42 @@ describe('NUL and unpaired surrogates are refused with a 400 naming the field', 
 });
 
 describe('numbers are bounded', () => {
-  it('every integer query parameter of the document refuses values beyond its bounds (no "bigint out of range")', async () => {
-    const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as {
-      paths: Record<
-        string,
-        Record<string, { parameters?: { name: string; in: string; schema: { type: string; maximum?: number } }[] }>
-      >;
-    };
-    let n = 0;
-    for (const [p, item] of Object.entries(doc.paths)) {
-      for (const [m, op] of Object.entries(item)) {
-        for (const q of op.parameters ?? []) {
-          if (q.in !== 'query' || q.schema.type !== 'integer') continue;
-          assert.ok(q.schema.maximum !== undefined, `${m} ${p} ?${q.name} has no maximum`);
-          const url = p.replace(/\{\w+\}/g, () => crypto.randomUUID());
-          for (const v of [
-            '10000000000000000001',
-            '-10000000000000000001',
-            '1.5',
-            'abc',
-            String(q.schema.maximum + 1),
-          ]) {
-            const r = await api.call(m.toUpperCase(), `${url}?${q.name}=${v}`);
-            assert.equal(r.status, 400, `${m} ${p}?${q.name}=${v}: ${r.text}`);
-            assert.equal(r.body.errors[0].field, q.name);
-            n++;
+  it(
+    'every integer query parameter of the document refuses values beyond ' + 'its bounds (no "bigint out of range")',
+    async () => {
+      const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as {
+        paths: Record<
+          string,
+          Record<string, { parameters?: { name: string; in: string; schema: { type: string; maximum?: number } }[] }>
+        >;
+      };
+      let n = 0;
+      for (const [p, item] of Object.entries(doc.paths)) {
+        for (const [m, op] of Object.entries(item)) {
+          for (const q of op.parameters ?? []) {
+            if (q.in !== 'query' || q.schema.type !== 'integer') continue;
+            assert.ok(q.schema.maximum !== undefined, `${m} ${p} ?${q.name} has no maximum`);
+            const url = p.replace(/\{\w+\}/g, () => crypto.randomUUID());
+            for (const v of [
+              '10000000000000000001',
+              '-10000000000000000001',
+              '1.5',
+              'abc',
+              String(q.schema.maximum + 1),
+            ]) {
+              const r = await api.call(m.toUpperCase(), `${url}?${q.name}=${v}`);
+              assert.equal(r.status, 400, `${m} ${p}?${q.name}=${v}: ${r.text}`);
+              assert.equal(r.body.errors[0].field, q.name);
+              n++;
+            }
           }
         }
       }
-    }
-    assert.ok(n >= 30, `${n} cases`);
-    const ids = await api.call('POST', `/v1/pipelines/${crypto.randomUUID()}/dlq/replay`, { ids: [1e20] });
-    assert.equal(ids.status, 400, ids.text);
-  });
+      assert.ok(n >= 30, `${n} cases`);
+      const ids = await api.call('POST', `/v1/pipelines/${crypto.randomUUID()}/dlq/replay`, { ids: [1e20] });
+      assert.equal(ids.status, 400, ids.text);
+    },
+  );
 });
 
 /** node:http, since fetch refuses TRACE. */

@@ -222,7 +222,9 @@ describe('read cache', () => {
     await silentUpdate(a, `UPDATE connectors SET tags = '{"while":"deaf"}' WHERE id = $1`, [s.id]);
     assert.deepEqual((await a.call('GET', `/v1/sources/${s.id}`)).body.tags, {}, 'expected the cached rendering');
     const killed: unknown[] = await a.ds.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sluice-api-changes' AND datname = current_database()`,
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ' +
+        "application_name = 'sluice-api-changes' AND datname = " +
+        'current_database()',
     );
     assert.equal(killed.length, 2, 'one change feed per API process');
     for (const api of [a, b]) {
@@ -239,7 +241,8 @@ describe('read cache', () => {
         Number(
           (
             await a.ds.query(
-              `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'sluice-api-changes' AND datname = current_database()`,
+              'SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = ' +
+                "'sluice-api-changes' AND datname = current_database()",
             )
           )[0].n,
         ),

@@ -73,7 +73,10 @@ before(async () => {
   const srcUrl = await role(await freshDatabase('sec_src'), 'source');
   const dstUrl = await role(await freshDatabase('sec_dst'), 'destination');
   s = await setupPipeline({
-    ddl: `CREATE TABLE customers (id serial PRIMARY KEY, email text NOT NULL); INSERT INTO customers (email) SELECT 'c' || g || '@example.com' FROM generate_series(1, 20) g;`,
+    ddl:
+      'CREATE TABLE customers (id serial PRIMARY KEY, email text NOT NULL); ' +
+      "INSERT INTO customers (email) SELECT 'c' || g || '@example.com' FROM " +
+      'generate_series(1, 20) g;',
     srcUrl,
     dstUrl,
     transforms: [{ kind: 'mask_fields', config: { fields: ['email'], salt: secret('mask salt') } }],
@@ -88,60 +91,63 @@ after(async () => {
 });
 
 describe('secrets never leave Sluice in clear', () => {
-  it('through the API: every sensitive field of every kind, rotation, a refused request, tokens, import and export', async () => {
-    const api = s.api;
-    assert.ok(kinds.length >= 5, `kinds with secrets: ${kinds.map((k) => k.kind)}`);
-    for (const spec of kinds) {
-      const coll = `/v1/${collections[spec.category]}`;
-      const config = { ...sampleConfigs[`${spec.category}/${spec.kind}`] };
-      for (const f of secretFields(spec)) config[f] = shaped(spec, f, secret(`${spec.category} ${spec.kind} ${f}`));
-      const c = await api.call('POST', coll, { name: `secret-${spec.kind}`, kind: spec.kind, config });
-      assert.equal(c.status, 201, c.text);
-      const rotated = Object.fromEntries(
-        secretFields(spec).map((f) => [f, shaped(spec, f, secret(`${spec.kind} ${f} rotated`))]),
-      );
-      assert.equal((await api.call('PATCH', `${coll}/${c.body.id}`, { config: rotated })).status, 200);
+  it(
+    'through the API: every sensitive field of every kind, rotation, a ' + 'refused request, tokens, import and export',
+    async () => {
+      const api = s.api;
+      assert.ok(kinds.length >= 5, `kinds with secrets: ${kinds.map((k) => k.kind)}`);
+      for (const spec of kinds) {
+        const coll = `/v1/${collections[spec.category]}`;
+        const config = { ...sampleConfigs[`${spec.category}/${spec.kind}`] };
+        for (const f of secretFields(spec)) config[f] = shaped(spec, f, secret(`${spec.category} ${spec.kind} ${f}`));
+        const c = await api.call('POST', coll, { name: `secret-${spec.kind}`, kind: spec.kind, config });
+        assert.equal(c.status, 201, c.text);
+        const rotated = Object.fromEntries(
+          secretFields(spec).map((f) => [f, shaped(spec, f, secret(`${spec.kind} ${f} rotated`))]),
+        );
+        assert.equal((await api.call('PATCH', `${coll}/${c.body.id}`, { config: rotated })).status, 200);
+        assert.equal(
+          (
+            await api.call('PUT', `${coll}/${c.body.id}`, {
+              name: `secret-${spec.kind}`,
+              kind: spec.kind,
+              config: { ...config, ...rotated },
+            })
+          ).status,
+          200,
+        );
+        // Refused requests do not echo what they were sent.
+        const bad = await api.call('POST', coll, {
+          name: `secret-${spec.kind}-bad`,
+          kind: spec.kind,
+          config: { ...config, [Object.keys(spec.fields).find((k) => !spec.fields[k].sensitive)!]: { not: 'valid' } },
+        });
+        assert.equal(bad.status, 400);
+        await api.call('GET', `${coll}/${c.body.id}`);
+      }
+      const t = await api.call('POST', '/v1/tokens', { name: 'secret-test-viewer', role: 'viewer' });
+      allowedIn.set(t.body.token, /^response POST \/v1\/tokens -> 201/);
+      secrets.set(t.body.token, 'API token made through the API');
+      secrets.set(api.token, 'bootstrap token');
       assert.equal(
-        (
-          await api.call('PUT', `${coll}/${c.body.id}`, {
-            name: `secret-${spec.kind}`,
-            kind: spec.kind,
-            config: { ...config, ...rotated },
-          })
-        ).status,
+        (await api.call('GET', '/v1/sources', undefined, { authorization: `Bearer ${t.body.token}` })).status,
         200,
       );
-      // Refused requests do not echo what they were sent.
-      const bad = await api.call('POST', coll, {
-        name: `secret-${spec.kind}-bad`,
-        kind: spec.kind,
-        config: { ...config, [Object.keys(spec.fields).find((k) => !spec.fields[k].sensitive)!]: { not: 'valid' } },
+      const doc = (await api.call('GET', '/v1/export?format=json')).body;
+      await api.call('GET', '/v1/export?format=hcl&import_blocks=true');
+      const imported = await api.call('POST', '/v1/import?dry_run=true', {
+        ...doc,
+        secrets: Object.fromEntries(
+          doc.sources
+            .flatMap((x: { config: Record<string, unknown> }) => Object.values(x.config))
+            .filter((v: unknown): v is { $secret: string } => !!v && typeof v === 'object' && '$secret' in v)
+            .map((v: { $secret: string }) => [v.$secret, secret(`import ${v.$secret}`)]),
+        ),
       });
-      assert.equal(bad.status, 400);
-      await api.call('GET', `${coll}/${c.body.id}`);
-    }
-    const t = await api.call('POST', '/v1/tokens', { name: 'secret-test-viewer', role: 'viewer' });
-    allowedIn.set(t.body.token, /^response POST \/v1\/tokens -> 201/);
-    secrets.set(t.body.token, 'API token made through the API');
-    secrets.set(api.token, 'bootstrap token');
-    assert.equal(
-      (await api.call('GET', '/v1/sources', undefined, { authorization: `Bearer ${t.body.token}` })).status,
-      200,
-    );
-    const doc = (await api.call('GET', '/v1/export?format=json')).body;
-    await api.call('GET', '/v1/export?format=hcl&import_blocks=true');
-    const imported = await api.call('POST', '/v1/import?dry_run=true', {
-      ...doc,
-      secrets: Object.fromEntries(
-        doc.sources
-          .flatMap((x: { config: Record<string, unknown> }) => Object.values(x.config))
-          .filter((v: unknown): v is { $secret: string } => !!v && typeof v === 'object' && '$secret' in v)
-          .map((v: { $secret: string }) => [v.$secret, secret(`import ${v.$secret}`)]),
-      ),
-    });
-    assert.equal(imported.status, 200, imported.text);
-    await api.call('GET', '/v1/audit?page_size=500');
-  });
+      assert.equal(imported.status, 200, imported.text);
+      await api.call('GET', '/v1/audit?page_size=500');
+    },
+  );
 
   it('while a pipeline runs with them, and while one fails on a wrong password', async () => {
     const api = s.api;

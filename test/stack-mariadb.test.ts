@@ -62,34 +62,37 @@ describe(
       await stack.resetMariadb();
     });
 
-    it('the primary binlogs full-image ROW events with GTIDs in strict mode, and the sluice account may read them', async () => {
-      const v = await one(
-        ep.mysqlUrl,
-        'SELECT @@version AS version, @@log_bin AS log_bin, @@binlog_format AS format, @@binlog_row_image AS image, ' +
-          '@@gtid_strict_mode AS strict, @@log_slave_updates AS lsu, @@server_id AS sid, @@character_set_server AS cs',
-      );
-      assert.match(String(v.version), /MariaDB/);
-      assert.deepEqual(
-        [Number(v.log_bin), v.format, v.image, Number(v.strict), Number(v.lsu), Number(v.sid), v.cs],
-        [1, 'ROW', 'FULL', 1, 1, 1, 'utf8mb4'],
-      );
-      const grants = await withConn(ep.mysqlUrl, async (c) =>
-        (await c.query<Row[]>('SHOW GRANTS'))[0].map((g) => String(Object.values(g)[0])),
-      );
-      assert.ok(
-        grants.some((g) => /GRANT ALL PRIVILEGES ON \*\.\* TO `sluice`@.* WITH GRANT OPTION/.test(g)),
-        grants.join('\n'),
-      );
-      // What a binlog client runs on connect.
-      await withConn(ep.mysqlUrl, async (c) => {
-        await c.query('SHOW BINARY LOGS');
-        await c.query('SHOW MASTER STATUS');
-      });
-      const dbs = await withConn(ep.mysqlUrl, async (c) =>
-        (await c.query<Row[]>('SHOW DATABASES'))[0].map((r) => r.Database),
-      );
-      for (const d of ['sluice_demo_source', 'sluice_demo_dest']) assert.ok(dbs.includes(d), `${d} missing`);
-    });
+    it(
+      'the primary binlogs full-image ROW events with GTIDs in strict mode, ' + 'and the sluice account may read them',
+      async () => {
+        const v = await one(
+          ep.mysqlUrl,
+          'SELECT @@version AS version, @@log_bin AS log_bin, @@binlog_format AS format, @@binlog_row_image AS image, ' +
+            '@@gtid_strict_mode AS strict, @@log_slave_updates AS lsu, @@server_id AS sid, @@character_set_server AS cs',
+        );
+        assert.match(String(v.version), /MariaDB/);
+        assert.deepEqual(
+          [Number(v.log_bin), v.format, v.image, Number(v.strict), Number(v.lsu), Number(v.sid), v.cs],
+          [1, 'ROW', 'FULL', 1, 1, 1, 'utf8mb4'],
+        );
+        const grants = await withConn(ep.mysqlUrl, async (c) =>
+          (await c.query<Row[]>('SHOW GRANTS'))[0].map((g) => String(Object.values(g)[0])),
+        );
+        assert.ok(
+          grants.some((g) => /GRANT ALL PRIVILEGES ON \*\.\* TO `sluice`@.* WITH GRANT OPTION/.test(g)),
+          grants.join('\n'),
+        );
+        // What a binlog client runs on connect.
+        await withConn(ep.mysqlUrl, async (c) => {
+          await c.query('SHOW BINARY LOGS');
+          await c.query('SHOW MASTER STATUS');
+        });
+        const dbs = await withConn(ep.mysqlUrl, async (c) =>
+          (await c.query<Row[]>('SHOW DATABASES'))[0].map((r) => r.Database),
+        );
+        for (const d of ['sluice_demo_source', 'sluice_demo_dest']) assert.ok(dbs.includes(d), `${d} missing`);
+      },
+    );
 
     it('the replica was seeded with the existing rows and follows new writes at the same GTID position', async () => {
       const r = await one(
@@ -149,39 +152,45 @@ describe(
       assert.deepEqual([st.Slave_IO_Running, st.Slave_SQL_Running, st.Using_Gtid], ['Yes', 'Yes', 'Slave_Pos']);
     });
 
-    it('failover: with the primary stopped, the promoted replica takes writes continuing the same GTID domain', async () => {
-      // Written just before the primary goes away: promotion must not drop it.
-      await withConn(db, (c) => c.query("INSERT INTO items VALUES (5, 'last before failover', 5.50)"));
-      const { pos: last } = await one(ep.mysqlUrl, 'SELECT @@gtid_binlog_pos AS pos');
-      await stack.stopService('mariadb');
-      const status = await stack.status();
-      assert.equal(status.find((s) => s.name === 'mariadb')?.state, 'stopped');
-      assert.equal(status.find((s) => s.name === 'mariadb-replica')?.state, 'running');
+    it(
+      'failover: with the primary stopped, the promoted replica takes writes ' + 'continuing the same GTID domain',
+      async () => {
+        // Written just before the primary goes away: promotion must not drop it.
+        await withConn(db, (c) => c.query("INSERT INTO items VALUES (5, 'last before failover', 5.50)"));
+        const { pos: last } = await one(ep.mysqlUrl, 'SELECT @@gtid_binlog_pos AS pos');
+        await stack.stopService('mariadb');
+        const status = await stack.status();
+        assert.equal(status.find((s) => s.name === 'mariadb')?.state, 'stopped');
+        assert.equal(status.find((s) => s.name === 'mariadb-replica')?.state, 'running');
 
-      const { gtidPos } = await stack.promoteReplica();
-      assert.equal(gtidPos, last);
-      const replicaDb = new URL(ep.mysqlReplicaUrl);
-      replicaDb.pathname = '/sluice_demo_source';
-      await withConn(replicaDb.toString(), async (c) => {
-        assert.equal((await c.query<Row[]>('SELECT name FROM items WHERE id = 5'))[0][0]?.name, 'last before failover');
-        await c.query("INSERT INTO items VALUES (6, 'after failover', 6.60)");
-      });
-      const after = await one(ep.mysqlReplicaUrl, 'SELECT @@gtid_binlog_pos AS pos, @@read_only AS ro');
-      const [a, b] = [parseGtid(String(last)), parseGtid(String(after.pos))];
-      assert.deepEqual(
-        [b.domain, b.server, b.seq],
-        [a.domain, 2, a.seq + 1],
-        `after promotion ${after.pos} should continue ${last}`,
-      );
-      assert.equal(Number(after.ro), 0);
-      assert.equal(await one(ep.mysqlReplicaUrl, 'SHOW SLAVE STATUS'), undefined);
+        const { gtidPos } = await stack.promoteReplica();
+        assert.equal(gtidPos, last);
+        const replicaDb = new URL(ep.mysqlReplicaUrl);
+        replicaDb.pathname = '/sluice_demo_source';
+        await withConn(replicaDb.toString(), async (c) => {
+          assert.equal(
+            (await c.query<Row[]>('SELECT name FROM items WHERE id = 5'))[0][0]?.name,
+            'last before failover',
+          );
+          await c.query("INSERT INTO items VALUES (6, 'after failover', 6.60)");
+        });
+        const after = await one(ep.mysqlReplicaUrl, 'SELECT @@gtid_binlog_pos AS pos, @@read_only AS ro');
+        const [a, b] = [parseGtid(String(last)), parseGtid(String(after.pos))];
+        assert.deepEqual(
+          [b.domain, b.server, b.seq],
+          [a.domain, 2, a.seq + 1],
+          `after promotion ${after.pos} should continue ${last}`,
+        );
+        assert.equal(Number(after.ro), 0);
+        assert.equal(await one(ep.mysqlReplicaUrl, 'SHOW SLAVE STATUS'), undefined);
 
-      // Promotion survives a restart: still writable, still not replicating; promoting again is a no-op.
-      await stack.stopService('mariadb-replica');
-      await stack.startService('mariadb-replica');
-      const restarted = await one(ep.mysqlReplicaUrl, 'SELECT @@read_only AS ro, @@gtid_binlog_pos AS pos');
-      assert.deepEqual([Number(restarted.ro), restarted.pos], [0, after.pos]);
-      assert.equal((await stack.promoteReplica()).gtidPos, after.pos);
-    });
+        // Promotion survives a restart: still writable, still not replicating; promoting again is a no-op.
+        await stack.stopService('mariadb-replica');
+        await stack.startService('mariadb-replica');
+        const restarted = await one(ep.mysqlReplicaUrl, 'SELECT @@read_only AS ro, @@gtid_binlog_pos AS pos');
+        assert.deepEqual([Number(restarted.ro), restarted.pos], [0, after.pos]);
+        assert.equal((await stack.promoteReplica()).gtidPos, after.pos);
+      },
+    );
   },
 );

@@ -89,34 +89,37 @@ describe('stack supervisor over a registry of new services', () => {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
-  it('starts the default set only, then the optional one after its dependency, and a second start changes nothing', async () => {
-    await sv.start();
-    let st = await byName();
-    assert.deepEqual(Object.keys(st), ['first'], 'an optional service never used in this home is not listed');
-    assert.equal(st.first.state, 'running');
-    assert.equal(st.first.healthy, true);
-    assert.equal(st.first.address, `127.0.0.1:${ports[0]}`);
-    assert.equal(st.first.log, path.join(home, 'logs', 'first.log'));
+  it(
+    'starts the default set only, then the optional one after its ' + 'dependency, and a second start changes nothing',
+    async () => {
+      await sv.start();
+      let st = await byName();
+      assert.deepEqual(Object.keys(st), ['first'], 'an optional service never used in this home is not listed');
+      assert.equal(st.first.state, 'running');
+      assert.equal(st.first.healthy, true);
+      assert.equal(st.first.address, `127.0.0.1:${ports[0]}`);
+      assert.equal(st.first.log, path.join(home, 'logs', 'first.log'));
 
-    process.env.SUPERVISOR_TEST_B = '1';
-    try {
-      await sv.stop();
-      lines.length = 0;
-      await sv.start();
-      st = await byName();
-      assert.deepEqual([st.first.state, st.second.state], ['running', 'running']);
-      const ready = lines.findIndex((l) => l.startsWith('first: ready'));
-      const launched = lines.findIndex((l) => l.startsWith('second: started pid'));
-      assert.ok(ready >= 0 && launched > ready, `second starts after first is ready:\n${lines.join('\n')}`);
-      const pids = [st.first.pid, st.second.pid];
-      await sv.start();
-      st = await byName();
-      assert.deepEqual([st.first.pid, st.second.pid], pids);
-    } finally {
-      delete process.env.SUPERVISOR_TEST_B;
-    }
-    assert.ok((await byName()).second, 'an optional service with a data dir stays listed');
-  });
+      process.env.SUPERVISOR_TEST_B = '1';
+      try {
+        await sv.stop();
+        lines.length = 0;
+        await sv.start();
+        st = await byName();
+        assert.deepEqual([st.first.state, st.second.state], ['running', 'running']);
+        const ready = lines.findIndex((l) => l.startsWith('first: ready'));
+        const launched = lines.findIndex((l) => l.startsWith('second: started pid'));
+        assert.ok(ready >= 0 && launched > ready, `second starts after first is ready:\n${lines.join('\n')}`);
+        const pids = [st.first.pid, st.second.pid];
+        await sv.start();
+        st = await byName();
+        assert.deepEqual([st.first.pid, st.second.pid], pids);
+      } finally {
+        delete process.env.SUPERVISOR_TEST_B;
+      }
+      assert.ok((await byName()).second, 'an optional service with a data dir stays listed');
+    },
+  );
 
   it('a killed service is restarted by startService with a new process', async () => {
     const before = (await byName()).first.pid!;
@@ -143,31 +146,34 @@ describe('stack supervisor over a registry of new services', () => {
     }
   });
 
-  it('an external service is reported and used, never started or stopped; what runs against it is left out', async () => {
-    const pid = (await byName()).first.pid!;
-    process.env.SUPERVISOR_TEST_A_URL = `http://127.0.0.1:${ports[0]}/`;
-    process.env.SUPERVISOR_TEST_B = '1';
-    try {
-      const st = await byName();
-      assert.deepEqual({ ...st.first }, { name: 'first', state: 'external', address: `127.0.0.1:${ports[0]}` });
-      await assert.rejects(sv.stopService('first'), /first is external \(127\.0\.0\.1:\d+\); not managed here/);
-      lines.length = 0;
-      await sv.start();
-      assert.ok(
-        lines.some((l) => l.startsWith('first: external')),
-        lines.join('\n'),
-      );
-      assert.ok(
-        lines.some((l) => l.startsWith('second: not started (it runs against the local first')),
-        lines.join('\n'),
-      );
-      await sv.stop();
-      assert.ok(pidAlive(pid), 'stop() left the external service alone');
-    } finally {
-      delete process.env.SUPERVISOR_TEST_A_URL;
-      delete process.env.SUPERVISOR_TEST_B;
-    }
-  });
+  it(
+    'an external service is reported and used, never started or stopped; ' + 'what runs against it is left out',
+    async () => {
+      const pid = (await byName()).first.pid!;
+      process.env.SUPERVISOR_TEST_A_URL = `http://127.0.0.1:${ports[0]}/`;
+      process.env.SUPERVISOR_TEST_B = '1';
+      try {
+        const st = await byName();
+        assert.deepEqual({ ...st.first }, { name: 'first', state: 'external', address: `127.0.0.1:${ports[0]}` });
+        await assert.rejects(sv.stopService('first'), /first is external \(127\.0\.0\.1:\d+\); not managed here/);
+        lines.length = 0;
+        await sv.start();
+        assert.ok(
+          lines.some((l) => l.startsWith('first: external')),
+          lines.join('\n'),
+        );
+        assert.ok(
+          lines.some((l) => l.startsWith('second: not started (it runs against the local first')),
+          lines.join('\n'),
+        );
+        await sv.stop();
+        assert.ok(pidAlive(pid), 'stop() left the external service alone');
+      } finally {
+        delete process.env.SUPERVISOR_TEST_A_URL;
+        delete process.env.SUPERVISOR_TEST_B;
+      }
+    },
+  );
 
   it('stop leaves no process behind, and reset deletes the data dir', async () => {
     await sv.startService('second');

@@ -148,7 +148,8 @@ export class ChangeEventBuffer<P> {
           if (!this.spilling)
             this.o.log.info(
               { events: this.bufMsgs, spill_at: TX_SPILL_EVENTS },
-              'transaction larger than SLUICE_TX_SPILL_EVENTS: sending it to Kafka in parts; its position is acknowledged at its commit',
+              'transaction larger than SLUICE_TX_SPILL_EVENTS: sending it to Kafka ' +
+                'in parts; its position is acknowledged at its commit',
             );
           this.spilling = true;
           end = this.buf.length - 1;

@@ -66,7 +66,9 @@ export class RunnerHost {
     lock.on('error', () => undefined);
     await lock.connect();
     const got = await lock.query(
-      `SELECT pg_try_advisory_lock(hashtext('sluice.pipeline'), hashtext($1)) AS p, pg_try_advisory_lock(hashtext('sluice.source'), hashtext($2)) AS s`,
+      "SELECT pg_try_advisory_lock(hashtext('sluice.pipeline'), " +
+        "hashtext($1)) AS p, pg_try_advisory_lock(hashtext('sluice.source'), " +
+        'hashtext($2)) AS s',
       [id, sourceId],
     );
     if (!got.rows[0].p || !got.rows[0].s) {
@@ -126,7 +128,9 @@ export class RunnerHost {
   async watch(): Promise<void> {
     if (!this.running.size) return;
     const rows: { id: string; desired_state: string; restart_requested_at: Date | null }[] = await this.o.ds.query(
-      `SELECT p.id, p.desired_state, r.restart_requested_at FROM pipelines p LEFT JOIN pipeline_runtime r ON r.pipeline_id = p.id WHERE p.id = ANY($1)`,
+      'SELECT p.id, p.desired_state, r.restart_requested_at FROM pipelines p ' +
+        'LEFT JOIN pipeline_runtime r ON r.pipeline_id = p.id WHERE p.id = ' +
+        'ANY($1)',
       [[...this.running.keys()]],
     );
     const byId = new Map(rows.map((x) => [x.id, x]));

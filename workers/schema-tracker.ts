@@ -185,7 +185,8 @@ export class SchemaTracker {
           else if (resolution === 'resnapshot') {
             await hooks.writer.alterColumn?.(destTable, 'replace', { ...col, name: map[col.name] ?? col.name });
             await this.o.control.query(
-              `INSERT INTO snapshots (pipeline_id, tables, mode, reason) VALUES ($1, $2, 'incremental', 'schema_resnapshot')`,
+              'INSERT INTO snapshots (pipeline_id, tables, mode, reason) VALUES ($1, ' +
+                "$2, 'incremental', 'schema_resnapshot')",
               [this.o.pipelineId, JSON.stringify([name])],
             );
           }
@@ -199,7 +200,9 @@ export class SchemaTracker {
     else {
       // Applied only now, after its alterations: a restart before this line takes the acknowledged version up again.
       await this.o.control.query(
-        `UPDATE schema_history SET status = 'applied', ignored = $4, column_map = $5 WHERE pipeline_id = $1 AND table_name = $2 AND version = $3`,
+        "UPDATE schema_history SET status = 'applied', ignored = $4, " +
+          'column_map = $5 WHERE pipeline_id = $1 AND table_name = $2 AND ' +
+          'version = $3',
         [this.o.pipelineId, name, version, JSON.stringify([...ignored]), JSON.stringify(map)],
       );
       this.accept(name, next);

@@ -750,7 +750,9 @@ export class SinkRunner {
 
   private async loadDlqKeys() {
     const rows = await this.o.control.query(
-      `SELECT id, topic, kafka_partition, kafka_offset, record_key FROM dlq_records WHERE pipeline_id = $1 AND status IN ('pending','replay_requested') AND record_key IS NOT NULL`,
+      'SELECT id, topic, kafka_partition, kafka_offset, record_key FROM ' +
+        'dlq_records WHERE pipeline_id = $1 AND status IN ' +
+        "('pending','replay_requested') AND record_key IS NOT NULL",
       [this.o.pipelineId],
     );
     this.dlqByKey.clear();
@@ -780,7 +782,8 @@ export class SinkRunner {
     const ids = found.flatMap((f) => f.older.map((d) => d.id));
     // The control DB first: if it fails the records stay tracked (and pending), nothing is lost.
     await this.o.control.query(
-      `UPDATE dlq_records SET status = 'superseded', updated_at = now() WHERE id = ANY($1) AND status IN ('pending','replay_requested')`,
+      "UPDATE dlq_records SET status = 'superseded', updated_at = now() " +
+        "WHERE id = ANY($1) AND status IN ('pending','replay_requested')",
       [ids],
     );
     for (const { k, older } of found) {
@@ -972,7 +975,8 @@ export class SinkRunner {
         o.log.info({ dlq_id: Number(r.id) }, 'DLQ record replayed');
       } catch (e) {
         await o.control.query(
-          `UPDATE dlq_records SET status = 'pending', attempts = attempts + 1, error_message = $2, updated_at = now() WHERE id = $1`,
+          "UPDATE dlq_records SET status = 'pending', attempts = attempts + 1, " +
+            'error_message = $2, updated_at = now() WHERE id = $1',
           [r.id, (e as Error).message.slice(0, 2000)],
         );
       }

@@ -282,7 +282,8 @@ export class SourceSession<P> implements ChangeEventSource {
         await initialOnly.release(o.control, o.sourceId);
         await c.release();
         o.log.info(
-          'initial_only: initial snapshot delivered to Kafka; the source position is released and no changes are streamed from now on',
+          'initial_only: initial snapshot delivered to Kafka; the source ' +
+            'position is released and no changes are streamed from now on',
         );
       }
     } finally {

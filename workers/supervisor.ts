@@ -38,7 +38,9 @@ export class Supervisor {
       } else if (p.desired_state === 'paused') {
         await this.o.ds
           .query(
-            `UPDATE pipeline_runtime SET state = 'Paused', reason = NULL, since = now() WHERE pipeline_id = $1 AND state <> 'Paused' AND (heartbeat_at IS NULL OR heartbeat_at < now() - interval '5 seconds')`,
+            "UPDATE pipeline_runtime SET state = 'Paused', reason = NULL, since = " +
+              "now() WHERE pipeline_id = $1 AND state <> 'Paused' AND (heartbeat_at " +
+              "IS NULL OR heartbeat_at < now() - interval '5 seconds')",
             [p.id],
           )
           .catch(() => undefined);

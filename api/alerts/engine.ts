@@ -173,7 +173,8 @@ export class AlertEngine {
     const heartbeats = new Map<string, number>(
       (
         await this.q(
-          `SELECT p.id, coalesce((c.config->>'heartbeat_interval_ms')::int, 0) AS hb FROM pipelines p JOIN connectors c ON c.id = p.source_id`,
+          "SELECT p.id, coalesce((c.config->>'heartbeat_interval_ms')::int, 0) " +
+            'AS hb FROM pipelines p JOIN connectors c ON c.id = p.source_id',
         )
       ).map((r) => [r.id, r.hb]),
     );
@@ -326,7 +327,9 @@ export class AlertEngine {
         );
         if (ev.length) {
           await this.q(
-            `INSERT INTO alert_deliveries (event_id, channel_id, channel_name) SELECT $1, id, name FROM alert_channels WHERE id = ANY($2::uuid[]) ON CONFLICT DO NOTHING`,
+            'INSERT INTO alert_deliveries (event_id, channel_id, channel_name) ' +
+              'SELECT $1, id, name FROM alert_channels WHERE id = ANY($2::uuid[]) ON ' +
+              'CONFLICT DO NOTHING',
             [ev[0].id, rule.channel_ids],
           );
         }
@@ -390,7 +393,8 @@ export class AlertEngine {
       cfg = openChannel(d, this.o.secrets);
       await send(d.kind, cfg, n);
       await this.q(
-        `UPDATE alert_deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = now(), last_error = NULL WHERE id = $1`,
+        "UPDATE alert_deliveries SET status = 'delivered', attempts = attempts " +
+          '+ 1, delivered_at = now(), last_error = NULL WHERE id = $1',
         [d.id],
       );
       this.o.log.info(

@@ -97,7 +97,9 @@ export function alertChannelRouter(ctx: AppContext): Router {
           if (!changed.length) return row;
           const s = returned<any>(
             await m.query(
-              `UPDATE alert_channels SET name = $2, config = $3, secrets = $4, tags = $5, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`,
+              'UPDATE alert_channels SET name = $2, config = $3, secrets = $4, tags ' +
+                '= $5, version = version + 1, updated_at = now() WHERE id = $1 ' +
+                'RETURNING *',
               [id, row.name, JSON.stringify(row.config), JSON.stringify(row.secrets), JSON.stringify(row.tags)],
             ),
           );
@@ -140,7 +142,9 @@ export function alertChannelRouter(ctx: AppContext): Router {
 async function firing(ctx: AppContext, ruleIds: string[]) {
   const rows: { rule_id: string; pipeline_id: string; pipeline: string; changed_at: Date }[] = ruleIds.length
     ? await ctx.ds.query(
-        `SELECT s.rule_id, s.pipeline_id, p.name AS pipeline, s.changed_at FROM alert_states s JOIN pipelines p ON p.id = s.pipeline_id WHERE s.firing AND s.rule_id = ANY($1) ORDER BY p.name`,
+        'SELECT s.rule_id, s.pipeline_id, p.name AS pipeline, s.changed_at ' +
+          'FROM alert_states s JOIN pipelines p ON p.id = s.pipeline_id WHERE ' +
+          's.firing AND s.rule_id = ANY($1) ORDER BY p.name',
         [ruleIds],
       )
     : [];

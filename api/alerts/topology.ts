@@ -218,7 +218,9 @@ export async function importAlerts(
     const s = returned<any>(
       current
         ? await m.query(
-            `UPDATE alert_channels SET name = $2, kind = $3, config = $4, secrets = $5, tags = $6, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`,
+            'UPDATE alert_channels SET name = $2, kind = $3, config = $4, secrets ' +
+              '= $5, tags = $6, version = version + 1, updated_at = now() WHERE id = ' +
+              '$1 RETURNING *',
             [current.id, ...args],
           )
         : await m.query(

@@ -50,7 +50,9 @@ export function consoleRouter(o: ConsoleOptions): Router {
   r.use((_req, res, next) => {
     res.setHeader(
       'Content-Security-Policy',
-      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+      "default-src 'self'; script-src 'self'; style-src 'self' " +
+        "'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; " +
+        "form-action 'self'; base-uri 'none'",
     );
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'same-origin');
@@ -152,17 +154,15 @@ export function consoleRouter(o: ConsoleOptions): Router {
     }
   };
   const send = (res: Response, title: string, body: Html, active: string, req: Request, charts = false) =>
-    res
-      .type('html')
-      .send(
-        layout(title, body, {
-          active,
-          charts,
-          signedIn: true,
-          flash: typeof req.query.msg === 'string' ? req.query.msg.slice(0, 300) : null,
-          error: typeof req.query.err === 'string' ? req.query.err.slice(0, 500) : null,
-        }),
-      );
+    res.type('html').send(
+      layout(title, body, {
+        active,
+        charts,
+        signedIn: true,
+        flash: typeof req.query.msg === 'string' ? req.query.msg.slice(0, 300) : null,
+        error: typeof req.query.err === 'string' ? req.query.err.slice(0, 500) : null,
+      }),
+    );
 
   // ---- Pipelines ----
   const statusList = async (api: ConsoleApi, req: Request) => {

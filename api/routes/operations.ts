@@ -312,7 +312,9 @@ export function operationsRouter(ctx: AppContext): Router {
     const id = idParam(req, 'pipeline');
     await requirePipeline(ctx, id);
     await ctx.ds.query(
-      `INSERT INTO pipeline_runtime (pipeline_id, restart_requested_at) VALUES ($1, now()) ON CONFLICT (pipeline_id) DO UPDATE SET restart_requested_at = now()`,
+      'INSERT INTO pipeline_runtime (pipeline_id, restart_requested_at) ' +
+        'VALUES ($1, now()) ON CONFLICT (pipeline_id) DO UPDATE SET ' +
+        'restart_requested_at = now()',
       [id],
     );
     ctx.log.info({ pipeline_id: id }, 'pipeline restart requested');
@@ -454,11 +456,13 @@ export function operationsRouter(ctx: AppContext): Router {
       const rows =
         'all' in b
           ? await ctx.ds.query(
-              `UPDATE dlq_records SET status = $2, updated_at = now() WHERE pipeline_id = $1 AND status = 'pending' RETURNING id`,
+              'UPDATE dlq_records SET status = $2, updated_at = now() WHERE ' +
+                "pipeline_id = $1 AND status = 'pending' RETURNING id",
               [id, to],
             )
           : await ctx.ds.query(
-              `UPDATE dlq_records SET status = $2, updated_at = now() WHERE pipeline_id = $1 AND status = 'pending' AND id = ANY($3) RETURNING id`,
+              'UPDATE dlq_records SET status = $2, updated_at = now() WHERE ' +
+                "pipeline_id = $1 AND status = 'pending' AND id = ANY($3) RETURNING id",
               [id, to, b.ids],
             );
       const ids = (Array.isArray(rows[0]) ? rows[0] : rows).map((x: any) => Number(x.id));

@@ -72,7 +72,8 @@ export function pipelineRouter(ctx: AppContext): Router {
             throw new Problem(
               409,
               'Conflict',
-              `source_id cannot change in place: a pipeline's offsets belong to its source. Create a new pipeline (Terraform plans a replacement).`,
+              "source_id cannot change in place: a pipeline's offsets belong to its " +
+                'source. Create a new pipeline (Terraform plans a replacement).',
               [{ field: 'source_id', message: 'forces a new pipeline' }],
             );
           }

@@ -86,7 +86,9 @@ export function schemaRouter(ctx: AppContext): Router {
     if (b.resolution !== undefined && !RESOLUTIONS.includes(b.resolution))
       throw validation('resolution', `must be one of: ${RESOLUTIONS.join(', ')}`);
     const held = await ctx.ds.query(
-      `SELECT table_name, version, reason FROM schema_history WHERE pipeline_id = $1 AND status = 'held' AND ($2::text IS NULL OR table_name = $2) ORDER BY table_name, version`,
+      'SELECT table_name, version, reason FROM schema_history WHERE ' +
+        "pipeline_id = $1 AND status = 'held' AND ($2::text IS NULL OR " +
+        'table_name = $2) ORDER BY table_name, version',
       [id, b.table ?? null],
     );
     if (!held.length)

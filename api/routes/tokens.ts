@@ -48,7 +48,8 @@ export function tokenRouter(ctx: AppContext): Router {
       saved = await ctx.ds.transaction(async (m) => {
         // The database's clock, not this process's: expiry is checked against what it stores.
         const [s]: ApiTokenEntity[] = await m.query(
-          `INSERT INTO api_tokens (name, token_hash, role, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4::int)) RETURNING *`,
+          'INSERT INTO api_tokens (name, token_hash, role, expires_at) VALUES ' +
+            '($1, $2, $3, now() + make_interval(secs => $4::int)) RETURNING *',
           [b.name, hashToken(secret), b.role, b.expires_in ?? null],
         );
         await audit(m, req, 'create', 'token', s, ['name', 'role', ...(b.expires_in ? ['expires_at'] : [])]);

@@ -73,7 +73,9 @@ interface RunResult {
   sustainedThreadCpuSeconds?: Record<string, number>;
 }
 
-const CHECKSUM = `SELECT count(*) AS n, md5(string_agg(concat_ws('|', id, a, b, c, d, e, f, g, h, src_ts), E'\\n' ORDER BY id)) AS sum FROM bench`;
+const CHECKSUM =
+  "SELECT count(*) AS n, md5(string_agg(concat_ws('|', id, a, b, c, d, " +
+  "e, f, g, h, src_ts), E'\\n' ORDER BY id)) AS sum FROM bench";
 
 /** Waits (up to 60 s) until destination == source in every column of every row; otherwise fails with what differs. */
 async function verify(t: MeasureTarget, system: System): Promise<{ rows: number; md5: string }> {

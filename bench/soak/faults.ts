@@ -98,7 +98,9 @@ export function faults(s: SoakServices): Record<FaultKind, Fault> {
     ),
     'kill-kafka': crash('the Kafka broker', ...service('kafka')),
     'kill-worker': {
-      what: 'kill -9 of one of the two workers (one running a pipeline when there is one), a new worker after the outage',
+      what:
+        'kill -9 of one of the two workers (one running a pipeline when there ' +
+        'is one), a new worker after the outage',
       outageMs: outage,
       inject: async (rng) => {
         const live = s.workers.live();

@@ -7,8 +7,10 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
   title: 'Elasticsearch destination',
   description:
     'Indexes change events into Elasticsearch 8: one index per table, the primary key as document id, upserts and ' +
-    'deletes through the bulk API (a rejected document goes to the DLQ, the rest of the bulk is written); an index is ' +
-    'created on first sight with a mapping from the source column types (see docs/connectors.md, "Elasticsearch mappings").',
+    ('deletes through the bulk API (a rejected document goes to the DLQ, ' +
+      'the rest of the bulk is written); an index is ') +
+    ('created on first sight with a mapping from the source column types ' +
+      '(see docs/connectors.md, "Elasticsearch mappings").'),
   fields: {
     url: {
       type: 'string',
@@ -16,7 +18,8 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       maxLength: 2048,
       pattern: /^https?:\/\/[^/@\s]+(\/\S*)?$/,
       patternHint:
-        'an http:// or https:// URL without credentials (use username/password or api_key), e.g. https://es.internal:9200',
+        'an http:// or https:// URL without credentials (use username/password ' +
+        'or api_key), e.g. https://es.internal:9200',
       description: 'URL of the cluster (a node or a load balancer), e.g. https://es.internal:9200.',
     },
     username: {
@@ -45,7 +48,10 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
     table_name_format: {
       ...common.tableNameFormat,
       description:
-        'Index name per source table; `{schema}`, `{table}` and `{topic_prefix}` are replaced and the result is lower-cased (Elasticsearch index names are lower case). An existing index or alias of that name is written as it is.',
+        'Index name per source table; `{schema}`, `{table}` and ' +
+        '`{topic_prefix}` are replaced and the result is lower-cased ' +
+        '(Elasticsearch index names are lower case). An existing index or ' +
+        'alias of that name is written as it is.',
     },
     ingestion_mode: common.ingestionMode,
     hard_delete: {

@@ -41,13 +41,18 @@ export const MAPPING_TABLE: { types: string; test: (t: string) => boolean; field
     types: 'timestamp [with time zone]',
     test: (t) => t.startsWith('timestamp'),
     field: { type: 'date' },
-    why: 'values are sent as ISO 8601 (`2024-05-01T12:00:00.123456+00:00`); the index keeps milliseconds, `_source` the microseconds',
+    why:
+      'values are sent as ISO 8601 (`2024-05-01T12:00:00.123456+00:00`); the ' +
+      'index keeps milliseconds, `_source` the microseconds',
   },
   {
     types: 'json, jsonb',
     test: (t) => t === 'json' || t === 'jsonb',
     field: { type: 'object', enabled: false },
-    why: 'the parsed JSON, kept in `_source` but not indexed (any JSON value fits); create the index yourself with `flattened` or an object mapping to search it',
+    why:
+      'the parsed JSON, kept in `_source` but not indexed (any JSON value ' +
+      'fits); create the index yourself with `flattened` or an object ' +
+      'mapping to search it',
   },
   { types: 'bytea', test: (t) => t === 'bytea', field: { type: 'binary' }, why: 'base64, as the binary type wants it' },
   {

@@ -7,7 +7,8 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
   title: 'Kafka destination (another cluster)',
   description:
     "Delivers change events into topics of another Kafka cluster, keyed by primary key, in Sluice's envelope or a " +
-    'Debezium-compatible JSON envelope, with an idempotent producer (acks=all). A Kafka offset of the pipeline is committed only ' +
+    ('Debezium-compatible JSON envelope, with an idempotent producer ' +
+      '(acks=all). A Kafka offset of the pipeline is committed only ') +
     'after the destination cluster acknowledged the record.',
   fields: {
     bootstrap_servers: {
@@ -21,21 +22,26 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       ...common.tableNameFormat,
       default: '{topic_prefix}.{schema}.{table}',
       description:
-        'Destination topic of a table; `{schema}`, `{table}` and `{topic_prefix}` are replaced, characters Kafka does not allow become `_`.',
+        'Destination topic of a table; `{schema}`, `{table}` and ' +
+        '`{topic_prefix}` are replaced, characters Kafka does not allow become ' +
+        '`_`.',
     },
     envelope: {
       type: 'string',
       default: 'sluice',
       enum: ['sluice', 'debezium'],
       description:
-        "sluice: the change event as Sluice's own topics carry it (column types in the `sluice.columns` header). debezium: " +
-        "`{before, after, source, op, ts_ms}` with Debezium's field names and op codes, as its JSON converter writes it without schemas.",
+        "sluice: the change event as Sluice's own topics carry it (column " +
+        'types in the `sluice.columns` header). debezium: ' +
+        ("`{before, after, source, op, ts_ms}` with Debezium's field names and " +
+          'op codes, as its JSON converter writes it without schemas.'),
     },
     tombstones: {
       type: 'boolean',
       default: true,
       description:
-        "After a delete, also send a record with the key and no value, so a compacted topic drops the key (Debezium's default).",
+        'After a delete, also send a record with the key and no value, so a ' +
+        "compacted topic drops the key (Debezium's default).",
     },
     sasl_mechanism: {
       type: 'string',
@@ -60,7 +66,9 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       default: 'disable',
       enum: ['disable', 'require', 'verify-full'],
       description:
-        'TLS to the brokers: disable, require (encrypted, certificate not checked) or verify-full (certificate checked against `tls_ca_pem`, else the system CAs).',
+        'TLS to the brokers: disable, require (encrypted, certificate not ' +
+        'checked) or verify-full (certificate checked against `tls_ca_pem`, ' +
+        'else the system CAs).',
     },
     tls_ca_pem: {
       type: 'string',

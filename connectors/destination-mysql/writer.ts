@@ -117,7 +117,9 @@ export function toMysqlParam(value: unknown, type: string): unknown {
 
 const STRICT_SESSION =
   // Strict: a value the column cannot hold is an error (retries, then DLQ), never a silent truncation or zero date.
-  `SET SESSION sql_mode = 'STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'`;
+  'SET SESSION sql_mode = ' +
+  "'STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', " +
+  "time_zone = '+00:00'";
 
 /** Rows per INSERT are bounded by size too: the server refuses packets above max_allowed_packet (16 MiB by default). */
 const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
@@ -315,7 +317,9 @@ export class MysqlWriter extends SqlTableWriter<Conn> {
   protected async dropNotNull(c: Conn, table: string, column: string) {
     const [rows] = await this.q(
       c,
-      'SELECT COLUMN_TYPE AS t, IS_NULLABLE AS n, COLUMN_KEY AS k FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?',
+      'SELECT COLUMN_TYPE AS t, IS_NULLABLE AS n, COLUMN_KEY AS k FROM ' +
+        'information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ' +
+        'AND COLUMN_NAME = ?',
       [this.cfg.database, table, column],
     );
     const r = (rows as { t: string; n: string; k: string }[])[0];

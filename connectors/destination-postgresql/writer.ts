@@ -164,12 +164,15 @@ export class PostgresqlWriter extends SqlTableWriter<PoolClient> {
 
   protected async dropNotNull(c: PoolClient, table: string, column: string) {
     const r = await c.query(
-      `SELECT is_nullable FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3`,
+      'SELECT is_nullable FROM information_schema.columns WHERE table_schema ' +
+        '= $1 AND table_name = $2 AND column_name = $3',
       [this.schema, table, column],
     );
     // A primary-key column keeps its NOT NULL (Postgres refuses to drop it); rows without it cannot exist anyway.
     const key = await c.query(
-      `SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = $1::regclass AND i.indisprimary AND a.attname = $2`,
+      'SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = ' +
+        'i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = ' +
+        '$1::regclass AND i.indisprimary AND a.attname = $2',
       [this.target(table), column],
     );
     if (r.rows[0]?.is_nullable === 'NO' && !key.rows.length)

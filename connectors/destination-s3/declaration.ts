@@ -7,8 +7,10 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
   title: 'S3 object storage destination (Parquet)',
   description:
     "Writes each table's change events as an append log of Parquet (or JSON Lines) files to an S3-compatible bucket, " +
-    'under `<prefix>/<table>/dt=YYYY-MM-DD/hr=HH/<first offset>-<last offset>.parquet`. Every file carries `_sluice_op`, ' +
-    '`_sluice_source_ts`, `_sluice_offset` and `_sluice_ingested_at`, so readers take the latest change per key. A Kafka offset ' +
+    ('under `<prefix>/<table>/dt=YYYY-MM-DD/hr=HH/<first offset>-<last ' +
+      'offset>.parquet`. Every file carries `_sluice_op`, ') +
+    ('`_sluice_source_ts`, `_sluice_offset` and `_sluice_ingested_at`, so ' +
+      'readers take the latest change per key. A Kafka offset ') +
     'is committed only once the file that holds it is complete in the bucket.',
   fields: {
     bucket: {
@@ -25,7 +27,8 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       pattern: /^$|^[^/].*[^/]$|^[^/]$/,
       patternHint: 'a key prefix without a leading or trailing "/"',
       description:
-        'Key prefix in front of every file (no leading or trailing `/`); empty puts the table folders at the bucket root.',
+        'Key prefix in front of every file (no leading or trailing `/`); empty ' +
+        'puts the table folders at the bucket root.',
     },
     table_name_format: {
       ...common.tableNameFormat,
@@ -37,7 +40,9 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       default: 'parquet',
       enum: ['parquet', 'jsonl'],
       description:
-        "parquet: typed columns (see the type mapping in docs/dataplane.md). jsonl: one JSON object per line, the values as Sluice's change events carry them.",
+        'parquet: typed columns (see the type mapping in docs/dataplane.md). ' +
+        "jsonl: one JSON object per line, the values as Sluice's change events " +
+        'carry them.',
     },
     parquet_compression: {
       type: 'string',
@@ -51,7 +56,8 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       min: 1024,
       max: 512 * 1024 * 1024,
       description:
-        'A file is closed once the row data buffered for it (as JSON text, before encoding and compression) reaches this many bytes.',
+        'A file is closed once the row data buffered for it (as JSON text, ' +
+        'before encoding and compression) reaches this many bytes.',
     },
     max_file_age_ms: {
       type: 'integer',
@@ -59,7 +65,9 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       min: 1000,
       max: 3_600_000,
       description:
-        'A file is closed at the latest this long (ms) after its first change arrived: the most a change waits before it is in the bucket and its offset committed.',
+        'A file is closed at the latest this long (ms) after its first change ' +
+        'arrived: the most a change waits before it is in the bucket and its ' +
+        'offset committed.',
     },
     endpoint: {
       type: 'string',
@@ -81,14 +89,17 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       type: 'boolean',
       default: false,
       description:
-        'Address the bucket as `<endpoint>/<bucket>` instead of `<bucket>.<endpoint>` (most S3-compatible services need true).',
+        'Address the bucket as `<endpoint>/<bucket>` instead of ' +
+        '`<bucket>.<endpoint>` (most S3-compatible services need true).',
     },
     access_key_id: {
       type: 'string',
       sensitive: true,
       maxLength: 256,
       description:
-        'Access key id. Write-only: encrypted at rest and never returned. Without it the default AWS credential chain applies (environment, instance role).',
+        'Access key id. Write-only: encrypted at rest and never returned. ' +
+        'Without it the default AWS credential chain applies (environment, ' +
+        'instance role).',
     },
     secret_access_key: {
       type: 'string',
@@ -107,7 +118,8 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       default: 'none',
       enum: ['none', 'AES256', 'aws:kms'],
       description:
-        "Server-side encryption requested for every file: none (the bucket's default), AES256 (SSE-S3) or aws:kms (SSE-KMS, with `sse_kms_key_id`).",
+        "Server-side encryption requested for every file: none (the bucket's " +
+        'default), AES256 (SSE-S3) or aws:kms (SSE-KMS, with `sse_kms_key_id`).',
     },
     sse_kms_key_id: {
       type: 'string',
@@ -120,7 +132,8 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       default: 'append',
       enum: ['append'],
       description:
-        'Always append: every change is a row of the log; readers take the row with the highest `_sluice_offset` per key.',
+        'Always append: every change is a row of the log; readers take the row ' +
+        'with the highest `_sluice_offset` per key.',
     },
     batch_size: common.batchSize,
   },

@@ -11,9 +11,12 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
   title: 'Webhook destination',
   description:
     'POSTs batches of change events (a JSON array or NDJSON) to an HTTP endpoint, signed with HMAC-SHA256 over a ' +
-    'timestamp and the body; 5xx, 429 (honouring Retry-After), timeouts and network errors are retried without limit, ' +
-    "other 4xx answers are retried per the pipeline's delivery settings and then go to the DLQ. Order is kept per key. " +
-    'The receiver gets every change as an event, whatever the ingestion mode (see docs/connectors.md, "Webhook payload").',
+    ('timestamp and the body; 5xx, 429 (honouring Retry-After), timeouts ' +
+      'and network errors are retried without limit, ') +
+    ("other 4xx answers are retried per the pipeline's delivery settings " +
+      'and then go to the DLQ. Order is kept per key. ') +
+    ('The receiver gets every change as an event, whatever the ingestion ' +
+      'mode (see docs/connectors.md, "Webhook payload").'),
   fields: {
     url: {
       type: 'string',
@@ -21,7 +24,8 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       maxLength: 2048,
       pattern: /^https?:\/\/[^/@\s]+(\/\S*)?$/,
       patternHint:
-        'an http:// or https:// URL without credentials (put them in secret_headers), e.g. https://hooks.example.com/sluice',
+        'an http:// or https:// URL without credentials (put them in ' +
+        'secret_headers), e.g. https://hooks.example.com/sluice',
       description: 'Endpoint the batches are POSTed to.',
     },
     format: {
@@ -29,7 +33,8 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       default: 'json_array',
       enum: ['json_array', 'ndjson'],
       description:
-        'json_array: the body is one JSON array of events (application/json). ndjson: one event per line (application/x-ndjson).',
+        'json_array: the body is one JSON array of events (application/json). ' +
+        'ndjson: one event per line (application/x-ndjson).',
     },
     headers: {
       type: 'list',
@@ -48,14 +53,16 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       pattern: new RegExp(`^${HEADER}(\\r?\\n${HEADER})*\\r?\\n?$`),
       patternHint: `one or more lines, each ${headerHint}`,
       description:
-        'Request headers whose values are secret (e.g. `Authorization: Bearer ...`), one `Name: value` per line. Write-only.',
+        'Request headers whose values are secret (e.g. `Authorization: Bearer ' +
+        '...`), one `Name: value` per line. Write-only.',
     },
     signing_secret: {
       type: 'string',
       sensitive: true,
       maxLength: 1024,
       description:
-        'Key of the `X-Sluice-Signature` header: `v1=` + hex HMAC-SHA256 of `<X-Sluice-Timestamp>.<body>`. Unset: no signature. Write-only.',
+        'Key of the `X-Sluice-Signature` header: `v1=` + hex HMAC-SHA256 of ' +
+        '`<X-Sluice-Timestamp>.<body>`. Unset: no signature. Write-only.',
     },
     timeout_ms: {
       type: 'integer',

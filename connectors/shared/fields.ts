@@ -25,7 +25,8 @@ export const common = {
     type: 'list',
     default: [],
     description:
-      'Tables to capture as `schema.table` (regular expressions allowed). Empty means every table in the included schemas.',
+      'Tables to capture as `schema.table` (regular expressions allowed). ' +
+      'Empty means every table in the included schemas.',
   },
   tableExclude: {
     type: 'list',
@@ -38,14 +39,18 @@ export const common = {
     min: 0,
     max: 3_600_000,
     description:
-      'How often (ms) a heartbeat is written so the source position advances while captured tables are idle. 0 disables heartbeats.',
+      'How often (ms) a heartbeat is written so the source position advances ' +
+      'while captured tables are idle. 0 disables heartbeats.',
   },
   snapshotMode: {
     type: 'string',
     default: 'initial',
     enum: ['initial', 'never', 'initial_only'],
     description:
-      'initial: snapshot every captured table once, then stream. never: stream from now on. initial_only: snapshot every captured table once, then stream nothing more (a Postgres source drops its slot); switching to initial later starts afresh with a new snapshot.',
+      'initial: snapshot every captured table once, then stream. never: ' +
+      'stream from now on. initial_only: snapshot every captured table once, ' +
+      'then stream nothing more (a Postgres source drops its slot); ' +
+      'switching to initial later starts afresh with a new snapshot.',
   },
   topicPrefix: {
     type: 'string',
@@ -84,7 +89,9 @@ export const common = {
     default: 'upsert',
     enum: ['upsert', 'append'],
     description:
-      'upsert merges on the primary key (redelivery is invisible); append inserts every change with metadata columns. A pipeline may override it.',
+      'upsert merges on the primary key (redelivery is invisible); append ' +
+      'inserts every change with metadata columns. A pipeline may override ' +
+      'it.',
   },
   tableNameFormat: {
     type: 'string',

@@ -6,7 +6,9 @@ export const declaration: ConnectorSpec & { category: 'source' } = {
   kind: 'mysql',
   title: 'MySQL / MariaDB source',
   description:
-    'Captures row changes from the binlog of MySQL 5.7+/8.x or MariaDB 10.5+. Needs binlog_format=ROW and binlog_row_image=FULL; GTIDs recommended.',
+    'Captures row changes from the binlog of MySQL 5.7+/8.x or MariaDB ' +
+    '10.5+. Needs binlog_format=ROW and binlog_row_image=FULL; GTIDs ' +
+    'recommended.',
   fields: {
     ...serverConnectionFields(3306),
     database_include: { type: 'list', required: true, description: 'Databases whose tables are captured.' },

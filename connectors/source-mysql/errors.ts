@@ -27,8 +27,11 @@ export function classifyMysqlSourceFailure(err: Error, where: string, position: 
     return {
       broken:
         `position_lost: ${where} does not hold position ${position} in its binlog (${err.message}): ` +
-        'either the binlog was purged (raise binlog_expire_logs_seconds) or, after a failover, this server never received the transactions the source already read from the old primary ' +
-        '(promote the replica that is furthest ahead, or point the source back). Recreate the source to take a fresh snapshot if neither applies',
+        ('either the binlog was purged (raise binlog_expire_logs_seconds) or, ' +
+          'after a failover, this server never received the transactions the ' +
+          'source already read from the old primary ') +
+        ('(promote the replica that is furthest ahead, or point the source ' +
+          'back). Recreate the source to take a fresh snapshot if neither applies'),
       log: 'binlog position lost',
     };
   }

@@ -18,7 +18,9 @@ export class MysqlSourceCounter implements SourceRowCounter {
     const dbs = this.cfg.database_include ?? [];
     if (!dbs.length) return [];
     const all = await this.c.rows(
-      `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (?) ORDER BY 1`,
+      "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS t FROM " +
+        "information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND " +
+        'TABLE_SCHEMA IN (?) ORDER BY 1',
       [dbs],
     );
     const wanted = tableFilter(this.cfg.table_include, this.cfg.table_exclude);
@@ -26,7 +28,9 @@ export class MysqlSourceCounter implements SourceRowCounter {
   }
   async primaryKey(schema: string, table: string) {
     const r = await this.c.rows(
-      `SELECT COLUMN_NAME AS c FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION`,
+      'SELECT COLUMN_NAME AS c FROM information_schema.KEY_COLUMN_USAGE ' +
+        'WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = ' +
+        "'PRIMARY' ORDER BY ORDINAL_POSITION",
       [schema, table],
     );
     return r.map((x) => String(x.c));

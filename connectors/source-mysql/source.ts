@@ -143,7 +143,8 @@ export class MysqlSource implements SourceConnector<BinlogPosition> {
 
   private async checkServer(meta: mysql.Connection) {
     const [rows] = await meta.query<any[]>(
-      `SELECT VERSION() AS version, @@log_bin AS log_bin, @@binlog_format AS format, @@binlog_row_image AS image, @@server_id AS server_id`,
+      'SELECT VERSION() AS version, @@log_bin AS log_bin, @@binlog_format AS ' +
+        'format, @@binlog_row_image AS image, @@server_id AS server_id',
     );
     const r = rows[0];
     this.isMariaDb = /mariadb/i.test(String(r.version));
@@ -185,7 +186,9 @@ export class MysqlSource implements SourceConnector<BinlogPosition> {
     const meta = this.meta!;
     const cfg = this.cfg;
     const [rows] = await meta.query<any[]>(
-      `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (?) ORDER BY 1, 2`,
+      'SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t FROM ' +
+        "information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND " +
+        'TABLE_SCHEMA IN (?) ORDER BY 1, 2',
       [cfg.database_include],
     );
     const wanted = tableFilter(cfg.table_include, cfg.table_exclude);
@@ -216,7 +219,9 @@ export class MysqlSource implements SourceConnector<BinlogPosition> {
     const meta = this.meta!;
     const cfg = this.cfg;
     const [rows] = await meta.query<any[]>(
-      `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (?) ORDER BY 1, 2`,
+      'SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t FROM ' +
+        "information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND " +
+        'TABLE_SCHEMA IN (?) ORDER BY 1, 2',
       [cfg.database_include],
     );
     const wanted = tableFilter(cfg.table_include, cfg.table_exclude);
@@ -244,7 +249,8 @@ export class MysqlSource implements SourceConnector<BinlogPosition> {
     const json = new Set<string>();
     if (this.isMariaDb) {
       const [checks] = await conn.query<any[]>(
-        `SELECT CHECK_CLAUSE AS c FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?`,
+        'SELECT CHECK_CLAUSE AS c FROM information_schema.CHECK_CONSTRAINTS ' +
+          'WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?',
         [db, table],
       );
       for (const ch of checks) {
@@ -308,7 +314,9 @@ export class MysqlSource implements SourceConnector<BinlogPosition> {
           `position_not_portable: the persisted binlog position ${p.file}:${p.pos} was read from server_id ${p.server_id}${p.server_uuid ? ` (${p.server_uuid})` : ''}, ` +
             `but source ${this.ctx.sourceId} now reaches server_id ${server.server_id}${server.server_uuid ? ` (${server.server_uuid})` : ''} at ${this.where}; ` +
             'a file+position means nothing on another server and the source had no GTID position to resume from. ' +
-            'Point the source back at the original server, or enable GTIDs (MySQL: gtid_mode=ON, enforce_gtid_consistency=ON) and recreate the source to take a fresh snapshot',
+            ('Point the source back at the original server, or enable GTIDs (MySQL: ' +
+              'gtid_mode=ON, enforce_gtid_consistency=ON) and recreate the source to ' +
+              'take a fresh snapshot'),
         );
       case 'gtid':
         if (

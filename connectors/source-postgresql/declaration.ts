@@ -8,7 +8,8 @@ export const declaration: ConnectorSpec & { category: 'source' } = {
   kind: 'postgresql',
   title: 'PostgreSQL source',
   description:
-    'Captures row changes from PostgreSQL 10+ by logical replication (pgoutput). Needs wal_level=logical and a user with REPLICATION.',
+    'Captures row changes from PostgreSQL 10+ by logical replication ' +
+    '(pgoutput). Needs wal_level=logical and a user with REPLICATION.',
   fields: {
     ...serverConnectionFields(5432, {
       type: 'string',
@@ -51,7 +52,9 @@ export const declaration: ConnectorSpec & { category: 'source' } = {
       default: 'fail',
       enum: ['fail', 'resnapshot'],
       description:
-        'What to do when the slot is missing or invalidated: fail (pipeline Broken with reason slot_lost) or resnapshot (recreate the slot and snapshot every captured table).',
+        'What to do when the slot is missing or invalidated: fail (pipeline ' +
+        'Broken with reason slot_lost) or resnapshot (recreate the slot and ' +
+        'snapshot every captured table).',
     },
   },
 };

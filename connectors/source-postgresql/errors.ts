@@ -14,7 +14,9 @@ export function classifyPgSourceFailure(err: Error): SessionFailure | null {
   if (err instanceof SlotLostError) {
     return {
       broken: 'slot_lost',
-      log: 'replication slot lost; on_slot_loss=fail keeps the pipeline Broken until the slot is recreated or on_slot_loss=resnapshot',
+      log:
+        'replication slot lost; on_slot_loss=fail keeps the pipeline Broken ' +
+        'until the slot is recreated or on_slot_loss=resnapshot',
     };
   }
   if (/replication slot .* is active/i.test(err.message)) return { reason: 'slot_busy' };

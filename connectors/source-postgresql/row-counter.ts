@@ -20,7 +20,9 @@ export class PgSourceCounter implements SourceRowCounter {
   }
   async primaryKey(schema: string, table: string) {
     const r = await this.c.query(
-      `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = $1::regclass AND i.indisprimary`,
+      'SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = ' +
+        'i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = ' +
+        '$1::regclass AND i.indisprimary',
       [qualified(schema, table)],
     );
     return r.rows.map((x) => x.attname as string);

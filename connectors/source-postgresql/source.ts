@@ -196,7 +196,9 @@ export class PostgresqlSource implements SourceConnector<Lsn> {
     const st = await this.ctx.offsets.load();
     const established = !!st?.established && st.slot === cfg.slot_name;
     const r = await meta.query(
-      `SELECT confirmed_flush_lsn::text AS lsn, wal_status FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()`,
+      'SELECT confirmed_flush_lsn::text AS lsn, wal_status FROM ' +
+        'pg_replication_slots WHERE slot_name = $1 AND database = ' +
+        'current_database()',
       [cfg.slot_name],
     );
     if (r.rows.length && r.rows[0].wal_status !== 'lost') {
@@ -229,7 +231,9 @@ export class PostgresqlSource implements SourceConnector<Lsn> {
 
   async lag(): Promise<number | null> {
     const r = await this.meta!.query(
-      `SELECT wal_status, (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint AS lag FROM pg_replication_slots WHERE slot_name = $1`,
+      'SELECT wal_status, (pg_current_wal_lsn() - ' +
+        'confirmed_flush_lsn)::bigint AS lag FROM pg_replication_slots WHERE ' +
+        'slot_name = $1',
       [this.cfg.slot_name],
     );
     if (!r.rows.length || r.rows[0].wal_status === 'lost') throw new SlotLostError('slot missing or invalidated');

@@ -13,7 +13,8 @@ export const declaration: ConnectorSpec & { category: 'transform' } = {
       required: true,
       enum: ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'not_in', 'is_null', 'not_null'],
       description:
-        'Comparison: eq, ne, gt, gte, lt, lte (numbers compare numerically), in, not_in (against `values`), is_null, not_null.',
+        'Comparison: eq, ne, gt, gte, lt, lte (numbers compare numerically), ' +
+        'in, not_in (against `values`), is_null, not_null.',
     },
     value: { type: 'string', maxLength: 1024, description: 'Value compared by eq, ne, gt, gte, lt and lte.' },
     values: { type: 'list', default: [], description: 'Values for in and not_in.' },

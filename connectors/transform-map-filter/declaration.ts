@@ -6,7 +6,9 @@ export const declaration: ConnectorSpec & { category: 'transform' } = {
   kind: 'map_filter',
   title: 'JavaScript map/filter',
   description:
-    'Runs `function transform(event) { ... }` on each change event in a sandbox with CPU-time and memory limits. Return the (changed) event, or null to drop it. A throw sends the record to the DLQ.',
+    'Runs `function transform(event) { ... }` on each change event in a ' +
+    'sandbox with CPU-time and memory limits. Return the (changed) event, ' +
+    'or null to drop it. A throw sends the record to the DLQ.',
   fields: {
     code: {
       type: 'string',

@@ -17,7 +17,8 @@ for (const row of rowsWith('g')) {
           async () => {
             await q(
               s.srcUrl,
-              `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`,
+              'SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots ' +
+                'WHERE slot_name = $1 AND active_pid IS NOT NULL',
               [s.slot],
             );
             try {

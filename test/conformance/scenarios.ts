@@ -102,7 +102,8 @@ async function confirmedLsn(s: Setup): Promise<{ c: string; w: string }> {
   return (
     await q(
       s.srcUrl,
-      `SELECT confirmed_flush_lsn::text AS c, pg_current_wal_lsn()::text AS w FROM pg_replication_slots WHERE slot_name = $1`,
+      'SELECT confirmed_flush_lsn::text AS c, pg_current_wal_lsn()::text AS ' +
+        'w FROM pg_replication_slots WHERE slot_name = $1',
       [s.slot],
     )
   )[0];
@@ -252,7 +253,10 @@ export async function workerKillMidSnapshot(s: Setup, workers: Worker[], dst: De
 export const POISON_TRANSFORM = {
   kind: 'map_filter',
   config: {
-    code: `function transform(e) { if (e.after && e.after.note === 'boom') throw new Error('boom row'); if (e.after && e.after.note === 'spin') { while (true) {} } return e; }`,
+    code:
+      "function transform(e) { if (e.after && e.after.note === 'boom') throw " +
+      "new Error('boom row'); if (e.after && e.after.note === 'spin') { " +
+      'while (true) {} } return e; }',
     timeout_ms: 50,
   },
 };

@@ -8,7 +8,10 @@ import { schemaChanges } from './scenarios';
 
 for (const row of rowsWith('schema')) {
   onRow(row, { tables: [], extraDdl: row.source.schema.table }, (run) => {
-    test('schema changes: propagate (add in a transaction, drop, rename, widen, incompatible -> resnapshot), ignore_new_columns, fail -> ack', () =>
-      schemaChanges(run().s, row.source));
+    test(
+      'schema changes: propagate (add in a transaction, drop, rename, widen, ' +
+        'incompatible -> resnapshot), ignore_new_columns, fail -> ack',
+      () => schemaChanges(run().s, row.source),
+    );
   });
 }

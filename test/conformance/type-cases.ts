@@ -72,7 +72,9 @@ const mysqlColumnTypes = async (url: string) =>
     (
       await mysqlQuery(
         url,
-        `SELECT COLUMN_NAME AS c, COLUMN_TYPE AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'typed' ORDER BY ORDINAL_POSITION`,
+        'SELECT COLUMN_NAME AS c, COLUMN_TYPE AS t FROM ' +
+          'information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND ' +
+          "TABLE_NAME = 'typed' ORDER BY ORDINAL_POSITION",
       )
     ).map((r) => [r.c, r.t]),
   );
@@ -87,7 +89,10 @@ export const pgToMysql: TypeCase = {
     (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     (0, 0, -9223372036854775808, -0.5, 0.000000000000000000000000000000000001, '', '    ', '', false, '1999-12-31 00:00:00', '1970-01-01 00:00:00+00', '1000-01-01',
      '00000000-0000-0000-0000-000000000000', '[]', '[]', '\\x', 'sad', '{}', -2.5)`,
-  change: `UPDATE typed SET t = 'changed', jb = '{"v": 2}', n = 0.0000000001, tstz = '2030-06-30 23:30:00-02:00' WHERE i = 0; DELETE FROM typed WHERE i IS NULL`,
+  change:
+    "UPDATE typed SET t = 'changed', jb = '{\"v\": 2}', n = 0.0000000001, " +
+    "tstz = '2030-06-30 23:30:00-02:00' WHERE i = 0; DELETE FROM typed " +
+    'WHERE i IS NULL',
   source: (url) => q(url, PG_TYPED),
   destination: async (url) => plain(await mysqlQuery(url, MY_TYPED)),
   columnTypes: {
@@ -150,7 +155,9 @@ export const mysqlToPg: TypeCase = {
      '{"a": [1, 2.50, "x"], "b": null}', X'00ff10', X'DEADBEEF', 'green', 1.0000000000000002),
     (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     (0, 0, 0, 0, 0, -1, 0, -0.5, '', '', '1970-01-01 00:00:01', '2038-01-19 03:14:07.999999', '1970-01-01 00:00:01', '2038-01-19', '[]', X'', X'', 'red', -1.5e-300)`,
-  change: `UPDATE typed SET tx = 'changed', j = '{"v": 2}', d = 0.0000000001, e = 'blue', bl = X'01' WHERE ti = 0; DELETE FROM typed WHERE ti IS NULL`,
+  change:
+    "UPDATE typed SET tx = 'changed', j = '{\"v\": 2}', d = 0.0000000001, e " +
+    "= 'blue', bl = X'01' WHERE ti = 0; DELETE FROM typed WHERE ti IS NULL",
   source: mysqlTypedRows,
   destination: mysqlTypedRows,
   columnTypes: {
@@ -200,7 +207,9 @@ export const mysqlToMysql: TypeCase = {
      '2024-02-29', '{"a": [1, 2.50, "x"], "b": null}', X'00FF10', 'happy', 0.1, 1),
     (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     (0, 0, 0, -0.5, '', '', '1000-01-01 00:00:00', '1970-01-02 00:00:00', '1000-01-01', '[]', X'', 'sad', -2.5, 0)`,
-  change: `UPDATE typed SET tx = 'changed', j = '{"v": 2}', dc = 0.0000000001, e = 'ok', bl = X'01' WHERE ti = 0; DELETE FROM typed WHERE ti IS NULL`,
+  change:
+    "UPDATE typed SET tx = 'changed', j = '{\"v\": 2}', dc = 0.0000000001, e " +
+    "= 'ok', bl = X'01' WHERE ti = 0; DELETE FROM typed WHERE ti IS NULL",
   source: async (url) => plain(await mysqlQuery(url, myTyped(`CONVERT_TZ(ts, @@session.time_zone, '+00:00')`))),
   destination: async (url) => plain(await mysqlQuery(url, myTyped('ts'))),
 };

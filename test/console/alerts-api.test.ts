@@ -239,7 +239,9 @@ describe('alert channels and rules', () => {
       dlq,
       () =>
         sql(
-          `INSERT INTO dlq_records (pipeline_id, topic, kafka_partition, kafka_offset, error_class, error_message, attempts) VALUES ($1, 't', 0, 1, 'pg_23514', 'check', 3)`,
+          'INSERT INTO dlq_records (pipeline_id, topic, kafka_partition, ' +
+            "kafka_offset, error_class, error_message, attempts) VALUES ($1, 't', " +
+            "0, 1, 'pg_23514', 'check', 3)",
           [pipelineId],
         ),
       () => sql(`UPDATE dlq_records SET status = 'discarded' WHERE pipeline_id = $1`, [pipelineId]),
@@ -290,50 +292,57 @@ describe('alert channels and rules', () => {
 });
 
 describe('export and import', () => {
-  it('round-trips alert channels and rules by name, secrets as variables; HCL has the Terraform resources', async () => {
-    const doc = (await api.call('GET', '/v1/export?format=json')).body;
-    assert.equal(doc.alert_channels.length, 2);
-    assert.deepEqual(doc.alert_channels.find((c: any) => c.name === 'hook').config.webhook_secret, {
-      $secret: 'alert_channel_hook_webhook_secret',
-    });
-    assert.equal(doc.alert_rules.find((r: any) => r.name === 'lag').pipeline, 'orders');
-    const hcl = (await api.call('GET', '/v1/export?format=hcl')).text;
-    assert.match(hcl, /resource "sluice_alert_channel" "hook"/);
-    assert.match(hcl, /webhook_secret\s+= var\.alert_channel_hook_webhook_secret/);
-    assert.match(hcl, /channel_ids\s+= \[sluice_alert_channel\.hook\.id, sluice_alert_channel\.slack\.id\]/);
-    assert.match(hcl, /pipeline_id\s+= sluice_pipeline\.orders\.id/);
-    const other = await startTestApi({ databaseUrl: await freshDatabase('sluice_imp') });
-    try {
-      const connectorSecrets = {
-        source_orders_src_password: 'pw-source',
-        destination_orders_dst_password: 'pw-dest',
-        source_invoices_src_password: 'pw',
-        destination_invoices_dst_password: 'pw',
-      };
-      const missing = await other.call('POST', '/v1/import', { ...doc, secrets: connectorSecrets });
-      assert.equal(missing.status, 409); // matches the document, conflicts with the instance (as for connectors: topology.test)
-      assert.ok(
-        missing.body.errors.some((e: any) => e.field === 'secrets.alert_channel_hook_webhook_secret'),
-        missing.text,
-      );
-      const secrets = {
-        ...connectorSecrets,
-        alert_channel_hook_webhook_secret: 'k1',
-        alert_channel_slack_slack_webhook_url: 'http://127.0.0.1:9/x',
-      };
-      const dry = await other.call('POST', '/v1/import?dry_run=true', { ...doc, secrets });
-      assert.equal(dry.status, 200, dry.text);
-      assert.equal((await other.call('GET', '/v1/alert-rules')).body.total, 0, 'a dry run changes nothing');
-      const done = await other.call('POST', '/v1/import', { ...doc, secrets });
-      assert.equal(done.status, 200, done.text);
-      const again = (await other.call('GET', '/v1/export?format=json')).body;
-      assert.deepEqual(again.alert_channels, doc.alert_channels);
-      assert.deepEqual(again.alert_rules, doc.alert_rules);
-      assert.equal((await other.call('POST', '/v1/import', { ...doc, secrets })).body.summary.create, 0, 'idempotent');
-    } finally {
-      await other.close();
-    }
-  });
+  it(
+    'round-trips alert channels and rules by name, secrets as variables; ' + 'HCL has the Terraform resources',
+    async () => {
+      const doc = (await api.call('GET', '/v1/export?format=json')).body;
+      assert.equal(doc.alert_channels.length, 2);
+      assert.deepEqual(doc.alert_channels.find((c: any) => c.name === 'hook').config.webhook_secret, {
+        $secret: 'alert_channel_hook_webhook_secret',
+      });
+      assert.equal(doc.alert_rules.find((r: any) => r.name === 'lag').pipeline, 'orders');
+      const hcl = (await api.call('GET', '/v1/export?format=hcl')).text;
+      assert.match(hcl, /resource "sluice_alert_channel" "hook"/);
+      assert.match(hcl, /webhook_secret\s+= var\.alert_channel_hook_webhook_secret/);
+      assert.match(hcl, /channel_ids\s+= \[sluice_alert_channel\.hook\.id, sluice_alert_channel\.slack\.id\]/);
+      assert.match(hcl, /pipeline_id\s+= sluice_pipeline\.orders\.id/);
+      const other = await startTestApi({ databaseUrl: await freshDatabase('sluice_imp') });
+      try {
+        const connectorSecrets = {
+          source_orders_src_password: 'pw-source',
+          destination_orders_dst_password: 'pw-dest',
+          source_invoices_src_password: 'pw',
+          destination_invoices_dst_password: 'pw',
+        };
+        const missing = await other.call('POST', '/v1/import', { ...doc, secrets: connectorSecrets });
+        assert.equal(missing.status, 409); // matches the document, conflicts with the instance (as for connectors: topology.test)
+        assert.ok(
+          missing.body.errors.some((e: any) => e.field === 'secrets.alert_channel_hook_webhook_secret'),
+          missing.text,
+        );
+        const secrets = {
+          ...connectorSecrets,
+          alert_channel_hook_webhook_secret: 'k1',
+          alert_channel_slack_slack_webhook_url: 'http://127.0.0.1:9/x',
+        };
+        const dry = await other.call('POST', '/v1/import?dry_run=true', { ...doc, secrets });
+        assert.equal(dry.status, 200, dry.text);
+        assert.equal((await other.call('GET', '/v1/alert-rules')).body.total, 0, 'a dry run changes nothing');
+        const done = await other.call('POST', '/v1/import', { ...doc, secrets });
+        assert.equal(done.status, 200, done.text);
+        const again = (await other.call('GET', '/v1/export?format=json')).body;
+        assert.deepEqual(again.alert_channels, doc.alert_channels);
+        assert.deepEqual(again.alert_rules, doc.alert_rules);
+        assert.equal(
+          (await other.call('POST', '/v1/import', { ...doc, secrets })).body.summary.create,
+          0,
+          'idempotent',
+        );
+      } finally {
+        await other.close();
+      }
+    },
+  );
 });
 
 describe('metrics history and status list', () => {

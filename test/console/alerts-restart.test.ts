@@ -86,58 +86,61 @@ after(async () => {
   await hook?.close();
 });
 
-test('fire and resolve are notified once each across a kill -9 of the leading API and a restart of two API processes', async () => {
-  const a = spawnApi('a');
-  await waitFor('API a leads', async () => leads(a.log), 30000);
-  await dest.stop();
-  await q(s.srcUrl, `INSERT INTO events (v, note) VALUES (1, 'during the outage')`); // the sink notices on its next write
-  // The transition is recorded and its delivery is being retried (the receiver answers 503 three times).
-  await waitFor(
-    'firing recorded, delivery failing',
-    async () => {
-      const l = (await s.api.call('GET', `/v1/alerts?pipeline_id=${s.pipelineId}`)).body;
-      return (
-        l.items.length === 1 &&
-        l.items[0].event === 'firing' &&
-        l.items[0].deliveries[0].attempts >= 1 &&
-        l.items[0].deliveries[0].status === 'pending'
-      );
-    },
-    60000,
-    200,
-  );
-  a.proc.kill('SIGKILL');
-  await exited(a.proc);
-  assert.equal(hook.got.length, 0, 'nothing delivered yet');
-  // Restart: two API processes at once; exactly one of them takes over.
-  const b = spawnApi('b');
-  const c = spawnApi('c');
-  await waitFor('firing delivered by the new leader', async () => hook.got.length >= 1, 60000, 200);
-  assert.equal([b, c].filter((x) => leads(x.log)).length, 1, 'one leader among the restarted processes');
-  await dest.start();
-  await waitFor('Active again', async () => (await status(s)).state === 'Active', 60000);
-  await waitFor('resolved delivered', async () => hook.got.length >= 2, 60000, 200);
-  // A graceful restart of the leader in the quiet afterwards re-sends nothing.
-  const leader = leads(b.log) ? b : c;
-  leader.proc.kill('SIGTERM');
-  await exited(leader.proc);
-  const d = spawnApi('d');
-  await waitFor('a new leader', async () => leads(d.log) || leads((leader === b ? c : b).log), 30000);
-  await sleep(6000);
-  assert.deepEqual(
-    hook.got.map((g) => g.body.event),
-    ['firing', 'resolved'],
-    JSON.stringify(hook.got.map((g) => g.body)),
-  );
-  assert.ok(hook.got.every((g) => g.signatureOk));
-  assert.equal(new Set(hook.got.map((g) => g.body.id)).size, 2, 'two distinct notifications');
-  assert.ok(hook.attempts >= 5, `delivery was retried (${hook.attempts} attempts)`);
-  const hist = (await s.api.call('GET', `/v1/alerts?pipeline_id=${s.pipelineId}`)).body;
-  assert.deepEqual(
-    hist.items.map((e: any) => [e.event, e.transition, e.deliveries.map((x: any) => x.status).join()]),
-    [
-      ['resolved', 1, 'delivered'],
-      ['firing', 1, 'delivered'],
-    ],
-  );
-});
+test(
+  'fire and resolve are notified once each across a kill -9 of the ' + 'leading API and a restart of two API processes',
+  async () => {
+    const a = spawnApi('a');
+    await waitFor('API a leads', async () => leads(a.log), 30000);
+    await dest.stop();
+    await q(s.srcUrl, `INSERT INTO events (v, note) VALUES (1, 'during the outage')`); // the sink notices on its next write
+    // The transition is recorded and its delivery is being retried (the receiver answers 503 three times).
+    await waitFor(
+      'firing recorded, delivery failing',
+      async () => {
+        const l = (await s.api.call('GET', `/v1/alerts?pipeline_id=${s.pipelineId}`)).body;
+        return (
+          l.items.length === 1 &&
+          l.items[0].event === 'firing' &&
+          l.items[0].deliveries[0].attempts >= 1 &&
+          l.items[0].deliveries[0].status === 'pending'
+        );
+      },
+      60000,
+      200,
+    );
+    a.proc.kill('SIGKILL');
+    await exited(a.proc);
+    assert.equal(hook.got.length, 0, 'nothing delivered yet');
+    // Restart: two API processes at once; exactly one of them takes over.
+    const b = spawnApi('b');
+    const c = spawnApi('c');
+    await waitFor('firing delivered by the new leader', async () => hook.got.length >= 1, 60000, 200);
+    assert.equal([b, c].filter((x) => leads(x.log)).length, 1, 'one leader among the restarted processes');
+    await dest.start();
+    await waitFor('Active again', async () => (await status(s)).state === 'Active', 60000);
+    await waitFor('resolved delivered', async () => hook.got.length >= 2, 60000, 200);
+    // A graceful restart of the leader in the quiet afterwards re-sends nothing.
+    const leader = leads(b.log) ? b : c;
+    leader.proc.kill('SIGTERM');
+    await exited(leader.proc);
+    const d = spawnApi('d');
+    await waitFor('a new leader', async () => leads(d.log) || leads((leader === b ? c : b).log), 30000);
+    await sleep(6000);
+    assert.deepEqual(
+      hook.got.map((g) => g.body.event),
+      ['firing', 'resolved'],
+      JSON.stringify(hook.got.map((g) => g.body)),
+    );
+    assert.ok(hook.got.every((g) => g.signatureOk));
+    assert.equal(new Set(hook.got.map((g) => g.body.id)).size, 2, 'two distinct notifications');
+    assert.ok(hook.attempts >= 5, `delivery was retried (${hook.attempts} attempts)`);
+    const hist = (await s.api.call('GET', `/v1/alerts?pipeline_id=${s.pipelineId}`)).body;
+    assert.deepEqual(
+      hist.items.map((e: any) => [e.event, e.transition, e.deliveries.map((x: any) => x.status).join()]),
+      [
+        ['resolved', 1, 'delivered'],
+        ['firing', 1, 'delivered'],
+      ],
+    );
+  },
+);

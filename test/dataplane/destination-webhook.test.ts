@@ -58,102 +58,116 @@ after(async () => {
 });
 
 describe('webhook destination', () => {
-  it('delivers signed JSON-array batches of at most batch_size events with the plain and secret headers, in order per key', async () => {
-    await insert(300);
-    await q(s.srcUrl, `UPDATE events SET v = v + 1000 WHERE id % 3 = 0; DELETE FROM events WHERE id % 10 = 0`);
-    await assertConverges(s, 'events', COLS);
-    const ok = r.requests.filter((x) => x.status === 204);
-    assert.ok(ok.length >= 300 / 50, `${ok.length} requests`);
-    // The documented check (the receiver runs it) accepts every request, and refuses a changed body or another key.
-    assert.equal(verifyAs(ok[0], r.secret, ok[0].rawBody), true);
-    assert.equal(verifyAs(ok[0], r.secret, ok[0].rawBody.replace('"op":', '"op" :')), false);
-    assert.equal(verifyAs(ok[0], 'another secret', ok[0].rawBody), false);
-    for (const x of ok) {
-      assert.ok(x.signatureOk, 'signature and timestamp verify');
-      assert.equal(x.headers['content-type'], 'application/json');
-      assert.equal(x.headers['x-team'], 'data');
-      assert.equal(x.headers.authorization, `Bearer ${r.token}`);
-      assert.ok(x.events.length >= 1 && x.events.length <= 50, `batch of ${x.events.length}`);
-      for (const e of x.events)
-        assert.ok(e.table === 'events' && e.source && typeof e.offset === 'string' && 'before' in e && 'after' in e);
-    }
-    // Per key, the offsets of delivered events only grow (arrival order is commit order).
-    const last = new Map<string, bigint>();
-    for (const e of ok.flatMap((x) => x.events)) {
-      const k = JSON.stringify(e.key);
-      assert.ok(!last.has(k) || BigInt(e.offset) > last.get(k)!, `key ${k} out of order`);
-      last.set(k, BigInt(e.offset));
-    }
-  });
+  it(
+    'delivers signed JSON-array batches of at most batch_size events with ' +
+      'the plain and secret headers, in order per key',
+    async () => {
+      await insert(300);
+      await q(s.srcUrl, `UPDATE events SET v = v + 1000 WHERE id % 3 = 0; DELETE FROM events WHERE id % 10 = 0`);
+      await assertConverges(s, 'events', COLS);
+      const ok = r.requests.filter((x) => x.status === 204);
+      assert.ok(ok.length >= 300 / 50, `${ok.length} requests`);
+      // The documented check (the receiver runs it) accepts every request, and refuses a changed body or another key.
+      assert.equal(verifyAs(ok[0], r.secret, ok[0].rawBody), true);
+      assert.equal(verifyAs(ok[0], r.secret, ok[0].rawBody.replace('"op":', '"op" :')), false);
+      assert.equal(verifyAs(ok[0], 'another secret', ok[0].rawBody), false);
+      for (const x of ok) {
+        assert.ok(x.signatureOk, 'signature and timestamp verify');
+        assert.equal(x.headers['content-type'], 'application/json');
+        assert.equal(x.headers['x-team'], 'data');
+        assert.equal(x.headers.authorization, `Bearer ${r.token}`);
+        assert.ok(x.events.length >= 1 && x.events.length <= 50, `batch of ${x.events.length}`);
+        for (const e of x.events)
+          assert.ok(e.table === 'events' && e.source && typeof e.offset === 'string' && 'before' in e && 'after' in e);
+      }
+      // Per key, the offsets of delivered events only grow (arrival order is commit order).
+      const last = new Map<string, bigint>();
+      for (const e of ok.flatMap((x) => x.events)) {
+        const k = JSON.stringify(e.key);
+        assert.ok(!last.has(k) || BigInt(e.offset) > last.get(k)!, `key ${k} out of order`);
+        last.set(k, BigInt(e.offset));
+      }
+    },
+  );
 
-  it('retries 503 and 429 no sooner than their Retry-After, and a cut connection and a timeout, losing nothing', async () => {
-    const n0 = r.requests.length;
-    // The date form of Retry-After has whole seconds: the sink must not come back before that second.
-    const retryAt = new Date(Date.now() + 6000);
-    r.script = [
-      { status: 503, retryAfter: '2' },
-      { status: 429, retryAfter: retryAt.toUTCString() },
-      'destroy',
-      'hang',
-      { status: 500 },
-    ];
-    await insert(20);
-    await assertConverges(s, 'events', COLS, { timeoutMs: 60000 });
-    const seen = r.requests.slice(n0);
-    assert.deepEqual(
-      seen.slice(0, 6).map((x) => x.status),
-      [503, 429, 0, -1, 500, 204],
-    );
-    assert.ok(seen[1].at - seen[0].at >= 1900, `retried ${seen[1].at - seen[0].at} ms after a 503 with Retry-After: 2`);
-    assert.ok(
-      seen[2].at >= Math.floor(retryAt.getTime() / 1000) * 1000,
-      `retried ${seen[2].at - retryAt.getTime()} ms after the Retry-After date of a 429`,
-    );
-    assert.ok(
-      seen[4].at - seen[3].at >= 1400,
-      `the hung request timed out after ${seen[4].at - seen[3].at} ms (timeout_ms 1500)`,
-    );
-    assert.equal((await status(s)).dlq.count, 0);
-  });
+  it(
+    'retries 503 and 429 no sooner than their Retry-After, and a cut ' + 'connection and a timeout, losing nothing',
+    async () => {
+      const n0 = r.requests.length;
+      // The date form of Retry-After has whole seconds: the sink must not come back before that second.
+      const retryAt = new Date(Date.now() + 6000);
+      r.script = [
+        { status: 503, retryAfter: '2' },
+        { status: 429, retryAfter: retryAt.toUTCString() },
+        'destroy',
+        'hang',
+        { status: 500 },
+      ];
+      await insert(20);
+      await assertConverges(s, 'events', COLS, { timeoutMs: 60000 });
+      const seen = r.requests.slice(n0);
+      assert.deepEqual(
+        seen.slice(0, 6).map((x) => x.status),
+        [503, 429, 0, -1, 500, 204],
+      );
+      assert.ok(
+        seen[1].at - seen[0].at >= 1900,
+        `retried ${seen[1].at - seen[0].at} ms after a 503 with Retry-After: 2`,
+      );
+      assert.ok(
+        seen[2].at >= Math.floor(retryAt.getTime() / 1000) * 1000,
+        `retried ${seen[2].at - retryAt.getTime()} ms after the Retry-After date of a 429`,
+      );
+      assert.ok(
+        seen[4].at - seen[3].at >= 1400,
+        `the hung request timed out after ${seen[4].at - seen[3].at} ms (timeout_ms 1500)`,
+      );
+      assert.equal((await status(s)).dlq.count, 0);
+    },
+  );
 
-  it('4xx answers: the records a receiver refuses go to the DLQ after the retries, the rest of their batches arrives', async () => {
-    r.rejectStatus = 400;
-    r.rejectIf = (e) => e.after?.note === 'poison';
-    const [{ before }] = await q(s.srcUrl, `SELECT max(id) AS before FROM events`);
-    await insert(200, true);
-    const poison = await q(s.srcUrl, `SELECT id FROM events WHERE note = 'poison'`);
-    assert.equal(poison.length, 5);
-    const healthy = `WHERE id > ${before} AND note <> 'poison'`;
-    await waitFor(
-      'the healthy rows arrive',
-      async () => {
-        const src = await q(s.srcUrl, `SELECT id::text AS id FROM events ${healthy} ORDER BY 1`);
-        const got = new Set((await received('events', ['id'], 'id')).map((x) => x.id));
-        return src.every((x) => got.has(x.id));
-      },
-      60000,
-      500,
-    );
-    const dlq = await waitFor(
-      '5 in the DLQ',
-      async () => {
-        const x = await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/dlq`);
-        return x.body.total === 5 ? x.body : null;
-      },
-      30000,
-    );
-    assert.ok(
-      dlq.items.every(
-        (x: any) => x.error_class === 'http_400' && x.attempts === 3 && /answered 400/.test(x.error_message),
-      ),
-      JSON.stringify(dlq.items[0]),
-    );
-    r.rejectIf = null;
-    const rp = await s.api.call('POST', `/v1/pipelines/${s.pipelineId}/dlq/replay`, { all: true });
-    assert.equal(rp.status, 202, rp.text);
-    await assertConverges(s, 'events', COLS);
-    await waitFor('DLQ empty', async () => (await status(s)).dlq.count === 0, 20000);
-  });
+  it(
+    '4xx answers: the records a receiver refuses go to the DLQ after the ' +
+      'retries, the rest of their batches arrives',
+    async () => {
+      r.rejectStatus = 400;
+      r.rejectIf = (e) => e.after?.note === 'poison';
+      const [{ before }] = await q(s.srcUrl, `SELECT max(id) AS before FROM events`);
+      await insert(200, true);
+      const poison = await q(s.srcUrl, `SELECT id FROM events WHERE note = 'poison'`);
+      assert.equal(poison.length, 5);
+      const healthy = `WHERE id > ${before} AND note <> 'poison'`;
+      await waitFor(
+        'the healthy rows arrive',
+        async () => {
+          const src = await q(s.srcUrl, `SELECT id::text AS id FROM events ${healthy} ORDER BY 1`);
+          const got = new Set((await received('events', ['id'], 'id')).map((x) => x.id));
+          return src.every((x) => got.has(x.id));
+        },
+        60000,
+        500,
+      );
+      const dlq = await waitFor(
+        '5 in the DLQ',
+        async () => {
+          const x = await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/dlq`);
+          return x.body.total === 5 ? x.body : null;
+        },
+        30000,
+      );
+      assert.ok(
+        dlq.items.every(
+          (x: any) => x.error_class === 'http_400' && x.attempts === 3 && /answered 400/.test(x.error_message),
+        ),
+        JSON.stringify(dlq.items[0]),
+      );
+      r.rejectIf = null;
+      const rp = await s.api.call('POST', `/v1/pipelines/${s.pipelineId}/dlq/replay`, { all: true });
+      assert.equal(rp.status, 202, rp.text);
+      await assertConverges(s, 'events', COLS);
+      await waitFor('DLQ empty', async () => (await status(s)).dlq.count === 0, 20000);
+    },
+  );
 
   it('verify says a webhook cannot count what it holds; no secret in answers, exports or logs', async () => {
     const v = await waitFor(

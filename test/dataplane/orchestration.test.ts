@@ -47,7 +47,9 @@ const fenceHolders = async () =>
     (
       await q(
         s.api.databaseUrl,
-        `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = hashtext('sluice.pipeline')::oid AND objid = hashtext($1)::oid`,
+        "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND " +
+          "granted AND classid = hashtext('sluice.pipeline')::oid AND objid = " +
+          'hashtext($1)::oid',
         [s.pipelineId],
       )
     )[0].n,

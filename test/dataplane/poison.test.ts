@@ -64,52 +64,59 @@ test('a DLQ record whose key a newer change wrote is superseded and never replay
   assert.equal((await status(s)).dlq.count, 0);
 });
 
-test('poison records hold back only their own key: the rest of the batch is written first, and their retries run side by side', async () => {
-  const sinceBefore = (await status(s)).since;
-  const r = await s.api.call('PATCH', `/v1/pipelines/${s.pipelineId}`, {
-    delivery: { max_retries: 2, backoff_initial_ms: 2000, backoff_max_ms: 2000 },
-  });
-  assert.equal(r.status, 200, r.text);
-  await waitFor(
-    'runner restarted with the new delivery policy',
-    async () => {
-      const st = await status(s);
-      return st.state === 'Active' && st.since !== sinceBefore;
-    },
-    30000,
-  );
-  await q(
-    s.dstUrl,
-    `ALTER TABLE events ADD CONSTRAINT events_v_small CHECK (v < 100000); ALTER TABLE events ADD COLUMN arrived_at timestamptz DEFAULT clock_timestamp()`,
-  );
-  // One transaction: 8 rows the destination rejects, each followed by a healthy row of another key.
-  const rows = await q(
-    s.srcUrl,
-    `INSERT INTO events (v, note) SELECT CASE WHEN g % 2 = 1 THEN 100000 + g ELSE g END, 'mix' || g FROM generate_series(1, 16) g RETURNING id, v`,
-  );
-  const poisonIds = rows.filter((x: any) => x.v >= 100000).map((x: any) => x.id);
-  const dlq = await waitFor(
-    '8 poison rows in the DLQ',
-    async () => {
-      const l = (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/dlq?page_size=100`)).body.items.filter(
-        (x: any) => poisonIds.includes(x.record.after?.id),
-      );
-      return l.length === 8 ? l : null;
-    },
-    60000,
-  );
-  const healthy = await q(s.dstUrl, `SELECT max(arrived_at) AS last FROM events WHERE note LIKE 'mix%'`);
-  const dlqTimes = (
-    await q(s.api.databaseUrl, `SELECT created_at FROM dlq_records WHERE id = ANY($1) ORDER BY created_at`, [
-      dlq.map((x: any) => x.id),
-    ])
-  ).map((x: any) => new Date(x.created_at).getTime());
-  assert.ok(
-    new Date(healthy[0].last).getTime() < dlqTimes[0],
-    'the healthy rows were written before the first poison row reached the DLQ',
-  );
-  // Each poison row spends >= 2 s in backoff (2 retries, 1 - 2 s each with jitter): one after the
-  // other, the 8 would reach the DLQ >= 14 s apart from first to last; side by side, together.
-  assert.ok(dlqTimes[7] - dlqTimes[0] < 7000, `DLQ entries spread over ${dlqTimes[7] - dlqTimes[0]} ms`);
-  await assertConverges(s, 'events', ['id', 'v', 'note'], { srcWhere: 'WHERE v < 100000' });
-});
+test(
+  'poison records hold back only their own key: the rest of the batch is ' +
+    'written first, and their retries run side by side',
+  async () => {
+    const sinceBefore = (await status(s)).since;
+    const r = await s.api.call('PATCH', `/v1/pipelines/${s.pipelineId}`, {
+      delivery: { max_retries: 2, backoff_initial_ms: 2000, backoff_max_ms: 2000 },
+    });
+    assert.equal(r.status, 200, r.text);
+    await waitFor(
+      'runner restarted with the new delivery policy',
+      async () => {
+        const st = await status(s);
+        return st.state === 'Active' && st.since !== sinceBefore;
+      },
+      30000,
+    );
+    await q(
+      s.dstUrl,
+      'ALTER TABLE events ADD CONSTRAINT events_v_small CHECK (v < 100000); ' +
+        'ALTER TABLE events ADD COLUMN arrived_at timestamptz DEFAULT ' +
+        'clock_timestamp()',
+    );
+    // One transaction: 8 rows the destination rejects, each followed by a healthy row of another key.
+    const rows = await q(
+      s.srcUrl,
+      'INSERT INTO events (v, note) SELECT CASE WHEN g % 2 = 1 THEN 100000 + ' +
+        "g ELSE g END, 'mix' || g FROM generate_series(1, 16) g RETURNING id, v",
+    );
+    const poisonIds = rows.filter((x: any) => x.v >= 100000).map((x: any) => x.id);
+    const dlq = await waitFor(
+      '8 poison rows in the DLQ',
+      async () => {
+        const l = (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/dlq?page_size=100`)).body.items.filter(
+          (x: any) => poisonIds.includes(x.record.after?.id),
+        );
+        return l.length === 8 ? l : null;
+      },
+      60000,
+    );
+    const healthy = await q(s.dstUrl, `SELECT max(arrived_at) AS last FROM events WHERE note LIKE 'mix%'`);
+    const dlqTimes = (
+      await q(s.api.databaseUrl, `SELECT created_at FROM dlq_records WHERE id = ANY($1) ORDER BY created_at`, [
+        dlq.map((x: any) => x.id),
+      ])
+    ).map((x: any) => new Date(x.created_at).getTime());
+    assert.ok(
+      new Date(healthy[0].last).getTime() < dlqTimes[0],
+      'the healthy rows were written before the first poison row reached the DLQ',
+    );
+    // Each poison row spends >= 2 s in backoff (2 retries, 1 - 2 s each with jitter): one after the
+    // other, the 8 would reach the DLQ >= 14 s apart from first to last; side by side, together.
+    assert.ok(dlqTimes[7] - dlqTimes[0] < 7000, `DLQ entries spread over ${dlqTimes[7] - dlqTimes[0]} ms`);
+    await assertConverges(s, 'events', ['id', 'v', 'note'], { srcWhere: 'WHERE v < 100000' });
+  },
+);

@@ -57,74 +57,80 @@ after(async () => {
 });
 
 describe('kafka writer', () => {
-  test('Sluice envelope: keyed by primary key, a tombstone after a delete, the topic created with its partitions', async () => {
-    const prefix = `kw${crypto.randomBytes(3).toString('hex')}`;
-    const w = writer({ ...login(), table_name_format: `${prefix}.{schema}.{table}`, topic_partitions: 3 });
-    await w.write(
-      [env('c', 1, '9.50'), env('u', 1, '10.00'), env('d', 1, null)],
-      ['0', '1', '2'],
-      (s, t) => `${prefix}.${s}.${t}`,
-      tp,
-    );
-    const topic = `${prefix}.public.orders`;
-    const recs = await topicRecords(topic, k.brokers);
-    assert.deepEqual(
-      recs.map((r) => [r.key, r.env?.op ?? null]),
-      [
-        ['{"id":1}', 'c'],
-        ['{"id":1}', 'u'],
-        ['{"id":1}', 'd'],
-        ['{"id":1}', null],
-      ],
-    );
-    assert.deepEqual(recs[1].env.after, { id: 1, v: '10.00' });
-    const admin = new (kafkajs().Kafka)({ brokers: k.brokers, logLevel: 0 }).admin();
-    await admin.connect();
-    try {
-      assert.equal((await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.length, 3);
-    } finally {
-      await admin.disconnect();
-    }
-  });
+  test(
+    'Sluice envelope: keyed by primary key, a tombstone after a delete, ' + 'the topic created with its partitions',
+    async () => {
+      const prefix = `kw${crypto.randomBytes(3).toString('hex')}`;
+      const w = writer({ ...login(), table_name_format: `${prefix}.{schema}.{table}`, topic_partitions: 3 });
+      await w.write(
+        [env('c', 1, '9.50'), env('u', 1, '10.00'), env('d', 1, null)],
+        ['0', '1', '2'],
+        (s, t) => `${prefix}.${s}.${t}`,
+        tp,
+      );
+      const topic = `${prefix}.public.orders`;
+      const recs = await topicRecords(topic, k.brokers);
+      assert.deepEqual(
+        recs.map((r) => [r.key, r.env?.op ?? null]),
+        [
+          ['{"id":1}', 'c'],
+          ['{"id":1}', 'u'],
+          ['{"id":1}', 'd'],
+          ['{"id":1}', null],
+        ],
+      );
+      assert.deepEqual(recs[1].env.after, { id: 1, v: '10.00' });
+      const admin = new (kafkajs().Kafka)({ brokers: k.brokers, logLevel: 0 }).admin();
+      await admin.connect();
+      try {
+        assert.equal((await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.length, 3);
+      } finally {
+        await admin.disconnect();
+      }
+    },
+  );
 
-  test("Debezium envelope: {before, after, source, op, ts_ms} with the PostgreSQL connector's source fields", async () => {
-    const prefix = `kd${crypto.randomBytes(3).toString('hex')}`;
-    const w = writer({ ...login(), envelope: 'debezium', tombstones: false, table_name_format: `${prefix}.{table}` });
-    await w.write(
-      [env('r', 2, '1.00'), env('u', 2, '2.00'), env('d', 2, null)],
-      ['5', '6', '7'],
-      (_s, t) => `${prefix}.${t}`,
-      tp,
-    );
-    const recs = await topicRecords(`${prefix}.orders`, k.brokers);
-    assert.deepEqual(
-      recs.map((r) => r.env.op),
-      ['r', 'u', 'd'],
-      'no tombstone when tombstones = false',
-    );
-    assert.deepEqual(recs[1].env, {
-      before: { id: 2, v: '1.00' },
-      after: { id: 2, v: '2.00' },
-      op: 'u',
-      ts_ms: 1700000000123,
-      transaction: null,
-      source: {
-        version: 'sluice',
-        connector: 'postgresql',
-        name: 'shop',
-        ts_ms: 1700000000000,
-        snapshot: 'false',
-        db: null,
-        sequence: JSON.stringify([null, String(2 ** 32 + 160)]),
-        schema: 'public',
-        table: 'orders',
-        txId: 771,
-        lsn: 2 ** 32 + 160,
-        xmin: null,
-      },
-    });
-    assert.equal(recs[2].env.after, null);
-  });
+  test(
+    'Debezium envelope: {before, after, source, op, ts_ms} with the ' + "PostgreSQL connector's source fields",
+    async () => {
+      const prefix = `kd${crypto.randomBytes(3).toString('hex')}`;
+      const w = writer({ ...login(), envelope: 'debezium', tombstones: false, table_name_format: `${prefix}.{table}` });
+      await w.write(
+        [env('r', 2, '1.00'), env('u', 2, '2.00'), env('d', 2, null)],
+        ['5', '6', '7'],
+        (_s, t) => `${prefix}.${t}`,
+        tp,
+      );
+      const recs = await topicRecords(`${prefix}.orders`, k.brokers);
+      assert.deepEqual(
+        recs.map((r) => r.env.op),
+        ['r', 'u', 'd'],
+        'no tombstone when tombstones = false',
+      );
+      assert.deepEqual(recs[1].env, {
+        before: { id: 2, v: '1.00' },
+        after: { id: 2, v: '2.00' },
+        op: 'u',
+        ts_ms: 1700000000123,
+        transaction: null,
+        source: {
+          version: 'sluice',
+          connector: 'postgresql',
+          name: 'shop',
+          ts_ms: 1700000000000,
+          snapshot: 'false',
+          db: null,
+          sequence: JSON.stringify([null, String(2 ** 32 + 160)]),
+          schema: 'public',
+          table: 'orders',
+          txId: 771,
+          lsn: 2 ** 32 + 160,
+          xmin: null,
+        },
+      });
+      assert.equal(recs[2].env.after, null);
+    },
+  );
 
   test("the MySQL connector's source block for a change from a MySQL source", () => {
     const e: Envelope = {

@@ -70,52 +70,61 @@ after(async () => {
 });
 
 describe('s3 writer', () => {
-  test('a file per roll, under <prefix>/<table>/dt=/hr=/<first>-<last>.parquet; settle reports the offset to commit', async () => {
-    const bucket = await freshBucket(endpoint);
-    const w = writer(s3Config(endpoint, bucket));
-    await w.write(envs(0, 50), offsets(0, 50), tableFor, tp);
-    assert.equal(await w.buffered!.settle(tp, '50', false), '0', 'nothing durable yet: commit nothing past offset 0');
-    assert.equal(await w.buffered!.settle(tp, '50', true), '50');
-    // Offsets 50..59 went to the DLQ (never handed over): the next file starts at 60, and the commit covers them.
-    await w.write(envs(60, 40), offsets(60, 40), tableFor, tp);
-    assert.equal(await w.buffered!.settle(tp, '100', true), '100');
-    const r = new BucketReader(endpoint, bucket);
-    try {
-      assert.deepEqual((await r.keys('public.items')).sort(), [
-        'lake/public.items/dt=2026-01-02/hr=03/0-49.parquet',
-        'lake/public.items/dt=2026-01-02/hr=03/60-99.parquet',
-      ]);
-    } finally {
-      r.close();
-    }
-  });
+  test(
+    'a file per roll, under ' +
+      '<prefix>/<table>/dt=/hr=/<first>-<last>.parquet; settle reports the ' +
+      'offset to commit',
+    async () => {
+      const bucket = await freshBucket(endpoint);
+      const w = writer(s3Config(endpoint, bucket));
+      await w.write(envs(0, 50), offsets(0, 50), tableFor, tp);
+      assert.equal(await w.buffered!.settle(tp, '50', false), '0', 'nothing durable yet: commit nothing past offset 0');
+      assert.equal(await w.buffered!.settle(tp, '50', true), '50');
+      // Offsets 50..59 went to the DLQ (never handed over): the next file starts at 60, and the commit covers them.
+      await w.write(envs(60, 40), offsets(60, 40), tableFor, tp);
+      assert.equal(await w.buffered!.settle(tp, '100', true), '100');
+      const r = new BucketReader(endpoint, bucket);
+      try {
+        assert.deepEqual((await r.keys('public.items')).sort(), [
+          'lake/public.items/dt=2026-01-02/hr=03/0-49.parquet',
+          'lake/public.items/dt=2026-01-02/hr=03/60-99.parquet',
+        ]);
+      } finally {
+        r.close();
+      }
+    },
+  );
 
-  test('a crash between upload and commit: the restarted writer finds the file by its key and writes none of its rows again', async () => {
-    const bucket = await freshBucket(endpoint);
-    const cfg = s3Config(endpoint, bucket);
-    const first = writer(cfg);
-    await first.write(envs(0, 100), offsets(0, 100), tableFor, tp);
-    assert.equal(await first.buffered!.settle(tp, '100', true), '100'); // uploaded; the crash comes before the commit
-    await first.write(envs(100, 20), offsets(100, 20), tableFor, tp); // buffered only: lost in the crash
-    // The new owner reads again from the committed offset 0.
-    const second = writer(cfg);
-    await second.write(envs(0, 150), offsets(0, 150), tableFor, tp);
-    assert.equal(await second.buffered!.settle(tp, '150', false), '100', 'offsets 0..99 are in the bucket already');
-    assert.equal(await second.buffered!.settle(tp, '150', true), '150');
-    const r = new BucketReader(endpoint, bucket);
-    try {
-      assert.deepEqual((await r.keys('public.items')).map((k) => k.split('/').pop()).sort(), [
-        '0-99.parquet',
-        '100-149.parquet',
-      ]);
-      const [c] = await r.query(
-        `SELECT count(*)::INT AS n, count(DISTINCT _sluice_offset)::INT AS d, min(_sluice_offset)::INT AS lo, max(_sluice_offset)::INT AS hi FROM ${await r.source('public.items')}`,
-      );
-      assert.deepEqual(c, { n: 150, d: 150, lo: 0, hi: 149 });
-    } finally {
-      r.close();
-    }
-  });
+  test(
+    'a crash between upload and commit: the restarted writer finds the ' +
+      'file by its key and writes none of its rows again',
+    async () => {
+      const bucket = await freshBucket(endpoint);
+      const cfg = s3Config(endpoint, bucket);
+      const first = writer(cfg);
+      await first.write(envs(0, 100), offsets(0, 100), tableFor, tp);
+      assert.equal(await first.buffered!.settle(tp, '100', true), '100'); // uploaded; the crash comes before the commit
+      await first.write(envs(100, 20), offsets(100, 20), tableFor, tp); // buffered only: lost in the crash
+      // The new owner reads again from the committed offset 0.
+      const second = writer(cfg);
+      await second.write(envs(0, 150), offsets(0, 150), tableFor, tp);
+      assert.equal(await second.buffered!.settle(tp, '150', false), '100', 'offsets 0..99 are in the bucket already');
+      assert.equal(await second.buffered!.settle(tp, '150', true), '150');
+      const r = new BucketReader(endpoint, bucket);
+      try {
+        assert.deepEqual((await r.keys('public.items')).map((k) => k.split('/').pop()).sort(), [
+          '0-99.parquet',
+          '100-149.parquet',
+        ]);
+        const [c] = await r.query(
+          `SELECT count(*)::INT AS n, count(DISTINCT _sluice_offset)::INT AS d, min(_sluice_offset)::INT AS lo, max(_sluice_offset)::INT AS hi FROM ${await r.source('public.items')}`,
+        );
+        assert.deepEqual(c, { n: 150, d: 150, lo: 0, hi: 149 });
+      } finally {
+        r.close();
+      }
+    },
+  );
 
   test('files roll by size and by age', async () => {
     const bucket = await freshBucket(endpoint);
@@ -130,81 +139,89 @@ describe('s3 writer', () => {
     assert.equal(await w.buffered!.settle(tp, '37', false), '37', 'rolled by age');
   });
 
-  test('columns are typed from the envelope types; the append metadata columns are there; deletes and truncates are rows of the log', async () => {
-    const bucket = await freshBucket(endpoint);
-    const w = writer(s3Config(endpoint, bucket));
-    await w.write(
-      [env(1), env(2), env(1, 'd'), { ...env(0, 't'), before: null, after: null, columns: [] }],
-      offsets(7, 4),
-      tableFor,
-      tp,
-    );
-    await w.buffered!.settle(tp, '11', true);
-    const r = new BucketReader(endpoint, bucket);
-    try {
-      const from = await r.source('public.items');
-      const types = Object.fromEntries(
-        (await r.query(`DESCRIBE SELECT * FROM ${from}`)).map((x) => [x.column_name, x.column_type]),
+  test(
+    'columns are typed from the envelope types; the append metadata ' +
+      'columns are there; deletes and truncates are rows of the log',
+    async () => {
+      const bucket = await freshBucket(endpoint);
+      const w = writer(s3Config(endpoint, bucket));
+      await w.write(
+        [env(1), env(2), env(1, 'd'), { ...env(0, 't'), before: null, after: null, columns: [] }],
+        offsets(7, 4),
+        tableFor,
+        tp,
       );
-      assert.deepEqual(types, {
-        id: 'INTEGER',
-        n: 'DECIMAL(30,10)',
-        big: 'VARCHAR',
-        ts: 'TIMESTAMP WITH TIME ZONE',
-        d: 'DATE',
-        by: 'BLOB',
-        j: 'JSON',
-        t: 'VARCHAR',
-        _sluice_op: 'VARCHAR',
-        _sluice_source_ts: 'TIMESTAMP WITH TIME ZONE',
-        _sluice_offset: 'BIGINT',
-        _sluice_ingested_at: 'TIMESTAMP WITH TIME ZONE',
-      });
-      const rows =
-        await r.query(`SELECT _sluice_op AS op, _sluice_offset::INT AS o, id, n::VARCHAR AS n, big, ts::VARCHAR AS ts, d::VARCHAR AS d, hex("by") AS hex, j::VARCHAR AS j,
+      await w.buffered!.settle(tp, '11', true);
+      const r = new BucketReader(endpoint, bucket);
+      try {
+        const from = await r.source('public.items');
+        const types = Object.fromEntries(
+          (await r.query(`DESCRIBE SELECT * FROM ${from}`)).map((x) => [x.column_name, x.column_type]),
+        );
+        assert.deepEqual(types, {
+          id: 'INTEGER',
+          n: 'DECIMAL(30,10)',
+          big: 'VARCHAR',
+          ts: 'TIMESTAMP WITH TIME ZONE',
+          d: 'DATE',
+          by: 'BLOB',
+          j: 'JSON',
+          t: 'VARCHAR',
+          _sluice_op: 'VARCHAR',
+          _sluice_source_ts: 'TIMESTAMP WITH TIME ZONE',
+          _sluice_offset: 'BIGINT',
+          _sluice_ingested_at: 'TIMESTAMP WITH TIME ZONE',
+        });
+        const rows =
+          await r.query(`SELECT _sluice_op AS op, _sluice_offset::INT AS o, id, n::VARCHAR AS n, big, ts::VARCHAR AS ts, d::VARCHAR AS d, hex("by") AS hex, j::VARCHAR AS j,
         _sluice_source_ts::VARCHAR AS src, _sluice_ingested_at IS NOT NULL AS ing FROM ${from} ORDER BY o`);
-      assert.deepEqual(rows[0], {
-        op: 'c',
-        o: 7,
-        id: 1,
-        n: '1.5000000000',
-        big: '1e40',
-        ts: '2024-01-01 06:30:00.5+00',
-        d: '0044-03-15 (BC)',
-        hex: '00FF10',
-        j: '{"k": [1, 2.50]}',
-        src: '2026-01-02 03:15:00+00',
-        ing: true,
-      });
-      assert.deepEqual(
-        rows.map((x) => [x.op, x.id]),
-        [
-          ['c', 1],
-          ['c', 2],
-          ['d', 1],
-          ['t', null],
-        ],
-      );
-    } finally {
-      r.close();
-    }
-  });
+        assert.deepEqual(rows[0], {
+          op: 'c',
+          o: 7,
+          id: 1,
+          n: '1.5000000000',
+          big: '1e40',
+          ts: '2024-01-01 06:30:00.5+00',
+          d: '0044-03-15 (BC)',
+          hex: '00FF10',
+          j: '{"k": [1, 2.50]}',
+          src: '2026-01-02 03:15:00+00',
+          ing: true,
+        });
+        assert.deepEqual(
+          rows.map((x) => [x.op, x.id]),
+          [
+            ['c', 1],
+            ['c', 2],
+            ['d', 1],
+            ['t', null],
+          ],
+        );
+      } finally {
+        r.close();
+      }
+    },
+  );
 
-  test('a value the Parquet type cannot hold is a rejected record (DLQ class s3_unrepresentable_value), not a failed file', async () => {
-    const w = writer(s3Config(endpoint, await freshBucket(endpoint)));
-    const bad = { ...env(9), after: { ...row(9), n: 'NaN' } };
-    await assert.rejects(w.write([env(8), bad], ['0', '1'], tableFor, tp), (e: Error) => {
-      assert.equal(w.isConnectionError(e), false);
-      assert.equal(w.errorClass(e), 's3_unrepresentable_value');
-      assert.match(e.message, /column n: the value "NaN" cannot be stored as Parquet DECIMAL\(30,10\)/);
-      return true;
-    });
-    assert.equal(
-      await w.buffered!.settle(tp, '0', true),
-      '0',
-      'all or nothing: the good record of the batch was not taken either',
-    );
-  });
+  test(
+    'a value the Parquet type cannot hold is a rejected record (DLQ class ' +
+      's3_unrepresentable_value), not a failed file',
+    async () => {
+      const w = writer(s3Config(endpoint, await freshBucket(endpoint)));
+      const bad = { ...env(9), after: { ...row(9), n: 'NaN' } };
+      await assert.rejects(w.write([env(8), bad], ['0', '1'], tableFor, tp), (e: Error) => {
+        assert.equal(w.isConnectionError(e), false);
+        assert.equal(w.errorClass(e), 's3_unrepresentable_value');
+        assert.match(e.message, /column n: the value "NaN" cannot be stored as Parquet DECIMAL\(30,10\)/);
+        return true;
+      });
+      assert.equal(
+        await w.buffered!.settle(tp, '0', true),
+        '0',
+        'all or nothing: the good record of the batch was not taken either',
+      );
+    },
+  );
 
   test('JSON Lines files, and server-side encryption requested per file', async () => {
     const bucket = await freshBucket(endpoint);

@@ -48,7 +48,9 @@ test('MariaDB -> MariaDB: snapshot, inserts, updates, deletes', async () => {
   await waitFor('Active', async () => (await status(s)).state === 'Active', 30000);
   await q(
     s.srcUrl,
-    `INSERT INTO orders (v, note) VALUES (4, 'd'), (5, 'e'); UPDATE orders SET v = v * 10, note = 'upd' WHERE id % 2 = 0; DELETE FROM orders WHERE id = 3`,
+    "INSERT INTO orders (v, note) VALUES (4, 'd'), (5, 'e'); UPDATE orders " +
+      "SET v = v * 10, note = 'upd' WHERE id % 2 = 0; DELETE FROM orders " +
+      'WHERE id = 3',
   );
   await assertConverges(s, 'orders', ['id', 'v', 'note']);
 });

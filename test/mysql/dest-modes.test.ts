@@ -47,11 +47,14 @@ async function churn(s: Setup) {
   await waitFor('Active', async () => (await status(s)).state === 'Active', 30000); // slot exists: changes are streamed
   await q(
     s.srcUrl,
-    `UPDATE items SET v = v + 100 WHERE id % 2 = 0; DELETE FROM items WHERE id % 5 = 0; INSERT INTO items (v, note) VALUES (7, 'late')`,
+    'UPDATE items SET v = v + 100 WHERE id % 2 = 0; DELETE FROM items ' +
+      "WHERE id % 5 = 0; INSERT INTO items (v, note) VALUES (7, 'late')",
   );
   await q(
     s.srcUrl,
-    `ALTER TABLE items ADD COLUMN extra numeric(10,2); INSERT INTO items (v, note, extra) VALUES (8, 'with extra', 12.50); UPDATE items SET extra = 1.25 WHERE id = 1`,
+    'ALTER TABLE items ADD COLUMN extra numeric(10,2); INSERT INTO items ' +
+      "(v, note, extra) VALUES (8, 'with extra', 12.50); UPDATE items SET " +
+      'extra = 1.25 WHERE id = 1',
   );
 }
 
@@ -59,7 +62,10 @@ const COLS = ['id', 'v', 'note', 'extra'];
 
 test('append mode: every change with _sluice_* metadata; the latest row per key equals the source', async () => {
   await churn(append);
-  const latest = `(SELECT * FROM (SELECT i.*, ROW_NUMBER() OVER (PARTITION BY id ORDER BY _sluice_offset DESC) AS rn FROM items i) x WHERE rn = 1 AND _sluice_op <> 'd') y`;
+  const latest =
+    '(SELECT * FROM (SELECT i.*, ROW_NUMBER() OVER (PARTITION BY id ORDER ' +
+    'BY _sluice_offset DESC) AS rn FROM items i) x WHERE rn = 1 AND ' +
+    "_sluice_op <> 'd') y";
   let src: unknown[] = [];
   let dst: unknown[] = [];
   await waitFor(
@@ -82,7 +88,9 @@ test('append mode: every change with _sluice_* metadata; the latest row per key 
   assert.ok(byOp.u >= 11 && byOp.r + (byOp.c ?? 0) >= 22, JSON.stringify(byOp));
   const meta = await mysqlQuery(
     append.dstUrl,
-    `SELECT COLUMN_NAME AS c, COLUMN_TYPE AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'items' ORDER BY ORDINAL_POSITION`,
+    'SELECT COLUMN_NAME AS c, COLUMN_TYPE AS t FROM ' +
+      'information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND ' +
+      "TABLE_NAME = 'items' ORDER BY ORDINAL_POSITION",
   );
   assert.deepEqual(
     meta.map((r) => [r.c, r.t]),
@@ -119,23 +127,27 @@ async function verifyRowCount(s: Setup) {
   assert.equal(c?.pass, true, JSON.stringify(v.body.checks));
 }
 
-test('soft delete, into a database created on first write: deleted rows are kept with _sluice_deleted = 1, the others equal the source', async () => {
-  await churn(soft);
-  await assertConverges(soft, 'items', COLS, { dstWhere: 'WHERE NOT _sluice_deleted' });
-  const deleted = await mysqlQuery(soft.dstUrl, `SELECT id FROM items WHERE _sluice_deleted ORDER BY id`);
-  assert.deepEqual(
-    deleted.map((r) => Number(r.id)),
-    [5, 10, 15, 20],
-  );
-  // A row deleted and re-inserted with the same key is live again.
-  await q(soft.srcUrl, `INSERT INTO items (id, v, note) VALUES (5, 55, 'back')`);
-  await assertConverges(soft, 'items', COLS, { dstWhere: 'WHERE NOT _sluice_deleted' });
-  await verifyRowCount(soft);
-  const db = new URL(soft.dstUrl).pathname.slice(1);
-  const schema = await mysqlQuery(
-    soft.dstUrl,
-    `SELECT DEFAULT_CHARACTER_SET_NAME AS cs FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?`,
-    [db],
-  );
-  assert.equal(schema[0]?.cs, 'utf8mb4');
-});
+test(
+  'soft delete, into a database created on first write: deleted rows are ' +
+    'kept with _sluice_deleted = 1, the others equal the source',
+  async () => {
+    await churn(soft);
+    await assertConverges(soft, 'items', COLS, { dstWhere: 'WHERE NOT _sluice_deleted' });
+    const deleted = await mysqlQuery(soft.dstUrl, `SELECT id FROM items WHERE _sluice_deleted ORDER BY id`);
+    assert.deepEqual(
+      deleted.map((r) => Number(r.id)),
+      [5, 10, 15, 20],
+    );
+    // A row deleted and re-inserted with the same key is live again.
+    await q(soft.srcUrl, `INSERT INTO items (id, v, note) VALUES (5, 55, 'back')`);
+    await assertConverges(soft, 'items', COLS, { dstWhere: 'WHERE NOT _sluice_deleted' });
+    await verifyRowCount(soft);
+    const db = new URL(soft.dstUrl).pathname.slice(1);
+    const schema = await mysqlQuery(
+      soft.dstUrl,
+      `SELECT DEFAULT_CHARACTER_SET_NAME AS cs FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?`,
+      [db],
+    );
+    assert.equal(schema[0]?.cs, 'utf8mb4');
+  },
+);

@@ -37,7 +37,9 @@ test('snapshot, then inserts, updates and hard deletes stream into MariaDB (upse
   await waitFor('Active', async () => (await status(s)).state === 'Active', 20000);
   await q(
     s.srcUrl,
-    `INSERT INTO orders (v, note) SELECT g, 'new' FROM generate_series(1, 200) g; UPDATE orders SET v = v * 10, note = 'upd' WHERE id % 3 = 0; DELETE FROM orders WHERE id % 7 = 0`,
+    "INSERT INTO orders (v, note) SELECT g, 'new' FROM generate_series(1, " +
+      "200) g; UPDATE orders SET v = v * 10, note = 'upd' WHERE id % 3 = 0; " +
+      'DELETE FROM orders WHERE id % 7 = 0',
   );
   // A key change (update of the primary key) deletes the old row.
   await q(s.srcUrl, `UPDATE orders SET id = 100000 WHERE id = 1`);
@@ -46,12 +48,16 @@ test('snapshot, then inserts, updates and hard deletes stream into MariaDB (upse
   // Composite text keys compare exactly (binary, no-pad collation): 'a', 'A' and 'a ' are three rows.
   await q(
     s.srcUrl,
-    `INSERT INTO pairs VALUES ('a', 1, 'x'), ('A', 1, 'y'), ('a ', 1, 'z'), ('a', 2, 'w'); UPDATE pairs SET v = 'x2' WHERE a = 'a' AND b = 1; DELETE FROM pairs WHERE a = 'a' AND b = 2`,
+    "INSERT INTO pairs VALUES ('a', 1, 'x'), ('A', 1, 'y'), ('a ', 1, " +
+      "'z'), ('a', 2, 'w'); UPDATE pairs SET v = 'x2' WHERE a = 'a' AND b = " +
+      "1; DELETE FROM pairs WHERE a = 'a' AND b = 2",
   );
   await assertConverges(s, 'pairs', ['a', 'b', 'v'], { key: 'a, b' });
   const cols = await mysqlQuery(
     s.dstUrl,
-    `SELECT COLUMN_NAME AS c, COLUMN_KEY AS k FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' ORDER BY ORDINAL_POSITION`,
+    'SELECT COLUMN_NAME AS c, COLUMN_KEY AS k FROM ' +
+      'information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND ' +
+      "TABLE_NAME = 'orders' ORDER BY ORDINAL_POSITION",
   );
   assert.deepEqual(
     cols.map((c) => [c.c, c.k]),
@@ -81,12 +87,16 @@ test('a table created and a column added at the source later appear in MariaDB',
   await assertConverges(s, 'late', ['id', 'v']);
   await q(
     s.srcUrl,
-    `ALTER TABLE orders ADD COLUMN price numeric(10,2); INSERT INTO orders (v, note, price) VALUES (1, 'priced', 12.50); UPDATE orders SET price = 1.25 WHERE id = 2`,
+    'ALTER TABLE orders ADD COLUMN price numeric(10,2); INSERT INTO orders ' +
+      "(v, note, price) VALUES (1, 'priced', 12.50); UPDATE orders SET price " +
+      '= 1.25 WHERE id = 2',
   );
   await assertConverges(s, 'orders', ['id', 'v', 'note', 'price']);
   const t = await mysqlQuery(
     s.dstUrl,
-    `SELECT COLUMN_TYPE AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' AND COLUMN_NAME = 'price'`,
+    'SELECT COLUMN_TYPE AS t FROM information_schema.COLUMNS WHERE ' +
+      "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' AND COLUMN_NAME = " +
+      "'price'",
   );
   assert.equal(t[0]?.t, 'decimal(10,2)');
 });

@@ -28,16 +28,20 @@ test('column types: exact where MySQL can hold every value, text otherwise; key 
   assert.equal(t('real'), 'FLOAT');
 });
 
-test('timestamps with an offset become UTC DATETIME literals; fractions kept exactly; others left for the server to judge', () => {
-  assert.equal(toUtcDatetime('2024-01-01 00:30:00.123456+05:30'), '2023-12-31 19:00:00.123456');
-  assert.equal(toUtcDatetime('2024-02-28 23:00:00-01'), '2024-02-29 00:00:00');
-  assert.equal(toUtcDatetime('2024-03-01T00:00:00.5Z'), '2024-03-01 00:00:00.5');
-  assert.equal(toUtcDatetime('1900-01-01 00:00:00+00:19:32'), '1899-12-31 23:40:28');
-  assert.equal(toUtcDatetime('0099-06-01 12:00:00+00'), '0099-06-01 12:00:00');
-  assert.equal(toUtcDatetime('2024-01-01 12:00:00'), '2024-01-01 12:00:00');
-  assert.equal(toUtcDatetime('0044-03-15 12:00:00+00 BC'), '0044-03-15 12:00:00+00 BC');
-  assert.equal(toUtcDatetime('infinity'), 'infinity');
-});
+test(
+  'timestamps with an offset become UTC DATETIME literals; fractions ' +
+    'kept exactly; others left for the server to judge',
+  () => {
+    assert.equal(toUtcDatetime('2024-01-01 00:30:00.123456+05:30'), '2023-12-31 19:00:00.123456');
+    assert.equal(toUtcDatetime('2024-02-28 23:00:00-01'), '2024-02-29 00:00:00');
+    assert.equal(toUtcDatetime('2024-03-01T00:00:00.5Z'), '2024-03-01 00:00:00.5');
+    assert.equal(toUtcDatetime('1900-01-01 00:00:00+00:19:32'), '1899-12-31 23:40:28');
+    assert.equal(toUtcDatetime('0099-06-01 12:00:00+00'), '0099-06-01 12:00:00');
+    assert.equal(toUtcDatetime('2024-01-01 12:00:00'), '2024-01-01 12:00:00');
+    assert.equal(toUtcDatetime('0044-03-15 12:00:00+00 BC'), '0044-03-15 12:00:00+00 BC');
+    assert.equal(toUtcDatetime('infinity'), 'infinity');
+  },
+);
 
 test('parameters: bytea hex decoded, timestamptz in UTC, timestamp T separator, JSON objects as text, NULLs', () => {
   assert.deepEqual(toMysqlParam('\\x00ff10', 'bytea'), Buffer.from([0, 255, 16]));

@@ -38,27 +38,31 @@ before(async () => {
   );
 });
 
-test('a MySQL source captures the base tables of database_include, filtered by table_include / table_exclude, never its signal table', async () => {
-  const captured = async (cfg: Record<string, unknown>) => {
-    const db = await sourceModule('mysql').openCounter({ ...conn, ...cfg });
-    try {
-      return await db.capturedTables();
-    } finally {
-      await db.close();
-    }
-  };
-  assert.deepEqual(await captured({ database_include: [a, b] }), [
-    `${a}.audit_log`,
-    `${a}.orders`,
-    `${b}.items_log`,
-    `${b}.pairs`,
-  ]);
-  assert.deepEqual(
-    await captured({ database_include: [a, b], table_include: [`${a}\\..*`], table_exclude: ['.*\\.audit_.*'] }),
-    [`${a}.orders`],
-  );
-  assert.deepEqual(await captured({ database_include: [] }), []);
-});
+test(
+  'a MySQL source captures the base tables of database_include, filtered ' +
+    'by table_include / table_exclude, never its signal table',
+  async () => {
+    const captured = async (cfg: Record<string, unknown>) => {
+      const db = await sourceModule('mysql').openCounter({ ...conn, ...cfg });
+      try {
+        return await db.capturedTables();
+      } finally {
+        await db.close();
+      }
+    };
+    assert.deepEqual(await captured({ database_include: [a, b] }), [
+      `${a}.audit_log`,
+      `${a}.orders`,
+      `${b}.items_log`,
+      `${b}.pairs`,
+    ]);
+    assert.deepEqual(
+      await captured({ database_include: [a, b], table_include: [`${a}\\..*`], table_exclude: ['.*\\.audit_.*'] }),
+      [`${a}.orders`],
+    );
+    assert.deepEqual(await captured({ database_include: [] }), []);
+  },
+);
 
 test('row counts, soft deletes, primary keys and the append-mode latest-row count', async () => {
   const src = await sourceModule('mysql').openCounter({ ...conn, database_include: [a, b] });

@@ -30,48 +30,51 @@ after(async () => {
   await teardown(s, workers);
 });
 
-test('g. binlog purged past the persisted GTID position: Broken (position_lost), nothing skipped silently', async () => {
-  await insertRows(s.srcUrl, 'events', 100, (g) => ({ v: g, note: 'seed' }));
-  await assertConverges(s, 'events', COLS);
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 30000);
-  // The runner stops cleanly (position persisted); changes made after it, then their binlog is purged.
-  await stopWorker(workers[0], 'SIGTERM');
-  await insertRows(s.srcUrl, 'events', 50, (g) => ({ v: 1000 + g, note: 'gap' }));
-  // MariaDB keeps a binlog a reader still has open (a killed worker's dump thread lingers until the
-  // server writes to its dead connection): flush and purge until only the newest file is left.
-  const logs = async () => (await q(s.srcUrl, 'SHOW BINARY LOGS')).map((l: any) => String(l.Log_name));
-  await waitFor(
-    'older binlogs purged',
-    async () => {
-      await q(s.srcUrl, 'FLUSH BINARY LOGS');
-      const active = (await logs()).pop();
-      await q(s.srcUrl, `PURGE BINARY LOGS TO '${active}'`);
-      return (await logs()).length === 1;
-    },
-    30000,
-    1000,
-  );
+test(
+  'g. binlog purged past the persisted GTID position: Broken ' + '(position_lost), nothing skipped silently',
+  async () => {
+    await insertRows(s.srcUrl, 'events', 100, (g) => ({ v: g, note: 'seed' }));
+    await assertConverges(s, 'events', COLS);
+    await waitFor('Active', async () => (await status(s)).state === 'Active', 30000);
+    // The runner stops cleanly (position persisted); changes made after it, then their binlog is purged.
+    await stopWorker(workers[0], 'SIGTERM');
+    await insertRows(s.srcUrl, 'events', 50, (g) => ({ v: 1000 + g, note: 'gap' }));
+    // MariaDB keeps a binlog a reader still has open (a killed worker's dump thread lingers until the
+    // server writes to its dead connection): flush and purge until only the newest file is left.
+    const logs = async () => (await q(s.srcUrl, 'SHOW BINARY LOGS')).map((l: any) => String(l.Log_name));
+    await waitFor(
+      'older binlogs purged',
+      async () => {
+        await q(s.srcUrl, 'FLUSH BINARY LOGS');
+        const active = (await logs()).pop();
+        await q(s.srcUrl, `PURGE BINARY LOGS TO '${active}'`);
+        return (await logs()).length === 1;
+      },
+      30000,
+      1000,
+    );
 
-  workers.push(spawnWorker(s.api));
-  let last: any = null;
-  const lost = async () => {
-    last = await status(s);
-    return last.state === 'Broken' && /position_lost/.test(last.reason) ? last : null;
-  };
-  const st = await waitFor('Broken (position_lost)', lost, 60000).catch((e) => {
-    throw new Error(`${e.message}; last status ${JSON.stringify(last)}`);
-  });
-  assert.match(st.reason, /binlog_expire_logs_seconds/, 'the reason says what to change');
-  // It stays Broken, also after a restart, and delivers nothing of what came after the lost position.
-  await q(s.srcUrl, `INSERT INTO events (v, note) VALUES (7, 'after the purge')`);
-  assert.equal((await s.api.call('POST', `/v1/pipelines/${s.pipelineId}/restart`)).status, 202);
-  await sleep(8000);
-  const later = await status(s);
-  assert.equal(later.state, 'Broken', JSON.stringify(later));
-  assert.match(later.reason, /position_lost/);
-  assert.equal(
-    Number((await q(s.dstUrl, 'SELECT count(*) AS n FROM events'))[0].n),
-    100,
-    'the destination holds the seed only',
-  );
-});
+    workers.push(spawnWorker(s.api));
+    let last: any = null;
+    const lost = async () => {
+      last = await status(s);
+      return last.state === 'Broken' && /position_lost/.test(last.reason) ? last : null;
+    };
+    const st = await waitFor('Broken (position_lost)', lost, 60000).catch((e) => {
+      throw new Error(`${e.message}; last status ${JSON.stringify(last)}`);
+    });
+    assert.match(st.reason, /binlog_expire_logs_seconds/, 'the reason says what to change');
+    // It stays Broken, also after a restart, and delivers nothing of what came after the lost position.
+    await q(s.srcUrl, `INSERT INTO events (v, note) VALUES (7, 'after the purge')`);
+    assert.equal((await s.api.call('POST', `/v1/pipelines/${s.pipelineId}/restart`)).status, 202);
+    await sleep(8000);
+    const later = await status(s);
+    assert.equal(later.state, 'Broken', JSON.stringify(later));
+    assert.match(later.reason, /position_lost/);
+    assert.equal(
+      Number((await q(s.dstUrl, 'SELECT count(*) AS n FROM events'))[0].n),
+      100,
+      'the destination holds the seed only',
+    );
+  },
+);

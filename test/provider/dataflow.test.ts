@@ -30,7 +30,9 @@ before(async () => {
   [srcUrl, dstUrl] = await Promise.all([freshDatabase('tf_src'), freshDatabase('tf_dst')]);
   await q(
     srcUrl,
-    `CREATE TABLE orders (id serial PRIMARY KEY, customer_email text, total int); INSERT INTO orders (customer_email, total) VALUES ('first@example.com', 10)`,
+    'CREATE TABLE orders (id serial PRIMARY KEY, customer_email text, ' +
+      'total int); INSERT INTO orders (customer_email, total) VALUES ' +
+      "('first@example.com', 10)",
   );
   worker = spawnWorker(api);
   mirror();
@@ -120,76 +122,79 @@ describe('examples/basic on a running data plane', () => {
     };
   });
 
-  it('examples/disaster-recovery/recover.sh rebuilds the environment in an empty one, and its pipeline runs there', async () => {
-    assert.ok(secrets, 'needs the previous test');
-    // Environment A loses its data plane (its worker stops); its API still answers the export.
-    await stopWorker(worker!, 'SIGTERM');
-    worker = undefined;
-    const b = await startTestApi();
-    apiB = b;
-    workerB = spawnWorker(b);
-    const work = workdir();
-    const tfvars = path.join(work, 'secrets.tfvars');
-    fs.writeFileSync(
-      tfvars,
-      Object.entries(secrets)
-        .map(([k, v]) => `${k} = ${JSON.stringify(v)}\n`)
-        .join(''),
-    );
-    const sluiceBin = path.join(work, 'sluice');
-    fs.writeFileSync(
-      sluiceBin,
-      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(repoRoot, 'dist/bin/sluice.js'))} "$@"\n`,
-      { mode: 0o755 },
-    );
-    // Asynchronously: both APIs run inside this test process.
-    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn('bash', [path.join(repoRoot, 'examples/disaster-recovery/recover.sh')], {
-        cwd: work,
-        timeout: 180_000,
-        env: {
-          ...process.env,
-          A_ENDPOINT: api.url,
-          A_TOKEN: api.token,
-          B_ENDPOINT: b.url,
-          B_TOKEN: b.token,
-          SECRETS_TFVARS: tfvars,
-          WORKDIR: path.join(work, 'recovered'),
-          TERRAFORM: tf!,
-          SLUICE_BIN: sluiceBin,
-          TF_CLI_CONFIG_FILE: mirror().cliConfigFile,
-          CHECKPOINT_DISABLE: '1',
-          TF_IN_AUTOMATION: '1',
-        },
+  it(
+    'examples/disaster-recovery/recover.sh rebuilds the environment in an ' + 'empty one, and its pipeline runs there',
+    async () => {
+      assert.ok(secrets, 'needs the previous test');
+      // Environment A loses its data plane (its worker stops); its API still answers the export.
+      await stopWorker(worker!, 'SIGTERM');
+      worker = undefined;
+      const b = await startTestApi();
+      apiB = b;
+      workerB = spawnWorker(b);
+      const work = workdir();
+      const tfvars = path.join(work, 'secrets.tfvars');
+      fs.writeFileSync(
+        tfvars,
+        Object.entries(secrets)
+          .map(([k, v]) => `${k} = ${JSON.stringify(v)}\n`)
+          .join(''),
+      );
+      const sluiceBin = path.join(work, 'sluice');
+      fs.writeFileSync(
+        sluiceBin,
+        `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(repoRoot, 'dist/bin/sluice.js'))} "$@"\n`,
+        { mode: 0o755 },
+      );
+      // Asynchronously: both APIs run inside this test process.
+      const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = spawn('bash', [path.join(repoRoot, 'examples/disaster-recovery/recover.sh')], {
+          cwd: work,
+          timeout: 180_000,
+          env: {
+            ...process.env,
+            A_ENDPOINT: api.url,
+            A_TOKEN: api.token,
+            B_ENDPOINT: b.url,
+            B_TOKEN: b.token,
+            SECRETS_TFVARS: tfvars,
+            WORKDIR: path.join(work, 'recovered'),
+            TERRAFORM: tf!,
+            SLUICE_BIN: sluiceBin,
+            TF_CLI_CONFIG_FILE: mirror().cliConfigFile,
+            CHECKPOINT_DISABLE: '1',
+            TF_IN_AUTOMATION: '1',
+          },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout!.on('data', (d) => {
+          stdout += d;
+        });
+        child.stderr!.on('data', (d) => {
+          stderr += d;
+        });
+        child.on('error', reject);
+        child.on('close', (status) => resolve({ status, stdout, stderr }));
       });
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr!.on('data', (d) => {
-        stderr += d;
-      });
-      child.on('error', reject);
-      child.on('close', (status) => resolve({ status, stdout, stderr }));
-    });
-    const out = `${r.stdout}${r.stderr}`;
-    assert.equal(r.status, 0, out);
-    assert.match(out, /No changes\./);
-    assert.match(out, /PASS orders-to-warehouse state: Active/);
-    assert.match(out, /PASS orders-to-warehouse row_count public\.orders/);
-    assert.match(out, /recovered: B runs A.s topology/);
-    if (process.env.SLUICE_TEST_VERBOSE) process.stdout.write(out);
-    // New rows flow through B.
-    const [row] = await q(
-      srcUrl,
-      `INSERT INTO orders (customer_email, total) VALUES ('after-dr@example.com', 7) RETURNING id`,
-    );
-    await waitFor(
-      'row written by B',
-      async () => (await q(dstUrl, `SELECT 1 FROM raw.orders WHERE id = $1`, [row.id])).length > 0,
-      30000,
-      200,
-    );
-  });
+      const out = `${r.stdout}${r.stderr}`;
+      assert.equal(r.status, 0, out);
+      assert.match(out, /No changes\./);
+      assert.match(out, /PASS orders-to-warehouse state: Active/);
+      assert.match(out, /PASS orders-to-warehouse row_count public\.orders/);
+      assert.match(out, /recovered: B runs A.s topology/);
+      if (process.env.SLUICE_TEST_VERBOSE) process.stdout.write(out);
+      // New rows flow through B.
+      const [row] = await q(
+        srcUrl,
+        `INSERT INTO orders (customer_email, total) VALUES ('after-dr@example.com', 7) RETURNING id`,
+      );
+      await waitFor(
+        'row written by B',
+        async () => (await q(dstUrl, `SELECT 1 FROM raw.orders WHERE id = $1`, [row.id])).length > 0,
+        30000,
+        200,
+      );
+    },
+  );
 });

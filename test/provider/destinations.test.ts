@@ -38,71 +38,74 @@ after(async () => {
 });
 
 describe('examples/destinations with real terraform', () => {
-  it('applies, plans empty, keeps every credential out of outputs, and re-applies its export to an empty Sluice', async () => {
-    const dir = workdir({}, path.join(repoRoot, 'examples/destinations'));
-    const envA: TfEnv = { endpoint: a.url, token: a.token, vars: { ...secrets, slot_name: `dest_${tag}` } };
-    await ok(dir, ['init', '-input=false'], envA);
-    const applied = await ok(dir, ['apply', '-auto-approve', '-input=false'], envA);
-    assert.match(applied.out, /Apply complete! Resources: 9 added, 0 changed, 0 destroyed/);
-    const plan = await planCode(dir, envA);
-    assert.equal(plan.code, 0, `a second plan shows no changes:\n${plan.out}`);
-    assert.deepEqual(leaks(applied.out + plan.out), [], 'no secret in terraform apply/plan output');
-    // Write-only attributes (Terraform >= 1.11) keep secrets out of the state as well.
-    if (supportsWriteOnly(tfBin!))
+  it(
+    'applies, plans empty, keeps every credential out of outputs, and ' + 're-applies its export to an empty Sluice',
+    async () => {
+      const dir = workdir({}, path.join(repoRoot, 'examples/destinations'));
+      const envA: TfEnv = { endpoint: a.url, token: a.token, vars: { ...secrets, slot_name: `dest_${tag}` } };
+      await ok(dir, ['init', '-input=false'], envA);
+      const applied = await ok(dir, ['apply', '-auto-approve', '-input=false'], envA);
+      assert.match(applied.out, /Apply complete! Resources: 9 added, 0 changed, 0 destroyed/);
+      const plan = await planCode(dir, envA);
+      assert.equal(plan.code, 0, `a second plan shows no changes:\n${plan.out}`);
+      assert.deepEqual(leaks(applied.out + plan.out), [], 'no secret in terraform apply/plan output');
+      // Write-only attributes (Terraform >= 1.11) keep secrets out of the state as well.
+      if (supportsWriteOnly(tfBin!))
+        assert.deepEqual(
+          leaks(fs.readFileSync(path.join(dir, 'terraform.tfstate'), 'utf8')),
+          [],
+          'no secret in the state',
+        );
+
+      const dests = (await a.call('GET', '/v1/destinations?page_size=50')).body;
+      assert.deepEqual(dests.items.map((d: { kind: string }) => d.kind).sort(), [
+        'elasticsearch',
+        'kafka',
+        's3',
+        'webhook',
+      ]);
+      const pipelines = (await a.call('GET', '/v1/pipelines?page_size=50')).body.items;
+      assert.equal(pipelines.length, 4);
+      const json = await a.call('GET', '/v1/export?format=json');
+      const hcl = (await a.call('GET', '/v1/export?format=hcl')).text;
       assert.deepEqual(
-        leaks(fs.readFileSync(path.join(dir, 'terraform.tfstate'), 'utf8')),
+        leaks(JSON.stringify(dests) + JSON.stringify(pipelines) + json.text + hcl),
         [],
-        'no secret in the state',
+        'no secret in API answers or exports',
       );
+      for (const d of dests.items) {
+        for (const field of d.secrets_set) assert.equal(d.config[field], undefined, `${d.name}.${field} is write-only`);
+      }
 
-    const dests = (await a.call('GET', '/v1/destinations?page_size=50')).body;
-    assert.deepEqual(dests.items.map((d: { kind: string }) => d.kind).sort(), [
-      'elasticsearch',
-      'kafka',
-      's3',
-      'webhook',
-    ]);
-    const pipelines = (await a.call('GET', '/v1/pipelines?page_size=50')).body.items;
-    assert.equal(pipelines.length, 4);
-    const json = await a.call('GET', '/v1/export?format=json');
-    const hcl = (await a.call('GET', '/v1/export?format=hcl')).text;
-    assert.deepEqual(
-      leaks(JSON.stringify(dests) + JSON.stringify(pipelines) + json.text + hcl),
-      [],
-      'no secret in API answers or exports',
-    );
-    for (const d of dests.items) {
-      for (const field of d.secrets_set) assert.equal(d.config[field], undefined, `${d.name}.${field} is write-only`);
-    }
-
-    // Disaster recovery: the export names every secret as a variable; apply it to an empty instance.
-    const vars = [...hcl.matchAll(/variable "([^"]+)"/g)].map((m) => m[1]).sort();
-    const value: Record<string, string> = {
-      source_shop_password: secrets.source_password,
-      destination_lake_access_key_id: secrets.s3_access_key_id,
-      destination_lake_secret_access_key: secrets.s3_secret_access_key,
-      destination_search_password: secrets.elasticsearch_password,
-      destination_events_sasl_password: secrets.kafka_sasl_password,
-      destination_billing_signing_secret: secrets.webhook_signing_secret,
-    };
-    assert.deepEqual(vars, Object.keys(value).sort());
-    const dr = workdir({ 'main.tf': hcl });
-    const envB: TfEnv = { endpoint: b.url, token: b.token, vars: value };
-    assert.equal((await b.call('GET', '/v1/destinations')).body.total, 0);
-    await ok(dr, ['init', '-input=false'], envB);
-    const restored = await ok(dr, ['apply', '-auto-approve', '-input=false'], envB);
-    assert.match(restored.out, /Apply complete! Resources: 9 added, 0 changed, 0 destroyed/);
-    assert.equal((await planCode(dr, envB)).code, 0, 'the restored instance plans empty');
-    assert.deepEqual((await b.call('GET', '/v1/export?format=json')).body, json.body, 'the same topology');
-    assert.deepEqual(leaks(restored.out), []);
-    // The secrets arrived: stored (encrypted) for every field the original has.
-    const stored = async (api: TestApi) =>
-      (await api.ds.query(`SELECT name, secrets FROM connectors ORDER BY name`)).map(
-        (r: { name: string; secrets: Record<string, string> }) => [r.name, Object.keys(r.secrets ?? {}).sort()],
-      );
-    assert.deepEqual(await stored(b), await stored(a));
-    const destroy = await runTf(tfBin!, dir, ['destroy', '-auto-approve', '-input=false'], envA);
-    assert.equal(destroy.code, 0, destroy.out);
-    assert.equal((await a.call('GET', '/v1/destinations')).body.total, 0);
-  });
+      // Disaster recovery: the export names every secret as a variable; apply it to an empty instance.
+      const vars = [...hcl.matchAll(/variable "([^"]+)"/g)].map((m) => m[1]).sort();
+      const value: Record<string, string> = {
+        source_shop_password: secrets.source_password,
+        destination_lake_access_key_id: secrets.s3_access_key_id,
+        destination_lake_secret_access_key: secrets.s3_secret_access_key,
+        destination_search_password: secrets.elasticsearch_password,
+        destination_events_sasl_password: secrets.kafka_sasl_password,
+        destination_billing_signing_secret: secrets.webhook_signing_secret,
+      };
+      assert.deepEqual(vars, Object.keys(value).sort());
+      const dr = workdir({ 'main.tf': hcl });
+      const envB: TfEnv = { endpoint: b.url, token: b.token, vars: value };
+      assert.equal((await b.call('GET', '/v1/destinations')).body.total, 0);
+      await ok(dr, ['init', '-input=false'], envB);
+      const restored = await ok(dr, ['apply', '-auto-approve', '-input=false'], envB);
+      assert.match(restored.out, /Apply complete! Resources: 9 added, 0 changed, 0 destroyed/);
+      assert.equal((await planCode(dr, envB)).code, 0, 'the restored instance plans empty');
+      assert.deepEqual((await b.call('GET', '/v1/export?format=json')).body, json.body, 'the same topology');
+      assert.deepEqual(leaks(restored.out), []);
+      // The secrets arrived: stored (encrypted) for every field the original has.
+      const stored = async (api: TestApi) =>
+        (await api.ds.query(`SELECT name, secrets FROM connectors ORDER BY name`)).map(
+          (r: { name: string; secrets: Record<string, string> }) => [r.name, Object.keys(r.secrets ?? {}).sort()],
+        );
+      assert.deepEqual(await stored(b), await stored(a));
+      const destroy = await runTf(tfBin!, dir, ['destroy', '-auto-approve', '-input=false'], envA);
+      assert.equal(destroy.code, 0, destroy.out);
+      assert.equal((await a.call('GET', '/v1/destinations')).body.total, 0);
+    },
+  );
 });

@@ -42,7 +42,9 @@ before(async () => {
   await q(src, `CREATE ROLE ${user} LOGIN SUPERUSER PASSWORD '${secrets.postgres_source_password}'`);
   await q(
     src,
-    `CREATE TABLE products (id serial PRIMARY KEY, name text NOT NULL, price numeric(10,2) NOT NULL); INSERT INTO products (name, price) VALUES ('first', 1.50)`,
+    'CREATE TABLE products (id serial PRIMARY KEY, name text NOT NULL, ' +
+      'price numeric(10,2) NOT NULL); INSERT INTO products (name, price) ' +
+      "VALUES ('first', 1.50)",
   );
   worker = spawnWorker(api);
   mirror();
@@ -83,54 +85,59 @@ after(async () => {
 });
 
 describe('examples/postgres-to-elasticsearch', () => {
-  it('applies: source, destination and pipeline exist with their config; no secret in state, outputs or plan', async () => {
-    await ok(dir, ['init', '-input=false'], env);
-    const r = await ok(dir, ['apply', '-auto-approve', '-input=false'], env);
-    assert.match(r.out, /Apply complete! Resources: 3 added, 0 changed, 0 destroyed/);
-    assert.deepEqual(secretsIn(r.out), [], 'no secret in the apply output');
-    const catalog = await one(api, 'sources', 'catalog');
-    const search = await one(api, 'destinations', 'search');
-    const p = await one(api, 'pipelines', 'catalog-to-search');
-    assert.equal(search.kind, 'elasticsearch');
-    assert.equal(search.config.url, esUrl);
-    assert.equal(search.config.table_name_format, 'catalog_{table}');
-    assert.equal(search.config.number_of_replicas, 0);
-    assert.equal(search.config.api_key, undefined, 'secrets are never returned');
-    assert.equal(catalog.config.password, undefined, 'secrets are never returned');
-    assert.deepEqual([p.source_id, p.destination_id, p.tables], [catalog.id, search.id, ['public.products']]);
-    // Each secret was stored, encrypted, by the API, and reaches neither the state (write-only) nor the outputs.
-    const rows = await api.ds.query(`SELECT name, secrets FROM connectors ORDER BY name`);
-    assert.deepEqual(
-      rows.map((x: { name: string; secrets: Record<string, string> }) => [
-        x.name,
-        Object.keys(x.secrets).sort().join(','),
-      ]),
-      [
-        ['catalog', 'password'],
-        ['search', 'api_key'],
-      ],
-    );
-    assert.ok(
-      rows.every((x: { secrets: Record<string, string> }) =>
-        Object.values(x.secrets).every((v) => v.startsWith('v1:')),
-      ),
-    );
-    const state = fs.readFileSync(path.join(dir, 'terraform.tfstate'), 'utf8');
-    for (const v of Object.values(secrets))
-      assert.equal(state.includes(v), !writeOnly, `secret in the state: write-only=${writeOnly}`);
-    const out = await ok(dir, ['output', '-json'], env);
-    assert.deepEqual(secretsIn(out.stdout), []);
-    assert.equal(JSON.parse(out.stdout).pipeline_id.value, p.id);
-    const plan = await planCode(dir, env);
-    assert.equal(plan.code, 0, plan.out);
-    assert.deepEqual(secretsIn(plan.out), []);
-  });
+  it(
+    'applies: source, destination and pipeline exist with their config; no ' + 'secret in state, outputs or plan',
+    async () => {
+      await ok(dir, ['init', '-input=false'], env);
+      const r = await ok(dir, ['apply', '-auto-approve', '-input=false'], env);
+      assert.match(r.out, /Apply complete! Resources: 3 added, 0 changed, 0 destroyed/);
+      assert.deepEqual(secretsIn(r.out), [], 'no secret in the apply output');
+      const catalog = await one(api, 'sources', 'catalog');
+      const search = await one(api, 'destinations', 'search');
+      const p = await one(api, 'pipelines', 'catalog-to-search');
+      assert.equal(search.kind, 'elasticsearch');
+      assert.equal(search.config.url, esUrl);
+      assert.equal(search.config.table_name_format, 'catalog_{table}');
+      assert.equal(search.config.number_of_replicas, 0);
+      assert.equal(search.config.api_key, undefined, 'secrets are never returned');
+      assert.equal(catalog.config.password, undefined, 'secrets are never returned');
+      assert.deepEqual([p.source_id, p.destination_id, p.tables], [catalog.id, search.id, ['public.products']]);
+      // Each secret was stored, encrypted, by the API, and reaches neither the state (write-only) nor the outputs.
+      const rows = await api.ds.query(`SELECT name, secrets FROM connectors ORDER BY name`);
+      assert.deepEqual(
+        rows.map((x: { name: string; secrets: Record<string, string> }) => [
+          x.name,
+          Object.keys(x.secrets).sort().join(','),
+        ]),
+        [
+          ['catalog', 'password'],
+          ['search', 'api_key'],
+        ],
+      );
+      assert.ok(
+        rows.every((x: { secrets: Record<string, string> }) =>
+          Object.values(x.secrets).every((v) => v.startsWith('v1:')),
+        ),
+      );
+      const state = fs.readFileSync(path.join(dir, 'terraform.tfstate'), 'utf8');
+      for (const v of Object.values(secrets))
+        assert.equal(state.includes(v), !writeOnly, `secret in the state: write-only=${writeOnly}`);
+      const out = await ok(dir, ['output', '-json'], env);
+      assert.deepEqual(secretsIn(out.stdout), []);
+      assert.equal(JSON.parse(out.stdout).pipeline_id.value, p.id);
+      const plan = await planCode(dir, env);
+      assert.equal(plan.code, 0, plan.out);
+      assert.deepEqual(secretsIn(plan.out), []);
+    },
+  );
 
   it('rows become documents: the snapshot row, inserts, an update and a delete', async () => {
     await waitFor('snapshot row indexed', async () => (await docs()).length === 1, 90000, 500);
     await q(
       src,
-      `INSERT INTO products (name, price) VALUES ('second', 20.00), ('third', 3.25); UPDATE products SET price = 9.99 WHERE name = 'first'; DELETE FROM products WHERE name = 'third'`,
+      "INSERT INTO products (name, price) VALUES ('second', 20.00), " +
+        "('third', 3.25); UPDATE products SET price = 9.99 WHERE name = " +
+        "'first'; DELETE FROM products WHERE name = 'third'",
     );
     await waitFor(
       'changes indexed',
@@ -156,29 +163,32 @@ describe('examples/postgres-to-elasticsearch', () => {
     );
   });
 
-  it('a changed attribute of the destination plans as an in-place update and applies; the next plan is empty', async () => {
-    const before = await one(api, 'destinations', 'search');
-    const changed: TfEnv = { ...env, vars: { ...env.vars, elasticsearch_replicas: '1' } };
-    const plan = await runTf(tf!, dir, ['plan', '-input=false'], changed);
-    assert.equal(plan.code, 0, plan.out);
-    assert.match(plan.out, /sluice_destination_elasticsearch\.search will be updated in-place/);
-    assert.match(plan.out, /Plan: 0 to add, 1 to change, 0 to destroy/);
-    assert.deepEqual(secretsIn(plan.out), []);
-    await ok(dir, ['apply', '-auto-approve', '-input=false'], changed);
-    const afterUpdate = await one(api, 'destinations', 'search');
-    assert.equal(afterUpdate.id, before.id);
-    assert.equal(afterUpdate.config.number_of_replicas, 1);
-    assert.equal((await planCode(dir, changed)).code, 0);
-    env = changed;
-    // The updated destination still receives rows.
-    await q(src, `INSERT INTO products (name, price) VALUES ('after-update', 4.00)`);
-    await waitFor(
-      'row after the update indexed',
-      async () => (await docs()).some((d) => d.name === 'after-update'),
-      60000,
-      500,
-    );
-  });
+  it(
+    'a changed attribute of the destination plans as an in-place update ' + 'and applies; the next plan is empty',
+    async () => {
+      const before = await one(api, 'destinations', 'search');
+      const changed: TfEnv = { ...env, vars: { ...env.vars, elasticsearch_replicas: '1' } };
+      const plan = await runTf(tf!, dir, ['plan', '-input=false'], changed);
+      assert.equal(plan.code, 0, plan.out);
+      assert.match(plan.out, /sluice_destination_elasticsearch\.search will be updated in-place/);
+      assert.match(plan.out, /Plan: 0 to add, 1 to change, 0 to destroy/);
+      assert.deepEqual(secretsIn(plan.out), []);
+      await ok(dir, ['apply', '-auto-approve', '-input=false'], changed);
+      const afterUpdate = await one(api, 'destinations', 'search');
+      assert.equal(afterUpdate.id, before.id);
+      assert.equal(afterUpdate.config.number_of_replicas, 1);
+      assert.equal((await planCode(dir, changed)).code, 0);
+      env = changed;
+      // The updated destination still receives rows.
+      await q(src, `INSERT INTO products (name, price) VALUES ('after-update', 4.00)`);
+      await waitFor(
+        'row after the update indexed',
+        async () => (await docs()).some((d) => d.name === 'after-update'),
+        60000,
+        500,
+      );
+    },
+  );
 
   it('destroy removes every object', async () => {
     const r = await ok(dir, ['destroy', '-auto-approve', '-input=false'], env);

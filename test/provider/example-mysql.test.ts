@@ -73,11 +73,15 @@ before(async () => {
   );
   await q(
     mySrc,
-    `CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, item VARCHAR(100) NOT NULL, qty INT NOT NULL); INSERT INTO orders (item, qty) VALUES ('first', 1)`,
+    'CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, item ' +
+      'VARCHAR(100) NOT NULL, qty INT NOT NULL); INSERT INTO orders (item, ' +
+      "qty) VALUES ('first', 1)",
   );
   await q(
     pgSrc,
-    `CREATE TABLE invoices (id serial PRIMARY KEY, customer text NOT NULL, amount numeric(12,2) NOT NULL); INSERT INTO invoices (customer, amount) VALUES ('first', 10.50)`,
+    'CREATE TABLE invoices (id serial PRIMARY KEY, customer text NOT NULL, ' +
+      'amount numeric(12,2) NOT NULL); INSERT INTO invoices (customer, ' +
+      "amount) VALUES ('first', 10.50)",
   );
   worker = spawnWorker(api);
   mirror();
@@ -141,69 +145,73 @@ after(async () => {
 });
 
 describe('examples/mysql', () => {
-  it('applies: the MySQL and Postgres sources and destinations and both pipelines exist with their config; no secret in state, outputs or plan', async () => {
-    await ok(dir, ['init', '-input=false'], env);
-    const r = await ok(dir, ['apply', '-auto-approve', '-input=false'], env);
-    assert.match(r.out, /Apply complete! Resources: 6 added, 0 changed, 0 destroyed/);
-    assert.deepEqual(secretsIn(r.out), [], 'no secret in the apply output');
+  it(
+    'applies: the MySQL and Postgres sources and destinations and both ' +
+      'pipelines exist with their config; no secret in state, outputs or plan',
+    async () => {
+      await ok(dir, ['init', '-input=false'], env);
+      const r = await ok(dir, ['apply', '-auto-approve', '-input=false'], env);
+      assert.match(r.out, /Apply complete! Resources: 6 added, 0 changed, 0 destroyed/);
+      assert.deepEqual(secretsIn(r.out), [], 'no secret in the apply output');
 
-    const shop = await one(api, 'sources', 'shop-mariadb');
-    assert.equal(shop.kind, 'mysql');
-    assert.deepEqual(shop.config.database_include, [dbOf(mySrc)]);
-    assert.deepEqual(shop.config.table_include, [`${dbOf(mySrc)}.orders`]);
-    assert.equal(shop.config.server_id, serverId);
-    assert.equal(shop.config.port, Number(new URL(mySrc).port));
-    assert.equal(shop.config.user, users.mysqlSource);
-    assert.deepEqual(shop.tags, { team: 'shop' });
-    const reporting = await one(api, 'destinations', 'reporting');
-    assert.equal(reporting.kind, 'mysql');
-    assert.equal(reporting.config.database, dbOf(myDst));
-    assert.equal(reporting.config.user, users.mysqlDestination);
-    assert.equal(reporting.config.batch_size, 500);
-    const analytics = await one(api, 'destinations', 'analytics');
-    assert.equal(analytics.kind, 'postgresql');
-    assert.equal(analytics.config.schema, 'shop');
-    const billing = await one(api, 'sources', 'billing');
-    assert.equal(billing.kind, 'postgresql');
-    assert.equal(billing.config.slot_name, slot);
-    for (const o of [shop, reporting, analytics, billing])
-      assert.equal(o.config.password, undefined, `${o.name}: secrets are never returned`);
-    const toAnalytics = await one(api, 'pipelines', 'shop-to-analytics');
-    const toReporting = await one(api, 'pipelines', 'billing-to-reporting');
-    assert.equal(toAnalytics.source_id, shop.id);
-    assert.equal(toAnalytics.destination_id, analytics.id);
-    assert.deepEqual(toAnalytics.tables, [`${dbOf(mySrc)}.orders`]);
-    assert.equal(toReporting.source_id, billing.id);
-    assert.equal(toReporting.destination_id, reporting.id);
-    assert.deepEqual(toReporting.delivery, { max_retries: 5, backoff_initial_ms: 500, backoff_max_ms: 30000 });
+      const shop = await one(api, 'sources', 'shop-mariadb');
+      assert.equal(shop.kind, 'mysql');
+      assert.deepEqual(shop.config.database_include, [dbOf(mySrc)]);
+      assert.deepEqual(shop.config.table_include, [`${dbOf(mySrc)}.orders`]);
+      assert.equal(shop.config.server_id, serverId);
+      assert.equal(shop.config.port, Number(new URL(mySrc).port));
+      assert.equal(shop.config.user, users.mysqlSource);
+      assert.deepEqual(shop.tags, { team: 'shop' });
+      const reporting = await one(api, 'destinations', 'reporting');
+      assert.equal(reporting.kind, 'mysql');
+      assert.equal(reporting.config.database, dbOf(myDst));
+      assert.equal(reporting.config.user, users.mysqlDestination);
+      assert.equal(reporting.config.batch_size, 500);
+      const analytics = await one(api, 'destinations', 'analytics');
+      assert.equal(analytics.kind, 'postgresql');
+      assert.equal(analytics.config.schema, 'shop');
+      const billing = await one(api, 'sources', 'billing');
+      assert.equal(billing.kind, 'postgresql');
+      assert.equal(billing.config.slot_name, slot);
+      for (const o of [shop, reporting, analytics, billing])
+        assert.equal(o.config.password, undefined, `${o.name}: secrets are never returned`);
+      const toAnalytics = await one(api, 'pipelines', 'shop-to-analytics');
+      const toReporting = await one(api, 'pipelines', 'billing-to-reporting');
+      assert.equal(toAnalytics.source_id, shop.id);
+      assert.equal(toAnalytics.destination_id, analytics.id);
+      assert.deepEqual(toAnalytics.tables, [`${dbOf(mySrc)}.orders`]);
+      assert.equal(toReporting.source_id, billing.id);
+      assert.equal(toReporting.destination_id, reporting.id);
+      assert.deepEqual(toReporting.delivery, { max_retries: 5, backoff_initial_ms: 500, backoff_max_ms: 30000 });
 
-    // Each password was stored, encrypted, by the API...
-    const rows = await api.ds.query(`SELECT name, secrets FROM connectors ORDER BY name`);
-    assert.deepEqual(
-      rows.map((x: { name: string }) => x.name),
-      ['analytics', 'billing', 'reporting', 'shop-mariadb'],
-    );
-    assert.ok(
-      rows.every((x: { secrets: Record<string, string> }) => x.secrets.password?.startsWith('v1:')),
-      JSON.stringify(rows),
-    );
-    // ... and reaches neither the state (where Terraform has write-only attributes) nor the outputs.
-    const state = fs.readFileSync(path.join(dir, 'terraform.tfstate'), 'utf8');
-    for (const v of Object.values(secrets))
-      assert.equal(state.includes(v), !writeOnly, `secret ${v} in the state: write-only=${writeOnly}`);
-    const out = await ok(dir, ['output', '-json'], env);
-    assert.deepEqual(secretsIn(out.stdout), []);
-    const outputs = JSON.parse(out.stdout);
-    assert.equal(outputs.mysql_source_id.value, shop.id);
-    assert.equal(outputs.mysql_destination_id.value, reporting.id);
-    assert.deepEqual(outputs.pipeline_ids.value, {
-      shop_to_analytics: toAnalytics.id,
-      billing_to_reporting: toReporting.id,
-    });
-    const plan = await planCode(dir, env);
-    assert.equal(plan.code, 0, plan.out);
-    assert.deepEqual(secretsIn(plan.out), []);
-  });
+      // Each password was stored, encrypted, by the API...
+      const rows = await api.ds.query(`SELECT name, secrets FROM connectors ORDER BY name`);
+      assert.deepEqual(
+        rows.map((x: { name: string }) => x.name),
+        ['analytics', 'billing', 'reporting', 'shop-mariadb'],
+      );
+      assert.ok(
+        rows.every((x: { secrets: Record<string, string> }) => x.secrets.password?.startsWith('v1:')),
+        JSON.stringify(rows),
+      );
+      // ... and reaches neither the state (where Terraform has write-only attributes) nor the outputs.
+      const state = fs.readFileSync(path.join(dir, 'terraform.tfstate'), 'utf8');
+      for (const v of Object.values(secrets))
+        assert.equal(state.includes(v), !writeOnly, `secret ${v} in the state: write-only=${writeOnly}`);
+      const out = await ok(dir, ['output', '-json'], env);
+      assert.deepEqual(secretsIn(out.stdout), []);
+      const outputs = JSON.parse(out.stdout);
+      assert.equal(outputs.mysql_source_id.value, shop.id);
+      assert.equal(outputs.mysql_destination_id.value, reporting.id);
+      assert.deepEqual(outputs.pipeline_ids.value, {
+        shop_to_analytics: toAnalytics.id,
+        billing_to_reporting: toReporting.id,
+      });
+      const plan = await planCode(dir, env);
+      assert.equal(plan.code, 0, plan.out);
+      assert.deepEqual(secretsIn(plan.out), []);
+    },
+  );
 
   it('rows inserted into MariaDB arrive in Postgres, rows inserted into Postgres arrive in MariaDB', async () => {
     // The initial snapshots first (they also show that each connector logged in with its secret).
@@ -252,32 +260,35 @@ describe('examples/mysql', () => {
     }
   });
 
-  it('a changed attribute of the MySQL destination plans as an in-place update and applies; the next plan is empty', async () => {
-    const before = await one(api, 'destinations', 'reporting');
-    const changed: TfEnv = { ...env, vars: { ...env.vars, mysql_batch_size: '1000' } };
-    const plan = await runTf(tf!, dir, ['plan', '-input=false'], changed);
-    assert.equal(plan.code, 0, plan.out);
-    assert.match(plan.out, /sluice_destination_mysql\.reporting will be updated in-place/);
-    assert.match(plan.out, /batch_size\s+= 500 -> 1000/);
-    assert.match(plan.out, /Plan: 0 to add, 1 to change, 0 to destroy/);
-    assert.deepEqual(secretsIn(plan.out), []);
-    const r = await ok(dir, ['apply', '-auto-approve', '-input=false'], changed);
-    assert.match(r.out, /0 added, 1 changed, 0 destroyed/);
-    const afterUpdate = await one(api, 'destinations', 'reporting');
-    assert.equal(afterUpdate.id, before.id);
-    assert.equal(afterUpdate.config.batch_size, 1000);
-    assert.equal(afterUpdate.version, before.version + 1);
-    assert.equal((await planCode(dir, changed)).code, 0);
-    env = changed;
-    // The updated destination still receives rows.
-    const [inv] = await q(pgSrc, `INSERT INTO invoices (customer, amount) VALUES ('after-update', 1) RETURNING id`);
-    await waitFor(
-      'row after the update in MariaDB',
-      async () => (await q(myDst, `SELECT 1 FROM invoices WHERE id = ?`, [inv.id])).length > 0,
-      30000,
-      200,
-    );
-  });
+  it(
+    'a changed attribute of the MySQL destination plans as an in-place ' + 'update and applies; the next plan is empty',
+    async () => {
+      const before = await one(api, 'destinations', 'reporting');
+      const changed: TfEnv = { ...env, vars: { ...env.vars, mysql_batch_size: '1000' } };
+      const plan = await runTf(tf!, dir, ['plan', '-input=false'], changed);
+      assert.equal(plan.code, 0, plan.out);
+      assert.match(plan.out, /sluice_destination_mysql\.reporting will be updated in-place/);
+      assert.match(plan.out, /batch_size\s+= 500 -> 1000/);
+      assert.match(plan.out, /Plan: 0 to add, 1 to change, 0 to destroy/);
+      assert.deepEqual(secretsIn(plan.out), []);
+      const r = await ok(dir, ['apply', '-auto-approve', '-input=false'], changed);
+      assert.match(r.out, /0 added, 1 changed, 0 destroyed/);
+      const afterUpdate = await one(api, 'destinations', 'reporting');
+      assert.equal(afterUpdate.id, before.id);
+      assert.equal(afterUpdate.config.batch_size, 1000);
+      assert.equal(afterUpdate.version, before.version + 1);
+      assert.equal((await planCode(dir, changed)).code, 0);
+      env = changed;
+      // The updated destination still receives rows.
+      const [inv] = await q(pgSrc, `INSERT INTO invoices (customer, amount) VALUES ('after-update', 1) RETURNING id`);
+      await waitFor(
+        'row after the update in MariaDB',
+        async () => (await q(myDst, `SELECT 1 FROM invoices WHERE id = ?`, [inv.id])).length > 0,
+        30000,
+        200,
+      );
+    },
+  );
 
   it('`terraform import` adopts the MySQL source and destination again after they left the state', async () => {
     const shop = await one(api, 'sources', 'shop-mariadb');

@@ -15,6 +15,8 @@ after(async () => {
 });
 
 describe('OpenTofu', () => {
-  it('examples/basic: offline init from the mirror, apply, no-op plan, drift, import (command and blocks), destroy', () =>
-    basicCycle(bin, api, /^1\.\d+\.\d+$/));
+  it(
+    'examples/basic: offline init from the mirror, apply, no-op plan, ' + 'drift, import (command and blocks), destroy',
+    () => basicCycle(bin, api, /^1\.\d+\.\d+$/),
+  );
 });

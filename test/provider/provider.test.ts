@@ -42,50 +42,53 @@ after(async () => {
 });
 
 describe('terraform provider', () => {
-  it('`sluice provider install` fills a filesystem mirror and prints the CLI config; init then works offline', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-install-'));
-    const r = spawnSync(
-      process.execPath,
-      [
-        path.join(repoRoot, 'dist/bin/sluice.js'),
-        'provider',
-        'install',
-        '--dir',
-        path.join(dir, 'mirror'),
-        '--cli-config',
-        path.join(dir, 'cli.tfrc'),
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /export TF_CLI_CONFIG_FILE=.*cli\.tfrc/);
-    assert.match(r.stdout, /filesystem_mirror/);
-    const exe = path.join(
-      dir,
-      'mirror/sluice.local/sluice/sluice/0.1.0',
-      `${process.platform}_${process.arch === 'x64' ? 'amd64' : process.arch}`,
-      'terraform-provider-sluice_v0.1.0',
-    );
-    assert.ok(fs.statSync(exe).mode & 0o100, 'executable');
-    const cfg = fs.readFileSync(path.join(dir, 'cli.tfrc'), 'utf8');
-    assert.match(cfg, /exclude = \["sluice\.local\/\*\/\*"\]/);
-    const work = workdir({ 'main.tf': requireSluice });
-    // No network: an unroutable proxy makes any registry access fail.
-    const init = await runTf(
-      tf!,
-      work,
-      ['init', '-input=false'],
-      envA({
-        extra: {
-          TF_CLI_CONFIG_FILE: path.join(dir, 'cli.tfrc'),
-          HTTPS_PROXY: 'http://127.0.0.1:9',
-          HTTP_PROXY: 'http://127.0.0.1:9',
-        },
-      }),
-    );
-    assert.equal(init.code, 0, init.out);
-    assert.match(init.out, /Installed sluice\.local\/sluice\/sluice v0\.1\.0/);
-  });
+  it(
+    '`sluice provider install` fills a filesystem mirror and prints the ' + 'CLI config; init then works offline',
+    async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-install-'));
+      const r = spawnSync(
+        process.execPath,
+        [
+          path.join(repoRoot, 'dist/bin/sluice.js'),
+          'provider',
+          'install',
+          '--dir',
+          path.join(dir, 'mirror'),
+          '--cli-config',
+          path.join(dir, 'cli.tfrc'),
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /export TF_CLI_CONFIG_FILE=.*cli\.tfrc/);
+      assert.match(r.stdout, /filesystem_mirror/);
+      const exe = path.join(
+        dir,
+        'mirror/sluice.local/sluice/sluice/0.1.0',
+        `${process.platform}_${process.arch === 'x64' ? 'amd64' : process.arch}`,
+        'terraform-provider-sluice_v0.1.0',
+      );
+      assert.ok(fs.statSync(exe).mode & 0o100, 'executable');
+      const cfg = fs.readFileSync(path.join(dir, 'cli.tfrc'), 'utf8');
+      assert.match(cfg, /exclude = \["sluice\.local\/\*\/\*"\]/);
+      const work = workdir({ 'main.tf': requireSluice });
+      // No network: an unroutable proxy makes any registry access fail.
+      const init = await runTf(
+        tf!,
+        work,
+        ['init', '-input=false'],
+        envA({
+          extra: {
+            TF_CLI_CONFIG_FILE: path.join(dir, 'cli.tfrc'),
+            HTTPS_PROXY: 'http://127.0.0.1:9',
+            HTTP_PROXY: 'http://127.0.0.1:9',
+          },
+        }),
+      );
+      assert.equal(init.code, 0, init.out);
+      assert.match(init.out, /Installed sluice\.local\/sluice\/sluice v0\.1\.0/);
+    },
+  );
 
   it('serves schemas derived from the connector and pipeline declarations', async () => {
     const dir = workdir({ 'main.tf': requireSluice });
@@ -123,65 +126,69 @@ describe('terraform provider', () => {
     assert.equal(schema.provider.block.attributes.token.sensitive, true);
   });
 
-  it('applies examples/basic: the objects exist through the API; secrets never reach the state; a plan shows no changes', async () => {
-    await ok(basicDir, ['init', '-input=false'], envA());
-    const r = await ok(basicDir, ['apply', '-auto-approve', '-input=false'], envA());
-    assert.match(r.out, /Apply complete! Resources: 4 added, 0 changed, 0 destroyed/);
-    const src = await one(a, 'sources', 'shop');
-    const dst = await one(a, 'destinations', 'warehouse');
-    const tr = await one(a, 'transforms', 'mask-customer-email');
-    const pl = await one(a, 'pipelines', 'orders-to-warehouse');
-    assert.equal(src.kind, 'postgresql');
-    assert.deepEqual(src.config.table_include, ['public.orders']);
-    assert.equal(src.config.slot_name, 'sluice_orders');
-    assert.deepEqual(src.tags, { team: 'orders' });
-    assert.equal(src.config.password, undefined, 'secrets are never returned');
-    assert.equal(dst.config.schema, 'raw');
-    assert.equal(tr.kind, 'mask_fields');
-    assert.equal(pl.source_id, src.id);
-    assert.equal(pl.destination_id, dst.id);
-    assert.deepEqual(pl.transform_ids, [tr.id]);
-    assert.deepEqual(pl.delivery, { max_retries: 5, backoff_initial_ms: 500, backoff_max_ms: 30000 });
-    const st = (await a.call('GET', `/v1/pipelines/${pl.id}/status`)).body;
-    const tfState = JSON.parse(fs.readFileSync(statePath, 'utf8'));
-    const plState = tfState.resources.find((r: { type: string }) => r.type === 'sluice_pipeline').instances[0]
-      .attributes;
-    assert.equal(plState.state, st.state, 'the pipeline resource carries its live state');
-    // The secrets were stored (encrypted) by the API...
-    const rows = await a.ds.query(`SELECT name, secrets FROM connectors ORDER BY name`);
-    assert.ok(
-      rows.every((x: { secrets: Record<string, string> }) =>
-        Object.values(x.secrets).every((v) => v.startsWith('v1:')),
-      ),
-    );
-    assert.equal(rows.filter((x: { secrets: object }) => Object.keys(x.secrets).length).length, 3);
-    // ... and, where Terraform supports write-only attributes, never written to the state.
-    const state = fs.readFileSync(statePath, 'utf8');
-    for (const v of Object.values(basicVars))
-      assert.equal(state.includes(v), !writeOnly, `secret ${v} in the state: write-only=${writeOnly}`);
-    assert.match(
-      state,
-      /"sensitive_attributes": \[\s*\[\s*\{[^\]]*"value": "password"/,
-      'secrets are marked sensitive in the state',
-    );
-    // Every change was audited as coming from terraform.
-    const audit = (await a.call('GET', '/v1/audit?page_size=100')).body.items;
-    assert.equal(audit.length, 4);
-    assert.ok(audit.every((e: { origin: string }) => e.origin === 'terraform'));
-    // A no-op plan; the provider processes exit on Terraform's Shutdown call instead of being killed after a wait.
-    const log = path.join(basicDir, 'tf-debug.log');
-    const plan = await runTf(
-      tf!,
-      basicDir,
-      ['plan', '-detailed-exitcode', '-input=false'],
-      envA({ extra: { TF_LOG: 'debug', TF_LOG_PATH: log } }),
-    );
-    assert.equal(plan.code, 0, plan.out);
-    const debug = fs.readFileSync(log, 'utf8');
-    assert.ok((debug.match(/provider: plugin exited/g) ?? []).length >= 2, 'provider processes exited');
-    assert.doesNotMatch(debug, /plugin failed to exit gracefully/);
-    fs.rmSync(log);
-  });
+  it(
+    'applies examples/basic: the objects exist through the API; secrets ' +
+      'never reach the state; a plan shows no changes',
+    async () => {
+      await ok(basicDir, ['init', '-input=false'], envA());
+      const r = await ok(basicDir, ['apply', '-auto-approve', '-input=false'], envA());
+      assert.match(r.out, /Apply complete! Resources: 4 added, 0 changed, 0 destroyed/);
+      const src = await one(a, 'sources', 'shop');
+      const dst = await one(a, 'destinations', 'warehouse');
+      const tr = await one(a, 'transforms', 'mask-customer-email');
+      const pl = await one(a, 'pipelines', 'orders-to-warehouse');
+      assert.equal(src.kind, 'postgresql');
+      assert.deepEqual(src.config.table_include, ['public.orders']);
+      assert.equal(src.config.slot_name, 'sluice_orders');
+      assert.deepEqual(src.tags, { team: 'orders' });
+      assert.equal(src.config.password, undefined, 'secrets are never returned');
+      assert.equal(dst.config.schema, 'raw');
+      assert.equal(tr.kind, 'mask_fields');
+      assert.equal(pl.source_id, src.id);
+      assert.equal(pl.destination_id, dst.id);
+      assert.deepEqual(pl.transform_ids, [tr.id]);
+      assert.deepEqual(pl.delivery, { max_retries: 5, backoff_initial_ms: 500, backoff_max_ms: 30000 });
+      const st = (await a.call('GET', `/v1/pipelines/${pl.id}/status`)).body;
+      const tfState = JSON.parse(fs.readFileSync(statePath, 'utf8'));
+      const plState = tfState.resources.find((r: { type: string }) => r.type === 'sluice_pipeline').instances[0]
+        .attributes;
+      assert.equal(plState.state, st.state, 'the pipeline resource carries its live state');
+      // The secrets were stored (encrypted) by the API...
+      const rows = await a.ds.query(`SELECT name, secrets FROM connectors ORDER BY name`);
+      assert.ok(
+        rows.every((x: { secrets: Record<string, string> }) =>
+          Object.values(x.secrets).every((v) => v.startsWith('v1:')),
+        ),
+      );
+      assert.equal(rows.filter((x: { secrets: object }) => Object.keys(x.secrets).length).length, 3);
+      // ... and, where Terraform supports write-only attributes, never written to the state.
+      const state = fs.readFileSync(statePath, 'utf8');
+      for (const v of Object.values(basicVars))
+        assert.equal(state.includes(v), !writeOnly, `secret ${v} in the state: write-only=${writeOnly}`);
+      assert.match(
+        state,
+        /"sensitive_attributes": \[\s*\[\s*\{[^\]]*"value": "password"/,
+        'secrets are marked sensitive in the state',
+      );
+      // Every change was audited as coming from terraform.
+      const audit = (await a.call('GET', '/v1/audit?page_size=100')).body.items;
+      assert.equal(audit.length, 4);
+      assert.ok(audit.every((e: { origin: string }) => e.origin === 'terraform'));
+      // A no-op plan; the provider processes exit on Terraform's Shutdown call instead of being killed after a wait.
+      const log = path.join(basicDir, 'tf-debug.log');
+      const plan = await runTf(
+        tf!,
+        basicDir,
+        ['plan', '-detailed-exitcode', '-input=false'],
+        envA({ extra: { TF_LOG: 'debug', TF_LOG_PATH: log } }),
+      );
+      assert.equal(plan.code, 0, plan.out);
+      const debug = fs.readFileSync(log, 'utf8');
+      assert.ok((debug.match(/provider: plugin exited/g) ?? []).length >= 2, 'provider processes exited');
+      assert.doesNotMatch(debug, /plugin failed to exit gracefully/);
+      fs.rmSync(log);
+    },
+  );
 
   it('updates in place, including a change of a write-only secret alone', async () => {
     const before = await one(a, 'destinations', 'warehouse');
@@ -354,148 +361,154 @@ resource "sluice_destination_postgresql" "dup" {
   /** Objects with a sensitive field: an old client (no write-only attributes) writes their secrets into state once. */
   const withSecrets = connectorSpecs.filter((spec) => secretFields(spec).length).length;
 
-  it('adopts a topology built through the API with import blocks (every resource kind) and a plan of no changes', async () => {
-    const ids: Record<string, string> = {};
-    for (const spec of connectorSpecs) {
-      const coll = `${spec.category === 'source' ? 'sources' : spec.category === 'destination' ? 'destinations' : 'transforms'}`;
-      const name = spec.kind === 'map_filter' ? 'js ${code} "quoted"' : `imp ${spec.category} ${spec.kind}`;
-      const config =
-        spec.kind === 'map_filter'
-          ? { code: 'function transform(e) {\n  return e; // "q" \\ ${x}\n}\n' }
-          : sampleConfigs[`${spec.category}/${spec.kind}`];
-      const r = await b.call('POST', `/v1/${coll}`, {
-        name,
-        kind: spec.kind,
-        config,
-        tags: spec.kind === 'postgresql' ? { env: 'prod' } : {},
+  it(
+    'adopts a topology built through the API with import blocks (every ' + 'resource kind) and a plan of no changes',
+    async () => {
+      const ids: Record<string, string> = {};
+      for (const spec of connectorSpecs) {
+        const coll = `${spec.category === 'source' ? 'sources' : spec.category === 'destination' ? 'destinations' : 'transforms'}`;
+        const name = spec.kind === 'map_filter' ? 'js ${code} "quoted"' : `imp ${spec.category} ${spec.kind}`;
+        const config =
+          spec.kind === 'map_filter'
+            ? { code: 'function transform(e) {\n  return e; // "q" \\ ${x}\n}\n' }
+            : sampleConfigs[`${spec.category}/${spec.kind}`];
+        const r = await b.call('POST', `/v1/${coll}`, {
+          name,
+          kind: spec.kind,
+          config,
+          tags: spec.kind === 'postgresql' ? { env: 'prod' } : {},
+        });
+        assert.equal(r.status, 201, r.text);
+        ids[`${spec.category}/${spec.kind}`] = r.body.id;
+      }
+      const p = await b.call('POST', '/v1/pipelines', {
+        name: 'imp pipeline',
+        source_id: ids['source/postgresql'],
+        destination_id: ids['destination/postgresql'],
+        transform_ids: [ids['transform/map_filter'], ids['transform/mask_fields']],
+        tables: ['public.orders'],
+        ingestion_mode: 'append',
+        delivery: { max_retries: 3 },
       });
-      assert.equal(r.status, 201, r.text);
-      ids[`${spec.category}/${spec.kind}`] = r.body.id;
-    }
-    const p = await b.call('POST', '/v1/pipelines', {
-      name: 'imp pipeline',
-      source_id: ids['source/postgresql'],
-      destination_id: ids['destination/postgresql'],
-      transform_ids: [ids['transform/map_filter'], ids['transform/mask_fields']],
-      tables: ['public.orders'],
-      ingestion_mode: 'append',
-      delivery: { max_retries: 3 },
-    });
-    assert.equal(p.status, 201, p.text);
-    await b.call('POST', '/v1/pipelines', {
-      name: 'paused one',
-      source_id: ids['source/mysql'],
-      destination_id: ids['destination/mysql'],
-      desired_state: 'paused',
-    });
+      assert.equal(p.status, 201, p.text);
+      await b.call('POST', '/v1/pipelines', {
+        name: 'paused one',
+        source_id: ids['source/mysql'],
+        destination_id: ids['destination/mysql'],
+        desired_state: 'paused',
+      });
 
-    const hcl = (await b.call('GET', '/v1/export?format=hcl&import_blocks=true')).text;
-    const vars = [...hcl.matchAll(/variable "([^"]+)"/g)].map((m) => m[1]);
-    // Every sensitive field of every kind becomes a variable named after its object (`imp <category> <kind>`).
-    const byVar: Record<string, string> = Object.fromEntries(
-      connectorSpecs.flatMap((spec) =>
-        secretFields(spec).map((f) => [
-          `${spec.category}_imp_${spec.category}_${spec.kind}_${f}`,
-          String(sampleConfigs[`${spec.category}/${spec.kind}`][f]),
-        ]),
-      ),
-    );
-    assert.deepEqual(vars.sort(), Object.keys(byVar).sort());
-    Object.assign(secretValues, byVar);
-    const dir = workdir({ 'main.tf': hcl });
-    const envB: TfEnv = { endpoint: b.url, token: b.token, vars: byVar };
-    await ok(dir, ['init', '-input=false'], envB);
-    const plan = await ok(dir, ['plan', '-input=false'], envB);
-    // Write-only secrets (Terraform >= 1.11) adopt with zero diff; older clients must write their secrets into state once.
-    const imports = connectorSpecs.length + 2; // every kind's object and the two pipelines
-    assert.match(
-      plan.out,
-      new RegExp(`Plan: ${imports} to import, 0 to add, ${writeOnly ? 0 : withSecrets} to change, 0 to destroy`),
-    );
-    await ok(dir, ['apply', '-auto-approve', '-input=false'], envB);
-    assert.equal((await planCode(dir, envB)).code, 0);
-    const audit = (await b.call('GET', '/v1/audit?page_size=100')).body.items;
-    assert.ok(
-      !audit.some(
-        (e: { origin: string; changed_fields: string[] }) => e.origin === 'terraform' && e.changed_fields.length,
-      ),
-      'adoption changed nothing',
-    );
+      const hcl = (await b.call('GET', '/v1/export?format=hcl&import_blocks=true')).text;
+      const vars = [...hcl.matchAll(/variable "([^"]+)"/g)].map((m) => m[1]);
+      // Every sensitive field of every kind becomes a variable named after its object (`imp <category> <kind>`).
+      const byVar: Record<string, string> = Object.fromEntries(
+        connectorSpecs.flatMap((spec) =>
+          secretFields(spec).map((f) => [
+            `${spec.category}_imp_${spec.category}_${spec.kind}_${f}`,
+            String(sampleConfigs[`${spec.category}/${spec.kind}`][f]),
+          ]),
+        ),
+      );
+      assert.deepEqual(vars.sort(), Object.keys(byVar).sort());
+      Object.assign(secretValues, byVar);
+      const dir = workdir({ 'main.tf': hcl });
+      const envB: TfEnv = { endpoint: b.url, token: b.token, vars: byVar };
+      await ok(dir, ['init', '-input=false'], envB);
+      const plan = await ok(dir, ['plan', '-input=false'], envB);
+      // Write-only secrets (Terraform >= 1.11) adopt with zero diff; older clients must write their secrets into state once.
+      const imports = connectorSpecs.length + 2; // every kind's object and the two pipelines
+      assert.match(
+        plan.out,
+        new RegExp(`Plan: ${imports} to import, 0 to add, ${writeOnly ? 0 : withSecrets} to change, 0 to destroy`),
+      );
+      await ok(dir, ['apply', '-auto-approve', '-input=false'], envB);
+      assert.equal((await planCode(dir, envB)).code, 0);
+      const audit = (await b.call('GET', '/v1/audit?page_size=100')).body.items;
+      assert.ok(
+        !audit.some(
+          (e: { origin: string; changed_fields: string[] }) => e.origin === 'terraform' && e.changed_fields.length,
+        ),
+        'adoption changed nothing',
+      );
 
-    // A secret rotated in the configuration of an adopted object is noticed (the API's dry run
-    // compares it) and applied; afterwards the provider's fingerprint knows it.
-    const rotated = { ...byVar, destination_imp_destination_mysql_password: 'rotated-after-adoption' };
-    const envRotated: TfEnv = { ...envB, vars: rotated };
-    const before = (await b.ds.query(`SELECT secrets FROM connectors WHERE name = 'imp destination mysql'`))[0].secrets
-      .password;
-    const rplan = await runTf(tf!, dir, ['plan', '-input=false'], envRotated);
-    assert.match(rplan.out, /Plan: 0 to add, 1 to change, 0 to destroy/);
-    assert.match(rplan.out, /sluice_destination_mysql\.imp_destination_mysql will be updated in-place/);
-    await ok(dir, ['apply', '-auto-approve', '-input=false'], envRotated);
-    assert.notEqual(
-      (await b.ds.query(`SELECT secrets FROM connectors WHERE name = 'imp destination mysql'`))[0].secrets.password,
-      before,
-    );
-    assert.equal((await planCode(dir, envRotated)).code, 0);
-    // Put the original back (the DR test below exports this environment with the original secrets).
-    await ok(dir, ['apply', '-auto-approve', '-input=false'], envB);
-    assert.equal((await planCode(dir, envB)).code, 0);
+      // A secret rotated in the configuration of an adopted object is noticed (the API's dry run
+      // compares it) and applied; afterwards the provider's fingerprint knows it.
+      const rotated = { ...byVar, destination_imp_destination_mysql_password: 'rotated-after-adoption' };
+      const envRotated: TfEnv = { ...envB, vars: rotated };
+      const before = (await b.ds.query(`SELECT secrets FROM connectors WHERE name = 'imp destination mysql'`))[0]
+        .secrets.password;
+      const rplan = await runTf(tf!, dir, ['plan', '-input=false'], envRotated);
+      assert.match(rplan.out, /Plan: 0 to add, 1 to change, 0 to destroy/);
+      assert.match(rplan.out, /sluice_destination_mysql\.imp_destination_mysql will be updated in-place/);
+      await ok(dir, ['apply', '-auto-approve', '-input=false'], envRotated);
+      assert.notEqual(
+        (await b.ds.query(`SELECT secrets FROM connectors WHERE name = 'imp destination mysql'`))[0].secrets.password,
+        before,
+      );
+      assert.equal((await planCode(dir, envRotated)).code, 0);
+      // Put the original back (the DR test below exports this environment with the original secrets).
+      await ok(dir, ['apply', '-auto-approve', '-input=false'], envB);
+      assert.equal((await planCode(dir, envB)).code, 0);
 
-    // `terraform import` (the command) works the same way.
-    const hclNoImports = (await b.call('GET', '/v1/export?format=hcl')).text;
-    const dir2 = workdir({ 'main.tf': hclNoImports });
-    await ok(dir2, ['init', '-input=false'], envB);
-    const wrongKind = await runTf(
-      tf!,
-      dir2,
-      ['import', '-input=false', 'sluice_source_postgresql.imp_source_postgresql', ids['source/mysql']],
-      envB,
-    );
-    assert.equal(wrongKind.code, 1);
-    assert.match(flat(wrongKind.out), /is of kind mysql, not postgresql: import it as sluice_source_mysql/);
-    for (const [key, id] of Object.entries(ids)) {
-      const [category, kind] = key.split('/');
-      const label = new RegExp(`resource "sluice_${category}_${kind}" "([^"]+)"`).exec(hclNoImports)![1];
-      await ok(dir2, ['import', '-input=false', `sluice_${category}_${kind}.${label}`, id], envB);
-    }
-    await ok(dir2, ['import', '-input=false', 'sluice_pipeline.imp_pipeline', p.body.id], envB);
-    const bad = await runTf(
-      tf!,
-      dir2,
-      ['import', '-input=false', 'sluice_pipeline.paused_one', '00000000-0000-0000-0000-000000000000'],
-      envB,
-    );
-    assert.equal(bad.code, 1);
-    assert.match(flat(bad.out), /no pipeline with id "00000000-0000-0000-0000-000000000000"/);
-    const planned = await runTf(tf!, dir2, ['plan', '-input=false'], envB);
-    assert.match(
-      planned.out,
-      new RegExp(`Plan: 1 to add, ${writeOnly ? 0 : withSecrets} to change, 0 to destroy`),
-      'only the pipeline not imported is missing',
-    );
-  });
+      // `terraform import` (the command) works the same way.
+      const hclNoImports = (await b.call('GET', '/v1/export?format=hcl')).text;
+      const dir2 = workdir({ 'main.tf': hclNoImports });
+      await ok(dir2, ['init', '-input=false'], envB);
+      const wrongKind = await runTf(
+        tf!,
+        dir2,
+        ['import', '-input=false', 'sluice_source_postgresql.imp_source_postgresql', ids['source/mysql']],
+        envB,
+      );
+      assert.equal(wrongKind.code, 1);
+      assert.match(flat(wrongKind.out), /is of kind mysql, not postgresql: import it as sluice_source_mysql/);
+      for (const [key, id] of Object.entries(ids)) {
+        const [category, kind] = key.split('/');
+        const label = new RegExp(`resource "sluice_${category}_${kind}" "([^"]+)"`).exec(hclNoImports)![1];
+        await ok(dir2, ['import', '-input=false', `sluice_${category}_${kind}.${label}`, id], envB);
+      }
+      await ok(dir2, ['import', '-input=false', 'sluice_pipeline.imp_pipeline', p.body.id], envB);
+      const bad = await runTf(
+        tf!,
+        dir2,
+        ['import', '-input=false', 'sluice_pipeline.paused_one', '00000000-0000-0000-0000-000000000000'],
+        envB,
+      );
+      assert.equal(bad.code, 1);
+      assert.match(flat(bad.out), /no pipeline with id "00000000-0000-0000-0000-000000000000"/);
+      const planned = await runTf(tf!, dir2, ['plan', '-input=false'], envB);
+      assert.match(
+        planned.out,
+        new RegExp(`Plan: 1 to add, ${writeOnly ? 0 : withSecrets} to change, 0 to destroy`),
+        'only the pipeline not imported is missing',
+      );
+    },
+  );
 
-  it('disaster recovery: export A as HCL -> apply to empty B -> plan shows no changes -> export B equals export A', async () => {
-    const hcl = (await b.call('GET', '/v1/export?format=hcl')).text;
-    const dir = workdir({ 'main.tf': hcl });
-    const envC: TfEnv = { endpoint: c.url, token: c.token, vars: secretValues };
-    assert.equal((await c.call('GET', '/v1/sources')).body.total, 0);
-    await ok(dir, ['init', '-input=false'], envC);
-    const r = await ok(dir, ['apply', '-auto-approve', '-input=false'], envC);
-    assert.match(
-      r.out,
-      new RegExp(`Apply complete! Resources: ${connectorSpecs.length + 2} added, 0 changed, 0 destroyed`),
-    );
-    assert.equal((await planCode(dir, envC)).code, 0);
-    const docB = (await b.call('GET', '/v1/export?format=json')).body;
-    const docC = (await c.call('GET', '/v1/export?format=json')).body;
-    assert.deepEqual(docC, docB);
-    assert.equal((await c.call('GET', '/v1/export?format=hcl')).text, hcl);
-    // The secrets were recreated too: the same values as in A.
-    const [rowB] = await b.ds.query(`SELECT secrets FROM connectors WHERE name = 'imp transform mask_fields'`);
-    const [rowC] = await c.ds.query(`SELECT secrets FROM connectors WHERE name = 'imp transform mask_fields'`);
-    assert.ok(rowB.secrets.salt && rowC.secrets.salt);
-  });
+  it(
+    'disaster recovery: export A as HCL -> apply to empty B -> plan shows ' + 'no changes -> export B equals export A',
+    async () => {
+      const hcl = (await b.call('GET', '/v1/export?format=hcl')).text;
+      const dir = workdir({ 'main.tf': hcl });
+      const envC: TfEnv = { endpoint: c.url, token: c.token, vars: secretValues };
+      assert.equal((await c.call('GET', '/v1/sources')).body.total, 0);
+      await ok(dir, ['init', '-input=false'], envC);
+      const r = await ok(dir, ['apply', '-auto-approve', '-input=false'], envC);
+      assert.match(
+        r.out,
+        new RegExp(`Apply complete! Resources: ${connectorSpecs.length + 2} added, 0 changed, 0 destroyed`),
+      );
+      assert.equal((await planCode(dir, envC)).code, 0);
+      const docB = (await b.call('GET', '/v1/export?format=json')).body;
+      const docC = (await c.call('GET', '/v1/export?format=json')).body;
+      assert.deepEqual(docC, docB);
+      assert.equal((await c.call('GET', '/v1/export?format=hcl')).text, hcl);
+      // The secrets were recreated too: the same values as in A.
+      const [rowB] = await b.ds.query(`SELECT secrets FROM connectors WHERE name = 'imp transform mask_fields'`);
+      const [rowC] = await c.ds.query(`SELECT secrets FROM connectors WHERE name = 'imp transform mask_fields'`);
+      assert.ok(rowB.secrets.salt && rowC.secrets.salt);
+    },
+  );
 
   it('data sources look objects up by name', async () => {
     const dir = workdir({

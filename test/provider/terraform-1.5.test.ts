@@ -18,6 +18,8 @@ after(async () => {
 });
 
 describe('Terraform 1.5.7', () => {
-  it('examples/basic: offline init from the mirror, apply, no-op plan, drift, import (command and blocks), destroy', () =>
-    basicCycle(bin, api, /^1\.5\.7$/));
+  it(
+    'examples/basic: offline init from the mirror, apply, no-op plan, ' + 'drift, import (command and blocks), destroy',
+    () => basicCycle(bin, api, /^1\.5\.7$/),
+  );
 });

@@ -14,25 +14,28 @@ function fresh(code: string): any {
   return JSON.parse(execFileSync(process.execPath, ['-e', code], { cwd: path.resolve(dist, '..'), encoding: 'utf8' }));
 }
 
-test('kafkajs() installs the patches before kafkajs loads: its internals are the replacements, and they are reported', () => {
-  const r = fresh(`
+test(
+  'kafkajs() installs the patches before kafkajs loads: its internals ' + 'are the replacements, and they are reported',
+  () => {
+    const r = fresh(`
     const p = require(${patches});
     const { Kafka } = p.kafkajs();
     const framing = require('kafkajs/src/protocol/request');
     const produce = require(${JSON.stringify(path.join(dist, 'patches', 'kafkajs-produce.js'))});
     p.pgLogicalReplication();
     process.stdout.write(JSON.stringify({ kafka: typeof Kafka, framing: framing === produce.frameRequest, installed: p.installedPatches() }));`);
-  assert.equal(r.kafka, 'function');
-  assert.equal(r.framing, true, 'kafkajs uses the patched request framing');
-  assert.deepEqual(
-    r.installed.map((x: any) => [x.library, x.version]),
-    [
-      ['kafkajs', '2.2.4'],
-      ['pg-logical-replication', '2.5.0'],
-    ],
-  );
-  assert.ok(r.installed[0].patches.includes('record batch decoder') && r.installed[0].patches.includes('murmur2'));
-});
+    assert.equal(r.kafka, 'function');
+    assert.equal(r.framing, true, 'kafkajs uses the patched request framing');
+    assert.deepEqual(
+      r.installed.map((x: any) => [x.library, x.version]),
+      [
+        ['kafkajs', '2.2.4'],
+        ['pg-logical-replication', '2.5.0'],
+      ],
+    );
+    assert.ok(r.installed[0].patches.includes('record batch decoder') && r.installed[0].patches.includes('murmur2'));
+  },
+);
 
 test('kafkajs loaded around the loader is refused loudly (PatchMismatchError), not half-patched', () => {
   const r = fresh(`

@@ -48,22 +48,26 @@ test('incompatible: narrowing, scale down, another kind of type, time zone chang
   }
 });
 
-test('a column list diff: added, dropped, retyped (with whether it widens), key changes; a rename is a drop plus an add', () => {
-  const c = (name: string, type: string, key = false) => ({ name, type, oid: 0, key });
-  assert.deepEqual(
-    diffColumns(
-      [c('id', 'integer', true), c('a', 'text'), c('n', 'integer')],
-      [c('id', 'bigint', true), c('b', 'text'), c('n', 'integer')],
-    ),
-    [
-      { kind: 'retyped', column: 'id', old_type: 'integer', new_type: 'bigint', widening: true },
-      { kind: 'added', column: 'b', new_type: 'text' },
-      { kind: 'dropped', column: 'a', old_type: 'text' },
-    ],
-  );
-  assert.deepEqual(
-    diffColumns([c('id', 'integer', true), c('x', 'integer')], [c('id', 'integer', true), c('x', 'integer', true)]),
-    [{ kind: 'key_changed', column: 'x', old_type: 'integer', new_type: 'integer' }],
-  );
-  assert.deepEqual(diffColumns([c('id', 'integer', true)], [c('id', 'integer', true)]), []);
-});
+test(
+  'a column list diff: added, dropped, retyped (with whether it widens), ' +
+    'key changes; a rename is a drop plus an add',
+  () => {
+    const c = (name: string, type: string, key = false) => ({ name, type, oid: 0, key });
+    assert.deepEqual(
+      diffColumns(
+        [c('id', 'integer', true), c('a', 'text'), c('n', 'integer')],
+        [c('id', 'bigint', true), c('b', 'text'), c('n', 'integer')],
+      ),
+      [
+        { kind: 'retyped', column: 'id', old_type: 'integer', new_type: 'bigint', widening: true },
+        { kind: 'added', column: 'b', new_type: 'text' },
+        { kind: 'dropped', column: 'a', old_type: 'text' },
+      ],
+    );
+    assert.deepEqual(
+      diffColumns([c('id', 'integer', true), c('x', 'integer')], [c('id', 'integer', true), c('x', 'integer', true)]),
+      [{ kind: 'key_changed', column: 'x', old_type: 'integer', new_type: 'integer' }],
+    );
+    assert.deepEqual(diffColumns([c('id', 'integer', true)], [c('id', 'integer', true)]), []);
+  },
+);

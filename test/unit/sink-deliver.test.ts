@@ -107,29 +107,41 @@ test('a truncate behind a rejected record waits for it, and so does everything a
 
 // Writers whose batch can partly fail (PartialWrite): the rest of the batch counts as written; the
 // rejected records take the per-key retry/DLQ path, and what must follow them is re-applied after.
-test('a partial write: only the rejected record is retried and sent to the DLQ; the rest of the bulk is not written again', async () => {
-  const h = harness({ partial: true });
-  await h.deliver([h.rec('c', 1, 'a'), h.rec('c', 2, 'bad'), h.rec('c', 3, 'c')]);
-  assert.deepEqual(h.events, ['bulk of 3', 'write k1@0', 'write k3@2', 'dlq k2']);
-});
+test(
+  'a partial write: only the rejected record is retried and sent to the ' +
+    'DLQ; the rest of the bulk is not written again',
+  async () => {
+    const h = harness({ partial: true });
+    await h.deliver([h.rec('c', 1, 'a'), h.rec('c', 2, 'bad'), h.rec('c', 3, 'c')]);
+    assert.deepEqual(h.events, ['bulk of 3', 'write k1@0', 'write k3@2', 'dlq k2']);
+  },
+);
 
-test('a partial write that applied a later record of a rejected key: that record is re-applied after the rejected one settles', async () => {
-  const h = harness({ partial: true });
-  await h.deliver([h.rec('c', 1, 'a'), h.rec('u', 1, 'bad'), h.rec('u', 1, 'c'), h.rec('c', 2, 'd')]);
-  // k1's last state is 'c' again after its rejected update went to the DLQ; k2 is written once.
-  assert.deepEqual(h.events, ['bulk of 4', 'write k1@0', 'write k1@2', 'write k2@3', 'dlq k1', 'write k1@2']);
-});
+test(
+  'a partial write that applied a later record of a rejected key: that ' +
+    'record is re-applied after the rejected one settles',
+  async () => {
+    const h = harness({ partial: true });
+    await h.deliver([h.rec('c', 1, 'a'), h.rec('u', 1, 'bad'), h.rec('u', 1, 'c'), h.rec('c', 2, 'd')]);
+    // k1's last state is 'c' again after its rejected update went to the DLQ; k2 is written once.
+    assert.deepEqual(h.events, ['bulk of 4', 'write k1@0', 'write k1@2', 'write k2@3', 'dlq k1', 'write k1@2']);
+  },
+);
 
-test('a partial write with a barrier after the rejection: the barrier and everything after it are re-applied in order after it', async () => {
-  const h = harness({ partial: true });
-  await h.deliver([h.rec('c', 1, 'bad'), h.rec('c', 2, 'ok'), h.rec('t', null, null), h.rec('c', 3, 'after')]);
-  assert.deepEqual(h.events, [
-    'bulk of 4',
-    'write k2@1',
-    'write truncate@2',
-    'write k3@3',
-    'dlq k1',
-    'write truncate@2',
-    'write k3@3',
-  ]);
-});
+test(
+  'a partial write with a barrier after the rejection: the barrier and ' +
+    'everything after it are re-applied in order after it',
+  async () => {
+    const h = harness({ partial: true });
+    await h.deliver([h.rec('c', 1, 'bad'), h.rec('c', 2, 'ok'), h.rec('t', null, null), h.rec('c', 3, 'after')]);
+    assert.deepEqual(h.events, [
+      'bulk of 4',
+      'write k2@1',
+      'write truncate@2',
+      'write k3@3',
+      'dlq k1',
+      'write truncate@2',
+      'write k3@3',
+    ]);
+  },
+);

@@ -155,7 +155,8 @@ export function kafka(ctx: ServiceContext, opts: KafkaOptions) {
         ...(sasl
           ? [
               'sasl.enabled.mechanisms=PLAIN',
-              'listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ' +
+              'listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule ' +
+                'required ' +
                 `username="sluice" password="${saslPassword()}" user_sluice="${saslPassword()}";`,
             ]
           : []),

@@ -17,7 +17,8 @@ export const sourceMysql: SourceKit = {
   schemaOf: (url) => new URL(url).pathname.slice(1),
   schema: {
     table:
-      'CREATE TABLE sc (id int PRIMARY KEY, v int NOT NULL, note varchar(100), note2 varchar(100), price decimal(10,2));',
+      'CREATE TABLE sc (id int PRIMARY KEY, v int NOT NULL, note ' +
+      'varchar(100), note2 varchar(100), price decimal(10,2));',
     add: (c) => `ALTER TABLE sc ADD COLUMN ${c} varchar(100)`,
     drop: (c) => `ALTER TABLE sc DROP COLUMN ${c}`,
     rename: (a, b) => `ALTER TABLE sc RENAME COLUMN ${a} TO ${b}`,

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { AppContext } from './context';
 import { Problem } from './problem';
-import { idParam } from './routes/common';
+import { idParam, requirePipeline } from './routes/common';
 
 /**
  * Metrics history per pipeline: every SAMPLE_MS (10 s) one row with the sink lag, replication lag,
@@ -73,8 +73,7 @@ export function metricsRouter(ctx: AppContext): Router {
   r.get('/pipelines/:id/metrics', async (req, res) => {
     const id = idParam(req, 'pipeline');
     const { since, step } = metricsParams(req.query);
-    if (!(await ctx.ds.query(`SELECT 1 FROM pipelines WHERE id = $1`, [id])).length)
-      throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
+    await requirePipeline(ctx.ds, id);
     const rows = await ctx.ds.query(
       `
       SELECT to_timestamp(floor(extract(epoch FROM at) / $3) * $3) AS bucket, max(lag) AS lag, max(replication_lag_bytes) AS rlag,

@@ -15,32 +15,25 @@ import { envelopeFields } from '../core/object-fields';
  * Sent back by clients that PUT what they GET; accepted and ignored, but they must still look like
  * what was read (the OpenAPI document describes them the same way: openapi.ts, ignoredMeta).
  */
-export const readOnlyFields: Record<string, { type: string; check: (v: unknown) => boolean }> = {
-  id: { type: 'string', check: (v) => typeof v === 'string' },
+/** A read-only field as a client may send it back, and how to tell that it looks like what was read. */
+export interface ReadOnlyField {
+  type: string;
+  check: (v: unknown) => boolean;
+}
+const isString = (v: unknown) => typeof v === 'string';
+export const META_READ_ONLY: Record<string, ReadOnlyField> = {
+  id: { type: 'string', check: isString },
   version: { type: 'integer', check: (v) => Number.isInteger(v) },
-  created_at: { type: 'string', check: (v) => typeof v === 'string' },
-  updated_at: { type: 'string', check: (v) => typeof v === 'string' },
-  secrets_set: { type: 'list of strings', check: (v) => Array.isArray(v) && v.every((x) => typeof x === 'string') },
-  // An alert rule's: the list it read, [{pipeline_id, pipeline, since}] (openapi: AlertRuleInput).
-  firing: { type: 'list of {pipeline_id, pipeline, since}', check: (v) => Array.isArray(v) && v.every(isFiringItem) },
+  created_at: { type: 'string', check: isString },
+  updated_at: { type: 'string', check: isString },
+};
+/** Objects of a kind family (connectors, alert channels) also return the names of their stored secrets. */
+const KINDED_READ_ONLY: Record<string, ReadOnlyField> = {
+  ...META_READ_ONLY,
+  secrets_set: { type: 'list of strings', check: (v) => Array.isArray(v) && v.every(isString) },
 };
 
 type Body = Record<string, unknown>;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
-function isFiringItem(x: unknown): boolean {
-  if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
-  const o = x as Record<string, unknown>;
-  return (
-    Object.keys(o).every((k) => ['pipeline_id', 'pipeline', 'since'].includes(k)) &&
-    typeof o.pipeline_id === 'string' &&
-    UUID.test(o.pipeline_id) &&
-    typeof o.pipeline === 'string' &&
-    typeof o.since === 'string' &&
-    RFC3339.test(o.since)
-  );
-}
 
 export function asObject(body: unknown, what = 'body'): Body {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
@@ -49,23 +42,17 @@ export function asObject(body: unknown, what = 'body'): Body {
   return body as Body;
 }
 
-/** Drops the read-only fields (of `names`) a client sent back; they must still look like what it read. */
-export function stripReadOnly(
-  body: Body,
-  names: readonly string[] = ['id', 'version', 'created_at', 'updated_at'],
-): Body {
+/** Drops the read-only `fields` a client sent back; they must still look like what it read. */
+export function stripReadOnly(body: Body, fields: Record<string, ReadOnlyField> = META_READ_ONLY): Body {
   const errors: FieldError[] = [];
-  for (const k of names) {
+  for (const [k, f] of Object.entries(fields)) {
     const v = body[k];
-    if (v !== undefined && !readOnlyFields[k].check(v)) {
-      errors.push({
-        field: k,
-        message: `${k} is read-only: leave it out, or send back the ${readOnlyFields[k].type} you read`,
-      });
+    if (v !== undefined && !f.check(v)) {
+      errors.push({ field: k, message: `${k} is read-only: leave it out, or send back the ${f.type} you read` });
     }
   }
   check(errors);
-  return Object.fromEntries(Object.entries(body).filter(([k]) => !names.includes(k)));
+  return Object.fromEntries(Object.entries(body).filter(([k]) => !(k in fields)));
 }
 
 function check(errors: FieldError[]): void {
@@ -218,7 +205,7 @@ export function parseKinded(
   mode: 'create' | 'replace' | 'patch',
   existing?: KindedObject,
 ): KindedBody {
-  const body = stripReadOnly(asObject(raw), ['id', 'version', 'created_at', 'updated_at', 'secrets_set']);
+  const body = stripReadOnly(asObject(raw), KINDED_READ_ONLY);
   const errors: FieldError[] = [];
   for (const k of Object.keys(body)) {
     if (!['name', 'kind', 'config', 'tags'].includes(k))

@@ -4,6 +4,7 @@ import { FieldError, textProblem } from './validation';
 import { Problem } from './problem';
 import { res_locals } from './auth';
 import { allows, defaultRole, isRole, Role, ROLE_EXTENSION } from '../core/roles';
+import { UUID_RE as uuid } from '../core/patterns';
 
 /**
  * The request handling every route shares, driven by the OpenAPI document (openapi.ts) rather than
@@ -49,7 +50,6 @@ const PARAM_KEYWORDS = new Set([
   'description',
   'const',
 ]);
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class OperationIndex {
   private readonly routes: Route[] = [];

@@ -20,13 +20,13 @@ import {
   validateSync,
 } from 'class-validator';
 import { FieldSpec } from '../core/spec';
+import { UUID_RE as uuidPattern } from '../core/patterns';
 
 export interface FieldError {
   field: string;
   message: string;
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const unpairedSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**

@@ -1,11 +1,11 @@
 import { Command } from 'commander';
+import { UUID_RE as uuid } from '../core/patterns';
 
 /** What the data-plane commands need from the CLI's API client (bin/client.ts). */
 export interface CliClient {
   request<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; text: string }>;
 }
 
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const out = (s: string) => process.stdout.write(s + '\n');
 
 async function pipelineId(c: CliClient, ref: string): Promise<string> {

@@ -10,6 +10,7 @@ import { ApiClient, CliError } from './client';
 import { roles } from '../core/roles';
 import { devDown, devProcesses, devUp } from './dev';
 import { allPipelineStatuses, PipelineStatusLine, pipelineTable } from './status';
+import { UUID_RE } from '../core/patterns';
 
 const program = new Command();
 program
@@ -285,7 +286,7 @@ token
   .action(async (ref: string) => {
     const c = client();
     let id = ref;
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref)) {
+    if (!UUID_RE.test(ref)) {
       const found = (await allTokens(c)).find((t) => t.name === ref);
       if (!found) throw new CliError(`no token named ${JSON.stringify(ref)}: see \`sluice token list\``);
       id = String(found.id);

@@ -1,4 +1,5 @@
 import type { FieldSpec } from './spec';
+import { UUID_RE as uuid } from './patterns';
 
 /**
  * The one declaration of alert channels and alert rules, in the same FieldSpec form as connector
@@ -18,7 +19,6 @@ export interface ChannelKind {
   fields: Record<string, FieldSpec>;
 }
 
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const httpUrl = /^https?:\/\/[^\s]+$/;
 
 export const channelKinds: readonly ChannelKind[] = [

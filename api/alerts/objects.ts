@@ -2,7 +2,16 @@ import { isDeepStrictEqual } from 'node:util';
 import type { EntityManager } from 'typeorm';
 import { FieldError, validateFields, withDefaults } from '../validation';
 import { envelopeFields } from '../../core/object-fields';
-import { asObject, parseKinded, splitConfig, stripReadOnly, validateTags } from '../objects';
+import {
+  asObject,
+  META_READ_ONLY,
+  parseKinded,
+  ReadOnlyField,
+  splitConfig,
+  stripReadOnly,
+  validateTags,
+} from '../objects';
+import { RFC3339_RE, UUID_RE } from '../../core/patterns';
 import { invalid, Problem } from '../problem';
 import { SecretBox } from '../../core/secrets';
 import { alertRuleSpec, channelKinds, isSet } from '../../core/alert-spec';
@@ -13,7 +22,23 @@ import { alertRuleSpec, channelKinds, isSet } from '../../core/alert-spec';
  * (topology.ts) share these, so both validate the same way.
  */
 type Body = Record<string, unknown>;
-const RULE_READ_ONLY = ['id', 'version', 'created_at', 'updated_at', 'firing'];
+/** An item of a rule's read-only `firing` list, as the API returns it (openapi: AlertRuleInput). */
+function isFiringItem(x: unknown): boolean {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
+  const o = x as Record<string, unknown>;
+  return (
+    Object.keys(o).every((k) => ['pipeline_id', 'pipeline', 'since'].includes(k)) &&
+    typeof o.pipeline_id === 'string' &&
+    UUID_RE.test(o.pipeline_id) &&
+    typeof o.pipeline === 'string' &&
+    typeof o.since === 'string' &&
+    RFC3339_RE.test(o.since)
+  );
+}
+const RULE_READ_ONLY: Record<string, ReadOnlyField> = {
+  ...META_READ_ONLY,
+  firing: { type: 'list of {pipeline_id, pipeline, since}', check: (v) => Array.isArray(v) && v.every(isFiringItem) },
+};
 const iso = (d: Date | string) => new Date(d).toISOString();
 
 export interface ChannelRow {
@@ -144,7 +169,7 @@ export async function parseRule(
 ): Promise<RuleInput> {
   const body = stripReadOnly(asObject(raw), RULE_READ_ONLY);
   const base: Body = mode === 'patch' && existing ? publicRule(existing) : {};
-  for (const k of RULE_READ_ONLY) delete base[k];
+  for (const k of Object.keys(RULE_READ_ONLY)) delete base[k];
   const merged = { ...base, ...body };
   const errors = validateFields(ruleFields, merged, '', 'AlertRuleInput', { requireAll: true });
   if (!errors.some((e) => e.field.startsWith('tags'))) errors.push(...validateTags(merged.tags));

@@ -5,6 +5,7 @@ import { audit } from '../audit';
 import { isUniqueViolation } from '../objects';
 import { Problem } from '../problem';
 import { checkIfMatch, idParam, paging, pagingOf, sendObject } from '../routes/common';
+import { UUID_RE } from '../../core/patterns';
 import {
   applyChannel,
   returned,
@@ -248,11 +249,10 @@ export function alertHistoryRouter(ctx: AppContext): Router {
     const { page, pageSize } = paging(req);
     const where: string[] = [];
     const args: unknown[] = [];
-    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
     for (const f of ['rule_id', 'pipeline_id'] as const) {
       const v = req.query[f];
       if (v === undefined) continue;
-      if (typeof v !== 'string' || !uuid.test(v))
+      if (typeof v !== 'string' || !UUID_RE.test(v))
         throw new Problem(400, 'Validation failed', `${f} must be a uuid`, [{ field: f, message: 'must be a uuid' }]);
       args.push(v);
       where.push(`e.${f} = $${args.length}`);

@@ -22,6 +22,7 @@ import {
   verifyPanel,
 } from './pages';
 import { clearSession, sameOrigin, sessionToken, setSession } from './session';
+import { UUID_RE as uuid } from '../../core/patterns';
 
 /**
  * The web console at /console: pages rendered here from /v1 answers (ConsoleApi, with the
@@ -43,7 +44,6 @@ const assets: Record<string, { file: string; type: string }> = {
 };
 
 type Handler = (req: Request, res: Response, api: ConsoleApi) => Promise<void>;
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function consoleRouter(o: ConsoleOptions): Router {
   const r = Router();

@@ -2,12 +2,11 @@ import type { Request, Response } from 'express';
 import { Problem } from '../problem';
 import type { Rendered } from '../read-model';
 import { queryOf } from '../request-guard';
-
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { UUID_RE } from '../../core/patterns';
 
 export function idParam(req: Request, what: string): string {
   const id = String(req.params.id);
-  if (!uuid.test(id)) throw new Problem(404, 'Not found', `No ${what} with id ${id} (ids are UUIDs).`);
+  if (!UUID_RE.test(id)) throw new Problem(404, 'Not found', `No ${what} with id ${id} (ids are UUIDs).`);
   return id;
 }
 
@@ -74,4 +73,11 @@ export function sendRendered(res: Response, r: Rendered): void {
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   if (r.etag) res.setHeader('ETag', r.etag);
   res.end(r.body);
+}
+
+/** 404 unless the pipeline exists (routes under /v1/pipelines/:id whose rows go with it). */
+export async function requirePipeline(ds: { query(sql: string, args?: unknown[]): Promise<unknown[]> }, id: string) {
+  if (!(await ds.query(`SELECT 1 FROM pipelines WHERE id = $1`, [id])).length) {
+    throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
+  }
 }

@@ -4,7 +4,8 @@ import { kafkajs } from '../../patches';
 import type { AppContext } from '../context';
 import { loadConfig } from '../../core/config';
 import { Problem } from '../problem';
-import { idParam, paging } from './common';
+import { idParam, paging, requirePipeline } from './common';
+import { UUID_RE } from '../../core/patterns';
 import { groupIdFor, topicFor } from '../../core/names';
 import { destinationModule, sourceModule } from '../../connectors';
 import type { DestinationRowCounter, SourceRowCounter } from '../../connectors/module';
@@ -85,8 +86,6 @@ function dlqSelection(b: unknown): { all: true } | { ids: number[] } {
   );
 }
 
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function validation(field: string, message: string): Problem {
   return new Problem(400, 'Validation failed', `${field} ${message}`, [{ field, message }]);
 }
@@ -99,12 +98,6 @@ export async function pipelineStatus(ctx: AppContext, id: string) {
     ...statusFromRow(rows[0]),
     _lag_history: (rows[0].lag_history ?? []) as { at: string; lag: number | null }[],
   };
-}
-
-/** 404 unless the pipeline exists (its DLQ records and snapshots go when it does). */
-async function requirePipeline(ctx: AppContext, id: string): Promise<void> {
-  if (!(await ctx.ds.query(`SELECT 1 FROM pipelines WHERE id = $1`, [id])).length)
-    throw new Problem(404, 'Not found', `No pipeline with id ${id}.`);
 }
 
 async function loadConnectors(ctx: AppContext, id: string) {
@@ -310,7 +303,7 @@ export function operationsRouter(ctx: AppContext): Router {
 
   r.post('/pipelines/:id/restart', async (req, res) => {
     const id = idParam(req, 'pipeline');
-    await requirePipeline(ctx, id);
+    await requirePipeline(ctx.ds, id);
     await ctx.ds.query(
       'INSERT INTO pipeline_runtime (pipeline_id, restart_requested_at) ' +
         'VALUES ($1, now()) ON CONFLICT (pipeline_id) DO UPDATE SET ' +
@@ -394,7 +387,7 @@ export function operationsRouter(ctx: AppContext): Router {
   });
   r.get('/pipelines/:id/snapshots', async (req, res) => {
     const id = idParam(req, 'pipeline');
-    await requirePipeline(ctx, id);
+    await requirePipeline(ctx.ds, id);
     const rows = await ctx.ds.query(
       `SELECT * FROM snapshots WHERE pipeline_id = $1 ORDER BY created_at DESC LIMIT 100`,
       [id],
@@ -404,7 +397,7 @@ export function operationsRouter(ctx: AppContext): Router {
   r.get('/pipelines/:id/snapshots/:sid', async (req, res) => {
     const id = idParam(req, 'pipeline');
     const sid = String(req.params.sid);
-    if (!uuid.test(sid)) throw new Problem(404, 'Not found', `No snapshot ${sid}.`);
+    if (!UUID_RE.test(sid)) throw new Problem(404, 'Not found', `No snapshot ${sid}.`);
     const rows = await ctx.ds.query(`SELECT * FROM snapshots WHERE pipeline_id = $1 AND id = $2`, [id, sid]);
     if (!rows.length) throw new Problem(404, 'Not found', `No snapshot ${sid} in pipeline ${id}.`);
     res.json(snapshotView(rows[0]));
@@ -415,7 +408,7 @@ export function operationsRouter(ctx: AppContext): Router {
     const id = idParam(req, 'pipeline');
     const { page, pageSize } = paging(req);
     const st = queryOf(req).status as string;
-    await requirePipeline(ctx, id);
+    await requirePipeline(ctx.ds, id);
     const statuses =
       st === 'all' ? ['pending', 'replay_requested', 'replayed', 'discarded', 'superseded'] : st.split(',');
     const rows = await ctx.ds.query(
@@ -452,7 +445,7 @@ export function operationsRouter(ctx: AppContext): Router {
     r.post(`/pipelines/:id/dlq/${op}`, async (req, res) => {
       const id = idParam(req, 'pipeline');
       const b = dlqSelection(req.body);
-      await requirePipeline(ctx, id);
+      await requirePipeline(ctx.ds, id);
       const rows =
         'all' in b
           ? await ctx.ds.query(

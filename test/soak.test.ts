@@ -16,7 +16,7 @@ test(
   'chaos soak, 5 minutes: every fault recovered; destination == source, ' + 'DLQ empty, no duplicates, nothing stuck',
   async () => {
     const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-soak-')), 'report.json');
-    // 540 s: inside the per-file timeouts (test/run.sh 900 s, devtest.sh 600 s), so a stuck pipeline
+    // 540 s: inside the per-file timeouts (test/run.sh 900 s), so a stuck pipeline
     // fails with the soak's report.
     const args = [
       path.join(repo, 'dist/bench/soak/main.js'),

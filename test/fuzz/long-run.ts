@@ -3,7 +3,7 @@ import { fuzz } from './fuzz';
 
 /**
  * The long fuzzing run docs/hardening.md records (the suite runs two minutes of the same):
- *   eval "$(PORT_BASE=<n> /work/tools/devtest.sh --env)"   # or any running test stack
+ *   source test/stack-env.sh && node dist/stack/cli.js start   # the test stack (or DATABASE_URL & co)
  *   npm run fuzz -- --seconds 900 --seed 7
  * Prints schemathesis' output as it goes; exits 1 on any finding.
  */

@@ -86,7 +86,15 @@ export const destinationElasticsearch: DestinationKit = {
     const prefix = `dst_${crypto.randomBytes(4).toString('hex')}`;
     return {
       url: `${base}/${prefix}`,
-      config: { url: base, table_name_format: `${prefix}_{table}`, number_of_replicas: 0 },
+      config: {
+        url: base,
+        table_name_format: `${prefix}_{table}`,
+        number_of_replicas: 0,
+        // Security is off on the test node, which ignores credentials: they are here for the check that
+        // no credential reaches a log line (conformance.ts).
+        username: 'sluice',
+        password: `es-${crypto.randomBytes(12).toString('hex')}`,
+      },
       outage: stoppable ? stackElasticsearch : undefined,
       destroy: async () => {
         if (stoppable) await stackElasticsearch.start().catch(() => undefined);

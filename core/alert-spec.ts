@@ -1,5 +1,5 @@
 import type { FieldSpec } from './spec';
-import { UUID_RE as uuid } from './patterns';
+import { HTTP_URL_RE, UUID_RE as uuid } from './patterns';
 
 /**
  * The one declaration of alert channels and alert rules, in the same FieldSpec form as connector
@@ -19,7 +19,7 @@ export interface ChannelKind {
   fields: Record<string, FieldSpec>;
 }
 
-const httpUrl = /^https?:\/\/[^\s]+$/;
+const httpUrl = HTTP_URL_RE;
 
 export const channelKinds: readonly ChannelKind[] = [
   {

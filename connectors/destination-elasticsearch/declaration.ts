@@ -1,5 +1,6 @@
 import type { ConnectorSpec } from '../../core/spec';
 import { common } from '../shared/fields';
+import { HTTP_URL_RE } from '../../core/patterns';
 
 export const declaration: ConnectorSpec & { category: 'destination' } = {
   category: 'destination',
@@ -16,7 +17,7 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       type: 'string',
       required: true,
       maxLength: 2048,
-      pattern: /^https?:\/\/[^/@\s]+(\/\S*)?$/,
+      pattern: HTTP_URL_RE,
       patternHint:
         'an http:// or https:// URL without credentials (use username/password ' +
         'or api_key), e.g. https://es.internal:9200',

@@ -1,5 +1,6 @@
 import type { ConnectorSpec } from '../../core/spec';
 import { common } from '../shared/fields';
+import { HTTP_URL_RE } from '../../core/patterns';
 
 export const declaration: ConnectorSpec & { category: 'destination' } = {
   category: 'destination',
@@ -73,7 +74,7 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       type: 'string',
       default: '',
       maxLength: 1024,
-      pattern: /^$|^https?:\/\/\S+$/,
+      pattern: new RegExp(`^$|${HTTP_URL_RE.source}`),
       patternHint: 'an http:// or https:// URL, or empty for AWS',
       description: 'URL of an S3-compatible service (MinIO, Ceph, moto, ...); empty uses AWS S3 in `region`.',
     },

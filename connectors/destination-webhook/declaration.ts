@@ -1,5 +1,6 @@
 import type { ConnectorSpec } from '../../core/spec';
 import { common } from '../shared/fields';
+import { HTTP_URL_RE } from '../../core/patterns';
 
 // One header as curl -H writes it. Content-Type, Content-Length, Host and the X-Sluice-* headers are Sluice's own.
 const HEADER = String.raw`(?![Cc][Oo][Nn][Tt][Ee][Nn][Tt]-(?:[Tt][Yy][Pp][Ee]|[Ll][Ee][Nn][Gg][Tt][Hh])\s*:|[Hh][Oo][Ss][Tt]\s*:|[Xx]-[Ss][Ll][Uu][Ii][Cc][Ee]-)[!#$%&'*+.^_${'`'}|~0-9A-Za-z-]+:[ \t]*[^\r\n]*`;
@@ -22,7 +23,7 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       type: 'string',
       required: true,
       maxLength: 2048,
-      pattern: /^https?:\/\/[^/@\s]+(\/\S*)?$/,
+      pattern: HTTP_URL_RE,
       patternHint:
         'an http:// or https:// URL without credentials (put them in ' +
         'secret_headers), e.g. https://hooks.example.com/sluice',

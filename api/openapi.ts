@@ -1,4 +1,5 @@
 import { Category, collections, connectorSpecs, ConnectorSpec, specsOf } from '../connectors';
+import { QUALIFIED_TABLE_RE } from '../core/patterns';
 import { pipelineSpec } from '../core/pipeline-spec';
 import { envelopeFields } from '../core/object-fields';
 import { tokenSpec } from '../core/token-spec';
@@ -377,7 +378,7 @@ export function buildOpenApi(): Schema {
     role: 'operator',
     body: obj(
       {
-        table: { type: 'string', pattern: '^[^.\\s]+\\.[^.\\s]+$' },
+        table: { type: 'string', pattern: QUALIFIED_TABLE_RE.source },
         resolution: oneOfStrings('resnapshot', 'new_column'),
       },
       { optional: ['table', 'resolution'] },

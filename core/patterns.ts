@@ -29,3 +29,6 @@ const IPV6 = [
  * connect to.
  */
 export const HTTP_URL_RE = new RegExp(`^https?://([A-Za-z0-9._-]+|\\[(${IPV6})\\])(:[0-9]{1,5})?([/?#]\\S*)?$`);
+
+/** A source table as `schema.table` (no dot, whitespace or NUL in either part). */
+export const QUALIFIED_TABLE_RE = /^[^.\s\u0000]+\.[^.\s\u0000]+$/;

@@ -1,3 +1,4 @@
+import { QUALIFIED_TABLE_RE } from '../../core/patterns';
 import { Router } from 'express';
 import type { AppContext } from '../context';
 import { Problem } from '../problem';
@@ -81,7 +82,7 @@ export function schemaRouter(ctx: AppContext): Router {
     for (const k of Object.keys(b))
       if (!['table', 'resolution'].includes(k))
         throw validation(k, `unknown field ${k}: allowed are table, resolution`);
-    if (b.table !== undefined && (typeof b.table !== 'string' || !/^[^.\s]+\.[^.\s]+$/.test(b.table)))
+    if (b.table !== undefined && (typeof b.table !== 'string' || !QUALIFIED_TABLE_RE.test(b.table)))
       throw validation('table', 'must be "schema.table"');
     if (b.resolution !== undefined && !RESOLUTIONS.includes(b.resolution))
       throw validation('resolution', `must be one of: ${RESOLUTIONS.join(', ')}`);

@@ -25,8 +25,10 @@ export const declaration: ConnectorSpec & { category: 'destination' } = {
       type: 'string',
       default: '',
       maxLength: 512,
-      pattern: /^$|^[^/].*[^/]$|^[^/]$/,
-      patternHint: 'a key prefix without a leading or trailing "/"',
+      // No control characters, and no `.`: JavaScript's dot refuses \r where other regex engines (the
+      // OpenAPI document's readers) take it.
+      pattern: /^$|^[^/\u0000-\u001f\u007f]([^\u0000-\u001f\u007f]*[^/\u0000-\u001f\u007f])?$/,
+      patternHint: 'a key prefix without a leading or trailing "/" or control characters',
       description:
         'Key prefix in front of every file (no leading or trailing `/`); empty ' +
         'puts the table folders at the bucket root.',

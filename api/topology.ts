@@ -17,6 +17,7 @@ import { providerSource } from '../core/names';
 import { conflict, invalid, Problem } from './problem';
 import { SecretBox } from '../core/secrets';
 import type { FieldError } from './validation';
+import { secretRef } from './secret-ref';
 import { alertsHcl, exportAlerts, importAlerts, TopologyAlertChannel, TopologyAlertRule } from './alerts/topology';
 
 /**
@@ -418,14 +419,6 @@ export async function importDocument(
   const summary = { create: 0, update: 0, delete: 0, unchanged: 0 };
   for (const c of changes) summary[c.action]++;
   return { dry_run: opts.dryRun, changes, summary };
-}
-
-/** The variable of a {"$secret": "<variable>"} placeholder (exactly that shape), else undefined. */
-function secretRef(v: unknown): string | undefined {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
-  const keys = Object.keys(v);
-  const name = (v as { $secret?: unknown }).$secret;
-  return keys.length === 1 && typeof name === 'string' && name.length > 0 ? name : undefined;
 }
 
 function checkShape(raw: unknown): Record<string, unknown> {

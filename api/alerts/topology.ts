@@ -4,6 +4,7 @@ import { audit } from '../audit';
 import type { FieldError } from '../validation';
 import { block, Expr, HclValue, label, uniqueLabels } from '../hcl';
 import { Problem } from '../problem';
+import { secretRef } from '../secret-ref';
 import { SecretBox } from '../../core/secrets';
 import {
   applyChannel,
@@ -17,7 +18,7 @@ import {
   RuleRow,
   ruleValues,
 } from './objects';
-import { channelKinds } from '../../core/alert-spec';
+import { channelKinds, findChannelKind } from '../../core/alert-spec';
 
 /**
  * Alert channels and rules in the topology document (export/import) and in the HCL export.
@@ -177,15 +178,18 @@ export async function importAlerts(
     const current = channels.find((c) => c.name === item?.name);
     const config = item && typeof item.config === 'object' && item.config !== null ? { ...item.config } : item?.config;
     if (config && typeof config === 'object') {
+      // Only a secret field of the channel's kind takes a placeholder (the document's SecretRef).
+      const fields = findChannelKind(item?.kind)?.fields ?? {};
       for (const [k, v] of Object.entries(config as Record<string, any>)) {
-        if (!v || typeof v !== 'object' || !('$secret' in v)) continue;
-        const value = secretValues[String(v.$secret)];
+        const varName = fields[k]?.sensitive ? secretRef(v) : undefined;
+        if (varName === undefined) continue;
+        const value = secretValues[varName];
         if (typeof value === 'string') config[k] = value;
         else if (current?.secrets?.[k]) delete config[k];
         else {
           errors.push({
-            field: `secrets.${v.$secret}`,
-            message: `no value for secret ${v.$secret} (${path}.config.${k}): pass it in "secrets"`,
+            field: `secrets.${varName}`,
+            message: `no value for secret ${varName} (${path}.config.${k}): pass it in "secrets"`,
           });
           delete config[k];
         }

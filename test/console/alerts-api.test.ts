@@ -325,6 +325,21 @@ describe('export and import', () => {
           alert_channel_hook_webhook_secret: 'k1',
           alert_channel_slack_slack_webhook_url: 'http://127.0.0.1:9/x',
         };
+        // Only the exact placeholder, and only in a secret field: anything else is the field's own (wrong) value.
+        const withChannel = (config: Record<string, unknown>) => ({
+          ...doc,
+          secrets,
+          alert_channels: doc.alert_channels.map((c: any) => (c.name === 'hook' ? { ...c, config } : c)),
+        });
+        const hook = doc.alert_channels.find((c: any) => c.name === 'hook').config;
+        for (const config of [
+          { ...hook, webhook_secret: { $secret: 'alert_channel_hook_webhook_secret', extra: 1 } },
+          { ...hook, url: { $secret: 'alert_channel_hook_webhook_secret' } },
+        ]) {
+          const bad = await other.call('POST', '/v1/import?dry_run=true', withChannel(config));
+          assert.ok(bad.status === 400 || bad.status === 409, bad.text);
+          assert.match(bad.text, /alert_channels\[\d\]\.config\.(webhook_secret|url)/);
+        }
         const dry = await other.call('POST', '/v1/import?dry_run=true', { ...doc, secrets });
         assert.equal(dry.status, 200, dry.text);
         assert.equal((await other.call('GET', '/v1/alert-rules')).body.total, 0, 'a dry run changes nothing');

@@ -109,7 +109,8 @@ export class TokenVerifier {
       throw new Problem(
         401,
         'Unauthorized',
-        `The bearer token ${JSON.stringify(p.name)} expired at ${new Date(p.expiresAt!).toISOString()}: create a new one (POST /v1/tokens, sluice token create).`,
+        `The bearer token ${JSON.stringify(p.name)} expired at ${new Date(p.expiresAt!).toISOString()}: ` +
+          `create a new one (POST /v1/tokens, sluice token create).`,
       );
     this.touch(p);
     return p;
@@ -141,7 +142,8 @@ export class TokenVerifier {
         throw new Problem(
           429,
           'Too many failed authentications',
-          `${this.failures.max} requests from ${addr} failed authentication within ${this.failures.windowMs / 1000} s: try again in ${Math.ceil(wait / 1000)} s with a valid token (SLUICE_AUTH_FAILURES_MAX, SLUICE_AUTH_FAILURES_WINDOW_MS).`,
+          `${this.failures.max} requests from ${addr} failed authentication within ${this.failures.windowMs / 1000} s: try ` +
+            `again in ${Math.ceil(wait / 1000)} s with a valid token (SLUICE_AUTH_FAILURES_MAX, SLUICE_AUTH_FAILURES_WINDOW_MS).`,
         );
       }
       try {

@@ -66,7 +66,8 @@ export function renderConnectorDocs(): string {
     out.push(
       `## Alert channel: ${k.title}`,
       '',
-      `\`kind\` \`${k.kind}\` — Terraform resource \`sluice_alert_channel\` (with \`kind = "${k.kind}"\`); API collection \`/v1/alert-channels\` (fields under \`config\`). See [alerts.md](alerts.md).`,
+      `\`kind\` \`${k.kind}\` — Terraform resource \`sluice_alert_channel\` (with \`kind = "${k.kind}"\`); ` +
+        `API collection \`/v1/alert-channels\` (fields under \`config\`). See [alerts.md](alerts.md).`,
       '',
       k.description,
       '',

@@ -235,7 +235,8 @@ export function parseKinded(
     new Problem(
       409,
       'Conflict',
-      `${family.what} ${JSON.stringify(existing!.name)} is of kind ${existing!.kind}; this body is for kind ${other}, and the kind of an object cannot change: create a new ${family.what} instead.`,
+      `${family.what} ${JSON.stringify(existing!.name)} is of kind ${existing!.kind}; this body is ` +
+        `for kind ${other}, and the kind of an object cannot change: create a new ${family.what} instead.`,
       [{ field: 'kind', message: `kind cannot change (it is ${existing!.kind})` }],
     );
   if (existing && mode !== 'create' && spec!.kind !== existing.kind) {

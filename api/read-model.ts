@@ -93,7 +93,8 @@ export class ReadModel {
   async get(table: Table, id: string, category?: string): Promise<Rendered | undefined> {
     const found = await this.byId[table].get(id, async () => {
       const rows: { json: string; version: number; category?: string }[] = await this.ds.query(
-        `SELECT ${table === 'connectors' ? connectorJson : pipelineJson}::text AS json, version${table === 'connectors' ? ', category' : ''} FROM ${table} WHERE id = $1`,
+        `SELECT ${table === 'connectors' ? connectorJson : pipelineJson}::text AS json, ` +
+          `version${table === 'connectors' ? ', category' : ''} FROM ${table} WHERE id = $1`,
         [id],
       );
       return rows[0] && { body: Buffer.from(rows[0].json), etag: `"${rows[0].version}"`, category: rows[0].category };

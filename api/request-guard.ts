@@ -148,7 +148,8 @@ export function accessGuard(index: OperationIndex, bodyLimit: string) {
         throw new Problem(
           403,
           'Forbidden',
-          `${req.method} ${pathOf(req)} needs a token with role ${need} (or higher); token ${JSON.stringify(p?.name)} has role ${p?.role}. Ask an admin for a ${need} token (POST /v1/tokens).`,
+          `${req.method} ${pathOf(req)} needs a token with role ${need} (or higher); ` +
+            `token ${JSON.stringify(p?.name)} has role ${p?.role}. Ask an admin for a ${need} token (POST /v1/tokens).`,
           undefined,
           { required_role: need },
         );

@@ -40,7 +40,8 @@ async function main() {
       ids.push(...batch.map((b) => b.id));
     }
     console.log(
-      `stored ${ids.length} sources; ${CONNECTIONS} connections, pipelining 1, ${SECONDS} s per run, ${RUNS} run(s), autocannon ${WORKERS ? `in ${WORKERS} worker threads` : 'in the bench thread'}`,
+      `stored ${ids.length} sources; ${CONNECTIONS} connections, pipelining 1, ${SECONDS} s per ` +
+        `run, ${RUNS} run(s), autocannon ${WORKERS ? `in ${WORKERS} worker threads` : 'in the bench thread'}`,
     );
     const run = (title: string, requests: autocannon.Request[], duration = SECONDS) =>
       new Promise<autocannon.Result>((resolve, reject) =>
@@ -69,7 +70,8 @@ async function main() {
         const loadBefore = load();
         const r = await run(title, requests);
         console.log(
-          `run ${i}  ${title.padEnd(30)} ${r.requests.average.toFixed(0).padStart(6)} req/s   p50 ${r.latency.p50} ms   p99 ${r.latency.p99} ms   non-2xx ${r.non2xx}   errors ${r.errors}   load avg ${loadBefore} -> ${load()}`,
+          `run ${i}  ${title.padEnd(30)} ${r.requests.average.toFixed(0).padStart(6)} req/s   p50 ${r.latency.p50} ms ` +
+            `  p99 ${r.latency.p99} ms   non-2xx ${r.non2xx}   errors ${r.errors}   load avg ${loadBefore} -> ${load()}`,
         );
       }
     }

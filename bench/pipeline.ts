@@ -127,7 +127,8 @@ async function snapshot(rows: number) {
   });
   await q(
     s.srcUrl,
-    `INSERT INTO bench (a, b, c, d, e, f, h) SELECT g % 1000, g * 7, (g % 10000) / 100.0, 'name ' || g, 'some longer text value for row ' || g, g % 2 = 0, jsonb_build_object('k', g) FROM generate_series(1, ${rows}) g`,
+    `INSERT INTO bench (a, b, c, d, e, f, h) SELECT g % 1000, g * 7, (g % 10000) / 100.0, 'name ' || g, 'some ` +
+      `longer text value for row ' || g, g % 2 = 0, jsonb_build_object('k', g) FROM generate_series(1, ${rows}) g`,
   );
   // The pipeline's initial snapshot starts when the worker first takes it.
   const load1Before = load1();

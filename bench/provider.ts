@@ -35,13 +35,16 @@ function topology(n: number): string {
     out.push(`resource "sluice_transform_drop_fields" "t${t}" {\n  name   = "t${t}"\n  fields = ["secret_${t}"]\n}\n`);
   for (let i = 0; i < n; i++) {
     out.push(
-      `resource "sluice_source_postgresql" "s${i}" {\n  name      = "src-${i}"\n  host      = "db${i}.internal"\n  database  = "app${i}"\n  user      = "cdc"\n  password  = var.pw\n  slot_name = "slot_${i}"\n  tags      = { shard = "${i % 10}" }\n}\n`,
+      `resource "sluice_source_postgresql" "s${i}" {\n  name      = "src-${i}"\n  host      = "db${i}.internal"\n  database  = ` +
+        `"app${i}"\n  user      = "cdc"\n  password  = var.pw\n  slot_name = "slot_${i}"\n  tags      = { shard = "${i % 10}" }\n}\n`,
     );
     out.push(
-      `resource "sluice_destination_postgresql" "d${i}" {\n  name     = "dst-${i}"\n  host     = "dw.internal"\n  database = "dw"\n  user     = "loader"\n  password = var.pw\n  schema   = "raw_${i}"\n}\n`,
+      `resource "sluice_destination_postgresql" "d${i}" {\n  name     = "dst-${i}"\n  host     = ` +
+        `"dw.internal"\n  database = "dw"\n  user     = "loader"\n  password = var.pw\n  schema   = "raw_${i}"\n}\n`,
     );
     out.push(
-      `resource "sluice_pipeline" "p${i}" {\n  name           = "p-${i}"\n  source_id      = sluice_source_postgresql.s${i}.id\n  destination_id = sluice_destination_postgresql.d${i}.id\n  transform_ids  = [sluice_transform_drop_fields.t${i % TRANSFORMS}.id]\n  desired_state  = "paused"\n}\n`,
+      `resource "sluice_pipeline" "p${i}" {\n  name           = "p-${i}"\n  source_id      = sluice_source_postgresql.s${i}.id\n  destination_id = ` +
+        `sluice_destination_postgresql.d${i}.id\n  transform_ids  = [sluice_transform_drop_fields.t${i % TRANSFORMS}.id]\n  desired_state  = "paused"\n}\n`,
     );
   }
   return out.join('\n');

@@ -39,7 +39,8 @@ export class ApiClient {
       });
     } catch (e) {
       throw new CliError(
-        `Cannot reach the Sluice API at ${this.endpoint} (${(e as Error).cause ?? (e as Error).message}). Is it running? Start it with \`sluice dev\` or set SLUICE_ENDPOINT.`,
+        `Cannot reach the Sluice API at ${this.endpoint} (${(e as Error).cause ?? (e as Error).message}). ` +
+          `Is it running? Start it with \`sluice dev\` or set SLUICE_ENDPOINT.`,
       );
     }
     const text = await res.text();

@@ -92,7 +92,8 @@ export function registerDataplaneCommands(program: Command, client: () => CliCli
       }
       for (const x of r.body.items)
         out(
-          `${String(x.id).padStart(6)}  ${x.status.padEnd(9)} ${x.topic}/${x.partition}@${x.offset}  attempts=${x.attempts}  ${x.error_class}: ${x.error_message}`,
+          `${String(x.id).padStart(6)}  ${x.status.padEnd(9)} ${x.topic}/${x.partition}@${x.offset} ` +
+            ` attempts=${x.attempts}  ${x.error_class}: ${x.error_message}`,
         );
       out(`${r.body.total} record(s)`);
     });
@@ -167,7 +168,8 @@ export function registerDataplaneCommands(program: Command, client: () => CliCli
         );
         for (const h of t.history.slice(1))
           out(
-            `  v${h.version} ${h.status} at ${h.position ?? '?'}: ${h.changes.map((x: any) => `${x.kind} ${x.column}${x.new_type ? ` ${x.old_type ?? ''}->${x.new_type}` : ''}`).join(', ')}${h.reason ? `\n    ${h.reason}` : ''}`,
+            `  v${h.version} ${h.status} ` +
+              `at ${h.position ?? '?'}: ${h.changes.map((x: any) => `${x.kind} ${x.column}${x.new_type ? ` ${x.old_type ?? ''}->${x.new_type}` : ''}`).join(', ')}${h.reason ? `\n    ${h.reason}` : ''}`,
           );
       }
     });

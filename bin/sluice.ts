@@ -142,7 +142,8 @@ program
               .join(',')}`
           : 'all pipelines';
       print(
-        `  ${r.firing.length ? 'FIRING ' : 'ok     '} ${r.name}: ${r.condition}${['lag_above', 'dlq_above'].includes(r.condition) ? ` > ${r.threshold}` : ''} for ${r.for_seconds} s, ${watch} -> ${r.channel_ids.map((id: string) => chName.get(id) ?? id).join(', ')}${r.enabled ? '' : ' (disabled)'}`,
+        `  ${r.firing.length ? 'FIRING ' : 'ok     '} ${r.name}: ${r.condition}${['lag_above', 'dlq_above'].includes(r.condition) ? ` > ${r.threshold}` : ''} ` +
+          `for ${r.for_seconds} s, ${watch} -> ${r.channel_ids.map((id: string) => chName.get(id) ?? id).join(', ')}${r.enabled ? '' : ' (disabled)'}`,
       );
       for (const f of r.firing) print(`           firing for ${f.pipeline} since ${f.since}`);
     }
@@ -151,7 +152,8 @@ program
     print(`notifications (latest ${events.body.items.length} of ${events.body.total})`);
     for (const e of events.body.items) {
       print(
-        `  ${e.at} ${e.event.toUpperCase().padEnd(8)} ${e.rule} on ${e.pipeline}${e.value ? `: ${e.value}` : ''} [${e.deliveries.map((d: any) => `${d.channel} ${d.status}`).join(', ')}]`,
+        `  ${e.at} ${e.event.toUpperCase().padEnd(8)} ${e.rule} on ${e.pipeline}${e.value ? `: ${e.value}` : ''} ` +
+          `[${e.deliveries.map((d: any) => `${d.channel} ${d.status}`).join(', ')}]`,
       );
     }
   });
@@ -262,7 +264,8 @@ token
       return;
     }
     process.stderr.write(
-      `created ${r.body.role} token ${JSON.stringify(r.body.name)} (${r.body.id})${r.body.expires_at ? `, expires ${r.body.expires_at}` : ''}; the secret is shown only now:\n`,
+      `created ${r.body.role} token ${JSON.stringify(r.body.name)} ` +
+        `(${r.body.id})${r.body.expires_at ? `, expires ${r.body.expires_at}` : ''}; the secret is shown only now:\n`,
     );
     print(r.body.token);
   });

@@ -105,7 +105,8 @@ export class ApiClient {
       return new ApiError(
         status,
         'Sluice API rejected the token',
-        `${method} ${url.pathname} answered 401: ${detail} Set the provider's \`token\` (or SLUICE_TOKEN) to a valid API token (sluice dev writes one to .sluice/token).`,
+        `${method} ${url.pathname} answered 401: ${detail} Set the provider's \`token\` ` +
+          `(or SLUICE_TOKEN) to a valid API token (sluice dev writes one to .sluice/token).`,
       );
     }
     if (status === 403)

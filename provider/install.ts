@@ -75,7 +75,9 @@ export function installProvider(opts: InstallOptions = {}): Installed {
   fs.mkdirSync(pkgDir, { recursive: true });
   const executable = path.join(pkgDir, `terraform-provider-sluice_v${version}`);
   const node = opts.node ?? process.execPath;
-  const script = `#!/bin/sh\n# terraform-provider-sluice ${version}: the Sluice Terraform provider (TypeScript, tfplugin6).\nexec ${JSON.stringify(node)} ${JSON.stringify(entry)} "$@"\n`;
+  const script =
+    `#!/bin/sh\n# terraform-provider-sluice ${version}: the Sluice Terraform provider ` +
+    `(TypeScript, tfplugin6).\nexec ${JSON.stringify(node)} ${JSON.stringify(entry)} "$@"\n`;
   const tmp = `${executable}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, script, { mode: 0o755 });
   fs.renameSync(tmp, executable);

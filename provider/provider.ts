@@ -121,7 +121,8 @@ export class SluiceProvider {
           diagnostics.push(
             warning(
               'No Sluice API token',
-              `Set the provider's \`token\` or SLUICE_TOKEN (or run \`sluice dev\`, which writes ${path.join(sluiceHome(), 'token')}); the API answers 401 without one.`,
+              `Set the provider's \`token\` or SLUICE_TOKEN (or run \`sluice dev\`, which ` +
+                `writes ${path.join(sluiceHome(), 'token')}); the API answers 401 without one.`,
             ),
           );
         this.api?.close();

@@ -260,7 +260,8 @@ export async function importState(api: ApiClient, def: ResourceDef, id: string, 
       throw new ApiError(
         404,
         `Cannot import ${def.typeName}`,
-        `There is no ${def.category} with id ${JSON.stringify(id)} in Sluice. Import takes the object's id (a UUID), as shown by GET /v1/${def.collection} or \`sluice export --format hcl --import-blocks\`.`,
+        `There is no ${def.category} with id ${JSON.stringify(id)} in Sluice. Import takes the object's id ` +
+          `(a UUID), as shown by GET /v1/${def.collection} or \`sluice export --format hcl --import-blocks\`.`,
       );
     }
     throw e;

@@ -150,10 +150,13 @@ export class SchemaTracker {
     if (incompatible.length || this.o.policy === 'fail') {
       const first = incompatible[0];
       const reason = incompatible.length
-        ? `schema_incompatible: table ${name}: ${incompatible.map(describeChange).join('; ')}${first.kind === 'key_changed' ? '' : ` cannot be applied to the ${hooks.tableFor(env.source.schema, env.source.table)} destination table without changing its values`}. ` +
-          `Choose: resnapshot the table (the destination column is recreated with the new type and the table snapshotted again: \`sluice schema ack <pipeline> --table ${name} --resolution resnapshot\`), ` +
+        ? `schema_incompatible: ` +
+          `table ${name}: ${incompatible.map(describeChange).join('; ')}${first.kind === 'key_changed' ? '' : ` cannot be applied to the ${hooks.tableFor(env.source.schema, env.source.table)} destination table without changing its values`}. ` +
+          (`Choose: resnapshot the table (the destination column is recreated with the new type and the table ` +
+            `snapshotted again: \`sluice schema ack <pipeline> --table ${name} --resolution resnapshot\`), `) +
           `or switch the table to a new destination column (${first.column}_v${version} from now on, the old column kept: \`--resolution new_column\`)`
-        : `schema_changed: table ${name}: ${what} (schema_changes is fail). Acknowledge to apply it and go on: \`sluice schema ack <pipeline>\` or POST /v1/pipelines/<id>/schema/ack`;
+        : `schema_changed: table ${name}: ${what} (schema_changes is fail). Acknowledge to apply ` +
+          `it and go on: \`sluice schema ack <pipeline>\` or POST /v1/pipelines/<id>/schema/ack`;
       await this.record(
         name,
         { version, columns: env.columns, ignored: t.ignored, map: t.map, from: at.offset },

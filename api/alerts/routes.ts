@@ -127,7 +127,8 @@ export function alertChannelRouter(ctx: AppContext): Router {
         throw new Problem(
           409,
           'Conflict',
-          `alert channel ${JSON.stringify(row.name)} is used by alert rule(s) ${users.map((u) => JSON.stringify(u.name)).join(', ')}: remove it from those rules first.`,
+          `alert channel ${JSON.stringify(row.name)} is used by alert ` +
+            `rule(s) ${users.map((u) => JSON.stringify(u.name)).join(', ')}: remove it from those rules first.`,
           undefined,
           { rules: users.map((u) => u.name) },
         );
@@ -213,7 +214,8 @@ export function alertRuleRouter(ctx: AppContext): Router {
           if (!changed.length) return row;
           const s = returned<any>(
             await m.query(
-              `UPDATE alert_rules SET ${RULE_COLUMNS.map((c, i) => `${c} = $${i + 2}`).join(', ')}, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`,
+              `UPDATE alert_rules SET ${RULE_COLUMNS.map((c, i) => `${c} = $${i + 2}`).join(', ')}, ` +
+                `version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`,
               [id, ...ruleValues(input)],
             ),
           );

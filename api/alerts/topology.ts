@@ -293,7 +293,8 @@ export async function importAlerts(
     const s = returned<any>(
       current
         ? await m.query(
-            `UPDATE alert_rules SET ${RULE_COLUMNS.map((c, k) => `${c} = $${k + 2}`).join(', ')}, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`,
+            `UPDATE alert_rules SET ${RULE_COLUMNS.map((c, k) => `${c} = $${k + 2}`).join(', ')}, ` +
+              `version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`,
             [current.id, ...ruleValues(input)],
           )
         : await m.query(

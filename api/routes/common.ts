@@ -55,7 +55,8 @@ export function checkIfMatch(req: Request, version: number, what: string): void 
     throw new Problem(
       412,
       'Precondition failed',
-      `${what} is at version ${version}, not ${wanted.join(' or ')}: someone changed it since you read it. GET it again, re-apply your change and retry with If-Match: "${version}".`,
+      `${what} is at version ${version}, not ${wanted.join(' or ')}: someone changed it since ` +
+        `you read it. GET it again, re-apply your change and retry with If-Match: "${version}".`,
       undefined,
       { current_version: version },
     );

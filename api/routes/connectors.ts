@@ -104,7 +104,8 @@ export function connectorRouter(ctx: AppContext, category: Category): Router {
         throw new Problem(
           409,
           'Conflict',
-          `${category} ${JSON.stringify(e.name)} is used by pipeline(s) ${users.map((u) => JSON.stringify(u)).join(', ')}: delete those pipelines or point them elsewhere first.`,
+          `${category} ${JSON.stringify(e.name)} is used by pipeline(s) ${users.map((u) => JSON.stringify(u)).join(', ')}: ` +
+            `delete those pipelines or point them elsewhere first.`,
           undefined,
           { pipelines: users },
         );

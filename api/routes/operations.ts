@@ -374,7 +374,8 @@ export function operationsRouter(ctx: AppContext): Router {
       throw new Problem(
         409,
         'Conflict',
-        `Source ${JSON.stringify(found[0].source_name)} has snapshot_mode "initial_only" and has finished its initial snapshot, so it streams nothing and cannot run another snapshot. Set its snapshot_mode to "initial" to stream again (that starts afresh with a new initial snapshot).`,
+        `Source ${JSON.stringify(found[0].source_name)} has snapshot_mode "initial_only" and has finished its initial snapshot, so it streams ` +
+          `nothing and cannot run another snapshot. Set its snapshot_mode to "initial" to stream again (that starts afresh with a new initial snapshot).`,
       );
     }
     const rows = await ctx.ds.query(

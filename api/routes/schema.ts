@@ -96,13 +96,15 @@ export function schemaRouter(ctx: AppContext): Router {
       throw new Problem(
         409,
         'Conflict',
-        `Nothing to acknowledge: no table of pipeline ${id}${b.table ? ` named ${b.table}` : ''} is held by a schema change. GET /v1/pipelines/${id}/schema shows its history.`,
+        `Nothing to acknowledge: no table of pipeline ${id}${b.table ? ` named ${b.table}` : ''} ` +
+          `is held by a schema change. GET /v1/pipelines/${id}/schema shows its history.`,
       );
     const incompatible = held.filter((h: any) => String(h.reason).startsWith('schema_incompatible'));
     if (incompatible.length && !b.resolution) {
       throw validation(
         'resolution',
-        `is required: ${incompatible.map((h: any) => h.table_name).join(', ')} held by an incompatible type change; choose resnapshot (recreate the column with the new type and snapshot the table again) or new_column (write the new values into a new column from now on)`,
+        `is required: ${incompatible.map((h: any) => h.table_name).join(', ')} held by an incompatible type change; choose resnapshot ` +
+          `(recreate the column with the new type and snapshot the table again) or new_column (write the new values into a new column from now on)`,
       );
     }
     const done = await ctx.ds.query(

@@ -60,7 +60,8 @@ export function tokenRouter(ctx: AppContext): Router {
         throw new Problem(
           409,
           'Conflict',
-          `A token named ${JSON.stringify(b.name)} already exists: token names are unique (the audit log tells callers apart by them); pick another name or revoke that token first.`,
+          `A token named ${JSON.stringify(b.name)} already exists: token names are unique (the ` +
+            `audit log tells callers apart by them); pick another name or revoke that token first.`,
           [{ field: 'name', message: 'already in use' }],
         );
       }

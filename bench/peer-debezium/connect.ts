@@ -34,7 +34,8 @@ export async function ensureConnectJars(
   const connectVersion = pomVersion(pom);
   if (!brokerVersion || brokerVersion !== connectVersion) {
     throw new Error(
-      `bench/peer-debezium/maven/pom.xml: kafka.version ${connectVersion} differs from the broker's ${brokerVersion} in stack/services/kafka/pom.xml; set it to ${brokerVersion}`,
+      `bench/peer-debezium/maven/pom.xml: kafka.version ${connectVersion} differs from the ` +
+        `broker's ${brokerVersion} in stack/services/kafka/pom.xml; set it to ${brokerVersion}`,
     );
   }
   const hash = crypto.createHash('sha256').update(fs.readFileSync(pom)).digest('hex').slice(0, 12);

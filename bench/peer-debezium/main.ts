@@ -128,7 +128,8 @@ async function measure(
   const sustained = await throughput(t, workload, opts.rows);
   const cpu1 = threadCpuMs?.();
   log(
-    `run ${run} ${system}: ${sustained.e2eRowsPerS} rows/s, ${sustained.workerCpuUsPerRow} µs CPU/row; latency at ${opts.rate} rows/s for ${opts.latencySeconds} s`,
+    `run ${run} ${system}: ${sustained.e2eRowsPerS} rows/s, ${sustained.workerCpuUsPerRow} ` +
+      `µs CPU/row; latency at ${opts.rate} rows/s for ${opts.latencySeconds} s`,
   );
   const lat = await latency(t, workload, opts.rate, opts.latencySeconds);
   const loadSeen = load.stop();
@@ -310,10 +311,12 @@ function report(results: RunResult[], meta: Record<string, unknown>) {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
   console.log(
-    `\nSluice worker vs Kafka Connect ${meta.connect} JVM (Debezium postgres ${meta.debeziumPostgres}, jdbc sink ${meta.debeziumJdbc}); ${meta.machine}, node ${process.version}`,
+    `\nSluice worker vs Kafka Connect ${meta.connect} JVM (Debezium postgres ${meta.debeziumPostgres}, ` +
+      `jdbc sink ${meta.debeziumJdbc}); ${meta.machine}, node ${process.version}`,
   );
   console.log(
-    `${opts.pairs} pairs; each run: ${fmt(opts.warmup)} warm-up rows, ${fmt(opts.rows)} sustained rows (1,000-row transactions, updates mixed in), ${opts.latencySeconds} s at ${fmt(opts.rate)} rows/s`,
+    `${opts.pairs} pairs; each run: ${fmt(opts.warmup)} warm-up rows, ${fmt(opts.rows)} sustained rows ` +
+      `(1,000-row transactions, updates mixed in), ${opts.latencySeconds} s at ${fmt(opts.rate)} rows/s`,
   );
   console.log(line(head));
   console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
@@ -335,14 +338,16 @@ function report(results: RunResult[], meta: Record<string, unknown>) {
       p99_sluice_over_debezium: +(p99('sluice') / p99('debezium')).toFixed(2),
     };
     console.log(
-      `ratios (Sluice / Debezium, medians): throughput ${ratios.throughput_sluice_over_debezium}x, CPU per row ${ratios.cpu_per_row_sluice_over_debezium}x, p99 latency ${ratios.p99_sluice_over_debezium}x`,
+      `ratios (Sluice / Debezium, medians): throughput ${ratios.throughput_sluice_over_debezium}x, CPU ` +
+        `per row ${ratios.cpu_per_row_sluice_over_debezium}x, p99 latency ${ratios.p99_sluice_over_debezium}x`,
     );
     for (let p = 0; p < opts.pairs; p++) {
       const pair = results.slice(2 * p, 2 * p + 2);
       const s = pair.find((r) => r.system === 'sluice')!;
       const d = pair.find((r) => r.system === 'debezium')!;
       console.log(
-        `  pair ${p + 1} (runs ${s.run} and ${d.run}): throughput ${(s.sustained.e2eRowsPerS / d.sustained.e2eRowsPerS).toFixed(2)}x, CPU per row ${(s.sustained.workerCpuUsPerRow / d.sustained.workerCpuUsPerRow).toFixed(2)}x`,
+        `  pair ${p + 1} (runs ${s.run} and ${d.run}): throughput ${(s.sustained.e2eRowsPerS / d.sustained.e2eRowsPerS).toFixed(2)}x, ` +
+          `CPU per row ${(s.sustained.workerCpuUsPerRow / d.sustained.workerCpuUsPerRow).toFixed(2)}x`,
       );
     }
   }

@@ -29,7 +29,8 @@ export class MysqlDestinationCounter implements DestinationRowCounter {
     return Number(
       (
         await this.c.rows(
-          `SELECT COUNT(*) AS n FROM (SELECT _sluice_op, ROW_NUMBER() OVER (PARTITION BY ${k} ORDER BY _sluice_offset DESC) AS rn FROM ${this.target(table)}) x WHERE rn = 1 AND _sluice_op <> 'd'`,
+          `SELECT COUNT(*) AS n FROM (SELECT _sluice_op, ROW_NUMBER() OVER (PARTITION BY ${k} ORDER BY ` +
+            `_sluice_offset DESC) AS rn FROM ${this.target(table)}) x WHERE rn = 1 AND _sluice_op <> 'd'`,
         )
       )[0].n,
     );

@@ -218,7 +218,8 @@ export class MysqlWriter extends SqlTableWriter<Conn> {
     await this.q(c, `CREATE DATABASE IF NOT EXISTS ${quoteMysqlIdent(this.cfg.database)} CHARACTER SET utf8mb4`);
     await this.q(
       c,
-      `CREATE TABLE IF NOT EXISTS ${this.target(d.table)} (${defs.join(', ')}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${this.collation ?? 'utf8mb4_bin'}`,
+      `CREATE TABLE IF NOT EXISTS ${this.target(d.table)} (${defs.join(', ')}) ` +
+        `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${this.collation ?? 'utf8mb4_bin'}`,
     );
   }
 
@@ -330,7 +331,8 @@ export class MysqlWriter extends SqlTableWriter<Conn> {
   protected async replaceColumn(c: Conn, table: string, col: ColumnInfo) {
     await this.q(
       c,
-      `ALTER TABLE ${this.target(table)} DROP COLUMN ${quoteMysqlIdent(col.name)}, ADD COLUMN ${quoteMysqlIdent(col.name)} ${mysqlColumnType({ ...col, key: false })}`,
+      `ALTER TABLE ${this.target(table)} DROP COLUMN ${quoteMysqlIdent(col.name)}, ADD ` +
+        `COLUMN ${quoteMysqlIdent(col.name)} ${mysqlColumnType({ ...col, key: false })}`,
     );
   }
 

@@ -25,7 +25,8 @@ export class PgDestinationCounter implements DestinationRowCounter {
     return Number(
       (
         await this.c.query(
-          `SELECT count(*) AS n FROM (SELECT DISTINCT ON (${k}) _sluice_op FROM ${qualified(this.schema, table)} ORDER BY ${k}, _sluice_offset DESC) x WHERE _sluice_op <> 'd'`,
+          `SELECT count(*) AS n FROM (SELECT DISTINCT ON (${k}) _sluice_op ` +
+            `FROM ${qualified(this.schema, table)} ORDER BY ${k}, _sluice_offset DESC) x WHERE _sluice_op <> 'd'`,
         )
       ).rows[0].n,
     );

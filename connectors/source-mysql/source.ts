@@ -166,14 +166,16 @@ export class MysqlSource implements SourceConnector<BinlogPosition> {
 
   private async ensureSignalTable(meta: mysql.Connection) {
     await meta.query(
-      `CREATE TABLE IF NOT EXISTS ${qt(this.signalDb, SIGNAL_TABLE)} (id varchar(100) NOT NULL PRIMARY KEY, kind varchar(16) NOT NULL, wm varchar(300) NOT NULL, at datetime(6) NOT NULL) ENGINE=InnoDB`,
+      `CREATE TABLE IF NOT EXISTS ${qt(this.signalDb, SIGNAL_TABLE)} (id varchar(100) NOT NULL PRIMARY ` +
+        `KEY, kind varchar(16) NOT NULL, wm varchar(300) NOT NULL, at datetime(6) NOT NULL) ENGINE=InnoDB`,
     );
   }
 
   /** One row per pipeline and kind, updated in place: the binlog carries each write, the table stays tiny. */
   private async writeSignal(conn: mysql.Connection, kind: string, what: string, wm: string) {
     await conn.query(
-      `INSERT INTO ${qt(this.signalDb, SIGNAL_TABLE)} (id, kind, wm, at) VALUES (?, ?, ?, NOW(6)) ON DUPLICATE KEY UPDATE kind = VALUES(kind), wm = VALUES(wm), at = VALUES(at)`,
+      `INSERT INTO ${qt(this.signalDb, SIGNAL_TABLE)} (id, kind, wm, at) VALUES (?, ?, ?, ` +
+        `NOW(6)) ON DUPLICATE KEY UPDATE kind = VALUES(kind), wm = VALUES(wm), at = VALUES(at)`,
       [`${what}:${this.ctx.pipelineId}`, kind, wm],
     );
   }
@@ -311,8 +313,10 @@ export class MysqlSource implements SourceConnector<BinlogPosition> {
     switch (positionPortability(p, server)) {
       case 'other_server':
         throw new PositionNotPortableError(
-          `position_not_portable: the persisted binlog position ${p.file}:${p.pos} was read from server_id ${p.server_id}${p.server_uuid ? ` (${p.server_uuid})` : ''}, ` +
-            `but source ${this.ctx.sourceId} now reaches server_id ${server.server_id}${server.server_uuid ? ` (${server.server_uuid})` : ''} at ${this.where}; ` +
+          `position_not_portable: the persisted binlog position ${p.file}:${p.pos} was ` +
+            `read from server_id ${p.server_id}${p.server_uuid ? ` (${p.server_uuid})` : ''}, ` +
+            (`but source ${this.ctx.sourceId} now reaches ` +
+              `server_id ${server.server_id}${server.server_uuid ? ` (${server.server_uuid})` : ''} at ${this.where}; `) +
             'a file+position means nothing on another server and the source had no GTID position to resume from. ' +
             ('Point the source back at the original server, or enable GTIDs (MySQL: ' +
               'gtid_mode=ON, enforce_gtid_consistency=ON) and recreate the source to ' +

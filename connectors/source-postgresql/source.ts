@@ -531,7 +531,8 @@ export class PostgresqlSource implements SourceConnector<Lsn> {
         // server, so a different DateStyle or bytea_output cannot make an existing row look absent.
         const sql =
           `SELECT DISTINCT k.n FROM ${qualified(t.schema, t.table)} t ` +
-          `JOIN unnest(${keys.map((_, i) => `$${i + 1}::text[]`).join(', ')}) WITH ORDINALITY AS k(${keys.map((_, i) => `c${i}`).join(', ')}, n) ON ${keys.map((k, i) => `t.${quoteIdent(k.name)} = k.c${i}::${k.type}`).join(' AND ')}`;
+          (`JOIN unnest(${keys.map((_, i) => `$${i + 1}::text[]`).join(', ')}) WITH ORDINALITY AS k(${keys.map((_, i) => `c${i}`).join(', ')}, ` +
+            `n) ON ${keys.map((k, i) => `t.${quoteIdent(k.name)} = k.c${i}::${k.type}`).join(' AND ')}`);
         const res = await meta.query<{ n: string }>(sql, params);
         return new Set(res.rows.map((x) => keyString(cols, keyRows[Number(x.n) - 1])));
       },

@@ -299,7 +299,8 @@ export async function poisonAndReplay(
     500,
   ).catch((e) => {
     throw new Error(
-      `${(e as Error).message}: source ${src.length} healthy rows, destination ${dst.length}; first source ${JSON.stringify(src.slice(0, 2))}, destination ${JSON.stringify(dst.slice(0, 2))}`,
+      `${(e as Error).message}: source ${src.length} healthy rows, destination ${dst.length}; first ` +
+        `source ${JSON.stringify(src.slice(0, 2))}, destination ${JSON.stringify(dst.slice(0, 2))}`,
     );
   });
   const dlq = await waitFor(
@@ -653,7 +654,8 @@ export async function schemaChanges(s: Setup, kit: SourceKit) {
   const final = await history();
   assert.ok(
     final.history.length >= 7,
-    `every change is in the history: ${JSON.stringify(final.history.map((x: any) => [x.version, x.status, x.changes.map((c: any) => c.kind + ' ' + c.column)]))}`,
+    `every change is in the ` +
+      `history: ${JSON.stringify(final.history.map((x: any) => [x.version, x.status, x.changes.map((c: any) => c.kind + ' ' + c.column)]))}`,
   );
   assert.equal((await status(s)).dlq.count, 0);
 }

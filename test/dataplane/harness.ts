@@ -324,7 +324,8 @@ export async function assertConverges(
     const missing = [...srcKeys].filter((k) => !dstKeys.has(k)).slice(0, 5);
     const extra = [...dstKeys].filter((k) => !srcKeys.has(k)).slice(0, 5);
     throw new Error(
-      `${(e as Error).message}; source ${src.length} rows, destination ${dst.length}; missing/different e.g. ${missing.join(' ')}; unexpected e.g. ${extra.join(' ')}`,
+      `${(e as Error).message}; source ${src.length} rows, destination ${dst.length}; ` +
+        `missing/different e.g. ${missing.join(' ')}; unexpected e.g. ${extra.join(' ')}`,
     );
   }
   assert.deepEqual(dst, src);

@@ -117,7 +117,8 @@ describe('s3 writer', () => {
           '100-149.parquet',
         ]);
         const [c] = await r.query(
-          `SELECT count(*)::INT AS n, count(DISTINCT _sluice_offset)::INT AS d, min(_sluice_offset)::INT AS lo, max(_sluice_offset)::INT AS hi FROM ${await r.source('public.items')}`,
+          `SELECT count(*)::INT AS n, count(DISTINCT _sluice_offset)::INT AS d, min(_sluice_offset)::INT ` +
+            `AS lo, max(_sluice_offset)::INT AS hi FROM ${await r.source('public.items')}`,
         );
         assert.deepEqual(c, { n: 150, d: 150, lo: 0, hi: 149 });
       } finally {

@@ -13,7 +13,9 @@ import { flat, mirror, ok, one, planCode, resolveTf, runTf, supportsWriteOnly, t
 let api: TestApi;
 let env: TfEnv;
 const SECRET = 'hook-secret-in-tf';
-const head = `terraform {\n  required_providers {\n    sluice = { source = "${providerSource}" }\n  }\n}\nvariable "hook_secret" {\n  type      = string\n  sensitive = true\n}\nvariable "slack_url" {\n  type      = string\n  sensitive = true\n}\ndata "sluice_pipeline" "orders" {\n  name = "orders"\n}\n`;
+const head =
+  `terraform {\n  required_providers {\n    sluice = { source = "${providerSource}" }\n  }\n}\nvariable "hook_secret" {\n  type      = string\n  ` +
+  `sensitive = true\n}\nvariable "slack_url" {\n  type      = string\n  sensitive = true\n}\ndata "sluice_pipeline" "orders" {\n  name = "orders"\n}\n`;
 const config = (o: { threshold?: number; mailKind?: string } = {}) => `${head}
 resource "sluice_alert_channel" "hook" {
   name           = "ops hook"

@@ -52,7 +52,9 @@ describe('examples/basic on a running data plane', () => {
     // override.tf only adapts the example to this test's databases and Kafka topics.
     const dir = workdir(
       {
-        'override.tf': `resource "sluice_source_postgresql" "shop" {\n  tls_mode     = "disable"\n  topic_prefix = "tf${tag}"\n  publication_name = "tf_pub_${tag}"\n  heartbeat_interval_ms = 1000\n}\nresource "sluice_destination_postgresql" "warehouse" {\n  tls_mode = "disable"\n}\n`,
+        'override.tf':
+          `resource "sluice_source_postgresql" "shop" {\n  tls_mode     = "disable"\n  topic_prefix = "tf${tag}"\n  publication_name = ` +
+          `"tf_pub_${tag}"\n  heartbeat_interval_ms = 1000\n}\nresource "sluice_destination_postgresql" "warehouse" {\n  tls_mode = "disable"\n}\n`,
         'status.tf':
           'data "sluice_pipeline_status" "orders" {\n  pipeline_id = sluice_pipeline.orders.id\n}\noutput "state" {\n  value = data.sluice_pipeline_status.orders.state\n}\n',
       },

@@ -69,7 +69,8 @@ before(async () => {
   // SUPERUSER: the source creates a publication on a table it does not own and a replication slot.
   await q(
     pgSrc,
-    `CREATE ROLE ${users.pgSource} LOGIN SUPERUSER PASSWORD '${secrets.postgres_source_password}'; CREATE ROLE ${users.pgDestination} LOGIN SUPERUSER PASSWORD '${secrets.postgres_destination_password}'`,
+    `CREATE ROLE ${users.pgSource} LOGIN SUPERUSER PASSWORD '${secrets.postgres_source_password}'; CREATE ` +
+      `ROLE ${users.pgDestination} LOGIN SUPERUSER PASSWORD '${secrets.postgres_destination_password}'`,
   );
   await q(
     mySrc,

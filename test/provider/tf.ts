@@ -55,7 +55,8 @@ export function builtTool(name: 'terraform' | 'tofu'): Promise<string> {
         child.kill();
         reject(
           new Error(
-            `${name} was not built within ${TOOL_WAIT_MS / 1000} s (test/setup.d/terraform.sh; its log is in the tools cache ~/.cache/sluice/tools): run \`bash test/setup.d/terraform.sh --wait ${name}\` once, or put ${name} on PATH`,
+            `${name} was not built within ${TOOL_WAIT_MS / 1000} s (test/setup.d/terraform.sh; its log is in the tools ` +
+              `cache ~/.cache/sluice/tools): run \`bash test/setup.d/terraform.sh --wait ${name}\` once, or put ${name} on PATH`,
           ),
         );
       }, TOOL_WAIT_MS);

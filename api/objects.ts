@@ -12,10 +12,10 @@ export { envelopeFields } from '../core/object-fields';
 import { envelopeFields } from '../core/object-fields';
 
 /**
- * Sent back by clients that PUT what they GET; accepted and ignored, but they must still look like
- * what was read (the OpenAPI document describes them the same way: openapi.ts, ignoredMeta).
+ * A read-only field as a client may send it back: clients that PUT what they GET send these; they are
+ * accepted and ignored, but must still look like what was read (the OpenAPI document describes them
+ * the same way: openapi.ts, ignoredMeta).
  */
-/** A read-only field as a client may send it back, and how to tell that it looks like what was read. */
 export interface ReadOnlyField {
   type: string;
   check: (v: unknown) => boolean;

@@ -30,5 +30,9 @@ const IPV6 = [
  */
 export const HTTP_URL_RE = new RegExp(`^https?://([A-Za-z0-9._-]+|\\[(${IPV6})\\])(:[0-9]{1,5})?([/?#]\\S*)?$`);
 
-/** A source table as `schema.table` (no dot, whitespace or NUL in either part). */
-export const QUALIFIED_TABLE_RE = /^[^.\s\u0000]+\.[^.\s\u0000]+$/;
+/**
+ * A source table as `schema.table` (no dot, ASCII whitespace or NUL in either part). The whitespace
+ * is spelled out: `\s` differs between JavaScript and the regex engines that read the OpenAPI
+ * document (Python's takes \x1c-\x1f), and the API must refuse exactly what the document says.
+ */
+export const QUALIFIED_TABLE_RE = /^[^.\x00\x09-\x0d\x20]+\.[^.\x00\x09-\x0d\x20]+$/;

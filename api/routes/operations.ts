@@ -5,7 +5,7 @@ import type { AppContext } from '../context';
 import { loadConfig } from '../../core/config';
 import { Problem } from '../problem';
 import { idParam, paging, requirePipeline } from './common';
-import { UUID_RE } from '../../core/patterns';
+import { QUALIFIED_TABLE_RE, UUID_RE } from '../../core/patterns';
 import { groupIdFor, topicFor } from '../../core/names';
 import { destinationModule, sourceModule } from '../../connectors';
 import type { DestinationRowCounter, SourceRowCounter } from '../../connectors/module';
@@ -21,7 +21,7 @@ export const snapshotRequestFields: Record<string, FieldSpec> = {
     type: 'list',
     required: true,
     minItems: 1,
-    pattern: /^[^.\x00\x09-\x0d\x20]+\.[^.\x00\x09-\x0d\x20]+$/,
+    pattern: QUALIFIED_TABLE_RE,
     patternHint: '"schema.table" (no spaces)',
     description: 'Tables to snapshot, as "schema.table".',
   },

@@ -3,7 +3,10 @@
  * worker, network, poison, lost position) of the conformance suite, over every (source, destination)
  * row of test/conformance/matrix.ts, plus the MariaDB source's lost binlog position, N times in a row
  * against the one test stack that test/run.sh started, and prints pass counts per scenario and row.
- *   npm run test:repeat -- [-n 10] [--only a,c,d] [--files conformance/e-network,...] [--markdown table.md] [--json results.json]
+ *   npm run test:repeat -- [-n 10] [--only a,c,d] [--files conformance/e-network,...]
+ *     [--rows 'postgresql -> postgresql,mysql -> postgresql'] [--markdown table.md] [--json results.json]
+ * `--rows` narrows the conformance files to those matrix rows (SLUICE_CONFORMANCE_ROWS, read by
+ * matrix.ts's rowsWith) and keeps the MariaDB source's own file only with `mysql -> postgresql`.
  * Each round runs every file once, in the suite's order, so consecutive runs of a scenario see the
  * stack as the suite leaves it. The TAP output of every failed run is kept in $SLUICE_HOME/repeat/
  * (the path is printed with the failure).
@@ -11,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { MATRIX } from './conformance/matrix';
 
 /** The files with the lettered scenarios (conformance files run every matrix row that has the scenario). */
 export const SCENARIO_FILES = [
@@ -115,12 +119,26 @@ async function main() {
   const unknown = files.filter((f) => !SCENARIO_FILES.includes(f));
   if (unknown.length)
     throw new Error(`--files ${unknown.join(',')}: not a scenario file; known: ${SCENARIO_FILES.join(', ')}`);
+  const rowNames = arg('--rows')
+    ?.split(',')
+    .map((s) => s.trim());
+  const unknownRows = rowNames?.filter((r) => !MATRIX.some((m) => m.name === r)) ?? [];
+  if (unknownRows.length)
+    throw new Error(
+      `--rows ${unknownRows.join(',')}: not a matrix row; known: ${MATRIX.map((m) => m.name).join(', ')}`,
+    );
+  // Child test processes inherit it: matrix.ts's rowsWith keeps only these rows.
+  if (rowNames) process.env.SLUICE_CONFORMANCE_ROWS = rowNames.join(',');
+  const runFiles =
+    rowNames && !rowNames.includes('mysql -> postgresql')
+      ? files.filter((f) => f !== 'mysql/source-position-lost')
+      : files;
   const logDir = path.join(process.env.SLUICE_HOME ?? '.sluice-test', 'repeat');
   fs.mkdirSync(logDir, { recursive: true });
   const tallies = new Map<string, Tally>();
   const started = Date.now();
   for (let round = 1; round <= n; round++) {
-    for (const file of files) {
+    for (const file of runFiles) {
       const logFile = path.join(logDir, `${round}-${file.replace('/', '-')}.tap`);
       const r = await runFile(file, logFile);
       // The MariaDB source's own file runs outside the matrix: its row is named here.

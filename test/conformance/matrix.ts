@@ -59,4 +59,9 @@ export const MATRIX: MatrixRow[] = [
   row(sourcePostgresql, destinationKafka, ['a', 'd', 'f']),
 ];
 
-export const rowsWith = (scenario: Scenario) => MATRIX.filter((r) => r.scenarios.includes(scenario));
+/** SLUICE_CONFORMANCE_ROWS (row names, comma-separated; set by `npm run test:repeat -- --rows`)
+ * narrows every conformance file to those rows. */
+const ONLY_ROWS = process.env.SLUICE_CONFORMANCE_ROWS?.split(',').map((s) => s.trim());
+
+export const rowsWith = (scenario: Scenario) =>
+  MATRIX.filter((r) => r.scenarios.includes(scenario) && (!ONLY_ROWS || ONLY_ROWS.includes(r.name)));

@@ -29,6 +29,12 @@ export function processCpuMs(pid: number, tid?: string): number {
   return (Number(f[11]) + Number(f[12])) * (1000 / CLK_TCK); // utime, stime
 }
 
+/** Resident memory of process `pid` in MiB: `VmRSS` now, or `VmHWM` (its peak since it started). */
+export function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
 export const load1 = () => +os.loadavg()[0].toFixed(2);
 
 /** Samples the 1-minute load average every second until stop(); stop() gives before/mean/max/after. */
@@ -121,6 +127,8 @@ export async function throughput(t: MeasureTarget, workload: BenchWorkload, rows
     sourceRowsPerS: Math.round(rows / ((tWritten - t0) / 1000)),
     e2eRowsPerS: Math.round(rows / ((tDone - t0) / 1000)),
     seconds: (tDone - t0) / 1000,
+    /** The process's peak RSS since it started (VmHWM): the burst is the first thing a bench worker does. */
+    peakRssMiB: rssMiB(t.pid, 'VmHWM'),
   };
 }
 

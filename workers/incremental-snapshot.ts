@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { Logger } from 'pino';
 import { ColumnInfo, Envelope, kafkaKey, keyString } from '../core/change-event';
 import { topicFor } from '../core/names';
@@ -193,7 +194,7 @@ export class IncrementalSnapshotter {
           while (!signal.aborted && (!readAll || inFlight.length)) {
             while (inFlight.length && this.o.buffer.ackedSeq >= inFlight[0].seq) await settle();
             if (!readAll && inFlight.length < maxInFlight) {
-              const id = `${snap.id}:${name}:${readRows}`;
+              const id = windowId(snap.id, name, readRows);
               let close!: (seq: bigint) => void;
               let fail!: (err: Error) => void;
               const closed = new Promise<bigint>((res, rej) => {
@@ -294,7 +295,7 @@ export class IncrementalSnapshotter {
       });
       closed.catch(() => undefined);
       const w: ChunkWindow = {
-        id: `${snap.id}:${name}:gap:${i}`,
+        id: windowId(snap.id, name, `gap:${i}`),
         snapshotId: snap.id,
         table: name,
         rows: null,
@@ -343,6 +344,16 @@ export async function scheduleSnapshot(
     JSON.stringify(tables.map((t) => `${t.schema}.${t.table}`)),
     reason,
   ]);
+}
+
+/**
+ * A watermark window's id, unique to this read of the chunk: a stream that resumes from an
+ * acknowledged position replays the watermarks an earlier session (or a killed worker) wrote for
+ * the same chunk; with a reused id such a stale high watermark would close the new window before
+ * its rows were read (the chunk counted as done, its rows never sent) and stop it tracking changes.
+ */
+function windowId(snapshotId: string, table: string, chunk: number | string): string {
+  return `${snapshotId}:${table}:${chunk}:${crypto.randomBytes(6).toString('hex')}`;
 }
 
 function splitName(name: string): [string, string] {

@@ -30,14 +30,16 @@ export async function sampleMetrics(
   const fresh = `r.heartbeat_at > $1::timestamptz - make_interval(secs => $2::float8 / 1000)`;
   await q.query(
     `
-    INSERT INTO pipeline_metrics (pipeline_id, at, lag, replication_lag_bytes, events_in, events_out, errors, dlq_count, runner_token, in_total, out_total, err_total)
+    INSERT INTO pipeline_metrics (pipeline_id, at, lag, replication_lag_bytes, events_in, events_out, errors,
+    dlq_count, runner_token, in_total, out_total, err_total)
     SELECT p.id, $1, CASE WHEN ${fresh} THEN (r.sink->>'lag')::bigint END, CASE WHEN ${fresh} THEN (r.source->>'replication_lag_bytes')::bigint END,
            ${delta(inT, 'in_total')}, ${delta(outT, 'out_total')}, ${delta(errT, 'err_total')},
            coalesce(d.n, 0), r.runner_token, ${inT}, ${outT}, ${errT}
     FROM pipelines p
     LEFT JOIN pipeline_runtime r ON r.pipeline_id = p.id
     LEFT JOIN (SELECT pipeline_id, count(*) AS n FROM dlq_records WHERE status IN ('pending','replay_requested') GROUP BY 1) d ON d.pipeline_id = p.id
-    LEFT JOIN LATERAL (SELECT runner_token, in_total, out_total, err_total FROM pipeline_metrics m WHERE m.pipeline_id = p.id ORDER BY at DESC LIMIT 1) prev ON true
+    LEFT JOIN LATERAL (SELECT runner_token, in_total, out_total, err_total FROM pipeline_metrics m WHERE m.pipeline_id
+    = p.id ORDER BY at DESC LIMIT 1) prev ON true
     ON CONFLICT DO NOTHING`,
     [at.toISOString(), STALE_MS],
   );

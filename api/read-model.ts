@@ -17,7 +17,8 @@ import { pipelineFieldNames } from './objects';
 const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 const connectorJson = `json_build_object('id', id, 'name', name, 'kind', kind, 'config', config,
-  'secrets_set', (SELECT coalesce(json_agg(k ORDER BY k), '[]'::json) FROM jsonb_object_keys(secrets) k), 'tags', tags, 'version', version, 'created_at', ${ts('created_at')}, 'updated_at', ${ts('updated_at')})`;
+  'secrets_set', (SELECT coalesce(json_agg(k ORDER BY k), '[]'::json) FROM jsonb_object_keys(secrets) k), 'tags',
+  tags, 'version', version, 'created_at', ${ts('created_at')}, 'updated_at', ${ts('updated_at')})`;
 // The pipeline's columns are named like its declared fields (core/pipeline-spec.ts).
 const pipelineJson = `json_build_object('id', id, ${pipelineFieldNames.map((f) => `'${f}', ${f}`).join(', ')},
   'version', version, 'created_at', ${ts('created_at')}, 'updated_at', ${ts('updated_at')})`;

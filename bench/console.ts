@@ -60,7 +60,8 @@ async function main() {
       SELECT id, (ARRAY[${states.map((s) => `'${s}'`).join(',')}])[1 + (row_number() OVER (ORDER BY name))::int % ${states.length}],
              CASE WHEN row_number() OVER (ORDER BY name) % ${states.length} = 4 THEN 'destination_unreachable: connect ECONNREFUSED 10.0.0.5:5432' END,
              now(), 'bench', jsonb_build_object('state', 'streaming', 'last_event_at', now(), 'events_in_total', 1000, 'replication_lag_bytes', 4096),
-             jsonb_build_object('state', 'running', 'lag', 17, 'events_out_total', 990, 'errors_total', 0, 'partitions', jsonb_build_object('bench.public.t/0', 17))
+             jsonb_build_object('state', 'running', 'lag', 17, 'events_out_total', 990, 'errors_total', 0,
+             'partitions', jsonb_build_object('bench.public.t/0', 17))
       FROM pipelines`);
     await sampleMetrics(db, new Date(Date.now() - 10_000));
     await db.query(

@@ -129,10 +129,11 @@ async function main() {
       ],
     ];
     process.stdout.write(
-      `\nProvider benchmark: ${PIPELINES} pipelines, ${resources} resources; ${version}; node ${process.version}; ${os.cpus().length} CPU(s) ${os.cpus()[0]?.model ?? ''}; load average ${os
-        .loadavg()
-        .map((x) => x.toFixed(1))
-        .join(' ')}\n\n`,
+      `\nProvider benchmark: ${PIPELINES} pipelines, ${resources} resources; ${version}; node ${process.version}; ` +
+        `${os.cpus().length} CPU(s) ${os.cpus()[0]?.model ?? ''}; load average ${os
+          .loadavg()
+          .map((x) => x.toFixed(1))
+          .join(' ')}\n\n`,
     );
     process.stdout.write('| measure | result | goal |\n| --- | --- | --- |\n');
     for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);

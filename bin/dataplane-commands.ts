@@ -169,7 +169,8 @@ export function registerDataplaneCommands(program: Command, client: () => CliCli
         for (const h of t.history.slice(1))
           out(
             `  v${h.version} ${h.status} ` +
-              `at ${h.position ?? '?'}: ${h.changes.map((x: any) => `${x.kind} ${x.column}${x.new_type ? ` ${x.old_type ?? ''}->${x.new_type}` : ''}`).join(', ')}${h.reason ? `\n    ${h.reason}` : ''}`,
+              `at ${h.position ?? '?'}: ${h.changes.map(describeHistoryChange).join(', ')}` +
+              `${h.reason ? `\n    ${h.reason}` : ''}`,
           );
       }
     });
@@ -210,4 +211,9 @@ export function registerDataplaneCommands(program: Command, client: () => CliCli
       await c.request('POST', `/v1/pipelines/${id}/restart`);
       out('restart requested');
     });
+}
+
+/** One change of a schema-history entry: `kind column [old->new]`. */
+function describeHistoryChange(x: { kind: string; column: string; old_type?: string; new_type?: string }): string {
+  return `${x.kind} ${x.column}${x.new_type ? ` ${x.old_type ?? ''}->${x.new_type}` : ''}`;
 }

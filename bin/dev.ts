@@ -100,7 +100,8 @@ async function seedDemoSource(url: string): Promise<void> {
   try {
     await c.query(`
       CREATE TABLE IF NOT EXISTS customers (id bigserial PRIMARY KEY, name text NOT NULL, email text, created_at timestamptz NOT NULL DEFAULT now());
-      CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers(id), total numeric(12,2) NOT NULL, status text NOT NULL DEFAULT 'new', created_at timestamptz NOT NULL DEFAULT now());
+      CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL REFERENCES
+      customers(id), total numeric(12,2) NOT NULL, status text NOT NULL DEFAULT 'new', created_at timestamptz NOT NULL DEFAULT now());
       INSERT INTO customers (id, name, email) VALUES (1, 'Ada Lovelace', 'ada@example.com'), (2, 'Grace Hopper', 'grace@example.com') ON CONFLICT DO NOTHING;
       INSERT INTO orders (id, customer_id, total, status) VALUES (1, 1, 42.50, 'paid'), (2, 2, 13.37, 'new') ON CONFLICT DO NOTHING;
       SELECT setval('customers_id_seq', GREATEST((SELECT max(id) FROM customers), 1));

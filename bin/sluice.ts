@@ -142,7 +142,8 @@ program
               .join(',')}`
           : 'all pipelines';
       print(
-        `  ${r.firing.length ? 'FIRING ' : 'ok     '} ${r.name}: ${r.condition}${['lag_above', 'dlq_above'].includes(r.condition) ? ` > ${r.threshold}` : ''} ` +
+        `  ${r.firing.length ? 'FIRING ' : 'ok     '} ${r.name}: ${r.condition}` +
+          `${['lag_above', 'dlq_above'].includes(r.condition) ? ` > ${r.threshold}` : ''} ` +
           `for ${r.for_seconds} s, ${watch} -> ${r.channel_ids.map((id: string) => chName.get(id) ?? id).join(', ')}${r.enabled ? '' : ' (disabled)'}`,
       );
       for (const f of r.firing) print(`           firing for ${f.pipeline} since ${f.since}`);

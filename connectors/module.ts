@@ -302,7 +302,10 @@ export interface SchemaChangeSupport {
   add: 'alter' | 'free';
   /** A dropped column: 'nullable' kept, made nullable, NULL in new rows; 'free' later records simply lack it. */
   drop: 'nullable' | 'free';
-  /** A widened type (int -> bigint, varchar(n) -> longer or text, numeric precision up): 'alter' in place; 'free' nothing to do; 'no' impossible (incompatible). */
+  /**
+   * A widened type (int -> bigint, varchar(n) -> longer or text, numeric precision up): 'alter' in
+   * place; 'free' nothing to do; 'no' impossible (incompatible).
+   */
   widen: 'alter' | 'free' | 'no';
   /** Any other type change: 'free' nothing to do (schemaless); 'no' incompatible: the table is held until resolved. */
   retype: 'free' | 'no';

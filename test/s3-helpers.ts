@@ -129,8 +129,10 @@ export class BucketReader {
     const q = (c: string) => `"${c}"`;
     const rows = await this.query(`WITH log AS (SELECT * FROM ${from}),
       cut AS (SELECT coalesce(max(_sluice_offset) FILTER (WHERE _sluice_op = 't'), -1) AS o FROM log),
-      ranked AS (SELECT *, row_number() OVER (PARTITION BY ${q(key)} ORDER BY _sluice_offset DESC) AS rn FROM log WHERE _sluice_op <> 't' AND _sluice_offset > (SELECT o FROM cut))
-      SELECT ${cols.map((c) => `CAST(${q(c)} AS VARCHAR) AS ${q(c)}`).join(', ')} FROM (SELECT * FROM ranked WHERE rn = 1 AND _sluice_op <> 'd') x ${where} ORDER BY ${q(key)}`);
+      ranked AS (SELECT *, row_number() OVER (PARTITION BY ${q(key)} ORDER BY _sluice_offset DESC) AS rn FROM log
+      WHERE _sluice_op <> 't' AND _sluice_offset > (SELECT o FROM cut))
+      SELECT ${cols.map((c) => `CAST(${q(c)} AS VARCHAR) AS ${q(c)}`).join(', ')} FROM (SELECT * FROM ranked WHERE rn
+      = 1 AND _sluice_op <> 'd') x ${where} ORDER BY ${q(key)}`);
     return sortByKeyText(
       rows.map((r) =>
         Object.fromEntries(cols.map((c) => [c, r[c] === null || r[c] === undefined ? null : String(r[c])])),

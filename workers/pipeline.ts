@@ -284,7 +284,9 @@ export class PipelineRunner {
          since = CASE WHEN pipeline_runtime.state = EXCLUDED.state THEN pipeline_runtime.since ELSE EXCLUDED.since END,
          worker_id = EXCLUDED.worker_id, runner_token = EXCLUDED.runner_token, heartbeat_at = now(), runner_started_at = EXCLUDED.runner_started_at,
          source = EXCLUDED.source, sink = EXCLUDED.sink,
-         lag_history = (SELECT COALESCE(jsonb_agg(x), '[]'::jsonb) FROM (SELECT x FROM jsonb_array_elements(pipeline_runtime.lag_history || EXCLUDED.lag_history) x OFFSET GREATEST(0, jsonb_array_length(pipeline_runtime.lag_history) + 1 - 60)) q)`,
+         lag_history = (SELECT COALESCE(jsonb_agg(x), '[]'::jsonb) FROM (SELECT x FROM
+         jsonb_array_elements(pipeline_runtime.lag_history || EXCLUDED.lag_history) x OFFSET GREATEST(0,
+         jsonb_array_length(pipeline_runtime.lag_history) + 1 - 60)) q)`,
       [
         this.p.id,
         this.state,

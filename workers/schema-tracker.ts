@@ -151,7 +151,12 @@ export class SchemaTracker {
       const first = incompatible[0];
       const reason = incompatible.length
         ? `schema_incompatible: ` +
-          `table ${name}: ${incompatible.map(describeChange).join('; ')}${first.kind === 'key_changed' ? '' : ` cannot be applied to the ${hooks.tableFor(env.source.schema, env.source.table)} destination table without changing its values`}. ` +
+          `table ${name}: ${incompatible.map(describeChange).join('; ')}` +
+          (first.kind === 'key_changed'
+            ? ''
+            : ` cannot be applied to the ${hooks.tableFor(env.source.schema, env.source.table)} destination table ` +
+              `without changing its values`) +
+          `. ` +
           (`Choose: resnapshot the table (the destination column is recreated with the new type and the table ` +
             `snapshotted again: \`sluice schema ack <pipeline> --table ${name} --resolution resnapshot\`), `) +
           `or switch the table to a new destination column (${first.column}_v${version} from now on, the old column kept: \`--resolution new_column\`)`
@@ -231,7 +236,8 @@ export class SchemaTracker {
     reason: string | null,
   ) {
     await this.o.control.query(
-      `INSERT INTO schema_history (pipeline_id, table_name, version, columns, changes, ignored, column_map, position, kafka_partition, kafka_offset, status, reason)
+      `INSERT INTO schema_history (pipeline_id, table_name, version, columns, changes, ignored, column_map, position,
+      kafka_partition, kafka_offset, status, reason)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (pipeline_id, table_name, version) DO NOTHING`,
       [
         this.o.pipelineId,

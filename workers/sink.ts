@@ -764,7 +764,10 @@ export class SinkRunner {
     list.push({ id, partition, offset });
     this.dlqByKey.set(k, list);
   }
-  /** Written records whose key has older DLQ records: those are superseded (see dlqByKey). Upsert mode only: in append mode a DLQ record is a missing history row whatever came later. */
+  /**
+   * Written records whose key has older DLQ records: those are superseded (see dlqByKey). Upsert mode
+   * only: in append mode a DLQ record is a missing history row whatever came later.
+   */
   private async supersede(written: Rec[]) {
     if (!this.dlqByKey.size || this.o.mode !== 'upsert') return;
     const found: { k: string; older: { id: number; partition: number; offset: bigint }[] }[] = [];

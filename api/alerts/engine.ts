@@ -315,13 +315,15 @@ export class AlertEngine {
       // The state row guards the transition: it changes only from the state this evaluation read.
       const moved = await this.q(
         `INSERT INTO alert_states (rule_id, pipeline_id, firing, pending_since, changed_at, seq) VALUES ($1, $2, $3, $4, now(), $5)
-         ON CONFLICT (rule_id, pipeline_id) DO UPDATE SET firing = EXCLUDED.firing, pending_since = EXCLUDED.pending_since, changed_at = now(), seq = EXCLUDED.seq
+         ON CONFLICT (rule_id, pipeline_id) DO UPDATE SET firing = EXCLUDED.firing, pending_since =
+         EXCLUDED.pending_since, changed_at = now(), seq = EXCLUDED.seq
          WHERE alert_states.firing = $6 AND alert_states.seq = $7 RETURNING 1`,
         [rule.id, st.id, fire, pendingSince ? new Date(pendingSince) : null, seq, firing, prev?.seq ?? 0],
       );
       if (moved.length) {
         const ev = await this.q(
-          `INSERT INTO alert_events (rule_id, rule_name, pipeline_id, pipeline_name, seq, event, condition, value, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+          `INSERT INTO alert_events (rule_id, rule_name, pipeline_id, pipeline_name, seq, event, condition, value,
+          reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT ON CONSTRAINT alert_events_transition DO NOTHING RETURNING id`,
           [rule.id, rule.name, st.id, st.name, seq, event, rule.condition, v.value, v.reason],
         );
@@ -348,13 +350,15 @@ export class AlertEngine {
   private async deliver(): Promise<void> {
     // The oldest pending delivery of a (channel, rule, pipeline) goes first: a resolve never overtakes its fire.
     const due = await this.q(`
-      SELECT d.id, d.attempts, d.channel_id, e.id AS event_id, e.event, e.rule_id, e.rule_name, e.pipeline_id, e.pipeline_name, e.condition, e.value, e.reason, e.at,
+      SELECT d.id, d.attempts, d.channel_id, e.id AS event_id, e.event, e.rule_id, e.rule_name, e.pipeline_id,
+      e.pipeline_name, e.condition, e.value, e.reason, e.at,
              c.kind, c.config, c.secrets, r.threshold, r.for_seconds
       FROM alert_deliveries d JOIN alert_events e ON e.id = d.event_id
       LEFT JOIN alert_channels c ON c.id = d.channel_id LEFT JOIN alert_rules r ON r.id = e.rule_id
       WHERE d.status = 'pending' AND d.next_attempt_at <= now()
         AND NOT EXISTS (SELECT 1 FROM alert_deliveries d2 JOIN alert_events e2 ON e2.id = d2.event_id
-                        WHERE d2.status = 'pending' AND d2.channel_id = d.channel_id AND e2.rule_id = e.rule_id AND e2.pipeline_id = e.pipeline_id AND d2.id < d.id)
+                        WHERE d2.status = 'pending' AND d2.channel_id = d.channel_id AND e2.rule_id = e.rule_id AND
+                        e2.pipeline_id = e.pipeline_id AND d2.id < d.id)
       ORDER BY d.id LIMIT 20`);
     await Promise.all(due.map((d) => this.deliverOne(d)));
   }

@@ -271,7 +271,8 @@ export function alertHistoryRouter(ctx: AppContext): Router {
     const rows = await ctx.ds.query(
       `
       SELECT e.*, coalesce((SELECT json_agg(json_build_object('channel_id', d.channel_id, 'channel', d.channel_name, 'status', d.status, 'attempts', d.attempts,
-               'last_error', d.last_error, 'delivered_at', d.delivered_at, 'next_attempt_at', CASE WHEN d.status = 'pending' THEN d.next_attempt_at END) ORDER BY d.id)
+               'last_error', d.last_error, 'delivered_at', d.delivered_at, 'next_attempt_at', CASE WHEN d.status =
+               'pending' THEN d.next_attempt_at END) ORDER BY d.id)
              FROM alert_deliveries d WHERE d.event_id = e.id), '[]') AS deliveries
       FROM alert_events e ${w} ORDER BY e.id DESC LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`,
       args,

@@ -68,7 +68,8 @@ export function loginPage(next: string, error?: string): string {
   <input type="hidden" name="next" value="${next}">
   <label for="token">API token</label>
   <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
-  <p class="hint">The token is kept for this browser session only. With <code>sluice dev</code> it is in <code>.sluice/token</code> (or the value of <code>SLUICE_BOOTSTRAP_TOKEN</code>).</p>
+  <p class="hint">The token is kept for this browser session only. With <code>sluice dev</code> it is in
+  <code>.sluice/token</code> (or the value of <code>SLUICE_BOOTSTRAP_TOKEN</code>).</p>
   <button type="submit">Sign in</button>
 </form>`,
     { error },
@@ -123,7 +124,8 @@ export function pipelinesLive(
     .map(([s, n]) => html` · ${n} ${s}`)}</p>
 <table class="pipelines">
 <caption>Refreshes every ${REFRESH_S} s</caption>
-<thead><tr><th scope="col">Pipeline</th><th scope="col">State</th><th scope="col">Lag (records)</th><th scope="col">Events/s in</th><th scope="col">Events/s out</th><th scope="col">Last source event</th><th scope="col">DLQ</th></tr></thead>
+<thead><tr><th scope="col">Pipeline</th><th scope="col">State</th><th scope="col">Lag (records)</th>
+<th scope="col">Events/s in</th><th scope="col">Events/s out</th><th scope="col">Last source event</th><th scope="col">DLQ</th></tr></thead>
 <tbody>
 ${
   items.length
@@ -169,14 +171,17 @@ ${pipelinesLive(items, filter, total, counts)}`;
 
 export function statusPanel(id: string, s: StatusItem): Html {
   const now = Date.now();
-  return html`<section id="live" hx-get="/console/pipelines/${id}/fragments/status" hx-trigger="every ${REFRESH_S}s" aria-live="polite" aria-labelledby="live-h">
+  return html`<section id="live" hx-get="/console/pipelines/${id}/fragments/status"
+  hx-trigger="every ${REFRESH_S}s" aria-live="polite" aria-labelledby="live-h">
 <h2 id="live-h">Status</h2>
 <p class="big">${badge(s.state)} since ${new Date(s.since).toISOString().replace('T', ' ').slice(0, 19)} UTC${s.reason ? html` — <span class="reason">${s.reason}</span>` : ''}</p>
 <div class="cols">
 <dl>
   <dt>Source</dt><dd>${s.source.state}${s.source.reason ? html` (${s.source.reason})` : ''}</dd>
-  <dt>Source position</dt><dd><code>${s.source.position === null ? '–' : typeof s.source.position === 'string' ? s.source.position : JSON.stringify(s.source.position)}</code></dd>
-  <dt>Replication lag</dt><dd>${s.source.replication_lag_bytes === null || s.source.replication_lag_bytes < 0 ? '–' : `${num(s.source.replication_lag_bytes)} bytes`}</dd>
+  <dt>Source position</dt>
+<dd><code>${s.source.position === null ? '–' : typeof s.source.position === 'string' ? s.source.position : JSON.stringify(s.source.position)}</code></dd>
+  <dt>Replication lag</dt>
+<dd>${s.source.replication_lag_bytes === null || s.source.replication_lag_bytes < 0 ? '–' : `${num(s.source.replication_lag_bytes)} bytes`}</dd>
   <dt>Last source event</dt><dd>${age(s.source.last_event_at, now)}</dd>
 </dl>
 <dl>
@@ -188,7 +193,14 @@ export function statusPanel(id: string, s: StatusItem): Html {
 </div>
 <table class="compact"><caption>Consumer-group lag per partition</caption>
 <thead><tr><th scope="col">Topic</th><th scope="col">Partition</th><th scope="col">Lag</th></tr></thead>
-<tbody>${s.sink.partitions.length ? s.sink.partitions.map((p) => html`<tr><td>${p.topic}</td><td class="n">${p.partition}</td><td class="n">${num(p.lag)}</td></tr>`) : html`<tr><td colspan="3">No partition reported yet.</td></tr>`}</tbody>
+<tbody>${
+    s.sink.partitions.length
+      ? s.sink.partitions.map(
+          (p) => html`<tr><td>${p.topic}</td>
+<td class="n">${p.partition}</td><td class="n">${num(p.lag)}</td></tr>`,
+        )
+      : html`<tr><td colspan="3">No partition reported yet.</td></tr>`
+  }</tbody>
 </table>
 </section>`;
 }
@@ -216,7 +228,8 @@ export function snapshotsPanel(id: string, items: Snapshot[]): Html {
     items.length
       ? items.slice(0, 20).map(
           (s) => html`<tr data-snapshot="${s.id}" data-status="${s.status}">
-  <td>${s.created_at.replace('T', ' ').slice(0, 19)}</td><td>${s.tables.join(', ')}${s.filter ? html`<br><small>where ${s.filter}</small>` : ''}</td><td>${s.mode} (${s.reason})</td>
+  <td>${s.created_at.replace('T', ' ').slice(0, 19)}</td>
+<td>${s.tables.join(', ')}${s.filter ? html`<br><small>where ${s.filter}</small>` : ''}</td><td>${s.mode} (${s.reason})</td>
   <td>${s.status}${s.error ? html` <span class="reason">${s.error}</span>` : ''}</td>
   <td><progress max="100" value="${s.percent}" aria-label="snapshot progress">${s.percent}%</progress> ${s.percent}% · ${num(s.rows_done)} / ${s.rows_total ? num(s.rows_total) : '?'} rows</td>
 </tr>`,
@@ -246,7 +259,8 @@ function dlqSection(id: string, d: { items: DlqItem[]; total: number }): Html {
 <p><a href="/console/pipelines/${id}#dlq">Reload</a></p>
 <form method="post" action="/console/pipelines/${id}/dlq">
 <table class="compact"><caption>Records the destination rejected after all retries</caption>
-<thead><tr><th scope="col"><span class="sr">Select</span></th><th scope="col">Id</th><th scope="col">Topic / partition / offset</th><th scope="col">Error</th><th scope="col">Attempts</th><th scope="col">Record</th></tr></thead>
+<thead><tr><th scope="col"><span class="sr">Select</span></th><th scope="col">Id</th>
+<th scope="col">Topic / partition / offset</th><th scope="col">Error</th><th scope="col">Attempts</th><th scope="col">Record</th></tr></thead>
 <tbody>${
     d.items.length
       ? d.items.map(
@@ -287,7 +301,8 @@ export function detailPage(
 ): Html {
   return html`<h1>Pipeline ${p.name}</h1>
 <div class="buttons actions">
-  <form method="post" action="/console/pipelines/${p.id}/${p.desired_state === 'paused' ? 'resume' : 'pause'}"><button type="submit">${p.desired_state === 'paused' ? 'Resume' : 'Pause'}</button></form>
+  <form method="post" action="/console/pipelines/${p.id}/${p.desired_state === 'paused' ? 'resume' : 'pause'}">
+  <button type="submit">${p.desired_state === 'paused' ? 'Resume' : 'Pause'}</button></form>
   <form method="post" action="/console/pipelines/${p.id}/restart"><button type="submit">Restart</button></form>
 </div>
 ${statusPanel(p.id, s)}
@@ -295,7 +310,8 @@ ${statusPanel(p.id, s)}
 <h2 id="charts-h">Last hour</h2>
 <div class="charts" data-metrics="/console/pipelines/${p.id}/metrics.json">
   <figure><figcaption>Lag (records)</figcaption><div class="chart" data-series="lag" role="img" aria-label="sink lag over the last hour"></div></figure>
-  <figure><figcaption>Throughput (events/s in and out)</figcaption><div class="chart" data-series="throughput" role="img" aria-label="events per second in and out over the last hour"></div></figure>
+  <figure><figcaption>Throughput (events/s in and out)</figcaption>
+<div class="chart" data-series="throughput" role="img" aria-label="events per second in and out over the last hour"></div></figure>
 </div>
 </section>
 <section aria-labelledby="snap-h">
@@ -318,8 +334,17 @@ ${dlqSection(p.id, dlq)}
 </section>
 <section aria-labelledby="audit-h">
 <h2 id="audit-h">Recent changes</h2>
-<table class="compact"><thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">From</th><th scope="col">Action</th><th scope="col">Fields</th></tr></thead>
-<tbody>${audit.length ? audit.map((a) => html`<tr><td>${a.at.replace('T', ' ').slice(0, 19)}</td><td>${a.actor}</td><td>${a.origin}</td><td>${a.action}</td><td>${a.changed_fields.join(', ')}</td></tr>`) : html`<tr><td colspan="5">No change recorded.</td></tr>`}</tbody></table>
+<table class="compact"><thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">From</th>
+<th scope="col">Action</th><th scope="col">Fields</th></tr></thead>
+<tbody>${
+    audit.length
+      ? audit.map(
+          (a) => html`<tr><td>${a.at.replace('T', ' ').slice(0, 19)}</td><td>${a.actor}</td>
+<td>${a.origin}</td><td>${a.action}</td><td>${a.changed_fields.join(', ')}</td>
+</tr>`,
+        )
+      : html`<tr><td colspan="5">No change recorded.</td></tr>`
+  }</tbody></table>
 </section>`;
 }
 
@@ -352,9 +377,19 @@ ${
   items.length
     ? items.map(
         (g) => html`<section class="group" aria-label="${g.group}">
-<h2><code>${g.group}</code> <small>pipeline <a href="/console/pipelines/${g.pipeline_id}">${g.pipeline}</a> · ${g.state} · ${g.members} member(s) · total lag ${num(g.lag)}</small></h2>
-<table class="compact"><thead><tr><th scope="col">Topic</th><th scope="col">Partition</th><th scope="col">Committed</th><th scope="col">End</th><th scope="col">Lag</th></tr></thead>
-<tbody>${g.partitions.length ? g.partitions.map((p) => html`<tr><td>${p.topic}</td><td class="n">${p.partition}</td><td class="n">${num(p.committed_offset)}</td><td class="n">${num(p.end_offset)}</td><td class="n">${num(p.lag)}</td></tr>`) : html`<tr><td colspan="5">No committed offsets yet.</td></tr>`}</tbody></table>
+<h2><code>${g.group}</code> <small>pipeline
+  <a href="/console/pipelines/${g.pipeline_id}">${g.pipeline}</a> · ${g.state} · ${g.members} member(s) · total lag ${num(g.lag)}</small></h2>
+<table class="compact"><thead><tr><th scope="col">Topic</th><th scope="col">Partition</th>
+<th scope="col">Committed</th><th scope="col">End</th><th scope="col">Lag</th></tr></thead>
+<tbody>${
+          g.partitions.length
+            ? g.partitions.map(
+                (p) => html`<tr><td>${p.topic}</td><td class="n">${p.partition}</td>
+<td class="n">${num(p.committed_offset)}</td><td class="n">${num(p.end_offset)}</td><td class="n">${num(p.lag)}</td>
+</tr>`,
+              )
+            : html`<tr><td colspan="5">No committed offsets yet.</td></tr>`
+        }</tbody></table>
 </section>`,
       )
     : html`<p>No consumer groups.</p>`
@@ -364,7 +399,10 @@ ${
 // ---- Sources, destinations, transforms ----
 
 function configList(config: Record<string, unknown>, secrets: string[], secretsSet: string[]): Html {
-  return html`<dl class="config">${Object.entries(config).map(([k, v]) => html`<dt>${k}</dt><dd><code>${typeof v === 'string' ? v : JSON.stringify(v)}</code></dd>`)}
+  return html`<dl class="config">${Object.entries(config).map(
+    ([k, v]) => html`<dt>${k}</dt>
+<dd><code>${typeof v === 'string' ? v : JSON.stringify(v)}</code></dd>`,
+  )}
 ${secrets.map((k) => html`<dt>${k}</dt><dd class="secret">${secretsSet.includes(k) ? 'set' : 'not set'}</dd>`)}</dl>`;
 }
 
@@ -404,7 +442,8 @@ ${Object.keys(c.tags).length ? html`<p>Tags: ${Object.entries(c.tags).map(([k, v
 export function alertsPage(channels: any[], rules: any[], events: any[], pipelineNames: Map<string, string>): Html {
   const chName = new Map(channels.map((c) => [c.id, c.name]));
   return html`<h1>Alerts</h1>
-<p class="hint">Read-only: manage channels and rules through <code>/v1/alert-channels</code>, <code>/v1/alert-rules</code>, Terraform or <code>sluice import</code>.</p>
+<p class="hint">Read-only: manage channels and rules through <code>/v1/alert-channels</code>, <code>/v1/alert-rules</code>,
+  Terraform or <code>sluice import</code>.</p>
 <section aria-labelledby="ch-h"><h2 id="ch-h">Channels</h2>
 ${
   channels.length
@@ -428,7 +467,8 @@ ${channels.map((c) => {
 <section aria-labelledby="rules-h"><h2 id="rules-h">Rules</h2>
 ${
   rules.length
-    ? html`<table class="compact"><thead><tr><th scope="col">Name</th><th scope="col">Condition</th><th scope="col">Watches</th><th scope="col">Channels</th><th scope="col">Firing now</th></tr></thead><tbody>
+    ? html`<table class="compact"><thead><tr><th scope="col">Name</th><th scope="col">Condition</th>
+<th scope="col">Watches</th><th scope="col">Channels</th><th scope="col">Firing now</th></tr></thead><tbody>
 ${rules.map(
   (
     r,
@@ -452,11 +492,11 @@ ${rules.map(
 <section aria-labelledby="ev-h"><h2 id="ev-h">Recent notifications</h2>
 ${
   events.length
-    ? html`<table class="compact"><thead><tr><th scope="col">When</th><th scope="col">Event</th><th scope="col">Rule</th><th scope="col">Pipeline</th><th scope="col">Detail</th><th scope="col">Deliveries</th></tr></thead><tbody>
+    ? html`<table class="compact"><thead><tr><th scope="col">When</th><th scope="col">Event</th>
+<th scope="col">Rule</th><th scope="col">Pipeline</th><th scope="col">Detail</th><th scope="col">Deliveries</th></tr></thead><tbody>
 ${events.map(
-  (
-    e,
-  ) => html`<tr data-event="${e.event}"><td>${e.at.replace('T', ' ').slice(0, 19)}</td><td><span class="state state-${e.event === 'firing' ? 'broken' : 'active'}">${e.event}</span></td>
+  (e) => html`<tr data-event="${e.event}"><td>${e.at.replace('T', ' ').slice(0, 19)}</td>
+<td><span class="state state-${e.event === 'firing' ? 'broken' : 'active'}">${e.event}</span></td>
   <td>${e.rule}</td><td>${e.pipeline}</td><td>${e.value ?? ''}${e.reason ? html` <span class="reason">${e.reason}</span>` : ''}</td>
   <td>${e.deliveries.map((d: any) => html`<span class="delivery delivery-${d.status}">${d.channel}: ${d.status}${d.attempts > 1 ? ` after ${d.attempts} attempts` : ''}${d.status !== 'delivered' && d.last_error ? ` (${d.last_error})` : ''}</span> `)}</td></tr>`,
 )}</tbody></table>`

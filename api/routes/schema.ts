@@ -108,7 +108,8 @@ export function schemaRouter(ctx: AppContext): Router {
       );
     }
     const done = await ctx.ds.query(
-      `UPDATE schema_history SET status = 'acknowledged', resolution = CASE WHEN reason LIKE 'schema_incompatible%' THEN $3 ELSE NULL END, acknowledged_at = now()
+      `UPDATE schema_history SET status = 'acknowledged', resolution = CASE WHEN reason LIKE 'schema_incompatible%'
+      THEN $3 ELSE NULL END, acknowledged_at = now()
        WHERE pipeline_id = $1 AND status = 'held' AND ($2::text IS NULL OR table_name = $2) RETURNING table_name, version, resolution`,
       [id, b.table ?? null, b.resolution ?? null],
     );

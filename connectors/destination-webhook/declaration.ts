@@ -3,7 +3,10 @@ import { common } from '../shared/fields';
 import { HTTP_URL_RE } from '../../core/patterns';
 
 // One header as curl -H writes it. Content-Type, Content-Length, Host and the X-Sluice-* headers are Sluice's own.
-const HEADER = String.raw`(?![Cc][Oo][Nn][Tt][Ee][Nn][Tt]-(?:[Tt][Yy][Pp][Ee]|[Ll][Ee][Nn][Gg][Tt][Hh])\s*:|[Hh][Oo][Ss][Tt]\s*:|[Xx]-[Ss][Ll][Uu][Ii][Cc][Ee]-)[!#$%&'*+.^_${'`'}|~0-9A-Za-z-]+:[ \t]*[^\r\n]*`;
+const RESERVED =
+  String.raw`(?![Cc][Oo][Nn][Tt][Ee][Nn][Tt]-(?:[Tt][Yy][Pp][Ee]|[Ll][Ee][Nn][Gg][Tt][Hh])\s*:|` +
+  String.raw`[Hh][Oo][Ss][Tt]\s*:|[Xx]-[Ss][Ll][Uu][Ii][Cc][Ee]-)`;
+const HEADER = RESERVED + String.raw`[!#$%&'*+.^_${'`'}|~0-9A-Za-z-]+:[ \t]*[^\r\n]*`;
 const headerHint = 'a header as `Name: value` (Content-Type, Content-Length, Host and X-Sluice-* are set by Sluice)';
 
 export const declaration: ConnectorSpec & { category: 'destination' } = {

@@ -39,14 +39,25 @@ export function pgClientConfig(c: DbConnConfig, extra: Partial<ClientConfig> = {
 export const quoteIdent = (s: string) => '"' + s.replace(/"/g, '""') + '"';
 export const qualified = (schema: string, table: string) => `${quoteIdent(schema)}.${quoteIdent(table)}`;
 
+/** Messages of node-postgres errors without a SQLSTATE that mean the connection, not the statement, failed. */
+const TRANSIENT_MESSAGE = new RegExp(
+  [
+    'Connection terminated',
+    'not queryable',
+    'Client has encountered a connection error',
+    'terminating connection',
+    'the database system is (starting up|shutting down)',
+    'stream idle',
+    'Pool is closed',
+  ].join('|'),
+  'i',
+);
 /** node-postgres errors that mean "the server is not reachable now", as opposed to a statement the server rejects. */
 export function isPgConnectionError(e: unknown): boolean {
   if (isNetworkError(e)) return true;
   const err = e as { code?: string; message?: string };
   if (/^(08|57P0|53|58)/.test(err?.code ?? '')) return true; // connection exception, admin shutdown, resources, system
-  return /Connection terminated|not queryable|Client has encountered a connection error|terminating connection|the database system is (starting up|shutting down)|stream idle|Pool is closed/i.test(
-    String(err?.message ?? ''),
-  );
+  return TRANSIENT_MESSAGE.test(String(err?.message ?? ''));
 }
 
 /** One client for a short job (a row count, a catalog read); its socket errors surface on the queries. */

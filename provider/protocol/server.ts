@@ -105,7 +105,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const log = (m: string) => process.stderr.write(m + '\n');
   if (process.env[MAGIC_COOKIE_KEY] !== MAGIC_COOKIE_VALUE) {
     process.stderr.write(
-      'This binary is a plugin. These are not meant to be executed directly.\nPlease execute the program that consumes these plugins, which will load any plugins automatically.\n',
+      'This binary is a plugin. These are not meant to be executed directly.\n' +
+        'Please execute the program that consumes these plugins, which will load any plugins automatically.\n',
     );
     process.exit(1);
   }

@@ -47,10 +47,13 @@ export const pgToPg: TypeCase = {
   ddl: `CREATE TABLE typed (id bigserial PRIMARY KEY, i int, bi bigint, n numeric(30,10), t text, b boolean, ts timestamp, tstz timestamptz, d date, u uuid,
     j json, jb jsonb, "by" bytea, arr int[], tarr text[], f float8, big numeric);`,
   insert: `INSERT INTO typed (i, bi, n, t, b, ts, tstz, d, u, j, jb, "by", arr, tarr, f, big) VALUES
-    (-2147483648, 9007199254740993, 12345678901234567890.0123456789, 'héllo ''quoted'' "x" \\ tab	end', true, '2024-02-29 23:59:59.123456', '2024-01-01 12:00:00.5+05:30', '0001-01-01',
-     'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2.50, "x"], "b": null}', '{"k": {"nested": true}, "n": 1.0}', '\\x00ff10', '{1,NULL,3}', '{"a b","c,d",NULL}', 1.0000000000000002, 1e40),
+    (-2147483648, 9007199254740993, 12345678901234567890.0123456789, 'héllo ''quoted'' "x" \\ tab	end', true,
+    '2024-02-29 23:59:59.123456', '2024-01-01 12:00:00.5+05:30', '0001-01-01',
+     'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2.50, "x"], "b": null}', '{"k": {"nested": true}, "n": 1.0}',
+     '\\x00ff10', '{1,NULL,3}', '{"a b","c,d",NULL}', 1.0000000000000002, 1e40),
     (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-    (0, -1, -0.5, '', false, '1999-12-31 00:00:00', '1970-01-01 00:00:00+00', '2038-01-19', '00000000-0000-0000-0000-000000000000', '[]', '[]', '\\x', '{}', '{}', -0.0, 0)`,
+    (0, -1, -0.5, '', false, '1999-12-31 00:00:00', '1970-01-01 00:00:00+00', '2038-01-19',
+    '00000000-0000-0000-0000-000000000000', '[]', '[]', '\\x', '{}', '{}', -0.0, 0)`,
   // A value that starts with U+FEFF keeps it (a TextDecoder would strip it as a byte order mark).
   change: `UPDATE typed SET t = 'changed', jb = '{"v": 2}', n = 0.0000000001 WHERE i = 0; DELETE FROM typed WHERE i IS NULL;
     UPDATE typed SET t = E'\\uFEFFbom', tarr = ARRAY[E'\\uFEFFx'] WHERE i = -2147483648`,
@@ -65,7 +68,8 @@ const PG_TYPED = `SELECT id::text, i::text, si::text, bi::text, n::text, big::te
   to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US') AS ts, to_char(tstz AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS tstz, to_char(d, 'YYYY-MM-DD') AS d,
   u::text, j::text, jb::text, upper(encode("by", 'hex')) AS "by", e::text, arr::text, f::text FROM typed ORDER BY id`;
 const MY_TYPED = `SELECT CAST(id AS CHAR) AS id, CAST(i AS CHAR) AS i, CAST(si AS CHAR) AS si, CAST(bi AS CHAR) AS bi, CAST(n AS CHAR) AS n, big, vc, ch, t,
-  CAST(b AS CHAR) AS b, CAST(ts AS CHAR) AS ts, CAST(tstz AS CHAR) AS tstz, CAST(d AS CHAR) AS d, u, CAST(j AS CHAR) AS j, CAST(jb AS CHAR) AS jb, HEX(\`by\`) AS \`by\`, e, arr, CAST(f AS CHAR) AS f
+  CAST(b AS CHAR) AS b, CAST(ts AS CHAR) AS ts, CAST(tstz AS CHAR) AS tstz, CAST(d AS CHAR) AS d, u, CAST(j AS CHAR)
+  AS j, CAST(jb AS CHAR) AS jb, HEX(\`by\`) AS \`by\`, e, arr, CAST(f AS CHAR) AS f
   FROM typed ORDER BY id`;
 const mysqlColumnTypes = async (url: string) =>
   Object.fromEntries(
@@ -87,7 +91,8 @@ export const pgToMysql: TypeCase = {
      '2024-02-29 23:59:59.123456', '2024-01-01 12:00:00.5+05:30', '2024-02-29', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
      '{"a": [1, 2.50, "x"], "b": null}', '{"k": {"nested": true}, "n": 1.0}', '\\x00ff10', 'happy', '{1,NULL,3}', 0.1),
     (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-    (0, 0, -9223372036854775808, -0.5, 0.000000000000000000000000000000000001, '', '    ', '', false, '1999-12-31 00:00:00', '1970-01-01 00:00:00+00', '1000-01-01',
+    (0, 0, -9223372036854775808, -0.5, 0.000000000000000000000000000000000001, '', '    ', '', false,
+    '1999-12-31 00:00:00', '1970-01-01 00:00:00+00', '1000-01-01',
      '00000000-0000-0000-0000-000000000000', '[]', '[]', '\\x', 'sad', '{}', -2.5)`,
   change:
     "UPDATE typed SET t = 'changed', jb = '{\"v\": 2}', n = 0.0000000001, " +
@@ -154,7 +159,8 @@ export const mysqlToPg: TypeCase = {
      'héllo ''quoted'' "x"', 'tab\\tend \\\\ ünïcode ✓', '2024-02-29 23:59:59', '1999-12-31 00:00:00.123456', '2024-01-01 12:00:00.5', '0001-01-01',
      '{"a": [1, 2.50, "x"], "b": null}', X'00ff10', X'DEADBEEF', 'green', 1.0000000000000002),
     (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-    (0, 0, 0, 0, 0, -1, 0, -0.5, '', '', '1970-01-01 00:00:01', '2038-01-19 03:14:07.999999', '1970-01-01 00:00:01', '2038-01-19', '[]', X'', X'', 'red', -1.5e-300)`,
+    (0, 0, 0, 0, 0, -1, 0, -0.5, '', '', '1970-01-01 00:00:01', '2038-01-19 03:14:07.999999', '1970-01-01 00:00:01',
+    '2038-01-19', '[]', X'', X'', 'red', -1.5e-300)`,
   change:
     "UPDATE typed SET tx = 'changed', j = '{\"v\": 2}', d = 0.0000000001, e " +
     "= 'blue', bl = X'01' WHERE ti = 0; DELETE FROM typed WHERE ti IS NULL",
@@ -167,7 +173,8 @@ export const mysqlToPg: TypeCase = {
         (
           await q(
             url,
-            `SELECT column_name, format_type(atttypid, atttypmod) AS t FROM information_schema.columns c JOIN pg_attribute a ON a.attrelid = 'typed'::regclass AND a.attname = c.column_name
+            `SELECT column_name, format_type(atttypid, atttypmod) AS t FROM information_schema.columns c JOIN
+            pg_attribute a ON a.attrelid = 'typed'::regclass AND a.attname = c.column_name
        WHERE c.table_name = 'typed' AND c.column_name IN ('d', 'bu', 'vc', 'dt', 'dt6', 'ts', 'j', 'bl') ORDER BY ordinal_position`,
           )
         ).map((t: any) => [t.column_name, t.t]),
@@ -203,7 +210,8 @@ export const mysqlToMysql: TypeCase = {
   ddl: `CREATE TABLE typed (id BIGINT AUTO_INCREMENT PRIMARY KEY, ti TINYINT, ui INT UNSIGNED, bu BIGINT UNSIGNED, dc DECIMAL(30,10), vc VARCHAR(20), tx TEXT,
     dt DATETIME(6), ts TIMESTAMP(6) NULL DEFAULT NULL, d DATE, j JSON, bl BLOB, e ENUM('sad','ok','happy'), f DOUBLE, b TINYINT(1));`,
   insert: `INSERT INTO typed (ti, ui, bu, dc, vc, tx, dt, ts, d, j, bl, e, f, b) VALUES
-    (-128, 4294967295, 18446744073709551615, 12345678901234567890.0123456789, 'ünï ''q'' "x"', 'héllo 😀 \\\\ tab\tend', '2024-02-29 23:59:59.123456', '2024-01-01 12:00:00.5',
+    (-128, 4294967295, 18446744073709551615, 12345678901234567890.0123456789, 'ünï ''q'' "x"',
+    'héllo 😀 \\\\ tab\tend', '2024-02-29 23:59:59.123456', '2024-01-01 12:00:00.5',
      '2024-02-29', '{"a": [1, 2.50, "x"], "b": null}', X'00FF10', 'happy', 0.1, 1),
     (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     (0, 0, 0, -0.5, '', '', '1000-01-01 00:00:00', '1970-01-02 00:00:00', '1000-01-01', '[]', X'', 'sad', -2.5, 0)`,

@@ -54,7 +54,8 @@ const report = (
 ) =>
   sql(
     `INSERT INTO pipeline_runtime (pipeline_id, state, reason, since, heartbeat_at, runner_token, source, sink) VALUES ($1, $2, $3, now(), now(), $4, $5, $6)
-   ON CONFLICT (pipeline_id) DO UPDATE SET state = EXCLUDED.state, reason = EXCLUDED.reason, heartbeat_at = now(), runner_token = EXCLUDED.runner_token, source = EXCLUDED.source, sink = EXCLUDED.sink`,
+   ON CONFLICT (pipeline_id) DO UPDATE SET state = EXCLUDED.state, reason = EXCLUDED.reason, heartbeat_at = now(),
+   runner_token = EXCLUDED.runner_token, source = EXCLUDED.source, sink = EXCLUDED.sink`,
     [
       id,
       o.state ?? 'Active',

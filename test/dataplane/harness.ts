@@ -413,7 +413,10 @@ export async function status(s: Setup) {
   const r = await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/status`);
   return r.body;
 }
-/** Every record of `topic` (on `brokers`, default the stack's) from the beginning up to its current end, as parsed values (null: a tombstone) with their keys. */
+/**
+ * Every record of `topic` (on `brokers`, default the stack's) from the beginning up to its current
+ * end, as parsed values (null: a tombstone) with their keys.
+ */
 export async function topicRecords(
   topic: string,
   brokers: string[] = env.kafkaBrokers,

@@ -174,7 +174,8 @@ describe('s3 writer', () => {
           _sluice_ingested_at: 'TIMESTAMP WITH TIME ZONE',
         });
         const rows =
-          await r.query(`SELECT _sluice_op AS op, _sluice_offset::INT AS o, id, n::VARCHAR AS n, big, ts::VARCHAR AS ts, d::VARCHAR AS d, hex("by") AS hex, j::VARCHAR AS j,
+          await r.query(`SELECT _sluice_op AS op, _sluice_offset::INT AS o, id, n::VARCHAR AS n, big, ts::VARCHAR AS
+          ts, d::VARCHAR AS d, hex("by") AS hex, j::VARCHAR AS j,
         _sluice_source_ts::VARCHAR AS src, _sluice_ingested_at IS NOT NULL AS ing FROM ${from} ORDER BY o`);
         assert.deepEqual(rows[0], {
           op: 'c',

@@ -69,7 +69,8 @@ export async function seed(api: TestApi): Promise<Record<string, string[]>> {
   for (const p of ids.pipelines) {
     await api.ds.query(
       `INSERT INTO dlq_records (pipeline_id, topic, kafka_partition, kafka_offset, record_key, record_value, error_class, error_message, attempts)
-       SELECT $1, 'seed.public.orders', 0, n, 'k' || n, jsonb_build_object('after', jsonb_build_object('id', n)), 'constraint', 'seeded record', 3 FROM generate_series(1, 3) n`,
+       SELECT $1, 'seed.public.orders', 0, n, 'k' || n, jsonb_build_object('after', jsonb_build_object('id', n)),
+       'constraint', 'seeded record', 3 FROM generate_series(1, 3) n`,
       [p],
     );
     await api.ds.query(`INSERT INTO snapshots (pipeline_id, tables) VALUES ($1, '["public.orders"]')`, [p]);

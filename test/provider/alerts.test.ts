@@ -10,6 +10,9 @@ import { providerSource } from '../../core/names';
 import { sampleConfigs, startTestApi, TestApi } from '../helpers';
 import { flat, mirror, ok, one, planCode, resolveTf, runTf, supportsWriteOnly, tfBin, TfEnv, workdir } from './tf';
 
+const EMAIL_SETTINGS =
+  'smtp_host  = "127.0.0.1"\n  smtp_tls   = "none"\n  email_from = "sluice@example.com"\n  email_to   = ["oncall@example.com"]';
+
 let api: TestApi;
 let env: TfEnv;
 const SECRET = 'hook-secret-in-tf';
@@ -26,7 +29,7 @@ resource "sluice_alert_channel" "hook" {
 resource "sluice_alert_channel" "mail" {
   name       = "${o.mailKind === 'slack' ? 'ops slack' : 'ops mail'}"
   kind       = "${o.mailKind ?? 'email'}"
-  ${o.mailKind === 'slack' ? 'slack_webhook_url = var.slack_url' : 'smtp_host  = "127.0.0.1"\n  smtp_tls   = "none"\n  email_from = "sluice@example.com"\n  email_to   = ["oncall@example.com"]'}
+  ${o.mailKind === 'slack' ? 'slack_webhook_url = var.slack_url' : EMAIL_SETTINGS}
   # A channel in use cannot be deleted (409), so a replacement creates the new one first (under a new name).
   lifecycle {
     create_before_destroy = true

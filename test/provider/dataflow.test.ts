@@ -56,7 +56,8 @@ describe('examples/basic on a running data plane', () => {
           `resource "sluice_source_postgresql" "shop" {\n  tls_mode     = "disable"\n  topic_prefix = "tf${tag}"\n  publication_name = ` +
           `"tf_pub_${tag}"\n  heartbeat_interval_ms = 1000\n}\nresource "sluice_destination_postgresql" "warehouse" {\n  tls_mode = "disable"\n}\n`,
         'status.tf':
-          'data "sluice_pipeline_status" "orders" {\n  pipeline_id = sluice_pipeline.orders.id\n}\noutput "state" {\n  value = data.sluice_pipeline_status.orders.state\n}\n',
+          'data "sluice_pipeline_status" "orders" {\n  pipeline_id = sluice_pipeline.orders.id\n}\n' +
+          'output "state" {\n  value = data.sluice_pipeline_status.orders.state\n}\n',
       },
       path.join(repoRoot, 'examples/basic'),
     );

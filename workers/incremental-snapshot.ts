@@ -194,27 +194,8 @@ export class IncrementalSnapshotter {
           while (!signal.aborted && (!readAll || inFlight.length)) {
             while (inFlight.length && this.o.buffer.ackedSeq >= inFlight[0].seq) await settle();
             if (!readAll && inFlight.length < maxInFlight) {
-              const id = windowId(snap.id, name, readRows);
-              let close!: (seq: bigint) => void;
-              let fail!: (err: Error) => void;
-              const closed = new Promise<bigint>((res, rej) => {
-                close = res;
-                fail = rej;
-              });
-              closed.catch(() => undefined);
-              const w: ChunkWindow = {
-                id,
-                snapshotId: snap.id,
-                table: name,
-                rows: null,
-                changed: new Set(),
-                open: false,
-                columns: cols,
-                closed,
-                close,
-                fail,
-              };
-              this.windows.set(id, w);
+              const w = openWindow(snap.id, name, readRows, cols);
+              this.windows.set(w.id, w);
               await reader.lowWatermark(w);
               const res = await reader.readChunk(t, cols, chunk ? readKey : null, snap.filter, chunk);
               w.rows = res.rows;
@@ -287,25 +268,7 @@ export class IncrementalSnapshotter {
     let deleted = 0;
     for (let i = 0; i < keys.length && !signal.aborted; i += size) {
       const batch = keys.slice(i, i + size);
-      let close!: (seq: bigint) => void;
-      let fail!: (err: Error) => void;
-      const closed = new Promise<bigint>((res, rej) => {
-        close = res;
-        fail = rej;
-      });
-      closed.catch(() => undefined);
-      const w: ChunkWindow = {
-        id: windowId(snap.id, name, `gap:${i}`),
-        snapshotId: snap.id,
-        table: name,
-        rows: null,
-        changed: new Set(),
-        open: false,
-        columns: cols,
-        closed,
-        close,
-        fail,
-      };
+      const w = openWindow(snap.id, name, `gap:${i}`, cols);
       this.windows.set(w.id, w);
       try {
         await reader.lowWatermark(w);
@@ -347,13 +310,32 @@ export async function scheduleSnapshot(
 }
 
 /**
- * A watermark window's id, unique to this read of the chunk: a stream that resumes from an
- * acknowledged position replays the watermarks an earlier session (or a killed worker) wrote for
- * the same chunk; with a reused id such a stale high watermark would close the new window before
- * its rows were read (the chunk counted as done, its rows never sent) and stop it tracking changes.
+ * A new watermark window over a chunk of `table`. Its id is unique to this read of the chunk: a
+ * stream that resumes from an acknowledged position replays the watermarks an earlier session (or a
+ * killed worker) wrote for the same chunk; with a reused id such a stale high watermark would close
+ * the new window before its rows were read (the chunk counted as done, its rows never sent) and stop
+ * it tracking changes.
  */
-function windowId(snapshotId: string, table: string, chunk: number | string): string {
-  return `${snapshotId}:${table}:${chunk}:${crypto.randomBytes(6).toString('hex')}`;
+function openWindow(snapshotId: string, table: string, chunk: number | string, columns: ColumnInfo[]): ChunkWindow {
+  let close!: (seq: bigint) => void;
+  let fail!: (err: Error) => void;
+  const closed = new Promise<bigint>((res, rej) => {
+    close = res;
+    fail = rej;
+  });
+  closed.catch(() => undefined);
+  return {
+    id: `${snapshotId}:${table}:${chunk}:${crypto.randomBytes(6).toString('hex')}`,
+    snapshotId,
+    table,
+    rows: null,
+    changed: new Set(),
+    open: false,
+    columns,
+    closed,
+    close,
+    fail,
+  };
 }
 
 function splitName(name: string): [string, string] {

@@ -59,8 +59,10 @@ export const MATRIX: MatrixRow[] = [
   row(sourcePostgresql, destinationKafka, ['a', 'd', 'f']),
 ];
 
-/** SLUICE_CONFORMANCE_ROWS (row names, comma-separated; set by `npm run test:repeat -- --rows`)
- * narrows every conformance file to those rows. */
+/**
+ * SLUICE_CONFORMANCE_ROWS (row names, comma-separated; set by `npm run test:repeat -- --rows`)
+ * narrows every conformance file to those rows.
+ */
 const ONLY_ROWS = process.env.SLUICE_CONFORMANCE_ROWS?.split(',').map((s) => s.trim());
 
 export const rowsWith = (scenario: Scenario) =>

@@ -340,7 +340,7 @@ export class MysqlWriter extends SqlTableWriter<Conn> {
   protected isCatalogError(e: unknown) {
     return ['ER_NO_SUCH_TABLE', 'ER_BAD_FIELD_ERROR', 'ER_BAD_DB_ERROR'].includes((e as { code?: string })?.code ?? '');
   }
-  isConnectionError(e: unknown) {
+  protected isLostConnection(e: unknown) {
     return isMysqlConnectionError(e);
   }
   errorClass(e: unknown) {

@@ -189,7 +189,7 @@ export class PostgresqlWriter extends SqlTableWriter<PoolClient> {
     const code = (e as { code?: string })?.code;
     return code === '42P01' || code === '42703';
   }
-  isConnectionError(e: unknown) {
+  protected isLostConnection(e: unknown) {
     return isPgConnectionError(e);
   }
   errorClass(e: unknown) {

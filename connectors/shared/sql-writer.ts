@@ -1,4 +1,5 @@
 import { ColumnInfo, Envelope, keyString } from '../../core/change-event';
+import { DestinationConnectError } from '../../core/errors';
 import type { DestinationWriter, WriterOpts } from '../module';
 
 /** Destination settings shared by the SQL destinations (`schema` is Postgres-only). */
@@ -86,17 +87,31 @@ export abstract class SqlTableWriter<C> implements DestinationWriter {
   protected abstract replaceColumn(c: C, table: string, col: ColumnInfo): Promise<void>;
   /** True when the error means our cached catalog is stale (table or column dropped behind our back). */
   protected abstract isCatalogError(e: unknown): boolean;
-  /** Whether the error means "the server is not reachable now" (retry without limit) rather than a rejected record. */
-  abstract isConnectionError(e: unknown): boolean;
+  /** Whether an error of a statement means the connection broke (as opposed to the server rejecting it). */
+  protected abstract isLostConnection(e: unknown): boolean;
   /** DLQ error class of an error the destination raised. */
   abstract errorClass(e: unknown): string;
   abstract close(): Promise<void>;
 
   // ---------- the algorithm ----------
 
+  /** Whether the error means "the server is not reachable now" (retry without limit) rather than a rejected record. */
+  isConnectionError(e: unknown): boolean {
+    return e instanceof DestinationConnectError || this.isLostConnection(e);
+  }
+
+  /** A connection for one write: failing to get one is the server's fault, whatever its SQLSTATE (55000: not accepting connections). */
+  private async connect(): Promise<C> {
+    try {
+      return await this.acquire();
+    } catch (e) {
+      throw new DestinationConnectError(e);
+    }
+  }
+
   /** A schema change, applied before the records that need it (the table may not exist yet: then there is nothing to alter). */
   async alterColumn(table: string, kind: 'widen' | 'nullable' | 'replace', col: ColumnInfo): Promise<void> {
-    const c = await this.acquire();
+    const c = await this.connect();
     let broken = false;
     try {
       const have = await this.existingColumns(c, table);
@@ -119,7 +134,7 @@ export abstract class SqlTableWriter<C> implements DestinationWriter {
 
   /** Writes the events (in order; offsets[i] belongs to envs[i]) in one destination transaction. */
   async write(envs: Envelope[], offsets: string[], tableFor: (schema: string, table: string) => string): Promise<void> {
-    const c = await this.acquire();
+    const c = await this.connect();
     let broken = false;
     try {
       // Group by destination table, keep order inside each.

@@ -286,6 +286,9 @@ export class SourceSession<P> implements ChangeEventSource {
             'position is released and no changes are streamed from now on',
         );
       }
+    } catch (e) {
+      // A failure reported through fail() is the cause; what it aborted (a start awaiting) only follows.
+      throw fatal ?? e;
     } finally {
       for (const t of timers) clearInterval(t);
       o.signal.removeEventListener('abort', onAbort);

@@ -403,20 +403,42 @@ export class MysqlSource implements SourceConnector<BinlogPosition> {
     const zongji = new ZongJi({ ...mysqlConnOptions(cfg), bigNumberStrings: false } as any);
     this.zongji = zongji;
     let lastSeen = Date.now();
-    zongji.on('error', (e: Error) => fail(e));
+    // zongji's 'ready' comes before the dump command is even sent. The server answers that command with
+    // an artificial rotate event, or with error 1236 when the position was purged: the stream has started
+    // only at that answer, so a lost position never shows as streaming for a moment (scenario g, repeat).
+    let answered: ((e?: Error) => void) | null = null;
+    zongji.on('error', (e: Error) => {
+      answered?.(e); // first: the start fails with the server's error, not with the session's abort
+      fail(e);
+    });
     zongji.on('binlog', (ev: any) => {
       lastSeen = Date.now();
+      answered?.();
       this.enqueue(ev, events, fail);
     });
+    const answerMs = this.idleTimeoutMs() ?? 30000;
+    let timer: NodeJS.Timeout | undefined;
     const started = new Promise<void>((resolve, reject) => {
-      zongji.once('ready', () => resolve());
-      zongji.once('error', reject);
+      answered = (e) => (e ? reject(e) : resolve());
+      timer = setTimeout(
+        () =>
+          reject(
+            Object.assign(new Error(`${this.where} did not answer the binlog dump request within ${answerMs} ms`), {
+              code: 'ETIMEDOUT',
+            }),
+          ),
+        answerMs,
+      );
       session.signal.addEventListener(
         'abort',
         () => reject(new Error('source session ended before the binlog stream started')),
         { once: true },
       );
+    }).finally(() => {
+      answered = null;
+      clearTimeout(timer);
     });
+    started.catch(() => undefined); // awaited below; a rejection after a failed start() is no crash
     const includeSchema: Record<string, true> = {};
     for (const db of cfg.database_include) includeSchema[db] = true;
     zongji.start({

@@ -19,6 +19,10 @@ import {
   Worker,
 } from '../dataplane/harness';
 import { COLS, insertRows, MYSQL_EVENTS_DDL } from '../conformance/scenarios';
+import pino from 'pino';
+import { sourceMysql } from '../../connectors/source-mysql';
+import { isPositionLost } from '../../connectors/source-mysql/errors';
+import { withDefaults } from '../../api/validation';
 
 let s: Setup;
 const workers: Worker[] = [];
@@ -36,6 +40,7 @@ test(
     await insertRows(s.srcUrl, 'events', 100, (g) => ({ v: g, note: 'seed' }));
     await assertConverges(s, 'events', COLS);
     await waitFor('Active', async () => (await status(s)).state === 'Active', 30000);
+    const stored = (await status(s)).source.position as string;
     // The runner stops cleanly (position persisted); changes made after it, then their binlog is purged.
     await stopWorker(workers[0], 'SIGTERM');
     await insertRows(s.srcUrl, 'events', 50, (g) => ({ v: 1000 + g, note: 'gap' }));
@@ -53,6 +58,8 @@ test(
       30000,
       1000,
     );
+
+    await streamRefuses(stored);
 
     workers.push(spawnWorker(s.api));
     let last: any = null;
@@ -78,3 +85,46 @@ test(
     );
   },
 );
+
+/**
+ * The connector alone: streaming from the purged GTID position fails at once with the server's answer.
+ * A stream that started and failed a moment later showed the pipeline Active between two retries
+ * (repeat round 9: Active 8 s after a restart).
+ */
+async function streamRefuses(gtid: string) {
+  const u = new URL(s.srcUrl);
+  const cfg = withDefaults(sourceMysql.declaration.fields, {
+    host: u.hostname,
+    port: Number(u.port),
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    tls_mode: 'disable',
+    database_include: [u.pathname.slice(1)],
+    server_id: 2_000_000 + Math.floor(Math.random() * 1_000_000),
+    heartbeat_interval_ms: 1000,
+  });
+  const c = sourceMysql.connector({
+    pipelineId: s.pipelineId,
+    sourceId: 'direct',
+    cfg,
+    offsets: null as never,
+    log: pino({ level: 'silent' }),
+  });
+  const abort = new AbortController();
+  const ignore = () => undefined;
+  try {
+    await c.open(ignore);
+    const events = { change: ignore, commit: async () => {}, watermark: ignore, alive: ignore, room: async () => {} };
+    await assert.rejects(
+      c.stream({ position: { gtid, file: null, pos: null }, seq: 0n, fresh: null }, events, {
+        fail: ignore,
+        signal: abort.signal,
+      }),
+      (e: Error) => isPositionLost(e),
+      'stream() rejects a purged position instead of resolving',
+    );
+  } finally {
+    abort.abort();
+    await c.close();
+  }
+}

@@ -4,9 +4,11 @@
 # the whole run, runs every test file with node's test runner, and stops what it started.
 # Set DATABASE_URL / REDIS_URL / KAFKA_BROKERS to test against external services instead.
 #
-# Files run in two lanes: most beside each other (SLUICE_TEST_CONCURRENCY at a time, default 3:
-# they wait on databases and Kafka more than they compute), then, one at a time, the files marked
-# `// test-lane: exclusive` because they stop or kill a service of the shared stack.
+# Files run in two lanes at the same time. Most run beside each other (SLUICE_TEST_CONCURRENCY at a
+# time, default 3: they wait on databases and Kafka more than they compute) on the test stack. The
+# files marked `// test-lane: exclusive` stop or kill a service of the stack they use, so they run one
+# at a time on a second stack of their own (.sluice-test-exclusive/, every port + 1000); they mostly
+# wait out outages, so running them beside the shared lane costs little and saves their whole time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +27,10 @@ for hook in test/setup.d/*.sh; do [ -e "$hook" ] && bash "$hook"; done
 start_test_stack
 # The destinations' servers (Elasticsearch, moto for s3, a second Kafka broker) start beside the first test
 # files: they wait for them (startService) and the stack's stop on exit stops them. Log: .sluice-test/logs/.
-node dist/stack/cli.js start elasticsearch s3 kafka-2 >"$SLUICE_HOME/logs/destination-servers-start.log" 2>&1 &
+servers_started="$SLUICE_HOME/destination-servers.started"
+rm -f "$servers_started"
+(node dist/stack/cli.js start elasticsearch s3 kafka-2 >"$SLUICE_HOME/logs/destination-servers-start.log" 2>&1 || true
+  touch "$servers_started") &
 
 # npm run test:repeat: the fault scenarios N times against this stack instead of the suite (test/repeat.ts).
 if [ "${1:-}" = "--repeat" ]; then shift; node dist/test/repeat.js "$@"; exit; fi
@@ -37,8 +42,36 @@ echo "[test] running $(echo "$all" | wc -l) test files: $(echo "$shared" | wc -l
 pattern=${SLUICE_TEST_FILTER:+--test-name-pattern=$SLUICE_TEST_FILTER}
 logs=$(mktemp -d)
 status=0
+
+# The exclusive lane's own stack: the same services on other ports, started once the shared stack's
+# destination servers are (their first run installs into caches both stacks share).
+exclusive_lane() {
+  local v
+  for v in PG REDIS KAFKA KAFKA_CONTROLLER MARIADB MARIADB_REPLICA ELASTICSEARCH ELASTICSEARCH_TRANSPORT S3 \
+    KAFKA2 KAFKA2_CONTROLLER KAFKA2_SASL; do
+    local port="SLUICE_${v}_PORT"
+    export "SLUICE_TEST_${v}_PORT=$((${!port} + 1000))"
+  done
+  export SLUICE_TEST_HOME="$SLUICE_HOME-exclusive"
+  source test/stack-env.sh
+  mkdir -p "$SLUICE_HOME/logs"
+  while [ ! -e "$servers_started" ]; do sleep 2; done
+  start_test_stack
+  node dist/stack/cli.js start elasticsearch s3 kafka-2 >"$SLUICE_HOME/logs/destination-servers-start.log" 2>&1 &
+  node --test --test-concurrency=1 --test-timeout=900000 ${pattern:+"$pattern"} $exclusive >"$logs/exclusive.tap" 2>&1
+}
+# External services (DATABASE_URL & co) are one set for both lanes: then the lanes run one after the other.
+external="${DATABASE_URL:-}${REDIS_URL:-}${KAFKA_BROKERS:-}"
+if [ -n "$exclusive" ] && [ -z "$external" ]; then
+  (exclusive_lane) &
+  exclusive_pid=$!
+fi
 node --test --test-concurrency="${SLUICE_TEST_CONCURRENCY:-3}" --test-timeout=900000 ${pattern:+"$pattern"} $shared 2>&1 | tee "$logs/shared.tap" || status=1
-if [ -n "$exclusive" ]; then
+if [ -n "$exclusive" ] && [ -z "$external" ]; then
+  echo "[test] shared lane done after ${SECONDS} s; the exclusive lane's output follows once it ends"
+  wait "$exclusive_pid" || status=1
+  cat "$logs/exclusive.tap"
+elif [ -n "$exclusive" ]; then
   node --test --test-concurrency=1 --test-timeout=900000 ${pattern:+"$pattern"} $exclusive 2>&1 | tee "$logs/exclusive.tap" || status=1
 fi
 # One summary for both lanes (CI reads it).

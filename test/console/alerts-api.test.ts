@@ -460,6 +460,9 @@ describe('terminal', () => {
     });
 
   it("`sluice status` shows each pipeline's actual state, reason, lag and DLQ count", async () => {
+    // The reports above are a fake runner's: keep them fresh for the CLI's round trip, which on a loaded
+    // machine outlasted the 15 s after which a report reads as no_worker (CI beside a repeat run).
+    await sql(`UPDATE pipeline_runtime SET heartbeat_at = now() + interval '2 minutes'`);
     const r = await cli(['status']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /PIPELINE\s+STATE\s+LAG\s+DLQ\s+REASON/);

@@ -34,7 +34,8 @@ describe('API fuzzing (schemathesis)', () => {
     const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as { paths: Record<string, object> };
     const operations = Object.values(doc.paths).reduce((n, p) => n + Object.keys(p).length, 0);
     assert.equal(r.tested, operations, `every operation of the document is tested:\n${r.summary}`);
-    assert.ok(r.generated > 500, `only ${r.generated} cases ran:\n${r.summary}`);
+    // A guard against an empty run, not a speed check: ~560 cases on a quiet 2-core machine, 183 at load 15 - 19.
+    assert.ok(r.generated >= 150, `only ${r.generated} cases ran:\n${r.summary}`);
     assert.doesNotMatch(r.summary, /Failures:|Errors:/, r.summary);
     // No request made the API log an error (a 500 would be one).
     assert.deepEqual(

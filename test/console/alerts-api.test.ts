@@ -39,7 +39,11 @@ async function makePipeline(name: string, tags: Record<string, string> = {}) {
   return p.body.id as string;
 }
 const sql = (text: string, args: unknown[] = []) => api.ds.query(text, args);
-/** A runner's report as a worker writes it (workers/pipeline.ts), with a fresh heartbeat. */
+/**
+ * A runner's report as a worker writes it (workers/pipeline.ts). No runner follows it up, so its heartbeat
+ * is dated 10 minutes ahead: at load 15 a test outlasted the 15 s after which a report reads as no_worker,
+ * which turned the pipeline Broken and fired the broken rule once more (11 notifications, not 10).
+ */
 const report = (
   id: string,
   o: {
@@ -53,8 +57,9 @@ const report = (
   },
 ) =>
   sql(
-    `INSERT INTO pipeline_runtime (pipeline_id, state, reason, since, heartbeat_at, runner_token, source, sink) VALUES ($1, $2, $3, now(), now(), $4, $5, $6)
-   ON CONFLICT (pipeline_id) DO UPDATE SET state = EXCLUDED.state, reason = EXCLUDED.reason, heartbeat_at = now(),
+    `INSERT INTO pipeline_runtime (pipeline_id, state, reason, since, heartbeat_at, runner_token, source, sink) VALUES ($1, $2, $3, now(), now() + interval '10 minutes', $4, $5, $6)
+   ON CONFLICT (pipeline_id) DO UPDATE SET state = EXCLUDED.state, reason = EXCLUDED.reason,
+   heartbeat_at = EXCLUDED.heartbeat_at,
    runner_token = EXCLUDED.runner_token, source = EXCLUDED.source, sink = EXCLUDED.sink`,
     [
       id,
@@ -460,9 +465,6 @@ describe('terminal', () => {
     });
 
   it("`sluice status` shows each pipeline's actual state, reason, lag and DLQ count", async () => {
-    // The reports above are a fake runner's: keep them fresh for the CLI's round trip, which on a loaded
-    // machine outlasted the 15 s after which a report reads as no_worker (CI beside a repeat run).
-    await sql(`UPDATE pipeline_runtime SET heartbeat_at = now() + interval '2 minutes'`);
     const r = await cli(['status']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /PIPELINE\s+STATE\s+LAG\s+DLQ\s+REASON/);

@@ -20,6 +20,7 @@ import {
   topicRecords,
   waitFor,
   Worker,
+  waitActive,
 } from '../dataplane/harness';
 import type { TcpProxy } from '../dataplane/tcp-proxy';
 import type { DestinationKit, SourceKit } from './kits';
@@ -195,7 +196,7 @@ async function holder(s: Setup, workers: Worker[]) {
 /** d1. kill -9 of the worker holding the pipeline mid-stream: another of `workers` takes over within 30 s, nothing lost. Adds a worker back. */
 export async function workerKillMidStream(s: Setup, workers: Worker[]) {
   await seeded(s);
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 30000);
+  await waitActive(s);
   const load = startLoad(s.srcUrl, 'events', { perSecond: 200, maxOps: 20000 });
   await sleep(2000);
   const victim = await waitFor('holder', () => holder(s, workers), 10000);
@@ -437,7 +438,7 @@ export async function slotLoss(s: Setup, dropPosition: () => Promise<void>) {
   await sleep(1500);
   await load.stop();
   await assertConverges(s, 'events', COLS, { timeoutMs: 60000 });
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 30000);
+  await waitActive(s);
   const snaps = await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/snapshots`);
   const gapSnaps = snaps.body.items.filter((x: any) => x.reason === 'slot_lost' && x.status === 'done');
   assert.ok(gapSnaps.length >= 2, JSON.stringify(snaps.body.items.map((x: any) => [x.reason, x.status])));
@@ -475,7 +476,7 @@ export async function typeRoundTrip(s: Setup, tc: TypeCase) {
   };
   await converge('typed rows of the initial snapshot equal');
   if (tc.columnTypes) assert.deepEqual(await tc.columnTypes.read(s.dstUrl), tc.columnTypes.expect);
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 60000);
+  await waitActive(s);
   await q(s.srcUrl, tc.insert);
   await converge('typed rows streamed equal');
   const events = (await topicRecords(`${s.prefix}.${sourceSchema(s)}.typed`)).map((r) => r.env);
@@ -491,7 +492,7 @@ export async function typeRoundTrip(s: Setup, tc: TypeCase) {
 /** Updates of the same keys in a burst arrive in commit order per key (the topic holds each key's changes in order) and the last one wins. */
 export async function updateStorm(s: Setup) {
   // Streaming from an established position first: changes made before it are only in the initial snapshot.
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 60000);
+  await waitActive(s);
   await insertRows(s.srcUrl, 'storm', 10, (g) => ({ id: g, seq: 0 }));
   for (let round = 1; round <= 100; round++) await q(s.srcUrl, `UPDATE storm SET seq = ${round}`);
   await assertConverges(s, 'storm', ['id', 'seq']);
@@ -538,7 +539,7 @@ export async function schemaChanges(s: Setup, kit: SourceKit) {
   const converge = (cols: string[]) => assertConverges(s, 'sc', cols, { timeoutMs: 90000 });
   const history = async () =>
     (await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/schema`)).body.tables.find((t: any) => t.table === table);
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 60000);
+  await waitActive(s);
   for (const q1 of rows(20)) await q(s.srcUrl, q1);
   await converge(['id', 'v', 'note', 'price']);
 
@@ -682,7 +683,7 @@ async function setPolicy(s: Setup, policy: string) {
  * snapshot_new_tables) backfilled: rows written before it was captured arrive, then its changes stream.
  */
 export async function newTables(s: Setup) {
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 60000);
+  await waitActive(s);
   await q(s.srcUrl, 'CREATE TABLE late (id int PRIMARY KEY, v varchar(100))');
   await insertRows(s.srcUrl, 'late', 50, (g) => ({ id: g, v: `before ${g}` }));
   await assertConverges(s, 'late', ['id', 'v'], { timeoutMs: 90000 });

@@ -17,6 +17,7 @@ import {
   teardown,
   waitFor,
   Worker,
+  waitActive,
 } from '../dataplane/harness';
 import { PgInstance } from '../dataplane/pg-instance';
 import { startWebhookReceiver } from './receivers';
@@ -74,7 +75,7 @@ before(async () => {
     channel_ids: [ch.body.id],
   });
   assert.equal(rule.status, 201, rule.text);
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 60000);
+  await waitActive(s);
 });
 after(async () => {
   for (const p of apis) {

@@ -453,3 +453,8 @@ export async function topicRecords(
   }
   return out;
 }
+
+/** Until the pipeline reports Active. 60 s: a fresh pipeline on a machine at load 15 took over 30 s (CI beside a repeat run). */
+export function waitActive(s: Setup, ms = 60000) {
+  return waitFor('Active', async () => (await status(s)).state === 'Active', ms);
+}

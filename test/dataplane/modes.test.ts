@@ -13,6 +13,7 @@ import {
   teardown,
   waitFor,
   Worker,
+  waitActive,
 } from './harness';
 
 const ddl = `CREATE TABLE items (id serial PRIMARY KEY, v int NOT NULL, note text, secret text);
@@ -39,7 +40,7 @@ after(async () => {
 });
 
 async function churn(s: Setup) {
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 30000); // slot exists: changes are streamed
+  await waitActive(s); // slot exists: changes are streamed
   await q(
     s.srcUrl,
     'UPDATE items SET v = v + 100 WHERE id % 2 = 0; DELETE FROM items ' +

@@ -13,6 +13,7 @@ import {
   teardown,
   waitFor,
   Worker,
+  waitActive,
 } from './harness';
 import { freePort } from './pg-instance';
 
@@ -32,7 +33,7 @@ after(async () => {
 
 test('pause stops delivery (Paused), resume catches up, restart starts a new runner', async () => {
   await assertConverges(s, 't', ['id', 'v']);
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 20000);
+  await waitActive(s);
   assert.equal((await s.api.call('POST', `/v1/pipelines/${s.pipelineId}/pause`)).status, 200);
   await waitFor('Paused', async () => (await status(s)).state === 'Paused', 20000);
   await q(s.srcUrl, `INSERT INTO t (v) SELECT g FROM generate_series(100, 150) g`);

@@ -1,7 +1,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { assertConverges, q, setupPipeline, Setup, spawnWorker, status, teardown, waitFor, Worker } from './harness';
+import {
+  assertConverges,
+  q,
+  setupPipeline,
+  Setup,
+  spawnWorker,
+  status,
+  teardown,
+  waitFor,
+  Worker,
+  waitActive,
+} from './harness';
 
 // Streaming and transactions on Postgres -> Postgres (the type round-trip and the update storm are
 // conformance scenarios: test/conformance/).
@@ -22,7 +33,7 @@ after(async () => {
 
 test('initial snapshot, then streaming; a row is in the destination within 2 s; status Active', async () => {
   await assertConverges(s, 'orders', ['id', 'v', 'note'], { timeoutMs: 60000 });
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 20000);
+  await waitActive(s);
   const t0 = Date.now();
   const [row] = await q(s.srcUrl, `INSERT INTO orders (v, note) VALUES (4242, 'latency') RETURNING id`);
   await waitFor(

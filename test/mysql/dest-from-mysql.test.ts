@@ -12,6 +12,7 @@ import {
   teardown,
   waitFor,
   Worker,
+  waitActive,
 } from '../dataplane/harness';
 import { freshMysqlDatabase, mysqlQuery } from '../mysql-helpers';
 
@@ -45,7 +46,7 @@ after(async () => {
 
 test('MariaDB -> MariaDB: snapshot, inserts, updates, deletes', async () => {
   await assertConverges(s, 'orders', ['id', 'v', 'note'], { timeoutMs: 60000 });
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 30000);
+  await waitActive(s);
   await q(
     s.srcUrl,
     "INSERT INTO orders (v, note) VALUES (4, 'd'), (5, 'e'); UPDATE orders " +

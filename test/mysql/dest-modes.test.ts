@@ -14,6 +14,7 @@ import {
   teardown,
   waitFor,
   Worker,
+  waitActive,
 } from '../dataplane/harness';
 import crypto from 'node:crypto';
 import { freshMysqlDatabase, mysqlQuery, mysqlUrlWithDatabase, startMariadb } from '../mysql-helpers';
@@ -44,7 +45,7 @@ after(async () => {
 });
 
 async function churn(s: Setup) {
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 30000); // slot exists: changes are streamed
+  await waitActive(s); // slot exists: changes are streamed
   await q(
     s.srcUrl,
     'UPDATE items SET v = v + 100 WHERE id % 2 = 0; DELETE FROM items ' +

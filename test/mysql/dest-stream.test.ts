@@ -13,6 +13,7 @@ import {
   teardown,
   waitFor,
   Worker,
+  waitActive,
 } from '../dataplane/harness';
 import { freshMysqlDatabase, mysqlQuery } from '../mysql-helpers';
 
@@ -34,7 +35,7 @@ after(async () => {
 
 test('snapshot, then inserts, updates and hard deletes stream into MariaDB (upsert); status Active', async () => {
   await assertConverges(s, 'orders', ['id', 'v', 'note'], { timeoutMs: 60000 });
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 20000);
+  await waitActive(s);
   await q(
     s.srcUrl,
     "INSERT INTO orders (v, note) SELECT g, 'new' FROM generate_series(1, " +

@@ -17,6 +17,7 @@ import {
   teardown,
   waitFor,
   Worker,
+  waitActive,
 } from '../dataplane/harness';
 import { COLS, insertRows, MYSQL_EVENTS_DDL } from '../conformance/scenarios';
 import pino from 'pino';
@@ -39,7 +40,7 @@ test(
   async () => {
     await insertRows(s.srcUrl, 'events', 100, (g) => ({ v: g, note: 'seed' }));
     await assertConverges(s, 'events', COLS);
-    await waitFor('Active', async () => (await status(s)).state === 'Active', 30000);
+    await waitActive(s);
     const stored = (await status(s)).source.position as string;
     // The runner stops cleanly (position persisted); changes made after it, then their binlog is purged.
     await stopWorker(workers[0], 'SIGTERM');

@@ -14,6 +14,7 @@ import {
   topicRecords,
   waitFor,
   Worker,
+  waitActive,
 } from '../dataplane/harness';
 
 const ddl = `
@@ -36,7 +37,7 @@ after(async () => {
 
 test('initial snapshot, then inserts, updates and deletes stream; status reports the GTID position', async () => {
   await assertConverges(s, 'orders', ['id', 'v', 'note'], { timeoutMs: 60000 });
-  await waitFor('Active', async () => (await status(s)).state === 'Active', 30000);
+  await waitActive(s);
   await q(s.srcUrl, `INSERT INTO orders (v, note) VALUES (1001, 'new'), (1002, 'new2')`);
   await q(s.srcUrl, `UPDATE orders SET v = v * 10, note = 'upd' WHERE id <= 10`);
   await q(s.srcUrl, `DELETE FROM orders WHERE id BETWEEN 20 AND 25`);

@@ -63,14 +63,14 @@ exclusive_lane() {
 # Side by side only with SLUICE_TEST_PARALLEL_LANES=1, not yet by default: in a fresh-clone run at load 8 - 11
 # scenario f (replay after the fix) missed its 30 s convergence once, which the sequential lanes never did.
 # External services (DATABASE_URL & co) are one set for both lanes: then the lanes run one after the other.
-external="${DATABASE_URL:-}${REDIS_URL:-}${KAFKA_BROKERS:-}"
-[ "${SLUICE_TEST_PARALLEL_LANES:-0}" = 1 ] || external=sequential
-if [ -n "$exclusive" ] && [ -z "$external" ]; then
+sequential="${DATABASE_URL:-}${REDIS_URL:-}${KAFKA_BROKERS:-}"
+[ "${SLUICE_TEST_PARALLEL_LANES:-0}" = 1 ] || sequential=yes
+if [ -n "$exclusive" ] && [ -z "$sequential" ]; then
   (exclusive_lane) &
   exclusive_pid=$!
 fi
 node --test --test-concurrency="${SLUICE_TEST_CONCURRENCY:-3}" --test-timeout=900000 ${pattern:+"$pattern"} $shared 2>&1 | tee "$logs/shared.tap" || status=1
-if [ -n "$exclusive" ] && [ -z "$external" ]; then
+if [ -n "$exclusive" ] && [ -z "$sequential" ]; then
   echo "[test] shared lane done after ${SECONDS} s; the exclusive lane's output follows once it ends"
   wait "$exclusive_pid" || status=1
   cat "$logs/exclusive.tap"

@@ -9,7 +9,6 @@ import {
   setupPipeline,
   Setup,
   spawnWorker,
-  status,
   teardown,
   waitFor,
   Worker,

@@ -8,9 +8,7 @@ import {
   setupPipeline,
   Setup,
   spawnWorker,
-  status,
   teardown,
-  waitFor,
   Worker,
   waitActive,
 } from '../dataplane/harness';

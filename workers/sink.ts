@@ -297,8 +297,13 @@ export class SinkRunner {
     const lagTimer = setInterval(() => {
       this.updateLag().catch(() => undefined);
     }, 2000);
+    // One replay pass at a time: under load a pass outlasts the interval, and two passes would both
+    // write the records neither has marked yet.
+    let replaying: Promise<void> | null = null;
     const replayTimer = setInterval(() => {
-      this.replayRequested().catch((e) => o.log.warn({ err: (e as Error).message }, 'DLQ replay failed'));
+      replaying ??= this.replayRequested()
+        .catch((e) => o.log.warn({ err: (e as Error).message }, 'DLQ replay failed'))
+        .finally(() => (replaying = null));
     }, 1000);
     /**
      * Pipelining, per partition: the write of a slice runs while eachBatch returns, so KafkaJS
@@ -447,6 +452,7 @@ export class SinkRunner {
     } finally {
       clearInterval(lagTimer);
       clearInterval(replayTimer);
+      await replaying; // a replay write in flight ends (or sees the abort) before the writer is closed
       if (settleTimer) clearInterval(settleTimer);
       await settle(); // the writes in flight finish and commit their offsets before the consumer leaves
       if (!failed) {
@@ -955,6 +961,7 @@ export class SinkRunner {
       [o.pipelineId],
     );
     for (const r of rows) {
+      if (o.signal.aborted) return;
       const rec: Rec = {
         topic: r.topic,
         partition: r.kafka_partition,
@@ -973,10 +980,21 @@ export class SinkRunner {
         )
           continue;
         const env = this.transform(r.record_value as Envelope, rec);
-        if (env) await this.writeAll([env], [rec], true);
+        // An unreachable destination is waited for, as for any record: the replay was asked for once.
+        if (env)
+          await this.withConnRetry(
+            () => this.writeAll([env], [rec], true),
+            async () => undefined,
+          );
         await o.control.query(`UPDATE dlq_records SET status = 'replayed', updated_at = now() WHERE id = $1`, [r.id]);
         o.log.info({ dlq_id: Number(r.id) }, 'DLQ record replayed');
       } catch (e) {
+        // Stopped mid-replay (restart, reconfiguration): the record stays requested for the next runner.
+        if (e instanceof Aborted || o.signal.aborted) return;
+        o.log.warn(
+          { dlq_id: Number(r.id), err: (e as Error).message },
+          'DLQ replay of the record failed: it is pending in the DLQ again',
+        );
         await o.control.query(
           "UPDATE dlq_records SET status = 'pending', attempts = attempts + 1, " +
             'error_message = $2, updated_at = now() WHERE id = $1',

@@ -340,7 +340,12 @@ export async function poisonAndReplay(
   const rp = await s.api.call('POST', `/v1/pipelines/${s.pipelineId}/dlq/replay`, { all: true });
   assert.equal(rp.status, 202, rp.text);
   assert.equal(rp.body.replay_requested, expected);
-  await assertConverges(s, 'events', COLS, { timeoutMs: 30000 });
+  await assertConverges(s, 'events', COLS, { timeoutMs: 30000 }).catch(async (e) => {
+    // What the replay left behind says why (a record back in the DLQ carries its error).
+    const left = await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/dlq?status=pending,replay_requested`);
+    const why = (left.body.items ?? []).map((x: any) => `${x.id} ${x.status} ${x.error_message}`);
+    throw new Error(`${(e as Error).message}; DLQ records not replayed: ${JSON.stringify(why)}`);
+  });
   await waitFor('DLQ empty', async () => (await status(s)).dlq.count === 0, 10000);
   const replayed = await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/dlq?status=replayed&page_size=100`);
   assert.equal(replayed.body.total, expected);

@@ -162,10 +162,23 @@ describe('webhook destination', () => {
         JSON.stringify(dlq.items[0]),
       );
       r.rejectIf = null;
+      // The replay meets a receiver that cannot answer for a moment: it waits, the records stay out of the DLQ.
+      const n0 = r.requests.length;
+      r.script = [{ status: 503, retryAfter: '1' }, 'destroy'];
       const rp = await s.api.call('POST', `/v1/pipelines/${s.pipelineId}/dlq/replay`, { all: true });
       assert.equal(rp.status, 202, rp.text);
       await assertConverges(s, 'events', COLS);
       await waitFor('DLQ empty', async () => (await status(s)).dlq.count === 0, 20000);
+      assert.deepEqual(
+        r.requests.slice(n0, n0 + 2).map((x) => x.status),
+        [503, 0],
+      );
+      const back = await s.api.call('GET', `/v1/pipelines/${s.pipelineId}/dlq?status=replayed&page_size=100`);
+      const replayed = new Set(back.body.items.map((x: any) => x.id));
+      assert.ok(
+        dlq.items.every((x: any) => replayed.has(x.id)),
+        JSON.stringify(back.body.items.map((x: any) => x.id)),
+      );
     },
   );
 

@@ -6,9 +6,9 @@
 #
 # Files run in two lanes. Most run beside each other (SLUICE_TEST_CONCURRENCY at a time, default 3: they
 # wait on databases and Kafka more than they compute). Then, one at a time, the files marked
-# `// test-lane: exclusive`, because they stop or kill a service of the stack they use. With
-# SLUICE_TEST_PARALLEL_LANES=1 the exclusive lane instead runs beside the shared one, on a second stack of
-# its own (.sluice-test-exclusive/, every port + 1000): its files mostly wait out outages.
+# `// test-lane: exclusive`, because they stop or kill a service of the stack they use. That lane runs beside
+# the shared one, on a second stack of its own (.sluice-test-exclusive/, every port + 1000): its files mostly
+# wait out outages. SLUICE_TEST_PARALLEL_LANES=0 runs it after the shared lane instead (one stack).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,11 +60,9 @@ exclusive_lane() {
   node dist/stack/cli.js start elasticsearch s3 kafka-2 >"$SLUICE_HOME/logs/destination-servers-start.log" 2>&1 &
   node --test --test-concurrency=1 --test-timeout=900000 ${pattern:+"$pattern"} $exclusive >"$logs/exclusive.tap" 2>&1
 }
-# Side by side only with SLUICE_TEST_PARALLEL_LANES=1, not yet by default: in a fresh-clone run at load 8 - 11
-# scenario f (replay after the fix) missed its 30 s convergence once, which the sequential lanes never did.
 # External services (DATABASE_URL & co) are one set for both lanes: then the lanes run one after the other.
 sequential="${DATABASE_URL:-}${REDIS_URL:-}${KAFKA_BROKERS:-}"
-[ "${SLUICE_TEST_PARALLEL_LANES:-0}" = 1 ] || sequential=yes
+[ "${SLUICE_TEST_PARALLEL_LANES:-1}" = 1 ] || sequential=yes
 if [ -n "$exclusive" ] && [ -z "$sequential" ]; then
   (exclusive_lane) &
   exclusive_pid=$!

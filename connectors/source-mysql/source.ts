@@ -81,6 +81,12 @@ export class MysqlSource implements SourceConnector<BinlogPosition> {
   private stored: BinlogPosition | null = null;
   private queue: any[] = [];
   private processing = false;
+  /**
+   * Bumped by close(). The connector outlives its sessions, and a session can end while its event loop
+   * waits (a drain for Kafka, a column query on a stalled link): that loop must neither block the next
+   * session's loop nor take its events. Without this, every later session went idle (repeat, scenario e).
+   */
+  private generation = 0;
   private paused = false;
   private zongji: ZongJi | null = null;
 
@@ -116,8 +122,10 @@ export class MysqlSource implements SourceConnector<BinlogPosition> {
       z.removeAllListeners('binlog');
       z.on('error', () => undefined);
     }
+    this.generation++;
     this.queue = [];
     this.paused = false;
+    this.processing = false;
     this.tx = null;
     const m = this.meta;
     this.meta = null;
@@ -473,21 +481,23 @@ export class MysqlSource implements SourceConnector<BinlogPosition> {
     }
     if (this.processing) return;
     this.processing = true;
+    const generation = this.generation;
+    const current = () => generation === this.generation;
     (async () => {
       try {
-        while (this.queue.length) {
+        while (current() && this.queue.length) {
           const next = this.queue.shift();
           await this.onEvent(next, events);
           await events.room(); // a huge transaction: the queue fills and pauses the socket
-          if (this.paused && this.queue.length < 200) {
+          if (current() && this.paused && this.queue.length < 200) {
             this.paused = false;
             this.zongji?.connection?.resume();
           }
         }
       } catch (e) {
-        fail(e as Error);
+        if (current()) fail(e as Error);
       } finally {
-        this.processing = false;
+        if (current()) this.processing = false;
       }
     })();
   }

@@ -20,10 +20,9 @@ import {
   waitActive,
 } from '../dataplane/harness';
 import { COLS, insertRows, MYSQL_EVENTS_DDL } from '../conformance/scenarios';
-import pino from 'pino';
-import { sourceMysql } from '../../connectors/source-mysql';
 import { isPositionLost } from '../../connectors/source-mysql/errors';
-import { withDefaults } from '../../api/validation';
+import type { BinlogPosition } from '../../connectors/source-mysql/position';
+import { directMysqlSource, ignoringDispatcher } from './direct-source';
 
 let s: Setup;
 const workers: Worker[] = [];
@@ -93,29 +92,12 @@ test(
  * (repeat round 9: Active 8 s after a restart).
  */
 async function streamRefuses(gtid: string) {
-  const u = new URL(s.srcUrl);
-  const cfg = withDefaults(sourceMysql.declaration.fields, {
-    host: u.hostname,
-    port: Number(u.port),
-    user: decodeURIComponent(u.username),
-    password: decodeURIComponent(u.password),
-    tls_mode: 'disable',
-    database_include: [u.pathname.slice(1)],
-    server_id: 2_000_000 + Math.floor(Math.random() * 1_000_000),
-    heartbeat_interval_ms: 1000,
-  });
-  const c = sourceMysql.connector({
-    pipelineId: s.pipelineId,
-    sourceId: 'direct',
-    cfg,
-    offsets: null as never,
-    log: pino({ level: 'silent' }),
-  });
+  const c = directMysqlSource(s.srcUrl, s.pipelineId);
   const abort = new AbortController();
   const ignore = () => undefined;
   try {
     await c.open(ignore);
-    const events = { change: ignore, commit: async () => {}, watermark: ignore, alive: ignore, room: async () => {} };
+    const events = ignoringDispatcher<BinlogPosition>();
     await assert.rejects(
       c.stream({ position: { gtid, file: null, pos: null }, seq: 0n, fresh: null }, events, {
         fail: ignore,

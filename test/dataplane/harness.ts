@@ -21,9 +21,11 @@ export async function waitFor<T>(
   timeoutMs = 30000,
   everyMs = 200,
 ): Promise<T> {
-  const end = Date.now() + timeoutMs;
+  // The monotonic clock: a VM snapshot here pauses the machine and moves the wall clock ~45 s on, which
+  // timed out two 30 - 60 s waits after 13 s of test time (CI run 6, "virtual machine fork" in dmesg).
+  const end = performance.now() + timeoutMs;
   let last: unknown;
-  while (Date.now() < end) {
+  while (performance.now() < end) {
     try {
       const v = await f();
       if (v) return v as T;

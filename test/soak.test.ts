@@ -1,7 +1,7 @@
 // The chaos soak (bench/soak) for 5 minutes: a Postgres and a MariaDB pipeline under mixed load
 // while sources, destination, Kafka, a worker and Redis are killed and the network is cut and
 // stalled. It runs on services of its own (SLUICE_SOAK_HOME, ports from SLUICE_SOAK_PORT_BASE,
-// default 27xxx), so it can run beside the other test files without touching the suite's stack.
+// default 31xxx), so it can run beside the other test files without touching the suite's stack.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';

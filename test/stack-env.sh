@@ -1,5 +1,8 @@
 # Sourced (not run) by test/run.sh and bench/peer-debezium/run.sh from the repository root: the test
 # stack's home and ports (SLUICE_TEST_* override them), and the functions both use to get ready.
+# Port plan (every stack must stay clear of the others, and below 32768 where Linux hands out ephemeral
+# ports): `sluice dev` 1xxxx; this test stack 23306..29300; test/run.sh's exclusive lane the same + 1000
+# (24306..30300); the chaos soak (bench/soak, SLUICE_SOAK_PORT_BASE) 31xxx.
 export SLUICE_HOME="${SLUICE_TEST_HOME:-$PWD/.sluice-test}"
 export SLUICE_PG_PORT="${SLUICE_TEST_PG_PORT:-25432}"
 export SLUICE_REDIS_PORT="${SLUICE_TEST_REDIS_PORT:-26379}"

@@ -7,7 +7,7 @@
  *   (= npm run build && node dist/bench/soak/main.js ...)
  * Runs on services of its own so it can run beside the test suite: a Postgres (control DB), Redis,
  * Kafka and MariaDB under SLUICE_SOAK_HOME (default .sluice-soak) on ports from SLUICE_SOAK_PORT_BASE
- * N (default 27: N432, N379, N092, N093, N306, N307), plus a source and a destination Postgres of
+ * N (default 31: N432, N379, N092, N093, N306, N307), plus a source and a destination Postgres of
  * its own (test/dataplane/pg-instance.ts) on free ports. The home is wiped first; the services are
  * stopped at the end (--keep leaves them running). Exit code 0 when every check passed.
  */
@@ -28,7 +28,7 @@ function numberArg(name: string, fallback: number): number {
   return n;
 }
 
-const base = numberArg('port-base', Number(process.env.SLUICE_SOAK_PORT_BASE ?? 27));
+const base = numberArg('port-base', Number(process.env.SLUICE_SOAK_PORT_BASE ?? 31));
 if (!Number.isInteger(base) || base < 10 || base > 64) {
   console.error(
     `SLUICE_SOAK_PORT_BASE / --port-base ${base}: expected an integer 10..64 (ports N432, N379, N092, ...)`,

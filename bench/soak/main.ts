@@ -12,6 +12,7 @@
  * stopped at the end (--keep leaves them running). Exit code 0 when every check passed.
  */
 import path from 'node:path';
+import { DEFAULT_SOAK_PORT_BASE, soakPorts } from './ports';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,7 +29,7 @@ function numberArg(name: string, fallback: number): number {
   return n;
 }
 
-const base = numberArg('port-base', Number(process.env.SLUICE_SOAK_PORT_BASE ?? 31));
+const base = numberArg('port-base', Number(process.env.SLUICE_SOAK_PORT_BASE ?? DEFAULT_SOAK_PORT_BASE));
 if (!Number.isInteger(base) || base < 10 || base > 64) {
   console.error(
     `SLUICE_SOAK_PORT_BASE / --port-base ${base}: expected an integer 10..64 (ports N432, N379, N092, ...)`,
@@ -40,12 +41,7 @@ const repo = path.resolve(__dirname, '..', '..', '..');
 // services) must not be touched, and helpers/harness read these variables when they are loaded.
 Object.assign(process.env, {
   SLUICE_HOME: path.resolve(process.env.SLUICE_SOAK_HOME ?? path.join(repo, '.sluice-soak')),
-  SLUICE_PG_PORT: `${base}432`,
-  SLUICE_REDIS_PORT: `${base}379`,
-  SLUICE_KAFKA_PORT: `${base}092`,
-  SLUICE_KAFKA_CONTROLLER_PORT: `${base}093`,
-  SLUICE_MARIADB_PORT: `${base}306`,
-  SLUICE_MARIADB_REPLICA_PORT: `${base}307`,
+  ...soakPorts(base),
   SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn',
 });
 for (const v of ['DATABASE_URL', 'REDIS_URL', 'KAFKA_BROKERS', 'MYSQL_URL', 'SLUICE_STACK_MARIADB'])
